@@ -1,0 +1,212 @@
+"""The static lint: packages in, findings and a per-app summary out. No I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from migrail import findings as codes
+from migrail.findings import Finding
+from migrail.graph import DEFAULT_SWAPPABLE, MigrationGraph, build_graph
+from migrail.max_migration import (
+    ConflictedMaxMigration,
+    MalformedMaxMigration,
+    MaxMigration,
+    read_max_migration,
+    render,
+)
+from migrail.packages import MigrationPackage
+from migrail.parser import Key, ParsedMigration, ParseProblem
+
+NUMBER = re.compile(r"^(\d+)_")
+
+PROBLEM_CODES = {
+    "binary": codes.UNREADABLE,
+    "encoding": codes.UNREADABLE,
+    "unreadable": codes.UNREADABLE,
+    "conflict-markers": codes.CONFLICT_MARKERS,
+    "syntax": codes.SYNTAX_ERROR,
+    "no-migration-class": codes.NO_MIGRATION_CLASS,
+    "not-django": codes.NO_MIGRATION_CLASS,
+    "not-static": codes.NOT_STATIC,
+}
+PROBLEM_HINTS = {
+    codes.UNREADABLE: "make it a UTF-8 Python file git can check out",
+    codes.CONFLICT_MARKERS: "resolve the conflict, then run `git add`",
+    codes.SYNTAX_ERROR: "fix the Python syntax",
+    codes.NO_MIGRATION_CLASS: (
+        "define `class Migration(migrations.Migration)`, or start the module's name with `_`"
+    ),
+    codes.NOT_STATIC: "write it as a literal list of (app_label, migration_name) tuples",
+}
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    label: str
+    path: str
+    leaves: tuple[str, ...]
+    max_migration: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"path": self.path, "leaves": list(self.leaves), "max_migration": self.max_migration}
+
+
+@dataclass(frozen=True)
+class MaxMigrationFix:
+    app: str
+    path: str
+    content: bytes
+
+
+@dataclass
+class CheckResult:
+    apps: dict[str, AppSummary]
+    findings: list[Finding]
+    graph: MigrationGraph
+    fixes: list[MaxMigrationFix]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def check_packages(
+    packages: list[MigrationPackage], *, swappable: Mapping[str, str] = DEFAULT_SWAPPABLE
+) -> CheckResult:
+    found: list[Finding] = []
+    migrations: dict[Key, ParsedMigration] = {}
+    paths: dict[Key, str] = {}
+    broken_apps: set[str] = set()
+    broken: set[Key] = set()
+    for package in packages:
+        for migration_file in package.migrations.values():
+            key = (package.label, migration_file.name)
+            paths[key] = migration_file.path
+            parsed = migration_file.parsed
+            if isinstance(parsed, ParseProblem):
+                broken.add(key)
+                broken_apps.add(package.label)
+                code = PROBLEM_CODES[parsed.kind]
+                found.append(
+                    Finding(
+                        code, package.label, migration_file.path, parsed.line,
+                        f"{migration_file.name} {parsed.message}", PROBLEM_HINTS[code],
+                    )
+                )
+            else:
+                migrations[key] = parsed
+
+    build = build_graph(migrations, swappable=swappable, known_apps=[p.label for p in packages])
+    graph = build.graph
+    for dangling in build.dangling:
+        if dangling.parent in broken:
+            continue
+        app, name = dangling.child
+        found.append(
+            Finding(
+                codes.DANGLING_DEPENDENCY, app, paths[dangling.child], dangling.line,
+                f"{name} depends on {dangling.parent[0]}.{dangling.parent[1]}, which does not exist",
+                "restore that migration, or point the dependency at one that exists",
+            )
+        )
+    for cycle in graph.cycles():
+        app, name = cycle[0]
+        found.append(
+            Finding(
+                codes.DEPENDENCY_CYCLE, app, paths[cycle[0]], 1,
+                "migrations depend on each other in a cycle: " + ", ".join(f"{a}.{n}" for a, n in cycle),
+                "remove one of the dependencies that closes the cycle",
+            )
+        )
+
+    summaries: dict[str, AppSummary] = {}
+    fixes: list[MaxMigrationFix] = []
+    for package in packages:
+        leaves = tuple(name for _, name in graph.leaf_nodes(package.label))
+        recorded = _check_max_migration(package, leaves, package.label in broken_apps, found, fixes)
+        summaries[package.label] = AppSummary(package.label, package.path, leaves, recorded)
+        found.extend(_shared_numbers(package))
+    found.sort(key=lambda f: (f.path, f.line, f.code))
+    return CheckResult(summaries, found, graph, fixes)
+
+
+def _check_max_migration(
+    package: MigrationPackage,
+    leaves: tuple[str, ...],
+    broken: bool,
+    found: list[Finding],
+    fixes: list[MaxMigrationFix],
+) -> str | None:
+    label, path = package.label, package.max_migration_path
+    if package.max_migration_error is not None:
+        found.append(
+            Finding(codes.UNREADABLE, label, path, 1, f"max_migration.txt cannot be read: "
+                    f"{package.max_migration_error}", PROBLEM_HINTS[codes.UNREADABLE])
+        )
+        return None
+    state = read_max_migration(package.max_migration) if package.max_migration is not None else None
+    recorded = state.name if isinstance(state, MaxMigration) else None
+    if len(leaves) > 1:
+        found.append(
+            Finding(
+                codes.FORKED_GRAPH, label, path, 1,
+                f"app {label!r} has {len(leaves)} leaf migrations: {', '.join(leaves)}",
+                f"run `migrail rebase {label}` to move this branch's migrations after the other "
+                f"side's, or `python manage.py makemigrations --merge {label}`",
+            )
+        )
+    if isinstance(state, ConflictedMaxMigration):
+        found.append(
+            Finding(
+                codes.CONFLICT_MARKERS, label, path, state.line,
+                f"{label}'s max_migration.txt has git conflict markers: ours "
+                f"{', '.join(state.ours) or '(nothing)'}, theirs {', '.join(state.theirs) or '(nothing)'}",
+                f"run `migrail rebase {label}` to renumber this branch's migrations",
+            )
+        )
+    elif isinstance(state, MalformedMaxMigration):
+        found.append(
+            Finding(codes.MALFORMED_MAX_MIGRATION, label, path, state.line,
+                    f"{label}'s max_migration.txt {state.reason}", "run `migrail check --fix`")
+        )
+    if len(leaves) != 1 or broken:
+        return recorded
+    leaf = leaves[0]
+    if state is None:
+        found.append(
+            Finding(codes.MISSING_MAX_MIGRATION, label, path, 1,
+                    f"{label}'s max_migration.txt does not exist (latest migration: {leaf})",
+                    "run `migrail check --fix` to write it")
+        )
+    elif recorded is not None and recorded != leaf:
+        what = "" if recorded in package.migrations else ", which does not exist"
+        found.append(
+            Finding(codes.STALE_MAX_MIGRATION, label, path, 1,
+                    f"{label}'s max_migration.txt names {recorded}{what}, but the latest "
+                    f"migration is {leaf}", "run `migrail check --fix` to update it")
+        )
+    if recorded != leaf:
+        fixes.append(MaxMigrationFix(label, path, render(leaf)))
+    return recorded
+
+
+def _shared_numbers(package: MigrationPackage) -> list[Finding]:
+    by_number: dict[str, list[str]] = {}
+    for name, migration_file in sorted(package.migrations.items()):
+        parsed = migration_file.parsed
+        if isinstance(parsed, ParsedMigration) and parsed.replaces:
+            continue  # a squash keeps the number of the first migration it replaces
+        match = NUMBER.match(name)
+        if match:
+            by_number.setdefault(match.group(1), []).append(name)
+    return [
+        Finding(
+            codes.SHARED_NUMBER, package.label, package.migrations[names[1]].path, 1,
+            f"{package.label} migrations share the number {number}: {', '.join(names)}",
+            "renumber one of them so the order reads true",
+        )
+        for number, names in sorted(by_number.items())
+        if len(names) > 1
+    ]

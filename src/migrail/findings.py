@@ -1,0 +1,58 @@
+"""Findings: what `migrail check` reports, each with a stable code.
+
+The codes double as Django system check ids (`migrail.E001`) in the Django app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+FORKED_GRAPH = "E001"
+MISSING_MAX_MIGRATION = "E002"
+STALE_MAX_MIGRATION = "E003"
+CONFLICT_MARKERS = "E004"
+MALFORMED_MAX_MIGRATION = "E005"
+DANGLING_DEPENDENCY = "E006"
+DEPENDENCY_CYCLE = "E007"
+SYNTAX_ERROR = "E008"
+NO_MIGRATION_CLASS = "E009"
+NOT_STATIC = "E010"
+UNREADABLE = "E011"
+SHARED_NUMBER = "W001"
+LINEAR_MIGRATIONS_INSTALLED = "W002"
+
+TITLES = {
+    FORKED_GRAPH: "forked migration graph (several leaves in one app)",
+    MISSING_MAX_MIGRATION: "max_migration.txt is missing",
+    STALE_MAX_MIGRATION: "max_migration.txt does not name the latest migration",
+    CONFLICT_MARKERS: "unresolved git conflict markers",
+    MALFORMED_MAX_MIGRATION: "max_migration.txt is not one migration name",
+    DANGLING_DEPENDENCY: "dependency on a migration that does not exist",
+    DEPENDENCY_CYCLE: "dependency cycle",
+    SYNTAX_ERROR: "migration does not parse",
+    NO_MIGRATION_CLASS: "module in a migrations package has no Migration class",
+    NOT_STATIC: "value migrail cannot read without running the code",
+    UNREADABLE: "file cannot be read",
+    SHARED_NUMBER: "two migrations of one app share a number prefix",
+    LINEAR_MIGRATIONS_INSTALLED: "django-linear-migrations installed alongside migrail",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    app: str
+    path: str
+    line: int
+    message: str
+    hint: str
+
+    @property
+    def severity(self) -> Severity:
+        return "warning" if self.code.startswith("W") else "error"
+
+    def as_json(self) -> dict[str, object]:
+        return {"code": self.code, "severity": self.severity, **asdict(self)}

@@ -1,0 +1,99 @@
+"""Write and remove migrail's git hook scripts.
+
+The scripts go where git really looks (`git rev-parse --git-path hooks`, which
+honours `core.hooksPath` and linked worktrees). A hook already there is kept
+as `NAME.pre-migrail` and run first, with the same arguments and input.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+from migrail.errors import MigrailError
+from migrail.gitrepo import GitRepo
+
+HOOKS = ("pre-commit", "pre-merge-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite")
+MARKER = "# migrail hook script"
+CHAINED_SUFFIX = ".pre-migrail"
+READS_STDIN = ("pre-push", "post-rewrite")
+MIGRATION_PATHS = "':(glob)**/migrations/**' ':(glob)**/apps.py'"
+
+# post-checkout decides in the shell whether anything can have changed, so the
+# common branch switch never starts Python, let alone Django.
+FAST_PATH = {
+    "post-checkout": f"""\
+[ "$3" = 1 ] || exit $chained            # a file checkout, not a branch switch
+case "$1" in 0000000000000000000000000000000000000000) exit $chained ;; esac  # a clone
+for d in rebase-merge rebase-apply; do
+    [ -d "$(git rev-parse --git-path $d)" ] && exit $chained  # mid-rebase: post-rewrite syncs
+done
+git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $chained
+""",
+}
+
+
+def render_script(name: str, python: str = "") -> str:
+    stdin_setup = 'input=$(cat)\n' if name in READS_STDIN else ""
+    feed = 'printf "%s\\n" "$input" | ' if name in READS_STDIN else ""
+    return f"""#!/bin/sh
+{MARKER} ({name}); `migrail uninstall` removes it.
+{stdin_setup}chained=0
+if [ -x "$0{CHAINED_SUFFIX}" ]; then
+    {feed}"$0{CHAINED_SUFFIX}" "$@" || chained=$?
+    [ $chained -eq 0 ] || exit $chained
+fi
+[ "${{MIGRAIL_SKIP:-0}}" = 1 ] && exit 0
+{FAST_PATH.get(name, "")}python="{python}"
+if [ -n "$python" ] && [ -x "$python" ]; then
+    {feed}exec "$python" -m migrail hook {name} "$@"
+fi
+{feed}exec migrail hook {name} "$@"
+"""
+
+
+def hooks_dir(repo: GitRepo) -> Path:
+    path = Path(repo.run("rev-parse", "--git-path", "hooks").decode().strip())
+    return path if path.is_absolute() else repo.root / path
+
+
+def install(repo: GitRepo, python: str = sys.executable) -> list[str]:
+    directory = hooks_dir(repo)
+    directory.mkdir(parents=True, exist_ok=True)
+    done = []
+    for name in HOOKS:
+        path = directory / name
+        if path.exists() and not _is_ours(path):
+            chained = path.with_name(name + CHAINED_SUFFIX)
+            if chained.exists():
+                raise MigrailError(f"{path} exists and so does {chained}; move one of them away")
+            path.rename(chained)
+            done.append(f"kept the existing {name} hook as {chained.name}; it runs first")
+        path.write_text(render_script(name, python))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        done.append(f"installed {path}")
+    return done
+
+
+def uninstall(repo: GitRepo) -> list[str]:
+    directory = hooks_dir(repo)
+    done = []
+    for name in HOOKS:
+        path = directory / name
+        if path.exists() and _is_ours(path):
+            path.unlink()
+            done.append(f"removed {path}")
+            chained = path.with_name(name + CHAINED_SUFFIX)
+            if chained.exists():
+                os.replace(chained, path)
+                done.append(f"restored the earlier {name} hook")
+    return done or ["no migrail hooks were installed"]
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(errors="replace")
+    except OSError:
+        return False

@@ -1,0 +1,126 @@
+"""Where migration files come from: the working tree, the index, or a commit.
+
+Each source lists the candidate files (tracked, plus untracked unignored ones
+for the working tree) with a content id, the git blob id, so that parsing can
+be cached by content, and reads a file's bytes on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from migrail.gitrepo import MIGRATION_PATHSPECS, GitRepo, TreeEntry
+
+
+class Unreadable(Exception):
+    """A listed file whose bytes cannot be had (vanished, a symlink loop, permissions)."""
+
+
+class Source(Protocol):
+    description: str
+
+    def entries(self) -> dict[str, str]:
+        """Path (relative to the repository root, `/`-separated) to content id."""
+        ...
+
+    def read(self, path: str) -> bytes: ...
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob, so cache keys agree with git's."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def is_candidate(path: str) -> bool:
+    parts = path.split("/")
+    return ("migrations" in parts[:-1]) or parts[-1] == "apps.py"
+
+
+@dataclass
+class WorkingTree:
+    repo: GitRepo
+    description: str = "the working tree"
+
+    def __post_init__(self) -> None:
+        self._changed: dict[str, bytes | Exception] = {}
+
+    def entries(self) -> dict[str, str]:
+        index = self.repo.index_entries(MIGRATION_PATHSPECS)
+        modified, deleted, untracked = self.repo.worktree_changes(MIGRATION_PATHSPECS)
+        result = {path: entry.blob for path, entry in index.items() if path not in deleted}
+        for path in modified | untracked:
+            if path in deleted:
+                continue
+            try:
+                data = self._read_disk(path)
+            except Unreadable as err:
+                self._changed[path] = err
+                result[path] = f"unreadable:{path}"
+                continue
+            self._changed[path] = data
+            result[path] = blob_id(data)
+        for path, entry in index.items():
+            if entry.is_symlink and path in result and path not in self._changed:
+                # The blob of a symlink is its target's name, not the file's bytes.
+                try:
+                    self._changed[path] = data = self._read_disk(path)
+                    result[path] = blob_id(data)
+                except Unreadable as err:
+                    self._changed[path] = err
+                    result[path] = f"unreadable:{path}"
+        return result
+
+    def read(self, path: str) -> bytes:
+        known = self._changed.get(path)
+        if isinstance(known, Exception):
+            raise Unreadable(str(known))
+        if known is not None:
+            return known
+        return self._read_disk(path)
+
+    def _read_disk(self, path: str) -> bytes:
+        try:
+            return (self.repo.root / path).read_bytes()
+        except OSError as err:
+            raise Unreadable(err.strerror or str(err)) from err
+
+
+@dataclass
+class _GitObjects:
+    repo: GitRepo
+    description: str
+
+    def __post_init__(self) -> None:
+        self._entries: dict[str, TreeEntry] = {}
+
+    def entries(self) -> dict[str, str]:
+        return {path: entry.blob for path, entry in self._entries.items()}
+
+    def read(self, path: str) -> bytes:
+        entry = self._entries[path]
+        if entry.is_symlink:
+            raise Unreadable(f"is a symbolic link in {self.description}; migrail reads only files there")
+        return self.repo.read_blob(entry.blob)
+
+
+class Index(_GitObjects):
+    """What the next commit will hold: the pre-commit hook checks this, not the files on disk."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        super().__init__(repo, "the index")
+        self._entries = repo.index_entries(MIGRATION_PATHSPECS)
+
+
+class Commit(_GitObjects):
+    def __init__(self, repo: GitRepo, rev: str) -> None:
+        sha = repo.resolve(rev)
+        super().__init__(repo, f"commit {rev}" if rev == sha else f"{rev} ({sha[:12]})")
+        self.sha = sha
+        self._entries = {p: e for p, e in repo.tree_entries(sha).items() if is_candidate(p)}
+
+
+def relative_to_root(repo: GitRepo, path: Path) -> str:
+    return path.resolve().relative_to(repo.root.resolve()).as_posix()
