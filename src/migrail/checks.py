@@ -91,8 +91,12 @@ def check_packages(
                 code = PROBLEM_CODES[parsed.kind]
                 found.append(
                     Finding(
-                        code, package.label, migration_file.path, parsed.line,
-                        f"{migration_file.name} {parsed.message}", PROBLEM_HINTS[code],
+                        code,
+                        package.label,
+                        migration_file.path,
+                        parsed.line,
+                        f"{migration_file.name} {parsed.message}",
+                        PROBLEM_HINTS[code],
                     )
                 )
             else:
@@ -106,8 +110,11 @@ def check_packages(
         app, name = dangling.child
         found.append(
             Finding(
-                codes.DANGLING_DEPENDENCY, app, paths[dangling.child], dangling.line,
-                f"{name} depends on {dangling.parent[0]}.{dangling.parent[1]}, which does not exist",
+                codes.DANGLING_DEPENDENCY,
+                app,
+                paths[dangling.child],
+                dangling.line,
+                f"{name} depends on {'.'.join(dangling.parent)}, which does not exist",
                 "restore that migration, or point the dependency at one that exists",
             )
         )
@@ -115,8 +122,12 @@ def check_packages(
         app, name = cycle[0]
         found.append(
             Finding(
-                codes.DEPENDENCY_CYCLE, app, paths[cycle[0]], 1,
-                "migrations depend on each other in a cycle: " + ", ".join(f"{a}.{n}" for a, n in cycle),
+                codes.DEPENDENCY_CYCLE,
+                app,
+                paths[cycle[0]],
+                1,
+                "migrations depend on each other in a cycle: "
+                + ", ".join(f"{a}.{n}" for a, n in cycle),
                 "remove one of the dependencies that closes the cycle",
             )
         )
@@ -142,8 +153,14 @@ def _check_max_migration(
     label, path = package.label, package.max_migration_path
     if package.max_migration_error is not None:
         found.append(
-            Finding(codes.UNREADABLE, label, path, 1, f"max_migration.txt cannot be read: "
-                    f"{package.max_migration_error}", PROBLEM_HINTS[codes.UNREADABLE])
+            Finding(
+                codes.UNREADABLE,
+                label,
+                path,
+                1,
+                f"max_migration.txt cannot be read: {package.max_migration_error}",
+                PROBLEM_HINTS[codes.UNREADABLE],
+            )
         )
         return None
     state = read_max_migration(package.max_migration) if package.max_migration is not None else None
@@ -151,7 +168,10 @@ def _check_max_migration(
     if len(leaves) > 1:
         found.append(
             Finding(
-                codes.FORKED_GRAPH, label, path, 1,
+                codes.FORKED_GRAPH,
+                label,
+                path,
+                1,
                 f"app {label!r} has {len(leaves)} leaf migrations: {', '.join(leaves)}",
                 f"run `migrail rebase {label}` to move this branch's migrations after the other "
                 f"side's, or `python manage.py makemigrations --merge {label}`",
@@ -160,36 +180,60 @@ def _check_max_migration(
     if isinstance(state, ConflictedMaxMigration):
         found.append(
             Finding(
-                codes.CONFLICT_MARKERS, label, path, state.line,
-                f"{label}'s max_migration.txt has git conflict markers: ours "
-                f"{', '.join(state.ours) or '(nothing)'}, theirs {', '.join(state.theirs) or '(nothing)'}",
+                codes.CONFLICT_MARKERS,
+                label,
+                path,
+                state.line,
+                f"{label}'s max_migration.txt has git conflict markers: "
+                f"ours {_names(state.ours)}, theirs {_names(state.theirs)}",
                 f"run `migrail rebase {label}` to renumber this branch's migrations",
             )
         )
     elif isinstance(state, MalformedMaxMigration):
         found.append(
-            Finding(codes.MALFORMED_MAX_MIGRATION, label, path, state.line,
-                    f"{label}'s max_migration.txt {state.reason}", "run `migrail check --fix`")
+            Finding(
+                codes.MALFORMED_MAX_MIGRATION,
+                label,
+                path,
+                state.line,
+                f"{label}'s max_migration.txt {state.reason}",
+                "run `migrail check --fix`",
+            )
         )
     if len(leaves) != 1 or broken:
         return recorded
     leaf = leaves[0]
     if state is None:
         found.append(
-            Finding(codes.MISSING_MAX_MIGRATION, label, path, 1,
-                    f"{label}'s max_migration.txt does not exist (latest migration: {leaf})",
-                    "run `migrail check --fix` to write it")
+            Finding(
+                codes.MISSING_MAX_MIGRATION,
+                label,
+                path,
+                1,
+                f"{label}'s max_migration.txt does not exist (latest migration: {leaf})",
+                "run `migrail check --fix` to write it",
+            )
         )
     elif recorded is not None and recorded != leaf:
         what = "" if recorded in package.migrations else ", which does not exist"
         found.append(
-            Finding(codes.STALE_MAX_MIGRATION, label, path, 1,
-                    f"{label}'s max_migration.txt names {recorded}{what}, but the latest "
-                    f"migration is {leaf}", "run `migrail check --fix` to update it")
+            Finding(
+                codes.STALE_MAX_MIGRATION,
+                label,
+                path,
+                1,
+                f"{label}'s max_migration.txt names {recorded}{what}, but the latest "
+                f"migration is {leaf}",
+                "run `migrail check --fix` to update it",
+            )
         )
     if recorded != leaf:
         fixes.append(MaxMigrationFix(label, path, render(leaf)))
     return recorded
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names) or "(nothing)"
 
 
 def _shared_numbers(package: MigrationPackage) -> list[Finding]:
@@ -203,7 +247,10 @@ def _shared_numbers(package: MigrationPackage) -> list[Finding]:
             by_number.setdefault(match.group(1), []).append(name)
     return [
         Finding(
-            codes.SHARED_NUMBER, package.label, package.migrations[names[1]].path, 1,
+            codes.SHARED_NUMBER,
+            package.label,
+            package.migrations[names[1]].path,
+            1,
             f"{package.label} migrations share the number {number}: {', '.join(names)}",
             "renumber one of them so the order reads true",
         )

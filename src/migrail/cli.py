@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, MigrailError
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,9 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="lint the migration graph and max_migration.txt files")
     where = check.add_mutually_exclusive_group()
     where.add_argument("--rev", help="check this commit's migrations instead of the working tree")
-    where.add_argument("--staged", action="store_true", help="check the index (what a commit holds)")
+    where.add_argument(
+        "--staged", action="store_true", help="check the index (what a commit holds)"
+    )
     check.add_argument("--format", choices=("text", "json", "github"), default="text")
-    check.add_argument("--fix", action="store_true", help="write missing or stale max_migration.txt")
+    check.add_argument(
+        "--fix", action="store_true", help="write missing or stale max_migration.txt"
+    )
 
     hook = sub.add_parser("hook", help="run a git hook (called by the installed hook scripts)")
     hook.add_argument("name")
@@ -65,7 +69,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)  # pragma: no cover
 
 
-def run_check(*, rev: str | None = None, staged: bool = False, fmt: str = "text", fix: bool = False) -> int:
+def run_check(
+    *, rev: str | None = None, staged: bool = False, fmt: str = "text", fix: bool = False
+) -> int:
     from migrail.config import load_config
     from migrail.gitrepo import GitRepo
     from migrail.lint import lint, write_fixes
@@ -73,7 +79,9 @@ def run_check(*, rev: str | None = None, staged: bool = False, fmt: str = "text"
     from migrail.sources import Commit, Index, Source, WorkingTree
 
     if fix and (rev or staged):
-        raise MigrailError("--fix writes files in the working tree; it cannot be used with --rev or --staged")
+        raise MigrailError(
+            "--fix writes files in the working tree; it cannot be used with --rev or --staged"
+        )
     repo = GitRepo.discover()
     config = load_config(repo.root)
     source: Source = Commit(repo, rev) if rev else Index(repo) if staged else WorkingTree(repo)
@@ -89,7 +97,9 @@ def run_check(*, rev: str | None = None, staged: bool = False, fmt: str = "text"
     for path in written:
         print(f"migrail: wrote {path}", file=sys.stderr)
     if not result.apps and fmt == "text":
-        print(f"migrail: no Django migration packages found in {source.description}", file=sys.stderr)
+        print(
+            f"migrail: no Django migration packages found in {source.description}", file=sys.stderr
+        )
     return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
 
 

@@ -67,7 +67,7 @@ def load_config(root: Path) -> Config:
             raise MigrailError(f"{path}: unknown key {key!r} in [tool.migrail]")
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise MigrailError(f"{path}: [tool.migrail] {key} must be a {expected.__name__}")
-        values[name] = tuple(value) if expected is list else value
+        values[name] = tuple(value) if isinstance(value, list) else value
     if "swappable" in values:
         values["swappable"] = {"AUTH_USER_MODEL": "auth.User", **values["swappable"]}
     return Config(**values)

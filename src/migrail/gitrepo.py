@@ -83,7 +83,9 @@ class GitRepo:
         return path
 
     def resolve(self, rev: str) -> str:
-        out = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
+        out = self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
         sha = out.decode().strip()
         if not sha:
             raise GitCommandError(f"unknown revision {rev!r}")
@@ -93,7 +95,9 @@ class GitRepo:
         out = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False).decode().strip()
         return out or None
 
-    def index_entries(self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS) -> dict[str, TreeEntry]:
+    def index_entries(
+        self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
+    ) -> dict[str, TreeEntry]:
         out = self.run("ls-files", "--stage", "-z", "--", *pathspecs)
         entries: dict[str, TreeEntry] = {}
         for record in out.split(b"\0"):
@@ -109,9 +113,15 @@ class GitRepo:
     def worktree_changes(
         self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
     ) -> tuple[set[str], set[str], set[str]]:
-        """(modified, deleted, untracked) paths relative to the index; untracked excludes ignored."""
+        """(modified, deleted, untracked) relative to the index; ignored files are left out."""
         out = self.run(
-            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", *pathspecs
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+            *pathspecs,
         )
         modified: set[str] = set()
         deleted: set[str] = set()
@@ -120,12 +130,13 @@ class GitRepo:
             if len(record) < 4:
                 continue
             status, path = record[:2].decode(), os.fsdecode(record[3:])
+            index_side, tree_side = status[0], status[1]
             if status == "??":
                 untracked.add(path)
-            elif status[1] == "D" or status == "D ":
+            elif tree_side == "D":
                 deleted.add(path)
-            elif status[1] != " " or status[0] in "UAD":
-                modified.add(path)
+            elif tree_side not in " D" or "U" in status or (index_side == "A" and tree_side == "A"):
+                modified.add(path)  # the file on disk differs from the index, or is conflicted
         return modified, deleted, untracked
 
     def tree_entries(self, rev: str) -> dict[str, TreeEntry]:

@@ -244,6 +244,8 @@ def build_graph(
     return GraphBuild(graph, dangling)
 
 
-def _move_line(lines: dict[tuple[Key, Key], int], old: tuple[Key, Key], new: tuple[Key, Key]) -> None:
+def _move_line(
+    lines: dict[tuple[Key, Key], int], old: tuple[Key, Key], new: tuple[Key, Key]
+) -> None:
     if old in lines:
         lines.setdefault(new, lines[old])

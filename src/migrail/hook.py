@@ -28,8 +28,10 @@ def run_hook(name: str, args: list[str]) -> int:
 
 def _blocking(name: str, status: int) -> int:
     if status != EXIT_CLEAN:
-        print(f"migrail: {name} stopped: fix the findings above (or skip once with MIGRAIL_SKIP=1)",
-              file=sys.stderr)
+        print(
+            f"migrail: {name} stopped: fix the findings above (or skip once with MIGRAIL_SKIP=1)",
+            file=sys.stderr,
+        )
     return status
 
 
@@ -43,8 +45,10 @@ def _pre_push(lines: str) -> int:
         local_ref, local_sha = fields[0], fields[1]
         result = run_check(rev=local_sha)
         if result != EXIT_CLEAN:
-            print(f"migrail: push of {local_ref} stopped: its migration graph has the findings above",
-                  file=sys.stderr)
+            print(
+                f"migrail: push of {local_ref} stopped: its migration graph has the findings above",
+                file=sys.stderr,
+            )
             status = max(status, result)
     return status
 

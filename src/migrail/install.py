@@ -15,7 +15,14 @@ from pathlib import Path
 from migrail.errors import MigrailError
 from migrail.gitrepo import GitRepo
 
-HOOKS = ("pre-commit", "pre-merge-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite")
+HOOKS = (
+    "pre-commit",
+    "pre-merge-commit",
+    "pre-push",
+    "post-checkout",
+    "post-merge",
+    "post-rewrite",
+)
 MARKER = "# migrail hook script"
 CHAINED_SUFFIX = ".pre-migrail"
 READS_STDIN = ("pre-push", "post-rewrite")
@@ -36,7 +43,7 @@ git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $chained
 
 
 def render_script(name: str, python: str = "") -> str:
-    stdin_setup = 'input=$(cat)\n' if name in READS_STDIN else ""
+    stdin_setup = "input=$(cat)\n" if name in READS_STDIN else ""
     feed = 'printf "%s\\n" "$input" | ' if name in READS_STDIN else ""
     return f"""#!/bin/sh
 {MARKER} ({name}); `migrail uninstall` removes it.

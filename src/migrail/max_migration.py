@@ -33,7 +33,9 @@ def render(name: str) -> bytes:
     return f"{name}\n".encode()
 
 
-def read_max_migration(data: bytes) -> MaxMigration | ConflictedMaxMigration | MalformedMaxMigration:
+def read_max_migration(
+    data: bytes,
+) -> MaxMigration | ConflictedMaxMigration | MalformedMaxMigration:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -52,6 +54,7 @@ def read_max_migration(data: bytes) -> MaxMigration | ConflictedMaxMigration | M
 def _read_conflict(lines: list[str]) -> ConflictedMaxMigration:
     ours: list[str] = []
     theirs: list[str] = []
+    base: list[str] = []  # diff3/zdiff3's merge-base section: neither side
     side: list[str] | None = None
     first = 0
     for number, line in enumerate(lines, 1):
@@ -59,7 +62,7 @@ def _read_conflict(lines: list[str]) -> ConflictedMaxMigration:
             first = first or number
             side = ours
         elif line.startswith("|||||||"):
-            side = None  # diff3/zdiff3: the merge base's side, neither ours nor theirs
+            side = base
         elif line.startswith("======="):
             side = theirs
         elif line.startswith(">>>>>>>"):

@@ -54,7 +54,8 @@ def discover_packages(source: Source, config: Config, cache: ParseCache) -> list
     package_dirs = sorted(
         dirname(path)
         for path in entries
-        if basename(path) == "__init__.py" and basename(dirname(path)) == "migrations"
+        if basename(path) == "__init__.py"
+        and basename(dirname(path)) == "migrations"
         and "/" in dirname(path)
     )
     by_dir: dict[str, list[str]] = {d: [] for d in package_dirs}
@@ -78,7 +79,9 @@ def discover_packages(source: Source, config: Config, cache: ParseCache) -> list
                     package.max_migration_error = str(err)
             elif name.endswith(".py") and name[0] not in "_~":
                 module = name[:-3]
-                package.migrations[module] = MigrationFile(module, path, _parse(source, path, entries[path], cache))
+                package.migrations[module] = MigrationFile(
+                    module, path, _parse(source, path, entries[path], cache)
+                )
         if _is_django_package(package):
             packages.append(package)
     return packages
@@ -101,7 +104,10 @@ def _is_django_package(package: MigrationPackage) -> bool:
     if not package.migrations:
         return True
     return any(
-        not (isinstance(f.parsed, ParseProblem) and f.parsed.kind in ("not-django", "no-migration-class"))
+        not (
+            isinstance(f.parsed, ParseProblem)
+            and f.parsed.kind in ("not-django", "no-migration-class")
+        )
         for f in package.migrations.values()
     )
 

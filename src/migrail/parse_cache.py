@@ -31,7 +31,14 @@ class ParseCache:
                     version, entries = pickle.load(fh)
                 if version == FORMAT and isinstance(entries, dict):
                     self._entries = entries
-            except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            except (
+                OSError,
+                pickle.UnpicklingError,
+                EOFError,
+                ValueError,
+                TypeError,
+                AttributeError,
+            ):
                 pass
 
     def get(self, blob: str) -> Parsed | None:

@@ -90,9 +90,10 @@ def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:
         return ParseProblem("conflict-markers", line, "has unresolved git conflict markers")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"  # a bad cookie or bad bytes on line 1-2: the decode names which
+    try:
         text = data.decode(encoding)
-    except (SyntaxError, LookupError) as err:
-        return ParseProblem("encoding", 1, f"declares an encoding Python cannot use ({err})")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         return ParseProblem(
@@ -118,14 +119,18 @@ def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:
     try:
         return _read_class(migration_class)
     except _NotStatic as err:
-        return ParseProblem("not-static", err.line, f"has {err.what} migrail cannot read statically")
+        return ParseProblem(
+            "not-static", err.line, f"has {err.what} migrail cannot read statically"
+        )
 
 
 def _imports_south(module: ast.Module) -> bool:
     for node in module.body:
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "south":
             return True
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "south" for a in node.names):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] == "south" for a in node.names
+        ):
             return True
     return False
 
@@ -157,7 +162,9 @@ def _read_class(cls: ast.ClassDef) -> ParsedMigration:
     )
 
 
-def _read_keys(node: ast.expr | None, attr: str, *, swappable: bool = False) -> tuple[Dependency, ...]:
+def _read_keys(
+    node: ast.expr | None, attr: str, *, swappable: bool = False
+) -> tuple[Dependency, ...]:
     if node is None:
         return ()
     if not isinstance(node, (ast.List, ast.Tuple)):

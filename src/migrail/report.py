@@ -21,11 +21,15 @@ def render_report(result: CheckResult, fmt: str) -> str:
         )
     if fmt == "github":
         return "\n".join(_github(f) for f in result.findings)
-    lines = [f"{f.path}:{f.line}: {f.code} {f.message}\n    hint: {f.hint}" for f in result.findings]
+    lines = [
+        f"{f.path}:{f.line}: {f.code} {f.message}\n    hint: {f.hint}" for f in result.findings
+    ]
     errors, warnings = len(result.errors), len(result.findings) - len(result.errors)
     if result.findings:
-        lines.append(f"migrail: {_count(errors, 'error')}, {_count(warnings, 'warning')} "
-                     f"in {_count(len(result.apps), 'app')}")
+        lines.append(
+            f"migrail: {_count(errors, 'error')}, {_count(warnings, 'warning')} "
+            f"in {_count(len(result.apps), 'app')}"
+        )
     return "\n".join(lines)
 
 

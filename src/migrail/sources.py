@@ -102,7 +102,9 @@ class _GitObjects:
     def read(self, path: str) -> bytes:
         entry = self._entries[path]
         if entry.is_symlink:
-            raise Unreadable(f"is a symbolic link in {self.description}; migrail reads only files there")
+            raise Unreadable(
+                f"is a symbolic link in {self.description}; migrail reads only files there"
+            )
         return self.repo.read_blob(entry.blob)
 
 

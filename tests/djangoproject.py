@@ -1,0 +1,209 @@
+"""Real Django projects in real git repositories, for the tests.
+
+Migrations are written as source text, the way `makemigrations` would, and
+run by real Django in a subprocess; git is the real `git` command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def run_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
+    env.update(GIT_ENV)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("MIGRAIL_SKIP", None)
+    env.update(extra or {})
+    return env
+
+
+def git(cwd: Path, *args: str, check: bool = True, stdin: str | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=run_env(), capture_output=True, text=True, input=stdin
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout + proc.stderr
+
+
+def migration_source(
+    deps: list[tuple[str, str]] | None = None,
+    operations: str = "",
+    *,
+    extra: str = "",
+    header: str = "",
+) -> str:
+    dep_lines = "".join(f"        ({a!r}, {n!r}),\n" for a, n in deps or [])
+    ops = textwrap.indent(textwrap.dedent(operations).strip(), " " * 8)
+    return (
+        f"from django.db import migrations, models\n{header}\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"{extra}"
+        f"    dependencies = [\n{dep_lines}    ]\n\n"
+        f"    operations = [\n{ops + chr(10) if ops else ''}    ]\n"
+    )
+
+
+def create_model(model: str, *fields: str) -> str:
+    columns = "".join(f"        ({f!r}, models.IntegerField(default=0)),\n" for f in fields)
+    return (
+        f"migrations.CreateModel(\n    name={model!r},\n    fields=[\n"
+        f"        ('id', models.AutoField(primary_key=True)),\n{columns}    ],\n),"
+    )
+
+
+def add_field(model: str, name: str) -> str:
+    return (
+        f"migrations.AddField(model_name={model!r}, name={name!r}, "
+        "field=models.IntegerField(default=0)),"
+    )
+
+
+@dataclass
+class DjangoProject:
+    root: Path
+    apps: list[str] = field(default_factory=list)
+    database: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.root / ".git").exists():
+            git(self.root, "init", "-q", "-b", "main")
+        self.write(".gitignore", "*.sqlite3\n__pycache__/\n.venv/\n")
+        self.write("manage.py", MANAGE_PY)
+        self.write("project/__init__.py", "")
+        self.write_settings()
+
+    def write(self, path: str, text: str) -> Path:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return target
+
+    def read(self, path: str) -> str:
+        return (self.root / path).read_text()
+
+    def write_settings(self, extra: str = "") -> None:
+        database = self.database or {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(self.root / "db.sqlite3"),
+        }
+        self.write(
+            "project/settings.py",
+            "SECRET_KEY = 'test'\nDEBUG = True\nUSE_TZ = True\n"
+            f"INSTALLED_APPS = {self.apps!r}\n"
+            f"DATABASES = {{'default': {database!r}}}\n"
+            "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n" + extra,
+        )
+
+    def add_app(
+        self, label: str, *, path: str | None = None, config_label: str | None = None
+    ) -> str:
+        """Create an app package with an empty migrations package; returns its module path."""
+        directory = path or label
+        self.write(f"{directory}/__init__.py", "")
+        self.write(f"{directory}/migrations/__init__.py", "")
+        module = directory.replace("/", ".")
+        if config_label:
+            self.write(
+                f"{directory}/apps.py",
+                "from django.apps import AppConfig\n\n\n"
+                f"class Config(AppConfig):\n    name = {module!r}\n    label = {config_label!r}\n",
+            )
+        self.apps.append(module)
+        self.write_settings()
+        return module
+
+    def migration(self, app_dir: str, name: str, source: str) -> Path:
+        return self.write(f"{app_dir}/migrations/{name}.py", source)
+
+    def git(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+        return git(self.root, *args, check=check, stdin=stdin)
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD").strip()
+
+    def migrail(
+        self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "migrail", *args],
+            cwd=self.root,
+            env=run_env(env),
+            capture_output=True,
+            text=True,
+            input=stdin,
+        )
+
+    def python(self, code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=self.root,
+            env=run_env(
+                {"DJANGO_SETTINGS_MODULE": "project.settings", "PYTHONPATH": str(self.root)}
+            ),
+            capture_output=True,
+            text=True,
+        )
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=self.root,
+            env=run_env(),
+            capture_output=True,
+            text=True,
+        )
+
+    def django_graph(self) -> dict[str, list[list[str]]]:
+        """Leaves and full plan as Django's own `MigrationLoader(None)` computes them."""
+        proc = self.python(DJANGO_GRAPH)
+        assert proc.returncode == 0, proc.stderr
+        result: dict[str, list[list[str]]] = json.loads(proc.stdout)
+        return result
+
+
+MANAGE_PY = """\
+#!/usr/bin/env python
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+
+DJANGO_GRAPH = """\
+import json
+import django
+django.setup()
+from django.db.migrations.loader import MigrationLoader
+loader = MigrationLoader(None, ignore_no_migrations=True)
+plan = []
+for leaf in loader.graph.leaf_nodes():
+    for key in loader.graph.forwards_plan(leaf):
+        if key not in plan:
+            plan.append(key)
+print(json.dumps({"leaves": loader.graph.leaf_nodes(), "plan": plan}))
+"""

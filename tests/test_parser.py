@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from migrail.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
+
+HEAD = b"from django.conf import settings\nfrom django.db import migrations\n\n"
+
+
+def parse(body: str) -> ParsedMigration:
+    parsed = parse_migration(HEAD + body.encode())
+    assert isinstance(parsed, ParsedMigration), parsed
+    return parsed
+
+
+def problem(data: bytes) -> ParseProblem:
+    parsed = parse_migration(data)
+    assert isinstance(parsed, ParseProblem), parsed
+    return parsed
+
+
+def test_reads_dependencies_tuples_lists_and_swappable() -> None:
+    parsed = parse(
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = (\n"
+        "        ['shop', '0001_initial'],\n"
+        "        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n"
+        "        ('billing', '__first__'),\n"
+        "    )\n"
+        "    replaces = [('shop', '0001_a')]\n"
+        "    run_before = [('other', '0002_b')]\n"
+        "    initial = True\n"
+        "    atomic = False\n"
+    )
+    assert parsed.dependencies == (
+        Dependency("shop", "0001_initial", 6),
+        Dependency("", "__first__", 7, swappable_setting="AUTH_USER_MODEL"),
+        Dependency("billing", "__first__", 8),
+    )
+    assert [(d.app, d.name) for d in parsed.replaces] == [("shop", "0001_a")]
+    assert [(d.app, d.name) for d in parsed.run_before] == [("other", "0002_b")]
+    assert parsed.initial is True
+    assert parsed.atomic is False
+
+
+def test_irreversible_operations() -> None:
+    parsed = parse(
+        "def f(apps, schema_editor): pass\n"
+        "class Migration(migrations.Migration):\n"
+        "    operations = [\n"
+        "        migrations.RunPython(f),\n"
+        "        migrations.RunPython(f, migrations.RunPython.noop),\n"
+        "        migrations.RunPython(f, reverse_code=None),\n"
+        "        migrations.RunSQL('select 1'),\n"
+        "        migrations.RunSQL('select 1', reverse_sql='select 2'),\n"
+        "        migrations.SeparateDatabaseAndState([migrations.RunSQL('x')]),\n"
+        "        migrations.DeleteModel('Item'),\n"
+        "    ]\n"
+    )
+    assert [(op.name, op.line) for op in parsed.irreversible_operations] == [
+        ("RunPython", 7),
+        ("RunPython", 9),
+        ("RunSQL", 10),
+        ("SeparateDatabaseAndState", 12),
+    ]
+
+
+def test_subclass_of_project_base_class_is_a_migration() -> None:
+    parsed = parse(
+        "from myproject.db import BaseMigration\nclass Migration(BaseMigration):\n    pass\n"
+    )
+    assert parsed.dependencies == ()
+
+
+def test_syntax_error_names_the_line() -> None:
+    found = problem(HEAD + b"class Migration(migrations.Migration):\n    dependencies = [\n")
+    assert (found.kind, found.line) == ("syntax", 5)
+    assert found.message.startswith("has a syntax error: ")
+
+
+def test_conflict_markers_name_the_line() -> None:
+    found = problem(HEAD + b"<<<<<<< HEAD\nx = 1\n=======\nx = 2\n>>>>>>> feature\n")
+    assert (found.kind, found.line, found.message) == (
+        "conflict-markers",
+        4,
+        "has unresolved git conflict markers",
+    )
+
+
+def test_binary_and_non_utf8() -> None:
+    assert problem(b"\x00\x01\x02").kind == "binary"
+    found = problem(b"x = 1\ny = '\xff'\n")
+    assert (found.kind, found.line, found.message) == (
+        "encoding",
+        2,
+        "is not valid utf-8 (byte 11)",
+    )
+
+
+def test_coding_cookie_is_honoured() -> None:
+    data = "# -*- coding: latin-1 -*-\nclass Migration(object):\n    x = 'é'\n".encode("latin-1")
+    assert isinstance(parse_migration(data), ParsedMigration)
+
+
+def test_no_migration_class_and_south() -> None:
+    assert problem(b"x = 1\n").kind == "no-migration-class"
+    south = b"from south.v2 import SchemaMigration\nclass Migration(SchemaMigration):\n    pass\n"
+    assert problem(south).kind == "not-django"
+
+
+def test_computed_dependencies_are_reported_not_guessed() -> None:
+    found = problem(
+        HEAD + b"BASE = []\nclass Migration(migrations.Migration):\n    dependencies = BASE + []\n"
+    )
+    assert (found.kind, found.line, found.message) == (
+        "not-static",
+        6,
+        "has a `dependencies` value migrail cannot read statically",
+    )
+    found = problem(
+        HEAD + b"class Migration(migrations.Migration):\n    dependencies = [('a', NAME)]\n"
+    )
+    assert (found.kind, found.line) == ("not-static", 5)
