@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from migrail.checks import check_packages
+from migrail.checks import project_graph
 from migrail.config import Config
 from migrail.gitrepo import GitRepo
 from migrail.packages import discover_packages
@@ -18,7 +18,7 @@ from tests.djangoproject import DjangoProject, add_field, create_model, migratio
 def static_graph(project: DjangoProject) -> dict[str, list[list[str]]]:
     repo = GitRepo.discover(project.root)
     packages = discover_packages(WorkingTree(repo), Config(), ParseCache(None))
-    graph = check_packages(packages).graph
+    graph = project_graph(packages)
     return {
         "leaves": [list(k) for k in graph.leaf_nodes()],
         "plan": [list(k) for k in graph.full_plan()],

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from migrail import findings as codes
-from migrail.findings import Finding
+from migrail.findings import AppSummary, CheckResult, Finding, MaxMigrationFix
 from migrail.graph import DEFAULT_SWAPPABLE, MigrationGraph, build_graph
 from migrail.max_migration import (
     ConflictedMaxMigration,
@@ -42,34 +41,18 @@ PROBLEM_HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class AppSummary:
-    label: str
-    path: str
-    leaves: tuple[str, ...]
-    max_migration: str | None
-
-    def as_json(self) -> dict[str, object]:
-        return {"path": self.path, "leaves": list(self.leaves), "max_migration": self.max_migration}
-
-
-@dataclass(frozen=True)
-class MaxMigrationFix:
-    app: str
-    path: str
-    content: bytes
-
-
-@dataclass
-class CheckResult:
-    apps: dict[str, AppSummary]
-    findings: list[Finding]
-    graph: MigrationGraph
-    fixes: list[MaxMigrationFix]
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
+def project_graph(
+    packages: list[MigrationPackage], *, swappable: Mapping[str, str] = DEFAULT_SWAPPABLE
+) -> MigrationGraph:
+    """The graph of every readable migration, as Django would build it."""
+    migrations = {
+        (package.label, f.name): f.migration
+        for package in packages
+        for f in package.migrations.values()
+        if f.migration is not None
+    }
+    known = [p.label for p in packages]
+    return build_graph(migrations, swappable=swappable, known_apps=known).graph
 
 
 def check_packages(
@@ -134,13 +117,14 @@ def check_packages(
 
     summaries: dict[str, AppSummary] = {}
     fixes: list[MaxMigrationFix] = []
+    leaves_by_app = graph.leaves_by_app()
     for package in packages:
-        leaves = tuple(name for _, name in graph.leaf_nodes(package.label))
+        leaves = tuple(name for _, name in leaves_by_app.get(package.label, []))
         recorded = _check_max_migration(package, leaves, package.label in broken_apps, found, fixes)
         summaries[package.label] = AppSummary(package.label, package.path, leaves, recorded)
         found.extend(_shared_numbers(package))
     found.sort(key=lambda f: (f.path, f.line, f.code))
-    return CheckResult(summaries, found, graph, fixes)
+    return CheckResult(summaries, found, fixes)
 
 
 def _check_max_migration(

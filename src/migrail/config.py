@@ -9,11 +9,6 @@ from typing import Any
 
 from migrail.errors import MigrailError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10
-    import tomli as tomllib
-
 
 @dataclass(frozen=True)
 class Config:
@@ -54,9 +49,16 @@ def load_config(root: Path) -> Config:
     path = root / "pyproject.toml"
     if not path.is_file():
         return Config()
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    if "tool.migrail" not in text:
+        return Config()  # the TOML parser costs more than the rest of a warm check
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10
+        import tomli as tomllib
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
         raise MigrailError(f"{path}: cannot read [tool.migrail]: {err}") from err
     table: dict[str, Any] = data.get("tool", {}).get("migrail", {})
     values: dict[str, Any] = {}

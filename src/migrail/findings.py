@@ -56,3 +56,32 @@ class Finding:
 
     def as_json(self) -> dict[str, object]:
         return {"code": self.code, "severity": self.severity, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    label: str
+    path: str
+    leaves: tuple[str, ...]
+    max_migration: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"path": self.path, "leaves": list(self.leaves), "max_migration": self.max_migration}
+
+
+@dataclass(frozen=True)
+class MaxMigrationFix:
+    app: str
+    path: str
+    content: bytes
+
+
+@dataclass
+class CheckResult:
+    apps: dict[str, AppSummary]
+    findings: list[Finding]
+    fixes: list[MaxMigrationFix]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]

@@ -95,10 +95,27 @@ class GitRepo:
         out = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False).decode().strip()
         return out or None
 
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start a git command without waiting, so independent listings overlap."""
+        return subprocess.Popen(
+            ["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+    def finish(self, proc: subprocess.Popen[bytes], *args: str) -> bytes:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            message = err.decode(errors="replace").strip().splitlines()
+            last = message[-1] if message else proc.returncode
+            raise GitCommandError(f"git {' '.join(args)} failed: {last}")
+        return out
+
     def index_entries(
         self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
     ) -> dict[str, TreeEntry]:
-        out = self.run("ls-files", "--stage", "-z", "--", *pathspecs)
+        return self.parse_index_entries(self.run("ls-files", "--stage", "-z", "--", *pathspecs))
+
+    @staticmethod
+    def parse_index_entries(out: bytes) -> dict[str, TreeEntry]:
         entries: dict[str, TreeEntry] = {}
         for record in out.split(b"\0"):
             if not record:
@@ -110,19 +127,18 @@ class GitRepo:
                 entries[os.fsdecode(path)] = TreeEntry(mode, blob)
         return entries
 
-    def worktree_changes(
+    def index_and_worktree(
         self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
-    ) -> tuple[set[str], set[str], set[str]]:
-        """(modified, deleted, untracked) relative to the index; ignored files are left out."""
-        out = self.run(
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--no-renames",
-            "--",
-            *pathspecs,
-        )
+    ) -> tuple[dict[str, TreeEntry], set[str], set[str], set[str]]:
+        """The index entries, and (modified, deleted, untracked) relative to them.
+
+        Ignored files are left out. The two listings run side by side.
+        """
+        status_args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+        status = self.start(*status_args, "--", *pathspecs)
+        listing = self.start("ls-files", "--stage", "-z", "--", *pathspecs)
+        entries = self.parse_index_entries(self.finish(listing, "ls-files"))
+        out = self.finish(status, "status")
         modified: set[str] = set()
         deleted: set[str] = set()
         untracked: set[str] = set()
@@ -137,7 +153,7 @@ class GitRepo:
                 deleted.add(path)
             elif tree_side not in " D" or "U" in status or (index_side == "A" and tree_side == "A"):
                 modified.add(path)  # the file on disk differs from the index, or is conflicted
-        return modified, deleted, untracked
+        return entries, modified, deleted, untracked
 
     def tree_entries(self, rev: str) -> dict[str, TreeEntry]:
         # ls-tree does not take glob pathspecs, so the listing is filtered by the caller.

@@ -66,6 +66,13 @@ class MigrationGraph:
             if (app is None or key[0] == app) and all(p[0] != key[0] for p in parents)
         )
 
+    def leaves_by_app(self) -> dict[str, list[Key]]:
+        """`leaf_nodes(app)` for every app in one pass."""
+        return _by_app(self.leaf_nodes())
+
+    def roots_by_app(self) -> dict[str, list[Key]]:
+        return _by_app(self.root_nodes())
+
     def forwards_plan(self, target: Key) -> list[Key]:
         """Django's `MigrationGraph.iterative_dfs`, so orders agree exactly."""
         visited: list[Key] = []
@@ -189,8 +196,8 @@ def build_graph(
         for dep in migration.dependencies:
             if dep.swappable_setting is None and dep.app == key[0] and dep.name != "__first__":
                 depend(key, (dep.app, dep.name), dep.line)
-    roots = {app: graph.root_nodes(app) for app in apps}
-    leaves = {app: graph.leaf_nodes(app) for app in apps}
+    roots = graph.roots_by_app()
+    leaves = graph.leaves_by_app()
 
     def resolve(dep: Dependency, current_app: str) -> Key | None:
         app = dep.app
@@ -205,7 +212,7 @@ def build_graph(
             return (app, dep.name)
         if app == current_app:
             return None
-        nodes = roots[app] if dep.name == "__first__" else leaves[app]
+        nodes = (roots if dep.name == "__first__" else leaves).get(app, [])
         candidates = [n for n in nodes if n in real]
         return candidates[0] if candidates else None
 
@@ -242,6 +249,13 @@ def build_graph(
             dangling.append(DanglingDependency(child, node, wanted.get((child, node), 1)))
         graph.remove_node(node)
     return GraphBuild(graph, dangling)
+
+
+def _by_app(keys: list[Key]) -> dict[str, list[Key]]:
+    grouped: dict[str, list[Key]] = {}
+    for key in keys:
+        grouped.setdefault(key[0], []).append(key)
+    return grouped
 
 
 def _move_line(

@@ -1,16 +1,32 @@
-"""`migrail check`: read a source's packages (through the parse cache) and lint them."""
+"""`migrail check`: read a source's packages (through the parse cache) and lint them.
+
+Two caches make a repeated check cheap: parsed files by blob id, and the
+whole result by a fingerprint of every listed path, its blob id and the
+configuration, so an unchanged tree is answered without parsing anything.
+"""
 
 from __future__ import annotations
 
-from migrail.checks import CheckResult, MaxMigrationFix, check_packages
+import hashlib
+import os
+import pickle
+import tempfile
+from typing import TYPE_CHECKING
+
+from migrail import __version__
 from migrail.config import Config
 from migrail.gitrepo import GitRepo
-from migrail.packages import MigrationPackage, discover_packages
-from migrail.parse_cache import ParseCache
 from migrail.sources import Source
+
+if TYPE_CHECKING:
+    from migrail.findings import CheckResult, MaxMigrationFix
+    from migrail.packages import MigrationPackage
 
 
 def load_packages(repo: GitRepo, source: Source, config: Config) -> list[MigrationPackage]:
+    from migrail.packages import discover_packages
+    from migrail.parse_cache import ParseCache
+
     cache = ParseCache(repo.migrail_dir / "parse-cache.pickle")
     packages = discover_packages(source, config, cache)
     cache.save()
@@ -18,7 +34,23 @@ def load_packages(repo: GitRepo, source: Source, config: Config) -> list[Migrati
 
 
 def lint(repo: GitRepo, source: Source, config: Config) -> CheckResult:
-    return check_packages(load_packages(repo, source, config), swappable=config.swappable)
+    # The checking machinery is imported only when the cached result cannot answer.
+    fingerprint = _fingerprint(source.entries(), config)
+    path = repo.migrail_dir / "check-result.pickle"
+    try:
+        with path.open("rb") as fh:
+            cached_fingerprint, cached = pickle.load(fh)
+        if cached_fingerprint == fingerprint:
+            result: CheckResult = cached
+            return result
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        pass
+    from migrail.checks import check_packages
+
+    result = check_packages(load_packages(repo, source, config), swappable=config.swappable)
+    if not any(blob.startswith("unreadable:") for blob in source.entries().values()):
+        _store(path, (fingerprint, result))
+    return result
 
 
 def write_fixes(repo: GitRepo, fixes: list[MaxMigrationFix]) -> list[str]:
@@ -27,3 +59,20 @@ def write_fixes(repo: GitRepo, fixes: list[MaxMigrationFix]) -> list[str]:
         (repo.root / fix.path).write_bytes(fix.content)
         written.append(fix.path)
     return written
+
+
+def _fingerprint(entries: dict[str, str], config: Config) -> str:
+    digest = hashlib.sha1(f"{__version__}\0{config!r}".encode())
+    for path in sorted(entries):
+        digest.update(f"\0{path}\0{entries[path]}".encode())
+    return digest.hexdigest()
+
+
+def _store(path: os.PathLike[str], value: object) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".check-result-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        os.unlink(tmp)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from migrail.checks import CheckResult
-from migrail.findings import Finding
+if TYPE_CHECKING:
+    from migrail.findings import CheckResult, Finding
 
 FORMATS = ("text", "json", "github")
 

@@ -46,10 +46,15 @@ class WorkingTree:
 
     def __post_init__(self) -> None:
         self._changed: dict[str, bytes | Exception] = {}
+        self._entries: dict[str, str] | None = None
 
     def entries(self) -> dict[str, str]:
-        index = self.repo.index_entries(MIGRATION_PATHSPECS)
-        modified, deleted, untracked = self.repo.worktree_changes(MIGRATION_PATHSPECS)
+        if self._entries is None:
+            self._entries = self._list()
+        return self._entries
+
+    def _list(self) -> dict[str, str]:
+        index, modified, deleted, untracked = self.repo.index_and_worktree(MIGRATION_PATHSPECS)
         result = {path: entry.blob for path, entry in index.items() if path not in deleted}
         for path in modified | untracked:
             if path in deleted:

@@ -1,0 +1,161 @@
+"""Time `migrail check` on a generated 200-app x 50-migration repository.
+
+Run: python bench/check.py [--apps 200] [--migrations 50] [--runs 5]
+Prints a table: median wall time of each command and its ratio to migrail's warm check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def generate(root: Path, apps: int, migrations: int) -> None:
+    labels = [f"app{i:03d}" for i in range(apps)]
+    (root / "project").mkdir(parents=True)
+    (root / "project/__init__.py").write_text("")
+    (root / "project/settings.py").write_text(
+        "SECRET_KEY = 'bench'\nUSE_TZ = True\nDEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n"
+        f"INSTALLED_APPS = ['django_linear_migrations', *{labels!r}]\n"
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', "
+        f"'NAME': {str(root / 'db.sqlite3')!r}}}}}\n"
+    )
+    (root / "manage.py").write_text(
+        "import os, sys\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'project.settings')\n"
+        "from django.core.management import execute_from_command_line\n"
+        "execute_from_command_line(sys.argv)\n"
+    )
+    for label in labels:
+        package = root / label / "migrations"
+        package.mkdir(parents=True)
+        (root / label / "__init__.py").write_text("")
+        (package / "__init__.py").write_text("")
+        fields = "".join(
+            f"    f{n} = models.IntegerField(default=0)\n" for n in range(1, migrations)
+        )
+        (root / label / "models.py").write_text(
+            f"from django.db import models\n\n\nclass Item(models.Model):\n{fields}"
+        )
+        previous = None
+        for n in range(migrations):
+            name = "0001_initial" if n == 0 else f"{n + 1:04d}_item_f{n}"
+            deps = f"[({label!r}, {previous!r})]" if previous else "[]"
+            if n == 0:
+                operation = (
+                    "migrations.CreateModel(name='Item', fields=[('id', "
+                    "models.AutoField(auto_created=True, primary_key=True, serialize=False, "
+                    "verbose_name='ID'))])"
+                )
+            else:
+                operation = (
+                    f"migrations.AddField(model_name='item', name='f{n}', "
+                    "field=models.IntegerField(default=0))"
+                )
+            (package / f"{name}.py").write_text(
+                "from django.db import migrations, models\n\n\n"
+                "class Migration(migrations.Migration):\n"
+                f"    dependencies = {deps}\n\n"
+                f"    operations = [\n        {operation},\n    ]\n"
+            )
+            previous = name
+        (package / "max_migration.txt").write_text(f"{previous}\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "bench"], cwd=root, check=True, env=GIT_ENV)
+
+
+def timed(
+    command: list[str], cwd: Path, runs: int, before: Callable[[], None] = lambda: None
+) -> float:
+    samples = []
+    for _ in range(runs):
+        before()
+        start = time.perf_counter()
+        proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        samples.append(time.perf_counter() - start)
+        if proc.returncode not in (0, 1):
+            sys.exit(f"{' '.join(command)} failed:\n{proc.stderr}")
+    return statistics.median(samples)
+
+
+def parse_all(root: Path) -> None:
+    for path in root.glob("*/migrations/0*.py"):
+        ast.parse(path.read_bytes())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--apps", type=int, default=200)
+    parser.add_argument("--migrations", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(root, args.apps, args.migrations)
+        cache = subprocess.run(
+            ["git", "rev-parse", "--git-common-dir"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        migrail_dir = root / cache / "migrail"
+
+        def drop_cache() -> None:
+            shutil.rmtree(migrail_dir, ignore_errors=True)
+
+        start = time.perf_counter()
+        parse_all(root)
+        rows = [("ast.parse of every migration (in-process)", time.perf_counter() - start)]
+        rows.append(
+            (
+                "migrail check, cold (no parse cache)",
+                timed([python, "-m", "migrail", "check"], root, args.runs, drop_cache),
+            )
+        )
+        rows.append(
+            ("migrail check, warm", timed([python, "-m", "migrail", "check"], root, args.runs))
+        )
+        slow_runs = max(1, args.runs // 2)
+        rows.append(
+            (
+                "manage.py check (django-linear-migrations)",
+                timed([python, "manage.py", "check"], root, slow_runs),
+            )
+        )
+        rows.append(
+            (
+                "manage.py makemigrations --check --dry-run",
+                timed(
+                    [python, "manage.py", "makemigrations", "--check", "--dry-run"], root, slow_runs
+                ),
+            )
+        )
+    warm = rows[2][1]
+    files = args.apps * args.migrations
+    print(
+        f"{args.apps} apps x {args.migrations} migrations = {files} files; "
+        f"median of {args.runs} runs\n"
+    )
+    print(f"| {'command':<46} | {'seconds':>8} | {'x migrail warm':>14} |")
+    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 16}|")
+    for name, seconds in rows:
+        print(f"| {name:<46} | {seconds:8.3f} | {seconds / warm:14.1f} |")
+
+
+if __name__ == "__main__":
+    main()
