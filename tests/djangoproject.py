@@ -105,11 +105,17 @@ class DjangoProject:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(self.root / "db.sqlite3"),
         }
+        shim = (
+            "import pymysql\npymysql.install_as_MySQLdb()\n"
+            if "mysql" in database["ENGINE"]
+            else ""
+        )
         self.write(
             "project/settings.py",
-            "SECRET_KEY = 'test'\nDEBUG = True\nUSE_TZ = True\n"
+            f"import os\n{shim}SECRET_KEY = 'test'\nDEBUG = True\nUSE_TZ = True\n"
             f"INSTALLED_APPS = {self.apps!r}\n"
             f"DATABASES = {{'default': {database!r}}}\n"
+            "DATABASES['default']['NAME'] = os.environ.get('TEST_DB_NAME', DATABASES['default']['NAME'])\n"
             "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n" + extra,
         )
 
@@ -154,25 +160,42 @@ class DjangoProject:
             input=stdin,
         )
 
-    def python(self, code: str) -> subprocess.CompletedProcess[str]:
+    def python(
+        self, code: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        extra = {"DJANGO_SETTINGS_MODULE": "project.settings", "PYTHONPATH": str(self.root)}
         return subprocess.run(
             [sys.executable, "-c", code],
             cwd=self.root,
-            env=run_env(
-                {"DJANGO_SETTINGS_MODULE": "project.settings", "PYTHONPATH": str(self.root)}
-            ),
+            env=run_env({**extra, **(env or {})}),
             capture_output=True,
             text=True,
         )
 
-    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def manage(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=self.root,
-            env=run_env(),
+            env=run_env(env),
             capture_output=True,
             text=True,
         )
+
+    def schema(self, db_name: str | None = None) -> dict[str, object]:
+        """Tables with their columns, and the django_migrations rows, as the database has them."""
+        env = {"TEST_DB_NAME": db_name} if db_name else None
+        proc = self.python(SCHEMA, env)
+        assert proc.returncode == 0, proc.stderr
+        result: dict[str, object] = json.loads(proc.stdout)
+        return result
+
+    def query(self, sql: str) -> list[list[object]]:
+        proc = self.python(QUERY + f"print(json.dumps(run({sql!r})))")
+        assert proc.returncode == 0, proc.stderr
+        rows: list[list[object]] = json.loads(proc.stdout)
+        return rows
 
     def django_graph(self) -> dict[str, list[list[str]]]:
         """Leaves and full plan as Django's own `MigrationLoader(None)` computes them."""
@@ -206,4 +229,32 @@ for leaf in loader.graph.leaf_nodes():
         if key not in plan:
             plan.append(key)
 print(json.dumps({"leaves": loader.graph.leaf_nodes(), "plan": plan}))
+"""
+
+SCHEMA = """\
+import json
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    tables = {
+        t: sorted(c.name for c in connection.introspection.get_table_description(cursor, t))
+        for t in connection.introspection.table_names(cursor)
+    }
+    rows = []
+    if "django_migrations" in tables:
+        cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
+        rows = [list(r) for r in cursor.fetchall()]
+print(json.dumps({"tables": tables, "migrations": rows}))
+"""
+
+QUERY = """\
+import json
+import django
+django.setup()
+from django.db import connection
+def run(sql):
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [list(r) for r in cursor.fetchall()] if cursor.description else []
 """

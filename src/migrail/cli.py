@@ -33,6 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("name")
     hook.add_argument("args", nargs="*")
 
+    sync = sub.add_parser("sync", help="make the database match the working tree")
+    sync.add_argument(
+        "--from",
+        dest="from_rev",
+        metavar="REV",
+        help="commit holding the source of migrations to unapply",
+    )
+    sync.add_argument("--dry-run", action="store_true", help="print the plan only")
+    sync.add_argument("--database", metavar="ALIAS", help="sync this database alias only")
+    sync.add_argument("--no-backup", action="store_true", help="do not back up before a rollback")
+    sync.add_argument(
+        "--yes", action="store_true", help="do not ask (sync never asks; accepted for scripts)"
+    )
+
+    status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
+    status.add_argument("--database", metavar="ALIAS")
+
+    restore = sub.add_parser("restore", help="list the backups sync took, or restore one")
+    restore.add_argument("backup", nargs="?", help="backup file name (from the list)")
+    restore.add_argument("--database", metavar="ALIAS", default="default")
+
     sub.add_parser("install", help="install migrail's git hooks, chaining existing ones")
     sub.add_parser("uninstall", help="remove migrail's git hooks, restoring chained ones")
     return parser
@@ -57,6 +78,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from migrail.hook import run_hook
 
         return run_hook(args.name, args.args)
+    if args.command in ("sync", "status", "restore"):
+        return _run_database_command(args)
     if args.command in ("install", "uninstall"):
         from migrail import install
         from migrail.gitrepo import GitRepo
@@ -67,6 +90,31 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(line)
         return EXIT_CLEAN
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _run_database_command(args: argparse.Namespace) -> int:
+    from migrail.config import load_config
+    from migrail.gitrepo import GitRepo
+
+    repo = GitRepo.discover()
+    config = load_config(repo.root)
+    if args.command == "status":
+        from migrail.sync import run_status
+
+        return run_status(repo, config, args.database)
+    if args.command == "restore":
+        from migrail.restore import run_restore
+
+        return run_restore(repo, config, args.backup, args.database)
+    from migrail.sync import SyncOptions, run_sync
+
+    options = SyncOptions(
+        from_rev=args.from_rev,
+        dry_run=args.dry_run,
+        database=args.database,
+        backup=not args.no_backup,
+    )
+    return run_sync(repo, config, options)
 
 
 def run_check(

@@ -135,10 +135,10 @@ class GitRepo:
         Ignored files are left out. The two listings run side by side.
         """
         status_args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
-        status = self.start(*status_args, "--", *pathspecs)
+        status_proc = self.start(*status_args, "--", *pathspecs)
         listing = self.start("ls-files", "--stage", "-z", "--", *pathspecs)
         entries = self.parse_index_entries(self.finish(listing, "ls-files"))
-        out = self.finish(status, "status")
+        out = self.finish(status_proc, "status")
         modified: set[str] = set()
         deleted: set[str] = set()
         untracked: set[str] = set()
@@ -146,12 +146,12 @@ class GitRepo:
             if len(record) < 4:
                 continue
             status, path = record[:2].decode(), os.fsdecode(record[3:])
-            index_side, tree_side = status[0], status[1]
+            tree_side = status[1]
             if status == "??":
                 untracked.add(path)
             elif tree_side == "D":
                 deleted.add(path)
-            elif tree_side not in " D" or "U" in status or (index_side == "A" and tree_side == "A"):
+            elif tree_side != " " or "U" in status or status == "AA":
                 modified.add(path)  # the file on disk differs from the index, or is conflicted
         return entries, modified, deleted, untracked
 

@@ -1,0 +1,48 @@
+"""Find the project's Django settings and set Django up in this process, as manage.py would."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from migrail.config import Config
+from migrail.errors import MigrailError
+
+SETTINGS_IN_MANAGE_PY = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
+
+
+def settings_module(root: Path, config: Config) -> tuple[str, Path]:
+    """(settings module, project directory holding manage.py)."""
+    project_dir = (root / config.project_dir).resolve()
+    if config.settings:
+        return config.settings, project_dir
+    manage = project_dir / "manage.py"
+    if not manage.is_file():
+        raise MigrailError(
+            f"no manage.py in {project_dir}: set `settings` (and `project_dir`) in [tool.migrail]"
+        )
+    match = SETTINGS_IN_MANAGE_PY.search(manage.read_text(errors="replace"))
+    if match is None:
+        raise MigrailError(
+            f"{manage}: cannot find DJANGO_SETTINGS_MODULE; set `settings` in [tool.migrail]"
+        )
+    return match.group(1), project_dir
+
+
+def setup_django(root: Path, config: Config) -> None:
+    module, project_dir = settings_module(root, config)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    os.environ["DJANGO_SETTINGS_MODULE"] = module
+    try:
+        import django
+
+        django.setup()
+    except ImportError as err:
+        raise MigrailError(
+            f"cannot import the settings {module!r} or an installed app: {err}"
+        ) from err
+    except Exception as err:
+        raise MigrailError(f"Django could not start with settings {module!r}: {err}") from err

@@ -1,0 +1,189 @@
+"""The database follows the branch: real git switches, real migrations, real databases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import database_settings
+from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def db_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DjangoProject, str]]:
+    with database_settings(request.param, tmp_path) as (settings, fresh_name):
+        yield DjangoProject(tmp_path / "repo", database=settings), fresh_name
+
+
+def main_branch(p: DjangoProject) -> None:
+    p.add_app("shop")
+    p.add_app("billing")
+    p.migration("shop", "0001_initial", migration_source([], create_model("Item", "name")))
+    p.migration(
+        "billing",
+        "0001_initial",
+        migration_source([("shop", "0001_initial")], create_model("Invoice")),
+    )
+    p.write("shop/migrations/max_migration.txt", "0001_initial\n")
+    p.write("billing/migrations/max_migration.txt", "0001_initial\n")
+    p.commit("main")
+
+
+def feature_branch(p: DjangoProject, *, shop_operation: str | None = None) -> None:
+    p.git("switch", "-q", "-c", "feature")
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], shop_operation or add_field("item", "stock")),
+    )
+    p.migration(
+        "billing",
+        "0002_seen",
+        migration_source(
+            [("billing", "0001_initial"), ("shop", "0002_stock")], add_field("invoice", "seen")
+        ),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    p.write("billing/migrations/max_migration.txt", "0002_seen\n")
+    p.commit("feature")
+
+
+def fresh_schema(p: DjangoProject, fresh_name: str) -> dict[str, object]:
+    """What a plain `migrate` of the checked-out tree gives on an empty database."""
+    proc = p.manage("migrate", env={"TEST_DB_NAME": fresh_name})
+    assert proc.returncode == 0, proc.stderr
+    return p.schema(fresh_name)
+
+
+def sync(p: DjangoProject, *args: str) -> str:
+    proc = p.migrail("sync", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_switching_branches_rolls_back_and_forward(db_project: tuple[DjangoProject, str]) -> None:
+    project, fresh_name = db_project
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (7, 5)")
+
+    out = project.git("switch", "main")
+    assert "- billing.0002_seen" in out
+    assert "drops column stock of shop.item" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name FROM shop_item") == [
+        [7]
+    ]  # the row survives its dropped column
+
+    project.git("switch", "feature")
+    schema = project.schema()
+    project.git("switch", "-q", "main")  # compare with a fresh migrate of feature, tree on feature
+    project.git("switch", "-q", "feature")
+    assert project.schema() == schema
+    assert "stock" in schema["tables"]["shop_item"]  # type: ignore[index]
+
+
+def test_status_and_dry_run_change_nothing(project: DjangoProject) -> None:
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.git(
+        "switch", "-q", "main"
+    )  # no hooks installed: the database keeps feature's migrations
+    before = project.schema()
+    proc = project.migrail("status")
+    assert proc.returncode == 1
+    assert "orphan (applied, not in the tree): billing.0002_seen" in proc.stdout
+    assert "would unapply: shop.0002_stock" in proc.stdout
+    proc = project.migrail("sync", "--dry-run")
+    assert proc.returncode == 1
+    assert project.schema() == before
+    sync(project)
+    assert project.migrail("status").returncode == 0
+
+
+def test_irreversible_migration_is_refused_before_anything_changes(project: DjangoProject) -> None:
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project, shop_operation=("migrations.RunSQL('UPDATE shop_item SET name = 1'),"))
+    sync(project)
+    db = project.root / "db.sqlite3"
+    before = db.read_bytes()
+    out = project.git("switch", "main", check=False)  # the hook's status: out of step
+    assert project.git("branch", "--show-current").strip() == "main"
+    assert "shop.0002_stock: Raw SQL operation (operation 1) is not reversible" in out
+    assert "migrail: the database was not synced: nothing was changed" in out
+    assert "Ways out:" in out
+    assert db.read_bytes() == before
+    assert not list((project.root / ".git/migrail/backups").glob("*.sqlite3"))
+
+
+def test_remote_database_is_refused_before_connecting(project: DjangoProject) -> None:
+    project.database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "app",
+        "HOST": "prod-db.invalid",
+    }
+    main_branch(project)
+    started = time.monotonic()
+    proc = project.migrail("sync")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "migrail: error: database 'default' is on 'prod-db.invalid', not this machine; migrail syncs "
+        "local databases only (set `allow_remote_databases = true` in [tool.migrail] to allow it)\n"
+    )
+    assert time.monotonic() - started < 10
+
+
+def test_debug_false_is_refused(project: DjangoProject) -> None:
+    main_branch(project)
+    project.write_settings("DEBUG = False\n")
+    proc = project.migrail("sync")
+    assert proc.returncode == 1
+    assert "settings have DEBUG = False" in proc.stderr
+    assert not (project.root / "db.sqlite3").exists()
+
+
+def test_rollback_after_the_branch_is_deleted_and_collected(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    project.git("branch", "-D", "feature")
+    project.git("reflog", "expire", "--expire=now", "--all")
+    project.git("gc", "-q", "--prune=now")
+    out = sync(project)
+    assert "- shop.0002_stock" in out
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+
+
+def test_backup_is_taken_and_restored(project: DjangoProject) -> None:
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 9)")
+    on_feature = project.schema()
+    project.git("switch", "-q", "main")
+    sync(project)
+    listing = project.migrail("restore")
+    assert listing.returncode == 0
+    name = listing.stdout.split()[0]
+    assert name.endswith("-default.sqlite3")
+    proc = project.migrail("restore", name)
+    assert proc.returncode == 0, proc.stderr
+    assert project.schema() == on_feature
+    assert project.query("SELECT stock FROM shop_item") == [[9]]
