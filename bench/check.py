@@ -32,7 +32,8 @@ def generate(root: Path, apps: int, migrations: int) -> None:
     (root / "project").mkdir(parents=True)
     (root / "project/__init__.py").write_text("")
     (root / "project/settings.py").write_text(
-        "SECRET_KEY = 'bench'\nUSE_TZ = True\nDEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n"
+        "SECRET_KEY = 'bench'\nDEBUG = True\nUSE_TZ = True\n"
+        "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n"
         f"INSTALLED_APPS = ['django_linear_migrations', *{labels!r}]\n"
         f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', "
         f"'NAME': {str(root / 'db.sqlite3')!r}}}}}\n"
@@ -51,7 +52,7 @@ def generate(root: Path, apps: int, migrations: int) -> None:
             f"    f{n} = models.IntegerField(default=0)\n" for n in range(1, migrations)
         )
         (root / label / "models.py").write_text(
-            f"from django.db import models\n\n\nclass Item(models.Model):\n{fields}"
+            f"from django.db import models\n\n\nclass Item(models.Model):\n{fields or '    pass'}\n"
         )
         previous = None
         for n in range(migrations):
@@ -76,7 +77,7 @@ def generate(root: Path, apps: int, migrations: int) -> None:
             )
             previous = name
         (package / "max_migration.txt").write_text(f"{previous}\n")
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "bench"], cwd=root, check=True, env=GIT_ENV)
 

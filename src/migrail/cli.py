@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("backup", nargs="?", help="backup file name (from the list)")
     restore.add_argument("--database", metavar="ALIAS", default="default")
 
+    demo = sub.add_parser("demo", help="show migrail at work in a throwaway repository (SQLite)")
+    demo.add_argument("--keep", action="store_true", help="keep the demo repository")
+
     sub.add_parser("install", help="install migrail's git hooks, chaining existing ones")
     sub.add_parser("uninstall", help="remove migrail's git hooks, restoring chained ones")
     return parser
@@ -78,6 +81,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from migrail.hook import run_hook
 
         return run_hook(args.name, args.args)
+    if args.command == "demo":
+        from migrail.demo import run_demo
+
+        return run_demo(keep=args.keep)
     if args.command in ("sync", "status", "restore"):
         return _run_database_command(args)
     if args.command in ("install", "uninstall"):

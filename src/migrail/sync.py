@@ -149,6 +149,8 @@ def _sync_alias(repo: GitRepo, config: Config, alias: str, options: SyncOptions)
             if options.backup:
                 _backup(repo, config, alias, connection)
             _unapply(plan, connection)
+        for app, name in plan.apply:
+            print(f"  + applying {app}.{name}")
         _migrate_forward(alias)
         remember_applied_sources(repo, connection)
     print(
@@ -359,7 +361,7 @@ def _tree_loader(connection: Any) -> Any:
 def _migrate_forward(alias: str) -> None:
     from django.core.management import call_command
 
-    call_command("migrate", database=alias, interactive=False, verbosity=1)
+    call_command("migrate", database=alias, interactive=False, verbosity=0)
 
 
 def _backup(repo: GitRepo, config: Config, alias: str, connection: Any) -> None:

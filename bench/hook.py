@@ -1,0 +1,157 @@
+"""Time migrail's post-checkout hook.
+
+1. A switch between two commits that differ outside migrations, on a
+   200-app x 50-migration repository: git alone, with migrail's hooks, and with
+   a naive hook that runs `manage.py migrate`.
+2. A switch that rolls back 20 migrations and applies 20: migrail's hook
+   against the same by hand (`migrate app000 0001_initial`, checkout, `migrate`).
+
+Run: python bench/hook.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from check import GIT_ENV, generate
+
+PYTHON = sys.executable
+ENV = {**GIT_ENV, "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"}
+NAIVE_HOOK = f'#!/bin/sh\n[ "$3" = 1 ] || exit 0\nexec "{PYTHON}" manage.py migrate -v 0\n'
+
+
+def run(root: Path, *command: str, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(command, cwd=root, env=env or ENV, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{proc.stdout}{proc.stderr}")
+
+
+def switch_time(root: Path, runs: int) -> float:
+    samples = []
+    for n in range(runs * 2):
+        start = time.perf_counter()
+        run(root, "git", "checkout", "-q", "other" if n % 2 == 0 else "main")
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def set_hook(root: Path, script: str | None) -> None:
+    hooks = root / ".git/hooks"
+    for name in (
+        "post-checkout",
+        "post-merge",
+        "post-rewrite",
+        "pre-commit",
+        "pre-push",
+        "pre-merge-commit",
+    ):
+        (hooks / name).unlink(missing_ok=True)
+    if script == "migrail":
+        run(root, PYTHON, "-m", "migrail", "install")
+    elif script is not None:
+        (hooks / "post-checkout").write_text(script)
+        (hooks / "post-checkout").chmod(0o755)
+
+
+def no_change_switch(runs: int) -> list[tuple[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(root, 200, 50)
+        run(root, "git", "switch", "-q", "-c", "other")
+        (root / "README").write_text("not a migration\n")
+        run(root, "git", "add", "README")
+        run(root, "git", "commit", "-qm", "docs")
+        run(root, "git", "switch", "-q", "main")
+        run(root, PYTHON, "manage.py", "migrate", "--fake", "-v", "0")
+        rows = []
+        set_hook(root, None)
+        bare = switch_time(root, runs)
+        rows.append(("git checkout, no hook", bare))
+        set_hook(root, "migrail")
+        rows.append(("git checkout, migrail hooks", switch_time(root, runs)))
+        set_hook(root, NAIVE_HOOK)
+        rows.append(
+            ("git checkout, hook running manage.py migrate", switch_time(root, max(1, runs // 3)))
+        )
+        return [(name, seconds - bare) for name, seconds in rows]
+
+
+def migration(name: str, parent: str, operation: str) -> str:
+    return (
+        "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+        f"    dependencies = [('app000', {parent!r})]\n    operations = [{operation}]\n"
+    )
+
+
+def twenty_each_way(runs: int) -> list[tuple[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(root, 1, 1)  # app000 with 0001_initial, committed on main
+        app = root / "app000/migrations"
+        run(root, "git", "branch", "other")
+        for branch, prefix in (("main", "a"), ("other", "b")):
+            run(root, "git", "switch", "-q", branch)
+            previous = "0001_initial"
+            for n in range(2, 22):
+                name = f"{n:04d}_{prefix}{n}"
+                field = (
+                    f"migrations.AddField(model_name='item', name='{prefix}{n}', "
+                    "field=models.IntegerField(default=0))"
+                )
+                (app / f"{name}.py").write_text(migration(name, previous, field))
+                previous = name
+            (app / "max_migration.txt").write_text(f"{previous}\n")
+            run(root, "git", "add", "-A")
+            run(root, "git", "commit", "-qm", branch)
+        run(root, "git", "switch", "-q", "main")
+        run(root, PYTHON, "manage.py", "migrate", "-v", "0")
+        set_hook(root, "migrail")
+        hooked = []
+        for n in range(runs * 2):
+            start = time.perf_counter()
+            run(root, "git", "checkout", "-q", "other" if n % 2 == 0 else "main")
+            hooked.append(time.perf_counter() - start)
+        set_hook(root, None)
+        by_hand = []
+        for n in range(runs * 2):
+            start = time.perf_counter()
+            run(root, PYTHON, "manage.py", "migrate", "-v", "0", "app000", "0001_initial")
+            run(root, "git", "checkout", "-q", "other" if n % 2 == 0 else "main")
+            run(root, PYTHON, "manage.py", "migrate", "-v", "0")
+            by_hand.append(time.perf_counter() - start)
+        return [
+            ("migrail post-checkout (backup included)", statistics.median(hooked)),
+            ("by hand: migrate back, checkout, migrate", statistics.median(by_hand)),
+        ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    print(
+        "1. switch between commits that differ outside migrations, 10,000 migrations "
+        f"(median of {args.runs * 2} checkouts; time added to git's own)\n"
+    )
+    print(f"| {'hook':<46} | {'added ms':>9} |\n|{'-' * 48}|{'-' * 11}|")
+    for name, seconds in no_change_switch(args.runs):
+        print(f"| {name:<46} | {seconds * 1000:9.1f} |")
+    print(
+        "\n2. switch that unapplies 20 migrations and applies 20 "
+        f"(SQLite, median of {args.runs * 2})\n"
+    )
+    print(f"| {'way':<46} | {'seconds':>9} |\n|{'-' * 48}|{'-' * 11}|")
+    for name, seconds in twenty_each_way(max(2, args.runs // 2)):
+        print(f"| {name:<46} | {seconds:9.2f} |")
+
+
+if __name__ == "__main__":
+    main()
