@@ -30,6 +30,7 @@ def run_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("MIGRAIL_SKIP", None)
+    env.pop("CI", None)  # the projects under test are a developer's checkout, not CI
     env.update(extra or {})
     return env
 

@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")
 
+    switch = sub.add_parser(
+        "switch", help="roll back, git switch BRANCH, migrate (no hooks needed)"
+    )
+    switch.add_argument("branch")
+    switch.add_argument("--database", metavar="ALIAS")
+    switch.add_argument("--no-backup", action="store_true")
+
     restore = sub.add_parser("restore", help="list the backups sync took, or restore one")
     restore.add_argument("backup", nargs="?", help="backup file name (from the list)")
     restore.add_argument("--database", metavar="ALIAS", default="default")
@@ -85,7 +92,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from migrail.demo import run_demo
 
         return run_demo(keep=args.keep)
-    if args.command in ("sync", "status", "restore"):
+    if args.command in ("sync", "status", "restore", "switch"):
         return _run_database_command(args)
     if args.command in ("install", "uninstall"):
         from migrail import install
@@ -115,6 +122,11 @@ def _run_database_command(args: argparse.Namespace) -> int:
         return run_restore(repo, config, args.backup, args.database)
     from migrail.sync import SyncOptions, run_sync
 
+    if args.command == "switch":
+        from migrail.switch import run_switch
+
+        options = SyncOptions(database=args.database, backup=not args.no_backup)
+        return run_switch(repo, config, args.branch, options)
     options = SyncOptions(
         from_rev=args.from_rev,
         dry_run=args.dry_run,

@@ -19,7 +19,7 @@ def run_hook(name: str, args: list[str]) -> int:
         return _pre_push(sys.stdin.read())
     if name == "check":
         return _pre_commit_framework_check()
-    if name in ("post-checkout", "post-merge", "post-rewrite"):
+    if name in ("post-checkout", "post-merge", "post-rewrite", "pre-commit-sync"):
         from migrail.sync_hook import run_sync_hook
 
         return run_sync_hook(name, args)

@@ -47,10 +47,18 @@ class SyncPlan:
     irreversible: list[str] = field(default_factory=list)
     drops: dict[Key, list[str]] = field(default_factory=dict)
     not_installed: list[str] = field(default_factory=list)
+    removed_apps: list[str] = field(default_factory=list)
+    squash_records: list[Key] = field(default_factory=list)
 
     @property
     def in_step(self) -> bool:
-        return not self.unapply and not self.apply and not self.missing_sources
+        return not (
+            self.unapply
+            or self.apply
+            or self.missing_sources
+            or self.removed_apps
+            or self.squash_records
+        )
 
 
 @dataclass
@@ -119,7 +127,20 @@ class SyncRefused(MigrailError):
     exit_status = EXIT_FINDINGS
 
 
-def _sync_alias(repo: GitRepo, config: Config, alias: str, options: SyncOptions) -> int:
+def roll_back_for_switch(
+    repo: GitRepo, config: Config, target: Target, options: SyncOptions
+) -> None:
+    """Unapply what `target` lacks while the current tree's files are still here."""
+    from migrail.django_project import setup_django
+
+    setup_django(repo.root, config)
+    for alias in _aliases(config, options.database):
+        _sync_alias(repo, config, alias, options, target=target)
+
+
+def _sync_alias(
+    repo: GitRepo, config: Config, alias: str, options: SyncOptions, target: Target | None = None
+) -> int:
     from django.db import connections
 
     from migrail.lock import database_lock
@@ -128,13 +149,24 @@ def _sync_alias(repo: GitRepo, config: Config, alias: str, options: SyncOptions)
     connection = connections[alias]
     started = time.monotonic()
     with database_lock(repo.migrail_dir / "locks", alias, connection):
-        plan = plan_sync(repo, connection, options.from_rev)
+        plan = plan_sync(repo, connection, options.from_rev, target)
+        if target is not None:
+            plan.apply = []  # the target's migrations are applied after the switch
         print(describe_plan(plan))
         if plan.missing_sources:
             names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
             raise SyncRefused(
                 f"cannot find the source of {names} in any commit or in migrail's cache; "
                 "nothing was changed. Pass the commit that has them with --from REV."
+            )
+        if plan.removed_apps:
+            names = ", ".join(repr(app) for app in plan.removed_apps)
+            raise SyncRefused(
+                f"app {names} is gone from this checkout but its migrations are applied; "
+                "migrail cannot unapply them without the app's code, so nothing was changed.\n"
+                f"Ways out: check out {options.from_rev} again and run `python manage.py migrate "
+                f"{plan.removed_apps[0]} zero` there (or use `migrail switch`, which rolls back "
+                "before switching); or keep its tables and run `migrail sync` to go on."
             )
         if plan.irreversible:
             raise SyncRefused(
@@ -145,10 +177,12 @@ def _sync_alias(repo: GitRepo, config: Config, alias: str, options: SyncOptions)
             )
         if options.dry_run:
             return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
-        if plan.unapply:
+        if plan.unapply or plan.squash_records:
             if options.backup:
                 _backup(repo, config, alias, connection)
             _unapply(plan, connection)
+        if target is not None:
+            return EXIT_CLEAN
         for app, name in plan.apply:
             print(f"  + applying {app}.{name}")
         _migrate_forward(alias)
@@ -159,46 +193,94 @@ def _sync_alias(repo: GitRepo, config: Config, alias: str, options: SyncOptions)
     return EXIT_CLEAN
 
 
-def plan_sync(repo: GitRepo, connection: Any, from_rev: str | None) -> SyncPlan:
-    from django.db.migrations.loader import MigrationLoader
+@dataclass(frozen=True)
+class Target:
+    """The migrations the database should keep when they are not the working tree's (switch)."""
+
+    keys: frozenset[Key]
+    apps: frozenset[str]
+
+
+def static_target(repo: GitRepo, config: Config, rev: str) -> Target:
+    """A commit's migrations, read statically from git objects."""
+    from migrail.lint import load_packages
+    from migrail.sources import Commit
+
+    keys: set[Key] = set()
+    for package in load_packages(repo, Commit(repo, rev), config):
+        for migration_file in package.migrations.values():
+            keys.add((package.label, migration_file.name))
+            if migration_file.migration is not None:
+                keys |= {(r.app, r.name) for r in migration_file.migration.replaces}
+    return Target(frozenset(keys), frozenset(app for app, _ in keys))
+
+
+def plan_sync(
+    repo: GitRepo, connection: Any, from_rev: str | None, target: Target | None = None
+) -> SyncPlan:
     from django.db.migrations.recorder import MigrationRecorder
 
     recorder = MigrationRecorder(connection)
     applied: set[Key] = set(recorder.applied_migrations()) if recorder.has_table() else set()
-    tree = MigrationLoader(connection, ignore_no_migrations=True)
+    tree = load_migrations(connection)
     on_disk = set(tree.disk_migrations)
-    replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
-    candidates = sorted(k for k in applied - on_disk - replaced if k[0] in tree.migrated_apps)
+    if target is None:
+        replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
+        target = Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
+    gone = applied - target.keys
+    candidates = sorted(k for k in gone if k[0] in tree.migrated_apps | target.apps)
     not_installed = sorted(
-        {k[0] for k in applied - on_disk - replaced}
-        - tree.migrated_apps
-        - set(tree.unmigrated_apps)
+        {k[0] for k in gone} - tree.migrated_apps - set(tree.unmigrated_apps) - target.apps
     )
-    sources, missing = find_sources(repo, tree, candidates, from_rev)
+    sources, missing = find_sources(
+        repo, tree, [k for k in candidates if k not in on_disk], from_rev
+    )
     orphans = []
+    squash_records: dict[Key, Key] = {}
     for key in candidates:
-        parsed = parse_migration(sources[key]) if key in sources else None
-        if (
-            isinstance(parsed, ParsedMigration)
-            and parsed.replaces
-            and all((r.app, r.name) in on_disk for r in parsed.replaces)
-        ):
-            continue  # a squash's record; the migrations it replaces are in the tree
+        if key in on_disk:
+            replaces = list(tree.disk_migrations[key].replaces)
+        else:
+            parsed = parse_migration(sources[key]) if key in sources else None
+            replaces = (
+                [(r.app, r.name) for r in parsed.replaces]
+                if isinstance(parsed, ParsedMigration)
+                else []
+            )
+        if replaces and set(replaces) <= target.keys:
+            continue  # a squash's record; the migrations it replaces are kept
+        if replaces:
+            # Unapplying the squash would undo what it replaces, kept ones included;
+            # the replaced migrations the target lacks are orphans of their own.
+            squash_records[key] = replaces[-1]
+            continue
         orphans.append(key)
+    squash_records |= _squashes_depended_on(repo, tree, orphans, sources, from_rev)
     plan = SyncPlan(
         alias=connection.alias,
         vendor=connection.vendor,
         orphans=orphans,
         unapply=[],
         apply=[],
-        sources={k: v for k, v in sources.items() if k in orphans},
+        sources={
+            k: _point_past_squashes(v, squash_records) for k, v in sources.items() if k in orphans
+        },
         missing_sources=[k for k in missing if k in orphans],
         not_installed=not_installed,
+        squash_records=sorted(squash_records),
     )
+    if from_rev and not_installed:
+        before = static_target(repo, _config_of(repo), from_rev)
+        plan.removed_apps = [app for app in not_installed if app in before.apps]
     if orphans and not plan.missing_sources:
         with materialised(tree, plan.sources):
-            rollback = MigrationLoader(connection, ignore_no_migrations=True)
+            rollback = load_migrations(connection)
             for orphan in orphans:
+                if orphan not in rollback.graph.nodes:
+                    raise MigrailError(
+                        f"{orphan[0]}.{orphan[1]} is applied but Django's loader does not place it "
+                        "in the graph once its source is restored; nothing was changed"
+                    )
                 for key in rollback.graph.backwards_plan(orphan):
                     if key in rollback.applied_migrations and key not in plan.unapply:
                         plan.unapply.append(key)
@@ -210,9 +292,66 @@ def plan_sync(repo: GitRepo, connection: Any, from_rev: str | None) -> SyncPlan:
                     for number, op in enumerate(migration.operations, 1)
                     if not op.reversible
                 ]
-    remaining = applied - set(plan.unapply)
+    # The loader's view: a squash counts as applied when all it replaces is.
+    remaining = (applied | set(tree.applied_migrations)) - set(plan.unapply)
     plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
     return plan
+
+
+def load_migrations(connection: Any) -> Any:
+    """Django's `MigrationLoader`, its errors turned into one message."""
+    from django.db.migrations.loader import MigrationLoader
+
+    try:
+        return MigrationLoader(connection, ignore_no_migrations=True)
+    except Exception as err:
+        raise MigrailError(
+            f"Django cannot load the migrations: {type(err).__name__}: {err}"
+        ) from err
+
+
+def _squashes_depended_on(
+    repo: GitRepo, tree: Any, orphans: list[Key], sources: dict[Key, bytes], from_rev: str | None
+) -> dict[Key, Key]:
+    """Squashes the orphans depend on that neither the tree nor the orphans provide.
+
+    A squash made on a branch and never migrated has no record of its own, but
+    the migrations after it depend on it.
+    """
+    wanted = set()
+    for key in orphans:
+        parsed = parse_migration(sources[key]) if key in sources else None
+        if isinstance(parsed, ParsedMigration):
+            wanted |= {(d.app, d.name) for d in parsed.dependencies if d.swappable_setting is None}
+    wanted = {
+        k
+        for k in wanted
+        if k[0] in tree.migrated_apps
+        and k not in tree.disk_migrations
+        and k not in sources
+        and not k[1].startswith("__")
+    }
+    found, _ = find_sources(repo, tree, sorted(wanted), from_rev)
+    squashes = {}
+    for key, data in found.items():
+        parsed = parse_migration(data)
+        if isinstance(parsed, ParsedMigration) and parsed.replaces:
+            squashes[key] = (parsed.replaces[-1].app, parsed.replaces[-1].name)
+    return squashes
+
+
+def _point_past_squashes(source: bytes, squash_records: dict[Key, Key]) -> bytes:
+    """In a temporary copy, depend on a squash's last replaced migration instead of the squash."""
+    for (_, name), (_, last) in squash_records.items():
+        for quote in (b"'", b'"'):
+            source = source.replace(quote + name.encode() + quote, quote + last.encode() + quote)
+    return source
+
+
+def _config_of(repo: GitRepo) -> Config:
+    from migrail.config import load_config
+
+    return load_config(repo.root)
 
 
 def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
@@ -336,26 +475,37 @@ def _unapply(plan: SyncPlan, connection: Any) -> None:
         atomic = connection.features.can_rollback_ddl and all(m.atomic for m, _ in steps)
         for key in plan.unapply:
             print(f"  - unapplying {key[0]}.{key[1]}")
-        if not atomic:
-            # MySQL/MariaDB: per migration, so a re-run resumes where this stopped.
-            executor.migrate([], plan=steps)
-            return
-        # One transaction, records included: Django alone commits each schema change
-        # before deleting its django_migrations row.
-        if connection.vendor == "sqlite":
-            connection.disable_constraint_checking()
         try:
-            with transaction.atomic(using=connection.alias):
-                executor.migrate([], plan=steps)
-        finally:
+            if not atomic:
+                # MySQL/MariaDB: per migration, so a re-run resumes where this stopped.
+                _run_backwards(executor, steps, plan.squash_records)
+                return
+            # One transaction, records included: Django alone commits each schema change
+            # before deleting its django_migrations row.
             if connection.vendor == "sqlite":
-                connection.enable_constraint_checking()
+                connection.disable_constraint_checking()
+            try:
+                with transaction.atomic(using=connection.alias):
+                    _run_backwards(executor, steps, plan.squash_records)
+            finally:
+                if connection.vendor == "sqlite":
+                    connection.enable_constraint_checking()
+        except MigrailError:
+            raise
+        except Exception as err:
+            where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
+            raise MigrailError(f"unapplying failed ({where}): {type(err).__name__}: {err}") from err
+
+
+def _run_backwards(executor: Any, steps: list[tuple[Any, bool]], squash_records: list[Key]) -> None:
+    if steps:
+        executor.migrate([], plan=steps)
+    for app, name in squash_records:
+        executor.recorder.record_unapplied(app, name)
 
 
 def _tree_loader(connection: Any) -> Any:
-    from django.db.migrations.loader import MigrationLoader
-
-    return MigrationLoader(connection, ignore_no_migrations=True)
+    return load_migrations(connection)
 
 
 def _migrate_forward(alias: str) -> None:

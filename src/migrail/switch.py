@@ -1,0 +1,37 @@
+"""`migrail switch BRANCH`: roll back while the current files are present, switch, migrate.
+
+For people without the hooks, and for what the hooks cannot do (an app the
+other branch removes): the rollback runs before git changes the files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from migrail.config import Config
+from migrail.errors import EXIT_FINDINGS, MigrailError
+from migrail.gitrepo import GitRepo
+from migrail.sync import SyncOptions, roll_back_for_switch, static_target
+
+
+def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
+    target = static_target(repo, config, repo.resolve(branch))
+    if repo.run("status", "--porcelain", "--untracked-files=no").strip():
+        raise MigrailError("the working tree has uncommitted changes; commit or stash them first")
+    roll_back_for_switch(repo, config, target, options)
+    env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command migrates; the hooks need not
+    switched = subprocess.run(["git", "switch", branch], cwd=repo.root, env=env)
+    forward = [sys.executable, "-m", "migrail", "sync", "--no-backup"]
+    if options.database:
+        forward += ["--database", options.database]
+    status = subprocess.run(forward, cwd=repo.root).returncode
+    if switched.returncode != 0:
+        print(
+            f"migrail: git switch {branch} failed; the database was put back to this branch's "
+            "migrations",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
+    return status

@@ -1,0 +1,291 @@
+"""Sync through the ways git moves HEAD: switch, pull, rebase, worktrees, pre-commit, interruption."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import database_settings
+from tests.djangoproject import (
+    DjangoProject,
+    add_field,
+    create_model,
+    git,
+    migration_source,
+    run_env,
+)
+from tests.test_sync import feature_branch, fresh_schema, main_branch, sync
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW_REVERSE = """\
+import time
+
+
+def forwards(apps, schema_editor):
+    pass
+
+
+def backwards(apps, schema_editor):
+    time.sleep(4)
+"""
+
+
+def set_max(p: DjangoProject, app: str, name: str) -> None:
+    p.write(f"{app}/migrations/max_migration.txt", f"{name}\n")
+
+
+def test_migrail_switch_without_hooks(project: DjangoProject, tmp_path: Path) -> None:
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    proc = project.migrail("switch", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "- billing.0002_seen" in proc.stdout
+    assert project.git("branch", "--show-current").strip() == "main"
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+    proc = project.migrail("switch", "feature")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "stock" in project.schema()["tables"]["shop_item"]  # type: ignore[index]
+
+
+def test_git_pull_applies_new_migrations(project: DjangoProject, tmp_path: Path) -> None:
+    main_branch(project)
+    sync(project)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(project.root), str(tmp_path / "origin.git")],
+        check=True,
+    )
+    project.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    project.git("fetch", "-q", "origin")
+    project.git("branch", "-q", "--set-upstream-to=origin/main")
+    colleague = tmp_path / "colleague"
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(colleague))
+    (colleague / "shop/migrations/0002_stock.py").write_text(
+        migration_source([("shop", "0001_initial")], add_field("item", "stock"))
+    )
+    (colleague / "shop/migrations/max_migration.txt").write_text("0002_stock\n")
+    git(colleague, "add", "-A")
+    git(colleague, "commit", "-q", "-m", "stock")
+    git(colleague, "push", "-q", "origin", "main")
+    assert project.migrail("install").returncode == 0
+    out = project.git("pull", "--ff-only")
+    assert "  + applying shop.0002_stock" in out
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+
+
+def test_rebase_syncs_once_it_is_done(project: DjangoProject, tmp_path: Path) -> None:
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    project.write("README", "main moves on\n")
+    project.commit("docs")
+    project.git("switch", "-q", "feature")
+    out = project.git("rebase", "main")
+    assert "unapplying" not in out  # nothing the rebased tree lacks
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+    assert project.migrail("status").returncode == 0
+
+
+def test_squashed_migration_across_a_switch(project: DjangoProject, tmp_path: Path) -> None:
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    assert project.migrail("install").returncode == 0
+    project.git("switch", "-q", "-c", "squashed")
+    project.migration(
+        "shop",
+        "0001_squashed_0002_stock",
+        migration_source(
+            [],
+            create_model("Item", "name", "stock"),
+            extra="    replaces = [('shop', '0001_initial'), ('shop', '0002_stock')]\n",
+        ),
+    )
+    set_max(project, "shop", "0001_squashed_0002_stock")
+    project.commit("squash")
+    assert project.migrail("status").returncode == 0  # applied replaced migrations = applied squash
+    for old in ("0001_initial", "0002_stock"):
+        (project.root / f"shop/migrations/{old}.py").unlink()
+    project.git("add", "-A")
+    project.migration(
+        "billing",
+        "0002_seen",
+        migration_source(
+            [("billing", "0001_initial"), ("shop", "0001_squashed_0002_stock")],
+            add_field("invoice", "seen"),
+        ),
+    )
+    project.migration(
+        "billing",
+        "0001_initial",
+        migration_source([("shop", "0001_squashed_0002_stock")], create_model("Invoice")),
+    )
+    project.commit("drop replaced")
+    assert project.migrail("status").returncode == 0
+    out = project.git("switch", "main")
+    assert "- billing.0002_seen" in out
+    assert "- shop.0002_stock" in out
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+
+
+def test_removed_app_is_refused_with_the_way_out(project: DjangoProject) -> None:
+    main_branch(project)
+    project.git("switch", "-q", "-c", "audit")
+    project.add_app("audit")
+    project.migration("audit", "0001_initial", migration_source([], create_model("Log")))
+    set_max(project, "audit", "0001_initial")
+    project.commit("audit")
+    sync(project)
+    assert project.migrail("install").returncode == 0
+    out = project.git("switch", "main", check=False)
+    assert "app 'audit' is gone from this checkout but its migrations are applied" in out
+    assert "Traceback" not in out
+    project.git("switch", "-q", "audit")
+    proc = project.migrail("switch", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "audit_log" not in project.schema()["tables"]  # type: ignore[operator]
+
+
+def test_hooks_do_not_sync_in_ci_unless_configured(project: DjangoProject) -> None:
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    feature_branch(project)
+    proc = subprocess.run(
+        ["git", "switch", "main"],
+        cwd=project.root,
+        env=run_env({"CI": "true"}),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0
+    assert "migrail" not in proc.stdout + proc.stderr
+    assert not (project.root / "db.sqlite3").exists()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def db_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DjangoProject, str]]:
+    with database_settings(request.param, tmp_path) as (settings, fresh_name):
+        yield DjangoProject(tmp_path / "repo", database=settings), fresh_name
+
+
+def slow_feature(p: DjangoProject) -> None:
+    main_branch(p)
+    p.git("switch", "-q", "-c", "feature")
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    p.migration(
+        "shop",
+        "0003_slow",
+        migration_source(
+            [("shop", "0002_stock")],
+            "migrations.RunPython(forwards, backwards),",
+            header=SLOW_REVERSE,
+        ),
+    )
+    p.migration(
+        "shop", "0004_size", migration_source([("shop", "0003_slow")], add_field("item", "size"))
+    )
+    set_max(p, "shop", "0004_size")
+    p.commit("feature")
+
+
+def test_sync_killed_mid_rollback_resumes(db_project: tuple[DjangoProject, str]) -> None:
+    project, fresh_name = db_project
+    slow_feature(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrail", "sync"],
+        cwd=project.root,
+        env=run_env({"PYTHONUNBUFFERED": "1"}),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "unapplying shop.0002_stock" in line:
+            break
+    time.sleep(2)  # inside 0003_slow's reverse
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out = sync(project)
+    assert "unapplying" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+
+
+def test_two_worktrees_sharing_a_database_take_turns(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    slow_feature(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    project.git("worktree", "add", "-q", str(tmp_path / "wt"), "feature")
+    main_sync = subprocess.Popen(
+        [sys.executable, "-m", "migrail", "sync"],
+        cwd=project.root,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    feature_sync = subprocess.run(
+        [sys.executable, "-m", "migrail", "sync"],
+        cwd=tmp_path / "wt",
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    main_out, _ = main_sync.communicate()
+    assert main_sync.returncode == 0, main_out
+    assert feature_sync.returncode == 0, feature_sync.stdout + feature_sync.stderr
+    assert "waiting for another sync of database 'default'" in feature_sync.stdout
+    assert "  + applying shop.0004_size" in feature_sync.stdout
+    project.git("switch", "-q", "--detach", "feature")
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+
+
+def test_pre_commit_framework_post_checkout(project: DjangoProject, tmp_path: Path) -> None:
+    rev = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project.write(
+        ".pre-commit-config.yaml",
+        f"""\
+repos:
+  - repo: {ROOT}
+    rev: {rev}
+    hooks:
+      - id: migrail-sync
+""",
+    )
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    env = run_env({"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "--hook-type", "post-checkout"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        ["git", "switch", "main"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail sync (database follows the branch)" in proc.stderr
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
