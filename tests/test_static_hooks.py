@@ -195,3 +195,28 @@ repos:
     assert (
         "E001 app 'shop' has 2 leaf migrations: 0002_price, 0002_stock" in proc.stdout + proc.stderr
     )
+
+
+def test_conflicted_merge_resolved_by_hand_is_caught_at_commit(project: DjangoProject) -> None:
+    """git skips pre-merge-commit for a conflicted merge; the later `git commit` runs pre-commit."""
+    shop(project)
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "0002_stock", "0001_initial")
+    project.commit("stock")
+    project.git("switch", "-q", "main")
+    add(project, "0002_price", "0001_initial")
+    project.commit("price")
+    assert project.migrail("install").returncode == 0
+    assert "CONFLICT" in project.git("merge", "feature", check=False)
+    project.write("shop/migrations/max_migration.txt", "0002_price\n")  # "resolved": one side kept
+    project.git("add", "-A")
+    proc = subprocess.run(
+        ["git", "commit", "--no-edit"],
+        cwd=project.root,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "E001 app 'shop' has 2 leaf migrations: 0002_price, 0002_stock" in proc.stderr
+    assert "run `migrail rebase shop`" in proc.stderr

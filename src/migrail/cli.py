@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help="do not ask (sync never asks; accepted for scripts)"
     )
 
+    rebase = sub.add_parser("rebase", help="move this branch's migrations after the other side's")
+    rebase.add_argument("apps", nargs="*", metavar="APP", help="only these app labels")
+    rebase.add_argument("--onto", metavar="REV", help="the side to keep when no merge/rebase runs")
+    rebase.add_argument(
+        "--unapply",
+        action="store_true",
+        help="roll back the migrations to move if a local database has them",
+    )
+
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")
 
@@ -88,6 +97,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from migrail.hook import run_hook
 
         return run_hook(args.name, args.args)
+    if args.command == "rebase":
+        from migrail.rebase_command import run_rebase_command
+
+        return run_rebase_command(args.apps, onto=args.onto, unapply=args.unapply)
     if args.command == "demo":
         from migrail.demo import run_demo
 

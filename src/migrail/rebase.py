@@ -1,0 +1,256 @@
+"""`migrail rebase`: move this branch's migrations after the other side's leaf.
+
+Per app, the migrations whose files the base side (see `merge_state`) lacks
+are this branch's. They form a chain; it is renumbered from the base's leaf
+on, its root's dependency on the fork point is pointed at that leaf, every
+reference to a renamed migration (in any app) follows, `max_migration.txt`
+names the new last migration, and the result is staged. Static and git only:
+no Django settings are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from posixpath import dirname
+
+from migrail.config import Config
+from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.gitrepo import GitRepo
+from migrail.max_migration import render
+from migrail.merge_state import Operation, current_operation
+from migrail.packages import MigrationPackage
+from migrail.parser import Key, ParsedMigration, ParseProblem
+from migrail.renumber import new_names, rewrite_dependencies
+
+
+class RebaseRefused(MigrailError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rename:
+    app: str
+    old: str
+    new: str
+    old_path: str
+    new_path: str
+
+
+@dataclass
+class RebasePlan:
+    operation: Operation
+    renames: list[Rename] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)  # by path before renaming
+    max_migrations: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def moved(self) -> list[Key]:
+        return [(r.app, r.old) for r in self.renames]
+
+
+def plan_rebase(
+    repo: GitRepo,
+    config: Config,
+    packages: list[MigrationPackage],
+    apps: list[str],
+    onto: str | None = None,
+) -> RebasePlan:
+    operation = current_operation(repo, onto)
+    base_paths = set(repo.tree_entries(operation.base))
+    plan = RebasePlan(operation)
+    known = {p.label for p in packages}
+    for app in apps:
+        if app not in known:
+            raise RebaseRefused(f"no migrations package for app {app!r}")
+    remembered = _load_memory(repo, operation)
+    global_map: dict[Key, Key] = dict(remembered)
+    root_maps: dict[str, dict[Key, Key]] = {}
+    for package in packages:
+        if apps and package.label not in apps:
+            continue
+        _refuse_broken(package)
+        moving = {n for n, f in package.migrations.items() if f.path not in base_paths}
+        if not moving:
+            continue
+        staying = set(package.migrations) - moving
+        chain, roots = _chain(package, moving, remembered)
+        base_leaf = _single_leaf(package, staying, remembered)
+        if base_leaf is None:
+            continue  # the whole app is this branch's: nothing to move after
+        renamed = new_names(chain, base_leaf)
+        for old, new in renamed.items():
+            global_map[(package.label, old)] = (package.label, new)
+            old_path = package.migrations[old].path
+            plan.renames.append(
+                Rename(package.label, old, new, old_path, f"{dirname(old_path)}/{new}.py")
+            )
+        for root in roots:
+            fork = {
+                (package.label, d.written): (package.label, base_leaf)
+                for d in _same_app_deps(package, root, remembered)
+                if d.name in staying and d.name != base_leaf
+            }
+            if fork:
+                root_maps[package.migrations[root].path] = fork
+        last = renamed.get(chain[-1], chain[-1])
+        if package.max_migration != render(last) or renamed or root_maps:
+            plan.max_migrations[package.max_migration_path] = render(last)
+
+    if not plan.renames and not root_maps and not remembered:
+        return plan
+    renamed_keys = {k: v for k, v in global_map.items() if k not in remembered}
+    for package in packages:
+        for migration_file in package.migrations.values():
+            mapping = {**global_map, **root_maps.get(migration_file.path, {})}
+            try:
+                original = (repo.root / migration_file.path).read_bytes()
+                rewritten = rewrite_dependencies(original, mapping)
+            except (OSError, SyntaxError, ValueError):
+                continue  # unreadable files were refused above for the apps that move
+            if rewritten == original:
+                continue
+            plan.contents[migration_file.path] = rewritten
+            for key, target in sorted(renamed_keys.items()):
+                if key[0] != package.label and key[1].encode() in original:
+                    plan.notes.append(
+                        f"updated {migration_file.path}: its dependency on {key[0]}.{key[1]} "
+                        f"now reads {target[0]}.{target[1]}"
+                    )
+    return plan
+
+
+def apply_plan(repo: GitRepo, plan: RebasePlan) -> list[str]:
+    tracked = set(repo.index_entries(("*",)))
+    lines = []
+    for path, content in plan.contents.items():
+        (repo.root / path).write_bytes(content)
+        if path in tracked and path not in {r.old_path for r in plan.renames}:
+            repo.run("add", "--", path)
+    for rename in plan.renames:
+        if rename.old_path in tracked:
+            repo.run("mv", "--", rename.old_path, rename.new_path)
+            repo.run("add", "--", rename.new_path)
+        else:
+            os.replace(repo.root / rename.old_path, repo.root / rename.new_path)
+        lines.append(f"renamed {rename.old_path} -> {rename.new_path}")
+    for path, content in plan.max_migrations.items():
+        (repo.root / path).write_bytes(content)
+        repo.run("add", "--", path)
+        lines.append(f"wrote {path}: {content.decode().strip()}")
+    lines += plan.notes
+    if plan.operation.kind == "rebase":
+        _save_memory(repo, plan)
+    return lines
+
+
+def run_rebase(repo: GitRepo, plan: RebasePlan) -> int:
+    if not plan.renames and not plan.contents and not plan.max_migrations:
+        print("migrail: nothing to move: this branch's migrations already follow the other side's")
+        return EXIT_CLEAN
+    for line in apply_plan(repo, plan):
+        print(f"migrail: {line}")
+    follow_up = {
+        "merge": "review, then `git commit`",
+        "rebase": "review, then `git rebase --continue`",
+        "cherry-pick": "review, then `git cherry-pick --continue`",
+        "none": "review, then commit",
+    }[plan.operation.kind]
+    print(f"migrail: staged; {follow_up}")
+    return EXIT_CLEAN
+
+
+def _refuse_broken(package: MigrationPackage) -> None:
+    for migration_file in package.migrations.values():
+        if isinstance(migration_file.parsed, ParseProblem):
+            raise RebaseRefused(
+                f"{migration_file.path}:{migration_file.parsed.line}: {migration_file.name} "
+                f"{migration_file.parsed.message}; fix it first, then run `migrail rebase` again"
+            )
+
+
+@dataclass(frozen=True)
+class _Dep:
+    name: str  # after renames remembered from earlier steps of this rebase
+    written: str  # as the file has it
+
+
+def _same_app_deps(package: MigrationPackage, name: str, remembered: dict[Key, Key]) -> list[_Dep]:
+    parsed = package.migrations[name].parsed
+    assert isinstance(parsed, ParsedMigration)
+    deps = []
+    for dep in parsed.dependencies:
+        key = remembered.get((dep.app, dep.name), (dep.app, dep.name))
+        if key[0] == package.label and dep.swappable_setting is None:
+            deps.append(_Dep(key[1], dep.name))
+    return deps
+
+
+def _chain(
+    package: MigrationPackage, moving: set[str], remembered: dict[Key, Key]
+) -> tuple[list[str], list[str]]:
+    """This branch's migrations of the app in dependency order, and the chain's roots."""
+    parents = {
+        name: {d.name for d in _same_app_deps(package, name, remembered)} & moving
+        for name in moving
+    }
+    order: list[str] = []
+    ready = sorted(n for n in moving if not parents[n])
+    roots = list(ready)
+    done: set[str] = set()
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        done.add(name)
+        ready += sorted(n for n in moving - done - set(ready) if parents[n] <= done)
+    if len(order) != len(moving):
+        raise RebaseRefused(
+            f"{package.label}'s migrations on this branch depend on each other in a cycle"
+        )
+    return order, roots
+
+
+def _single_leaf(
+    package: MigrationPackage, staying: set[str], remembered: dict[Key, Key]
+) -> str | None:
+    children: dict[str, set[str]] = {name: set() for name in staying}
+    for name in staying:
+        for dep in _same_app_deps(package, name, remembered):
+            if dep.name in children:
+                children[dep.name].add(name)
+    leaves = sorted(name for name, kids in children.items() if not kids)
+    if len(leaves) > 1:
+        raise RebaseRefused(
+            f"the other side's {package.label} migrations are forked themselves "
+            f"({', '.join(leaves)}); repair that side first"
+        )
+    return leaves[0] if leaves else None
+
+
+def _memory_path(repo: GitRepo) -> Path:
+    return repo.migrail_dir / "rebase-renames.json"
+
+
+def _load_memory(repo: GitRepo, operation: Operation) -> dict[Key, Key]:
+    """Renames made by earlier steps of the same rebase, so later commits follow them."""
+    if operation.kind != "rebase":
+        return {}
+    try:
+        data = json.loads(_memory_path(repo).read_text())
+    except (OSError, ValueError):
+        return {}
+    if data.get("session") != operation.session:
+        return {}
+    return {(a, o): (a, n) for a, o, n in data.get("renames", [])}
+
+
+def _save_memory(repo: GitRepo, plan: RebasePlan) -> None:
+    previous = _load_memory(repo, plan.operation)
+    renames = [[a, o, n] for (a, o), (_, n) in previous.items()]
+    renames += [[r.app, r.old, r.new] for r in plan.renames]
+    _memory_path(repo).write_text(
+        json.dumps({"session": plan.operation.session, "renames": renames})
+    )

@@ -1,0 +1,77 @@
+"""`migrail rebase`: the static repair, guarded by the local database when there is one.
+
+Moving a migration that a local database has applied would leave the database
+recording a name that no longer exists; that is refused, or with `--unapply`
+rolled back first through sync. Finding no settings is not an error: the
+repair itself needs none.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from migrail.config import Config, load_config
+from migrail.errors import EXIT_FINDINGS
+from migrail.gitrepo import GitRepo
+from migrail.lint import load_packages
+from migrail.packages import MigrationPackage
+from migrail.parser import Key
+from migrail.rebase import plan_rebase, run_rebase
+from migrail.sources import WorkingTree
+
+
+def run_rebase_command(apps: list[str], *, onto: str | None, unapply: bool) -> int:
+    repo = GitRepo.discover()
+    config = load_config(repo.root)
+    packages = load_packages(repo, WorkingTree(repo), config)
+    plan = plan_rebase(repo, config, packages, apps, onto)
+    if plan.moved:
+        applied = _applied_locally(repo, config, plan.moved)
+        if applied and not unapply:
+            names = ", ".join(f"{a}.{n}" for a, n in applied)
+            print(
+                f"migrail: error: {names} would be renamed but the local database has it applied; "
+                "nothing was changed. Run `migrail rebase --unapply` to roll it back first "
+                "(then `migrail sync` applies it again under its new name).",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
+        if applied:
+            _unapply(repo, config, packages, applied)
+    status = run_rebase(repo, plan)
+    if plan.moved:
+        print("migrail: run `migrail sync` to apply the renamed migrations to your database")
+    return status
+
+
+def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key]:
+    try:
+        from django.conf import settings
+        from django.db import connections
+        from django.db.migrations.recorder import MigrationRecorder
+
+        from migrail.database_safety import is_local
+        from migrail.django_project import setup_django
+
+        setup_django(repo.root, config)
+        applied: set[Key] = set()
+        for alias in config.databases or list(settings.DATABASES):
+            if not is_local(settings.DATABASES[alias]):
+                continue
+            recorder = MigrationRecorder(connections[alias])
+            if recorder.has_table():
+                applied |= set(recorder.applied_migrations())
+    except Exception as err:  # the repair needs no database; say why it was not consulted
+        print(f"migrail: note: not checking a local database ({err})", file=sys.stderr)
+        return []
+    return [key for key in keys if key in applied]
+
+
+def _unapply(
+    repo: GitRepo, config: Config, packages: list[MigrationPackage], applied: list[Key]
+) -> None:
+    from migrail.sync import SyncOptions, Target, roll_back_for_switch
+
+    keys = {(p.label, name) for p in packages for name in p.migrations} - set(applied)
+    target = Target(frozenset(keys), frozenset(app for app, _ in keys))
+    roll_back_for_switch(repo, config, target, SyncOptions())

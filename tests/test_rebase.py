@@ -1,0 +1,242 @@
+"""`migrail rebase` repairs real merge and rebase conflicts; Django's loader then finds one leaf."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
+
+
+def base(p: DjangoProject) -> None:
+    p.add_app("shop")
+    p.migration("shop", "0001_initial", migration_source([], create_model("Item")))
+    p.migration(
+        "shop",
+        "0002_price",
+        migration_source([("shop", "0001_initial")], add_field("item", "price")),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_price\n")
+    p.commit("base")
+
+
+def add(p: DjangoProject, app: str, name: str, parent: str, *, commit: bool = True) -> None:
+    p.migration(app, name, migration_source([(app, parent)], add_field("item", name[5:])))
+    p.write(f"{app}/migrations/max_migration.txt", f"{name}\n")
+    if commit:
+        p.commit(name)
+
+
+def diverge(p: DjangoProject, ours: list[str], theirs: list[str]) -> None:
+    """feature gets `ours` (a chain after 0002_price), main gets `theirs`."""
+    p.git("switch", "-q", "-c", "feature")
+    parent = "0002_price"
+    for name in ours:
+        add(p, "shop", name, parent)
+        parent = name
+    p.git("switch", "-q", "main")
+    parent = "0002_price"
+    for name in theirs:
+        add(p, "shop", name, parent)
+        parent = name
+    p.git("switch", "-q", "feature")
+
+
+def assert_repaired(p: DjangoProject) -> None:
+    proc = p.migrail("check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    leaves = p.django_graph()["leaves"]
+    assert len(leaves) == len({app for app, _ in leaves})  # one leaf per app
+
+
+def rebase(p: DjangoProject, *args: str) -> str:
+    proc = p.migrail("rebase", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("style", ["merge", "diff3", "zdiff3"])
+def test_merge_conflict_renumbers_this_branchs_chain(project: DjangoProject, style: str) -> None:
+    base(project)
+    diverge(project, ["0003_stock", "0004_size"], ["0003_color"])
+    project.git("config", "merge.conflictStyle", style)
+    out = project.git("merge", "main", check=False)
+    assert "CONFLICT (content): Merge conflict in shop/migrations/max_migration.txt" in out
+    out = rebase(project)
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    assert "renamed shop/migrations/0004_size.py -> shop/migrations/0005_size.py" in out
+    assert project.read("shop/migrations/max_migration.txt") == "0005_size\n"
+    assert "('shop', '0003_color')" in project.read("shop/migrations/0004_stock.py")
+    assert "('shop', '0004_stock')" in project.read("shop/migrations/0005_size.py")
+    assert project.git("diff", "--name-only", "--diff-filter=U").strip() == ""  # all staged
+    project.git("commit", "-q", "--no-edit")
+    assert_repaired(project)
+
+
+def test_rebase_of_a_chain_of_three_commits(project: DjangoProject) -> None:
+    base(project)
+    diverge(project, ["0003_a", "0004_b", "0005_c"], ["0003_main"])
+    project.git("config", "rerere.enabled", "true")
+    out = project.git("rebase", "main", check=False)
+    steps = 0
+    while "CONFLICT" in out:
+        steps += 1
+        rebase(project)
+        proc = project.git("-c", "core.editor=true", "rebase", "--continue", check=False)
+        out = proc
+    assert steps == 3
+    names = sorted(p.name for p in (project.root / "shop/migrations").glob("0*.py"))
+    assert names == [
+        "0001_initial.py",
+        "0002_price.py",
+        "0003_main.py",
+        "0004_a.py",
+        "0005_b.py",
+        "0006_c.py",
+    ]
+    assert project.read("shop/migrations/max_migration.txt") == "0006_c\n"
+    assert project.git("log", "--format=%s", "-3").split() == ["0005_c", "0004_b", "0003_a"]
+    assert_repaired(project)
+
+
+def test_moved_file_keeps_every_other_byte(project: DjangoProject) -> None:
+    base(project)
+    project.git("switch", "-q", "-c", "feature")
+    source = (
+        "# A hand-written note that must survive.\n"
+        "from django.db import migrations, models\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0002_price")]  # trailing comment\n\n'
+        "    operations = [\n"
+        "        migrations.AddField('item', 'stock', models.IntegerField(default=0)),  # 0002_price\n"
+        "    ]\n"
+    )
+    project.migration("shop", "0003_stock", source)
+    project.write("shop/migrations/max_migration.txt", "0003_stock\n")
+    project.commit("stock")
+    project.git("switch", "-q", "main")
+    add(project, "shop", "0003_color", "0002_price")
+    project.git("switch", "-q", "feature")
+    project.git("rebase", "main", check=False)
+    rebase(project)
+    assert project.read("shop/migrations/0004_stock.py") == source.replace(
+        '("shop", "0002_price")]', '("shop", "0003_color")]'
+    )
+
+
+def test_two_apps_forked_at_once_and_a_cross_app_dependency(project: DjangoProject) -> None:
+    base(project)
+    project.add_app("billing")
+    project.migration(
+        "billing",
+        "0001_initial",
+        migration_source([("shop", "0002_price")], create_model("Invoice")),
+    )
+    project.write("billing/migrations/max_migration.txt", "0001_initial\n")
+    project.commit("billing")
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "shop", "0003_stock", "0002_price", commit=False)
+    project.migration(
+        "billing",
+        "0002_stock",
+        migration_source(
+            [("billing", "0001_initial"), ("shop", "0003_stock")], add_field("invoice", "stock")
+        ),
+    )
+    project.write("billing/migrations/max_migration.txt", "0002_stock\n")
+    project.commit("feature")
+    project.git("switch", "-q", "main")
+    add(project, "shop", "0003_color", "0002_price", commit=False)
+    project.migration(
+        "billing",
+        "0002_total",
+        migration_source([("billing", "0001_initial")], add_field("invoice", "total")),
+    )
+    project.write("billing/migrations/max_migration.txt", "0002_total\n")
+    project.commit("main")
+    project.git("switch", "-q", "feature")
+    project.git("merge", "main", check=False)
+    out = rebase(project)
+    assert "renamed billing/migrations/0002_stock.py -> billing/migrations/0003_stock.py" in out
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    moved = project.read("billing/migrations/0003_stock.py")
+    assert "('billing', '0002_total')" in moved
+    assert "('shop', '0004_stock')" in moved
+    project.git("commit", "-q", "--no-edit")
+    assert_repaired(project)
+
+
+def test_cross_app_reference_elsewhere_is_updated_and_reported(project: DjangoProject) -> None:
+    base(project)
+    project.add_app("billing")
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "shop", "0003_stock", "0002_price", commit=False)
+    project.migration(
+        "billing",
+        "0001_initial",
+        migration_source([("shop", "0003_stock")], create_model("Invoice")),
+    )
+    project.write("billing/migrations/max_migration.txt", "0001_initial\n")
+    project.commit("feature")
+    project.git("switch", "-q", "main")
+    add(project, "shop", "0003_color", "0002_price")
+    project.git("switch", "-q", "feature")
+    project.git("merge", "main", check=False)
+    out = rebase(project)
+    assert (
+        "updated billing/migrations/0001_initial.py: its dependency on shop.0003_stock now reads "
+        "shop.0004_stock"
+    ) in out
+    project.git("commit", "-q", "--no-edit")
+    assert_repaired(project)
+
+
+def test_fork_without_conflict_uses_the_default_branch(project: DjangoProject) -> None:
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    (project.root / "shop/migrations/max_migration.txt").write_text("0003_stock\n")
+    project.git("merge", "-q", "-X", "ours", "--no-edit", "main")  # textual conflict resolved badly
+    assert project.migrail("check").returncode == 1
+    out = rebase(project)
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    project.git("commit", "-q", "-m", "repair")
+    assert_repaired(project)
+
+
+def test_applied_migration_is_refused_and_unapply_rolls_it_back(project: DjangoProject) -> None:
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    assert project.migrail("sync").returncode == 0
+    project.git("merge", "main", check=False)
+    proc = project.migrail("rebase")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(
+        "migrail: error: shop.0003_stock would be renamed but the local database has it applied; "
+        "nothing was changed."
+    )
+    assert (project.root / "shop/migrations/0003_stock.py").exists()
+    out = rebase(project, "--unapply")
+    assert "unapplying shop.0003_stock" in out
+    project.git("commit", "-q", "--no-edit")
+    assert project.migrail("sync").returncode == 0
+    applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name")
+    assert applied == [["0001_initial"], ["0002_price"], ["0003_color"], ["0004_stock"]]
+    assert_repaired(project)
+
+
+def test_rebase_refuses_a_file_with_conflict_markers(project: DjangoProject) -> None:
+    base(project)
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "shop", "0003_stock", "0002_price")
+    project.git("switch", "-q", "main")
+    project.migration(
+        "shop", "0003_stock", migration_source([("shop", "0002_price")], add_field("item", "other"))
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_stock\n")
+    project.commit("same name")
+    project.git("switch", "-q", "feature")
+    project.git("merge", "main", check=False)
+    proc = project.migrail("rebase")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("migrail: error: shop/migrations/0003_stock.py:")
+    assert "has unresolved git conflict markers; fix it first" in proc.stderr
+    assert "Traceback" not in proc.stderr
