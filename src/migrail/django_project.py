@@ -32,6 +32,11 @@ def settings_module(root: Path, config: Config) -> tuple[str, Path]:
 
 
 def setup_django(root: Path, config: Config) -> None:
+    """Set Django up as manage.py would, unless it already is (`manage.py migrail …`)."""
+    from django.apps import apps
+
+    if apps.ready:
+        return
     module, project_dir = settings_module(root, config)
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))

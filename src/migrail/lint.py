@@ -10,16 +10,19 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrail import __version__
 from migrail.config import Config
+from migrail.errors import MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.sources import Source
 
 if TYPE_CHECKING:
-    from migrail.findings import CheckResult, MaxMigrationFix
+    from migrail.findings import CheckResult, Finding, MaxMigrationFix
     from migrail.packages import MigrationPackage
 
 
@@ -34,6 +37,47 @@ def load_packages(repo: GitRepo, source: Source, config: Config) -> list[Migrati
 
 
 def lint(repo: GitRepo, source: Source, config: Config) -> CheckResult:
+    result = _lint_migrations(repo, source, config)
+    both = linear_migrations_alongside(repo.root, config)
+    if both is None:
+        return result
+    from migrail.findings import CheckResult as Result
+
+    return Result(result.apps, [*result.findings, both], result.fixes)
+
+
+def linear_migrations_alongside(root: Path, config: Config) -> Finding | None:
+    """W002 when the settings file lists django_linear_migrations and migrail (read as text)."""
+    from migrail.django_project import settings_module
+
+    try:
+        module, project_dir = settings_module(root, config)
+    except MigrailError:
+        return None
+    base = project_dir / Path(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            break
+    else:
+        return None
+    linear = re.search(r"""["']django_linear_migrations["']""", text)
+    if linear is None or not re.search(r"""["']migrail(\.apps\.MigrailConfig)?["']""", text):
+        return None
+    from migrail.findings import LINEAR_MIGRATIONS_INSTALLED, Finding
+
+    return Finding(
+        LINEAR_MIGRATIONS_INSTALLED,
+        "",
+        path.relative_to(root).as_posix(),
+        text.count("\n", 0, linear.start()) + 1,
+        "django_linear_migrations is in INSTALLED_APPS alongside migrail",
+        "remove it: migrail reads and writes the same max_migration.txt files and provides "
+        "the same commands",
+    )
+
+
+def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResult:
     # The checking machinery is imported only when the cached result cannot answer.
     fingerprint = _fingerprint(source.entries(), config)
     path = repo.migrail_dir / "check-result.pickle"

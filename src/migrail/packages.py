@@ -69,22 +69,31 @@ def discover_packages(source: Source, config: Config, cache: ParseCache) -> list
         label = _label(source, entries, dirname(package_dir), config)
         if not config.wants_app(label):
             continue
-        package = MigrationPackage(label, package_dir)
-        for path in sorted(by_dir[package_dir]):
-            name = basename(path)
-            if name == MAX_MIGRATION:
-                try:
-                    package.max_migration = source.read(path)
-                except Unreadable as err:
-                    package.max_migration_error = str(err)
-            elif name.endswith(".py") and name[0] not in "_~":
-                module = name[:-3]
-                package.migrations[module] = MigrationFile(
-                    module, path, _parse(source, path, entries[path], cache)
-                )
+        files = {path: entries[path] for path in by_dir[package_dir]}
+        package = read_package(label, package_dir, files, source, cache)
         if _is_django_package(package):
             packages.append(package)
     return packages
+
+
+def read_package(
+    label: str, package_dir: str, files: dict[str, str], source: Source, cache: ParseCache
+) -> MigrationPackage:
+    """One app's package from its files (path to content id) directly inside `package_dir`."""
+    package = MigrationPackage(label, package_dir)
+    for path in sorted(files):
+        name = basename(path)
+        if name == MAX_MIGRATION:
+            try:
+                package.max_migration = source.read(path)
+            except Unreadable as err:
+                package.max_migration_error = str(err)
+        elif name.endswith(".py") and name[0] not in "_~":
+            module = name[:-3]
+            package.migrations[module] = MigrationFile(
+                module, path, _parse(source, path, files[path], cache)
+            )
+    return package
 
 
 def _parse(source: Source, path: str, blob: str, cache: ParseCache) -> Parsed:

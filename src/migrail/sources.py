@@ -131,3 +131,20 @@ class Commit(_GitObjects):
 
 def relative_to_root(repo: GitRepo, path: Path) -> str:
     return path.resolve().relative_to(repo.root.resolve()).as_posix()
+
+
+@dataclass
+class Directory:
+    """Files read straight from disk under `root`; Django's view of the project uses this."""
+
+    root: Path
+    description: str = "the file system"
+
+    def entries(self) -> dict[str, str]:
+        return {}
+
+    def read(self, path: str) -> bytes:
+        try:
+            return (self.root / path).read_bytes()
+        except OSError as err:
+            raise Unreadable(err.strerror or str(err)) from err
