@@ -102,8 +102,15 @@ def test_status_and_dry_run_change_nothing(project: DjangoProject) -> None:
     before = project.schema()
     proc = project.migrail("status")
     assert proc.returncode == 1
-    assert "orphan (applied, not in the tree): billing.0002_seen" in proc.stdout
-    assert "would unapply: shop.0002_stock" in proc.stdout
+    assert proc.stdout.splitlines() == [
+        "migrail: database 'default' (sqlite) is out of step",
+        "  billing: tree leaf 0001_initial; last applied 0002_seen",
+        "    orphan (applied, not in the tree): billing.0002_seen",
+        "    would unapply: billing.0002_seen",
+        "  shop: tree leaf 0001_initial; last applied 0002_stock",
+        "    orphan (applied, not in the tree): shop.0002_stock",
+        "    would unapply: shop.0002_stock",
+    ]
     proc = project.migrail("sync", "--dry-run")
     assert proc.returncode == 1
     assert project.schema() == before
@@ -170,7 +177,8 @@ def test_rollback_after_the_branch_is_deleted_and_collected(
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 
 
-def test_backup_is_taken_and_restored(project: DjangoProject) -> None:
+def test_backup_is_taken_and_restored(db_project: tuple[DjangoProject, str]) -> None:
+    project, _ = db_project
     main_branch(project)
     sync(project)
     feature_branch(project)
@@ -182,7 +190,7 @@ def test_backup_is_taken_and_restored(project: DjangoProject) -> None:
     listing = project.migrail("restore")
     assert listing.returncode == 0
     name = listing.stdout.split()[0]
-    assert name.endswith("-default.sqlite3")
+    assert name.endswith(("-default.sqlite3", "-default.dump", "-default.sql"))
     proc = project.migrail("restore", name)
     assert proc.returncode == 0, proc.stderr
     assert project.schema() == on_feature

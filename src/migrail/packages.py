@@ -64,6 +64,7 @@ def discover_packages(source: Source, config: Config, cache: ParseCache) -> list
         if parent in by_dir:
             by_dir[parent].append(path)
 
+    _parse_uncached_in_parallel(source, entries, by_dir, cache)
     packages = []
     for package_dir in package_dirs:
         label = _label(source, entries, dirname(package_dir), config)
@@ -94,6 +95,29 @@ def read_package(
                 module, path, _parse(source, path, files[path], cache)
             )
     return package
+
+
+def _parse_uncached_in_parallel(
+    source: Source, entries: dict[str, str], by_dir: dict[str, list[str]], cache: ParseCache
+) -> None:
+    from migrail import parallel_parse
+
+    if source.disk_root is None:
+        return
+    todo = [
+        path
+        for paths in by_dir.values()
+        for path in paths
+        if path.endswith(".py")
+        and basename(path)[0] not in "_~"
+        and not entries[path].startswith("unreadable:")
+        and cache.get(entries[path]) is None
+    ]
+    if not parallel_parse.worth_it(len(todo)):
+        return
+    for path, parsed in zip(todo, parallel_parse.parse_files(source.disk_root, todo), strict=True):
+        if not (isinstance(parsed, ParseProblem) and parsed.kind == "unreadable"):
+            cache.put(entries[path], parsed)
 
 
 def _parse(source: Source, path: str, blob: str, cache: ParseCache) -> Parsed:

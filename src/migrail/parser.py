@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import contextlib
 import io
 import re
 import tokenize
@@ -84,14 +85,16 @@ class ParseProblem:
 def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:
     if b"\0" in data:
         return ParseProblem("binary", 1, "is a binary file, not Python source")
-    marker = CONFLICT_MARKER.search(data)
+    marker = CONFLICT_MARKER.search(data) if _may_have_markers(data) else None
     if marker is not None:
         line = data.count(b"\n", 0, marker.start()) + 1
         return ParseProblem("conflict-markers", line, "has unresolved git conflict markers")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError:
-        encoding = "utf-8"  # a bad cookie or bad bytes on line 1-2: the decode names which
+    encoding = "utf-8"
+    first_two_lines = b"\n".join(data.split(b"\n", 2)[:2])
+    if b"coding" in first_two_lines:  # PEP 263: a cookie there names another encoding
+        # A bad cookie or bad bytes on those lines: the decode below names which.
+        with contextlib.suppress(SyntaxError):
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -104,6 +107,10 @@ def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:
     except SyntaxError as err:
         return ParseProblem("syntax", err.lineno or 1, f"has a syntax error: {err.msg}")
     return _read_module(module)
+
+
+def _may_have_markers(data: bytes) -> bool:
+    return any(m in data for m in (b"<<<<<<<", b"=======", b">>>>>>>", b"|||||||"))
 
 
 def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:

@@ -22,6 +22,11 @@ class Unreadable(Exception):
 class Source(Protocol):
     description: str
 
+    @property
+    def disk_root(self) -> Path | None:
+        """Where the files can be read straight from disk, if they can."""
+        ...
+
     def entries(self) -> dict[str, str]:
         """Path (relative to the repository root, `/`-separated) to content id."""
         ...
@@ -78,6 +83,10 @@ class WorkingTree:
                     result[path] = f"unreadable:{path}"
         return result
 
+    @property
+    def disk_root(self) -> Path | None:
+        return self.repo.root
+
     def read(self, path: str) -> bytes:
         known = self._changed.get(path)
         if isinstance(known, Exception):
@@ -100,6 +109,10 @@ class _GitObjects:
 
     def __post_init__(self) -> None:
         self._entries: dict[str, TreeEntry] = {}
+
+    @property
+    def disk_root(self) -> Path | None:
+        return None
 
     def entries(self) -> dict[str, str]:
         return {path: entry.blob for path, entry in self._entries.items()}
@@ -139,6 +152,10 @@ class Directory:
 
     root: Path
     description: str = "the file system"
+
+    @property
+    def disk_root(self) -> Path | None:
+        return self.root
 
     def entries(self) -> dict[str, str]:
         return {}

@@ -49,6 +49,8 @@ class SyncPlan:
     not_installed: list[str] = field(default_factory=list)
     removed_apps: list[str] = field(default_factory=list)
     squash_records: list[Key] = field(default_factory=list)
+    tree_leaves: dict[str, list[str]] = field(default_factory=dict)
+    last_applied: dict[str, str] = field(default_factory=dict)
 
     @property
     def in_step(self) -> bool:
@@ -292,6 +294,10 @@ def plan_sync(
                     for number, op in enumerate(migration.operations, 1)
                     if not op.reversible
                 ]
+    for app, name in tree.graph.leaf_nodes():
+        plan.tree_leaves.setdefault(app, []).append(name)
+    for app, name in sorted(applied):
+        plan.last_applied[app] = name  # by name: the order migrations are numbered in
     # The loader's view: a squash counts as applied when all it replaces is.
     remaining = (applied | set(tree.applied_migrations)) - set(plan.unapply)
     plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
@@ -566,12 +572,25 @@ def describe_plan(plan: SyncPlan) -> str:
 
 
 def describe_status(plan: SyncPlan) -> str:
-    if plan.in_step:
-        return f"migrail: database {plan.alias!r} ({plan.vendor}) matches the working tree"
-    lines = [f"migrail: database {plan.alias!r} ({plan.vendor}) is out of step"]
-    lines += [f"  orphan (applied, not in the tree): {a}.{n}" for a, n in plan.orphans]
-    lines += [f"  would unapply: {a}.{n}" for a, n in plan.unapply]
-    lines += [f"  would apply: {a}.{n}" for a, n in plan.apply]
-    lines += [f"  source not found: {a}.{n}" for a, n in plan.missing_sources]
+    state = "matches the working tree" if plan.in_step else "is out of step"
+    lines = [f"migrail: database {plan.alias!r} ({plan.vendor}) {state}"]
+    touched = sorted(
+        {app for app, _ in [*plan.orphans, *plan.unapply, *plan.apply, *plan.missing_sources]}
+    )
+    for app in touched:
+        leaves = ", ".join(plan.tree_leaves.get(app, [])) or "none (app not in the tree)"
+        lines.append(
+            f"  {app}: tree leaf {leaves}; last applied {plan.last_applied.get(app, 'none')}"
+        )
+        lines += [
+            f"    orphan (applied, not in the tree): {a}.{n}" for a, n in plan.orphans if a == app
+        ]
+        lines += [f"    would unapply: {a}.{n}" for a, n in plan.unapply if a == app]
+        lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
+        lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
+    lines += [
+        f"  app {app!r} was removed by the checkout; its migrations are applied"
+        for app in plan.removed_apps
+    ]
     return "\n".join(lines)
