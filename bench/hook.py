@@ -25,6 +25,18 @@ from check import GIT_ENV, generate
 
 PYTHON = sys.executable
 ENV = {**GIT_ENV, "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"}
+PRE_COMMIT_CONFIG = """\
+repos:
+  - repo: local
+    hooks:
+      - id: sync
+        name: sync
+        entry: "{entry}"
+        language: system
+        pass_filenames: false
+        always_run: true
+        stages: [post-checkout]
+"""
 NAIVE_HOOK = f'#!/bin/sh\n[ "$3" = 1 ] || exit 0\nexec "{PYTHON}" manage.py migrate -v 0\n'
 
 
@@ -81,6 +93,14 @@ def no_change_switch(runs: int) -> list[tuple[str, float]]:
         rows.append(
             ("git checkout, hook running manage.py migrate", switch_time(root, max(1, runs // 3)))
         )
+        for name, entry in (
+            ("pre-commit, a no-op hook", "true"),
+            ("pre-commit, migrail-sync", "migrail hook pre-commit-sync"),
+        ):
+            set_hook(root, None)
+            (root / ".pre-commit-config.yaml").write_text(PRE_COMMIT_CONFIG.format(entry=entry))
+            run(root, PYTHON, "-m", "pre_commit", "install", "-t", "post-checkout")
+            rows.append((name, switch_time(root, runs)))
         return [(name, seconds - bare) for name, seconds in rows]
 
 

@@ -289,3 +289,36 @@ repos:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "migrail sync (database follows the branch)" in proc.stderr
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+
+
+def test_no_migration_change_never_imports_the_settings(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """The no-change decision comes before Django: settings that cannot import are never touched."""
+    main_branch(project)
+    project.git("switch", "-q", "-c", "docs")
+    project.write("README", "docs only\n")
+    project.commit("docs")
+    project.write_settings("raise RuntimeError('settings imported')\n")
+    project.git("update-index", "--assume-unchanged", "project/settings.py")
+    assert project.migrail("install").returncode == 0
+    out = project.git("switch", "main")
+    assert "settings imported" not in out
+    env = {
+        "PRE_COMMIT_FROM_REF": project.git("rev-parse", "docs").strip(),
+        "PRE_COMMIT_TO_REF": project.git("rev-parse", "main").strip(),
+        "PRE_COMMIT_CHECKOUT_TYPE": "1",
+    }
+    proc = project.migrail("hook", "pre-commit-sync", env=env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    project.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    set_max(project, "shop", "0002_stock")
+    env["PRE_COMMIT_TO_REF"] = project.commit("stock")
+    proc = project.migrail("hook", "pre-commit-sync", env=env)
+    assert proc.returncode == 1  # now it must sync, and says why it cannot
+    assert "settings imported" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from migrail.cli import main
+from migrail.entry import main
 
 raise SystemExit(main())

@@ -117,8 +117,24 @@ class MigrationGraph:
                     plan.append(key)
         return plan
 
+    def is_acyclic(self) -> bool:
+        """Kahn's algorithm: cheaper than finding the cycles, which are rare."""
+        waiting = {key: len(parents) for key, parents in self.parents.items()}
+        ready = [key for key, count in waiting.items() if count == 0]
+        seen = 0
+        while ready:
+            key = ready.pop()
+            seen += 1
+            for child in self.children[key]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        return seen == len(waiting)
+
     def cycles(self) -> list[list[Key]]:
         """Each group of migrations that depend on each other (Tarjan's SCCs)."""
+        if self.is_acyclic():
+            return []
         index: dict[Key, int] = {}
         low: dict[Key, int] = {}
         on_stack: set[Key] = set()
