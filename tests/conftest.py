@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.databases import database_settings
 from tests.djangoproject import DjangoProject
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> DjangoProject:
     return DjangoProject(tmp_path / "repo")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def db_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DjangoProject, str]]:
+    """A project on each real database, with the NAME of a second, empty one for comparisons."""
+    with database_settings(request.param, tmp_path) as (settings, fresh_name):
+        yield DjangoProject(tmp_path / "repo", database=settings), fresh_name

@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+MIGRAIL_ROOT = Path(__file__).resolve().parent.parent
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -137,6 +138,35 @@ class DjangoProject:
         self.apps.append(module)
         self.write_settings()
         return module
+
+    def linear_app(self, label: str, *later: str, max_migration: bool = True) -> None:
+        """An app with `0001_initial` (model Item) and then one AddField migration per name."""
+        self.add_app(label)
+        self.migration(label, "0001_initial", migration_source([], create_model("Item")))
+        parent = "0001_initial"
+        for name in later:
+            self.migration(
+                label, name, migration_source([(label, parent)], add_field("item", name[5:]))
+            )
+            parent = name
+        if max_migration:
+            self.write(f"{label}/migrations/max_migration.txt", f"{parent}\n")
+
+    def use_this_repository_in_pre_commit(self, *hook_ids: str, hook_types: str = "") -> None:
+        """A .pre-commit-config.yaml using migrail's own repository at its HEAD commit."""
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=MIGRAIL_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        hooks = "".join(f"      - id: {hook_id}\n" for hook_id in hook_ids)
+        types = f"default_install_hook_types: [{hook_types}]\n" if hook_types else ""
+        self.write(
+            ".pre-commit-config.yaml",
+            f"{types}repos:\n  - repo: {MIGRAIL_ROOT}\n    rev: {rev}\n    hooks:\n{hooks}",
+        )
 
     def migration(self, app_dir: str, name: str, source: str) -> Path:
         return self.write(f"{app_dir}/migrations/{name}.py", source)

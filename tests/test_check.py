@@ -13,13 +13,7 @@ from tests.djangoproject import DjangoProject, add_field, create_model, migratio
 
 
 def shop(p: DjangoProject, *, max_migration: str | None = "0002_price\n") -> None:
-    p.add_app("shop")
-    p.migration("shop", "0001_initial", migration_source([], create_model("Item")))
-    p.migration(
-        "shop",
-        "0002_price",
-        migration_source([("shop", "0001_initial")], add_field("item", "price")),
-    )
+    p.linear_app("shop", "0002_price", max_migration=False)
     if max_migration is not None:
         p.write("shop/migrations/max_migration.txt", max_migration)
 

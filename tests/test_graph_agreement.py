@@ -26,13 +26,7 @@ def static_graph(project: DjangoProject) -> dict[str, list[list[str]]]:
 
 
 def linear(p: DjangoProject) -> None:
-    p.add_app("shop")
-    p.migration("shop", "0001_initial", migration_source([], create_model("Item")))
-    p.migration(
-        "shop",
-        "0002_price",
-        migration_source([("shop", "0001_initial")], add_field("item", "price")),
-    )
+    p.linear_app("shop", "0002_price", max_migration=False)
 
 
 def forked(p: DjangoProject) -> None:

@@ -8,14 +8,7 @@ from tests.djangoproject import DjangoProject, add_field, create_model, migratio
 
 
 def base(p: DjangoProject) -> None:
-    p.add_app("shop")
-    p.migration("shop", "0001_initial", migration_source([], create_model("Item")))
-    p.migration(
-        "shop",
-        "0002_price",
-        migration_source([("shop", "0001_initial")], add_field("item", "price")),
-    )
-    p.write("shop/migrations/max_migration.txt", "0002_price\n")
+    p.linear_app("shop", "0002_price")
     p.commit("base")
 
 

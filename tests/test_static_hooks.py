@@ -151,20 +151,8 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_pre_commit_framework_hooks(project: DjangoProject, pre_commit_home: Path) -> None:
     """This repository as a pre-commit hook repo, in its own isolated environment."""
-    rev = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    project.write(
-        ".pre-commit-config.yaml",
-        f"""\
-default_install_hook_types: [pre-commit, pre-merge-commit]
-repos:
-  - repo: {ROOT}
-    rev: {rev}
-    hooks:
-      - id: migrail
-      - id: migrail-check
-""",
+    project.use_this_repository_in_pre_commit(
+        "migrail", "migrail-check", hook_types="pre-commit, pre-merge-commit"
     )
     shop(project)
     env = run_env({"PRE_COMMIT_HOME": str(pre_commit_home)})

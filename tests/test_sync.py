@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.databases import database_settings
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def db_project(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[DjangoProject, str]]:
-    with database_settings(request.param, tmp_path) as (settings, fresh_name):
-        yield DjangoProject(tmp_path / "repo", database=settings), fresh_name
 
 
 def main_branch(p: DjangoProject) -> None:

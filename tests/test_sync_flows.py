@@ -6,12 +6,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.databases import database_settings
 from tests.djangoproject import (
     DjangoProject,
     add_field,
@@ -170,14 +166,6 @@ def test_hooks_do_not_sync_in_ci_unless_configured(project: DjangoProject) -> No
     assert not (project.root / "db.sqlite3").exists()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def db_project(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[DjangoProject, str]]:
-    with database_settings(request.param, tmp_path) as (settings, fresh_name):
-        yield DjangoProject(tmp_path / "repo", database=settings), fresh_name
-
-
 def slow_feature(p: DjangoProject) -> None:
     main_branch(p)
     p.git("switch", "-q", "-c", "feature")
@@ -258,19 +246,7 @@ def test_two_worktrees_sharing_a_database_take_turns(
 
 
 def test_pre_commit_framework_post_checkout(project: DjangoProject, tmp_path: Path) -> None:
-    rev = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    project.write(
-        ".pre-commit-config.yaml",
-        f"""\
-repos:
-  - repo: {ROOT}
-    rev: {rev}
-    hooks:
-      - id: migrail-sync
-""",
-    )
+    project.use_this_repository_in_pre_commit("migrail-sync")
     main_branch(project)
     feature_branch(project)
     sync(project)

@@ -74,26 +74,18 @@ class MigrationGraph:
         return _by_app(self.root_nodes())
 
     def forwards_plan(self, target: Key) -> list[Key]:
-        """Django's `MigrationGraph.iterative_dfs`, so orders agree exactly."""
-        visited: list[Key] = []
-        seen: set[Key] = set()
-        stack: list[tuple[Key, bool]] = [(target, False)]
-        while stack:
-            key, processed = stack.pop()
-            if key in seen:
-                continue
-            if processed:
-                seen.add(key)
-                visited.append(key)
-            else:
-                stack.append((key, True))
-                stack += [(parent, False) for parent in sorted(self.parents[key])]
-        return visited
+        """`target` and its ancestors, parents first: Django's `iterative_dfs`, so orders agree."""
+        return self._dfs(target, self.parents)
 
     def backwards_plan(self, target: Key) -> list[Key]:
+        """`target` and its descendants, children first."""
+        return self._dfs(target, self.children)
+
+    @staticmethod
+    def _dfs(start: Key, neighbours: dict[Key, set[Key]]) -> list[Key]:
         visited: list[Key] = []
         seen: set[Key] = set()
-        stack: list[tuple[Key, bool]] = [(target, False)]
+        stack: list[tuple[Key, bool]] = [(start, False)]
         while stack:
             key, processed = stack.pop()
             if key in seen:
@@ -103,7 +95,7 @@ class MigrationGraph:
                 visited.append(key)
             else:
                 stack.append((key, True))
-                stack += [(child, False) for child in sorted(self.children[key])]
+                stack += [(other, False) for other in sorted(neighbours[key])]
         return visited
 
     def full_plan(self) -> list[Key]:
