@@ -168,9 +168,7 @@ def run_check(
     result = lint(repo, source, config)
     written = write_fixes(repo, result.fixes) if fix else []
     if written:
-        from migrail.sources import WorkingTree as Fresh
-
-        result = lint(repo, Fresh(repo), config)
+        result = lint(repo, WorkingTree(repo), config)  # listed anew: the fixes changed files
     output = render_report(result, fmt)
     if output:
         print(output)
@@ -181,7 +179,3 @@ def run_check(
             f"migrail: no Django migration packages found in {source.description}", file=sys.stderr
         )
     return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -70,7 +70,8 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
 def _unapply(
     repo: GitRepo, config: Config, packages: list[MigrationPackage], applied: list[Key]
 ) -> None:
-    from migrail.sync import SyncOptions, Target, roll_back_for_switch
+    from migrail.sync import SyncOptions, roll_back_for_switch
+    from migrail.sync_plan import Target
 
     keys = {(p.label, name) for p in packages for name in p.migrations} - set(applied)
     target = Target(frozenset(keys), frozenset(app for app, _ in keys))

@@ -13,7 +13,8 @@ import sys
 from migrail.config import Config
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.gitrepo import GitRepo
-from migrail.sync import SyncOptions, roll_back_for_switch, static_target
+from migrail.sync import SyncOptions, roll_back_for_switch
+from migrail.sync_plan import static_target
 
 
 def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:

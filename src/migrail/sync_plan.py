@@ -1,0 +1,236 @@
+"""What sync would do: applied versus target migrations, as a `SyncPlan`.
+
+Read-only: Django's `MigrationLoader` on the working tree (and on the
+orphans' restored sources) decides the order and what each migration does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrail.config import Config
+from migrail.errors import MigrailError
+from migrail.gitrepo import GitRepo
+from migrail.orphan_sources import (
+    find_sources,
+    materialised,
+    point_past_squashes,
+    squashes_depended_on,
+)
+from migrail.parser import Key, ParsedMigration, parse_migration
+
+
+@dataclass
+class SyncPlan:
+    alias: str
+    vendor: str
+    orphans: list[Key]
+    unapply: list[Key]
+    apply: list[Key]
+    sources: dict[Key, bytes]
+    missing_sources: list[Key] = field(default_factory=list)
+    irreversible: list[str] = field(default_factory=list)
+    drops: dict[Key, list[str]] = field(default_factory=dict)
+    not_installed: list[str] = field(default_factory=list)
+    removed_apps: list[str] = field(default_factory=list)
+    squash_records: list[Key] = field(default_factory=list)
+    tree_leaves: dict[str, list[str]] = field(default_factory=dict)
+    last_applied: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def in_step(self) -> bool:
+        return not (
+            self.unapply
+            or self.apply
+            or self.missing_sources
+            or self.removed_apps
+            or self.squash_records
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """The migrations the database should keep when they are not the working tree's (switch)."""
+
+    keys: frozenset[Key]
+    apps: frozenset[str]
+
+
+def static_target(repo: GitRepo, config: Config, rev: str) -> Target:
+    """A commit's migrations, read statically from git objects."""
+    from migrail.lint import load_packages
+    from migrail.sources import Commit
+
+    keys: set[Key] = set()
+    for package in load_packages(repo, Commit(repo, rev), config):
+        for migration_file in package.migrations.values():
+            keys.add((package.label, migration_file.name))
+            if migration_file.migration is not None:
+                keys |= {(r.app, r.name) for r in migration_file.migration.replaces}
+    return Target(frozenset(keys), frozenset(app for app, _ in keys))
+
+
+def plan_sync(
+    repo: GitRepo,
+    config: Config,
+    connection: Any,
+    from_rev: str | None,
+    target: Target | None = None,
+) -> SyncPlan:
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    applied: set[Key] = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    tree = load_migrations(connection)
+    on_disk = set(tree.disk_migrations)
+    if target is None:
+        replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
+        target = Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
+    gone = applied - target.keys
+    candidates = sorted(k for k in gone if k[0] in tree.migrated_apps | target.apps)
+    not_installed = sorted(
+        {k[0] for k in gone} - tree.migrated_apps - set(tree.unmigrated_apps) - target.apps
+    )
+    sources, missing = find_sources(
+        repo, tree, [k for k in candidates if k not in on_disk], from_rev
+    )
+    orphans = []
+    squash_records: dict[Key, Key] = {}
+    for key in candidates:
+        if key in on_disk:
+            replaces = list(tree.disk_migrations[key].replaces)
+        else:
+            parsed = parse_migration(sources[key]) if key in sources else None
+            replaces = (
+                [(r.app, r.name) for r in parsed.replaces]
+                if isinstance(parsed, ParsedMigration)
+                else []
+            )
+        if replaces and set(replaces) <= target.keys:
+            continue  # a squash's record; the migrations it replaces are kept
+        if replaces:
+            # Unapplying the squash would undo what it replaces, kept ones included;
+            # the replaced migrations the target lacks are orphans of their own.
+            squash_records[key] = replaces[-1]
+            continue
+        orphans.append(key)
+    squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev)
+    plan = SyncPlan(
+        alias=connection.alias,
+        vendor=connection.vendor,
+        orphans=orphans,
+        unapply=[],
+        apply=[],
+        sources={
+            k: point_past_squashes(v, squash_records) for k, v in sources.items() if k in orphans
+        },
+        missing_sources=[k for k in missing if k in orphans],
+        not_installed=not_installed,
+        squash_records=sorted(squash_records),
+    )
+    if from_rev and not_installed:
+        before = static_target(repo, config, from_rev)
+        plan.removed_apps = [app for app in not_installed if app in before.apps]
+    if orphans and not plan.missing_sources:
+        with materialised(tree, plan.sources):
+            rollback = load_migrations(connection)
+            for orphan in orphans:
+                if orphan not in rollback.graph.nodes:
+                    raise MigrailError(
+                        f"{orphan[0]}.{orphan[1]} is applied but Django's loader does not place it "
+                        "in the graph once its source is restored; nothing was changed"
+                    )
+                for key in rollback.graph.backwards_plan(orphan):
+                    if key in rollback.applied_migrations and key not in plan.unapply:
+                        plan.unapply.append(key)
+            for key in plan.unapply:
+                migration = rollback.graph.nodes[key]
+                plan.drops[key] = [_undo(op, key[0]) for op in migration.operations]
+                plan.irreversible += [
+                    f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
+                    for number, op in enumerate(migration.operations, 1)
+                    if not op.reversible
+                ]
+    for app, name in tree.graph.leaf_nodes():
+        plan.tree_leaves.setdefault(app, []).append(name)
+    for app, name in sorted(applied):
+        plan.last_applied[app] = name  # by name: the order migrations are numbered in
+    # The loader's view: a squash counts as applied when all it replaces is.
+    remaining = (applied | set(tree.applied_migrations)) - set(plan.unapply)
+    plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
+    return plan
+
+
+def load_migrations(connection: Any) -> Any:
+    """Django's `MigrationLoader`, its errors turned into one message."""
+    from django.db.migrations.loader import MigrationLoader
+
+    try:
+        return MigrationLoader(connection, ignore_no_migrations=True)
+    except Exception as err:
+        raise MigrailError(
+            f"Django cannot load the migrations: {type(err).__name__}: {err}"
+        ) from err
+
+
+def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
+    plan = []
+    seen: set[Key] = set()
+    for leaf in tree.graph.leaf_nodes():
+        for key in tree.graph.forwards_plan(leaf):
+            if key not in applied and key not in seen:
+                seen.add(key)
+                plan.append((key, False))
+    return plan
+
+
+def _undo(operation: Any, app: str) -> str:
+    kind = type(operation).__name__
+    if kind == "CreateModel":
+        table = operation.options.get("db_table") or f"{app}_{operation.name_lower}"
+        return f"drops table {table}"
+    if kind == "AddField":
+        return f"drops column {operation.name} of {app}.{operation.model_name}"
+    return f"undoes: {operation.describe()}"
+
+
+def describe_plan(plan: SyncPlan) -> str:
+    lines = [
+        f"migrail: database {plan.alias!r} ({plan.vendor}): "
+        f"{len(plan.unapply)} to unapply, {len(plan.apply)} to apply"
+    ]
+    for key in plan.unapply:
+        lines.append(f"  - {key[0]}.{key[1]}")
+        lines += [f"      {drop}" for drop in plan.drops.get(key, [])]
+    lines += [f"  + {a}.{n}" for a, n in plan.apply]
+    lines += [
+        f"  note: app {app!r} has applied migrations but is not installed; left alone"
+        for app in plan.not_installed
+    ]
+    return "\n".join(lines)
+
+
+def describe_status(plan: SyncPlan) -> str:
+    state = "matches the working tree" if plan.in_step else "is out of step"
+    lines = [f"migrail: database {plan.alias!r} ({plan.vendor}) {state}"]
+    touched = sorted(
+        {app for app, _ in [*plan.orphans, *plan.unapply, *plan.apply, *plan.missing_sources]}
+    )
+    for app in touched:
+        leaves = ", ".join(plan.tree_leaves.get(app, [])) or "none (app not in the tree)"
+        lines.append(
+            f"  {app}: tree leaf {leaves}; last applied {plan.last_applied.get(app, 'none')}"
+        )
+        lines += [
+            f"    orphan (applied, not in the tree): {a}.{n}" for a, n in plan.orphans if a == app
+        ]
+        lines += [f"    would unapply: {a}.{n}" for a, n in plan.unapply if a == app]
+        lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
+        lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
+    lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
+    lines += [
+        f"  app {app!r} was removed by the checkout; its migrations are applied"
+        for app in plan.removed_apps
+    ]
+    return "\n".join(lines)
