@@ -233,3 +233,29 @@ def test_rebase_refuses_a_file_with_conflict_markers(project: DjangoProject) -> 
     assert proc.stderr.startswith("migrail: error: shop/migrations/0003_stock.py:")
     assert "has unresolved git conflict markers; fix it first" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["--merge", "--apply"])
+def test_both_rebase_backends(project: DjangoProject, backend: str) -> None:
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    assert "CONFLICT" in project.git("rebase", backend, "main", check=False)
+    out = rebase(project)
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    assert "`git rebase --continue`" in out
+    project.git("-c", "core.editor=true", "rebase", "--continue")
+    assert_repaired(project)
+
+
+def test_cherry_pick_moves_the_picked_migration(project: DjangoProject) -> None:
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    picked = project.git("rev-parse", "feature").strip()
+    project.git("switch", "-q", "main")
+    assert "CONFLICT" in project.git("cherry-pick", picked, check=False)
+    out = rebase(project)
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    assert "`git cherry-pick --continue`" in out
+    project.git("-c", "core.editor=true", "cherry-pick", "--continue")
+    assert_repaired(project)
+    assert (project.root / "shop/migrations/0003_color.py").exists()  # main's stays put

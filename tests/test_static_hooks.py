@@ -208,3 +208,37 @@ def test_conflicted_merge_resolved_by_hand_is_caught_at_commit(project: DjangoPr
     assert proc.returncode == 1
     assert "E001 app 'shop' has 2 leaf migrations: 0002_price, 0002_stock" in proc.stderr
     assert "run `migrail rebase shop`" in proc.stderr
+
+
+def test_pre_commit_framework_check_stops_a_forking_merge(
+    project: DjangoProject, pre_commit_home: Path
+) -> None:
+    project.use_this_repository_in_pre_commit("migrail-check", hook_types="pre-merge-commit")
+    shop(project)
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "0002_stock", "0001_initial", max_migration=False)
+    project.commit("stock")
+    project.git("switch", "-q", "main")
+    add(project, "0002_price", "0001_initial")
+    before = project.commit("price")
+    env = run_env({"PRE_COMMIT_HOME": str(pre_commit_home)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        ["git", "merge", "--no-edit", "feature"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert (
+        "E001 app 'shop' has 2 leaf migrations: 0002_price, 0002_stock" in proc.stdout + proc.stderr
+    )
+    assert project.git("rev-parse", "HEAD").strip() == before

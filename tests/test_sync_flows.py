@@ -298,3 +298,84 @@ def test_no_migration_change_never_imports_the_settings(
     assert proc.returncode == 1  # now it must sync, and says why it cannot
     assert "settings imported" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_file_checkout_and_clone_do_nothing(project: DjangoProject, tmp_path: Path) -> None:
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    assert project.migrail("install").returncode == 0
+    before = project.schema()
+    out = project.git("checkout", "main", "--", "shop/migrations")  # a file checkout
+    assert "migrail" not in out
+    assert project.schema() == before
+    project.git("checkout", "feature", "--", "shop/migrations")
+    hooks = project.root / ".git/hooks"
+    proc = subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--template",
+            str(hooks.parent),
+            str(project.root),
+            str(tmp_path / "clone"),
+        ],
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "migrail" not in proc.stdout + proc.stderr  # post-checkout of a clone: all-zero old HEAD
+    assert not (tmp_path / "clone/db.sqlite3").exists()
+
+
+def test_only_the_last_backups_are_kept(project: DjangoProject) -> None:
+    project.write("pyproject.toml", "[tool.migrail]\nbackups_kept = 2\n")
+    main_branch(project)
+    feature_branch(project)
+    for _ in range(3):
+        project.git("switch", "-q", "feature")
+        sync(project)
+        project.git("switch", "-q", "main")
+        sync(project)
+    assert len(list((project.root / ".git/migrail/backups").glob("*.sqlite3"))) == 2
+
+
+ROUTER = """\
+class BillingRouter:
+    def allow_migrate(self, db, app_label, **hints):
+        if app_label == "billing":
+            return db == "ledger"
+        return db == "default"
+"""
+
+
+def test_several_databases_each_follow_the_branch_through_the_routers(
+    project: DjangoProject,
+) -> None:
+    project.write("project/routers.py", ROUTER)
+    main_branch(project)
+    project.write_settings(
+        f"DATABASES['ledger'] = {{'ENGINE': 'django.db.backends.sqlite3', "
+        f"'NAME': {str(project.root / 'ledger.sqlite3')!r}}}\n"
+        "DATABASE_ROUTERS = ['project.routers.BillingRouter']\n"
+    )
+    project.commit("two databases")
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    out = sync(project)
+    assert "database 'ledger' (sqlite): 0 to unapply, 2 to apply" in out
+    out = project.git("switch", "main")
+    assert "- billing.0002_seen" in out
+    ledger = project.python(
+        "import django, json; django.setup()\n"
+        "from django.db import connections\n"
+        "with connections['ledger'].cursor() as c:\n"
+        "    print(json.dumps([r.name for r in connections['ledger'].introspection"
+        ".get_table_description(c, 'billing_invoice')]))"
+    )
+    assert ledger.returncode == 0, ledger.stderr
+    assert "seen" not in ledger.stdout
+    assert "billing_invoice" not in project.schema()["tables"]  # type: ignore[operator]
