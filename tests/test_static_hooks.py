@@ -242,3 +242,23 @@ def test_pre_commit_framework_check_stops_a_forking_merge(
         "E001 app 'shop' has 2 leaf migrations: 0002_price, 0002_stock" in proc.stdout + proc.stderr
     )
     assert project.git("rev-parse", "HEAD").strip() == before
+
+
+def test_hooks_without_migrail_say_so(project: DjangoProject, tmp_path: Path) -> None:
+    shop(project)
+    hooks = project.root / ".git/hooks"
+    for name in ("pre-commit", "post-checkout"):
+        (hooks / name).write_text(render_script(name, str(tmp_path / "gone/bin/python")))
+        (hooks / name).chmod(0o755)
+    env = {**run_env(), "PATH": "/usr/bin:/bin"}  # no migrail anywhere
+    add(project, "0002_price", "0001_initial")
+    project.git("add", "-A")
+    proc = subprocess.run(
+        ["git", "commit", "-m", "x"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "migrail: not found (installed from " in proc.stderr
+    proc = subprocess.run(
+        ["git", "switch", "-c", "other"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0  # a post-checkout hook never fails the switch for this

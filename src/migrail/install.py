@@ -26,6 +26,7 @@ HOOKS = (
 MARKER = "# migrail hook script"
 CHAINED_SUFFIX = ".pre-migrail"
 READS_STDIN = ("pre-push", "post-rewrite")
+MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
 MIGRATION_PATHS = "':(glob)**/migrations/**' ':(glob)**/apps.py'"
 
 # post-checkout decides in the shell whether anything can have changed, so the
@@ -43,6 +44,8 @@ git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $chained
 
 
 def render_script(name: str, python: str = "") -> str:
+    # A guard without migrail blocks (and says so); a sync hook must not fail git's own work.
+    missing_status = 0 if name.startswith("post-") else 1
     stdin_setup = "input=$(cat)\n" if name in READS_STDIN else ""
     feed = 'printf "%s\\n" "$input" | ' if name in READS_STDIN else ""
     return f"""#!/bin/sh
@@ -57,7 +60,11 @@ fi
 if [ -n "$python" ] && [ -x "$python" ]; then
     {feed}exec "$python" -m migrail hook {name} "$@"
 fi
-{feed}exec migrail hook {name} "$@"
+if command -v migrail >/dev/null 2>&1; then
+    {feed}exec migrail hook {name} "$@"
+fi
+echo "migrail: not found (installed from ${{python:-PATH}}); {MISSING_ADVICE}" >&2
+exit {missing_status}
 """
 
 
