@@ -161,7 +161,7 @@ def test_manage_py_migrail_runs_the_cli_with_the_configured_settings(
     project.commit()
     assert manage(project, "migrail", "check") == ""
     out = manage(project, "migrail", "sync")
-    assert "+ applying shop.0001_initial" in out
+    assert "0 to unapply, 1 to apply\n  + shop.0001_initial" in out
     assert "matches the working tree" in manage(project, "migrail", "status")
     proc = project.manage("migrail", "check", "--rev", "nope")
     assert proc.returncode == 2

@@ -259,3 +259,27 @@ def test_cherry_pick_moves_the_picked_migration(project: DjangoProject) -> None:
     project.git("-c", "core.editor=true", "cherry-pick", "--continue")
     assert_repaired(project)
     assert (project.root / "shop/migrations/0003_color.py").exists()  # main's stays put
+
+
+def test_applied_migration_is_refused_even_when_the_apps_cannot_import(
+    project: DjangoProject,
+) -> None:
+    """Mid-merge, a models.py may hold conflict markers; the database is still consulted."""
+    base(project)
+    project.write("shop/models.py", "from django.db import models\n")
+    project.commit("models")
+    diverge(project, ["0003_stock"], ["0003_color"])
+    project.write("shop/models.py", "from django.db import models\n# feature\n")
+    project.commit("feature models")
+    assert project.migrail("sync").returncode == 0
+    project.git("switch", "-q", "main")
+    project.write("shop/models.py", "from django.db import models\n# main\n")
+    project.commit("main models")
+    project.git("switch", "-q", "feature")
+    project.git("merge", "main", check=False)
+    assert "<<<<<<<" in project.read("shop/models.py")
+    proc = project.migrail("rebase")
+    assert proc.returncode == 1
+    assert "shop.0003_stock would be renamed but the local database has it applied" in proc.stderr
+    assert "Warning" not in proc.stderr
+    assert (project.root / "shop/migrations/0003_stock.py").exists()

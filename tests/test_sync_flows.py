@@ -71,7 +71,7 @@ def test_git_pull_applies_new_migrations(project: DjangoProject, tmp_path: Path)
     git(colleague, "push", "-q", "origin", "main")
     assert project.migrail("install").returncode == 0
     out = project.git("pull", "--ff-only")
-    assert "  + applying shop.0002_stock" in out
+    assert "0 to unapply, 1 to apply\n  + shop.0002_stock" in out
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 
 
@@ -240,7 +240,7 @@ def test_two_worktrees_sharing_a_database_take_turns(
     assert main_sync.returncode == 0, main_out
     assert feature_sync.returncode == 0, feature_sync.stdout + feature_sync.stderr
     assert "waiting for another sync of database 'default'" in feature_sync.stdout
-    assert "  + applying shop.0004_size" in feature_sync.stdout
+    assert "  + shop.0004_size" in feature_sync.stdout
     project.git("switch", "-q", "--detach", "feature")
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 

@@ -134,14 +134,28 @@ def run_demo(keep: bool = False) -> int:
         step("--fix writes it", sys.executable, "-m", "migrail", "check", "--fix", ok=(1,))
         step("", "git", "add", "-A")
         step("now it commits", "git", "commit", "-q", "-m", "stock")
+        migrail = (sys.executable, "-m", "migrail")
+        step("back on feature (the database follows)", "git", "switch", "feature")
         step(
-            "merging feature conflicts on max_migration.txt, not at deploy time",
+            "merging main conflicts on max_migration.txt, not at deploy time",
             "git",
             "merge",
-            "feature",
+            "main",
             ok=(1,),
         )
-        step("", sys.executable, "-m", "migrail", "check", ok=(1,))
+        write("shop/models.py", models("price", "stock"))
+        step("resolve the models.py conflict as usual", "git", "add", "shop/models.py")
+        step("the graph is forked", *migrail, "check", ok=(1,))
+        step(
+            "feature's 0002_price is applied here, so it cannot just be renamed",
+            *migrail,
+            "rebase",
+            ok=(1,),
+        )
+        step("roll it back first, then renumber it after main's", *migrail, "rebase", "--unapply")
+        step("", "git", "commit", "-q", "--no-edit")
+        step("apply it under its new name", *migrail, "sync")
+        step("one leaf again", *migrail, "check")
         print("\nmigrail demo finished.")
     finally:
         if keep:

@@ -31,6 +31,23 @@ def settings_module(root: Path, config: Config) -> tuple[str, Path]:
     return match.group(1), project_dir
 
 
+def configure_settings(root: Path, config: Config) -> None:
+    """Import the settings module only, not the apps: enough to open a database connection.
+
+    Used where the apps may not import (mid-merge, with conflict markers in a models.py).
+    """
+    module, project_dir = settings_module(root, config)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    os.environ["DJANGO_SETTINGS_MODULE"] = module
+    try:
+        from django.conf import settings
+
+        settings.DATABASES  # noqa: B018 - touching a setting imports the module
+    except Exception as err:
+        raise MigrailError(f"cannot import the settings {module!r}: {err}") from err
+
+
 def setup_django(root: Path, config: Config) -> None:
     """Set Django up as manage.py would, unless it already is (`manage.py migrail …`)."""
     from django.apps import apps

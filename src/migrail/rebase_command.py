@@ -9,6 +9,7 @@ repair itself needs none.
 from __future__ import annotations
 
 import sys
+import warnings
 
 from migrail.config import Config, load_config
 from migrail.errors import EXIT_FINDINGS
@@ -45,22 +46,27 @@ def run_rebase_command(apps: list[str], *, onto: str | None, unapply: bool) -> i
 
 
 def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key]:
+    """Which of `keys` a local database records as applied: settings and a cursor, no apps."""
     try:
         from django.conf import settings
         from django.db import connections
-        from django.db.migrations.recorder import MigrationRecorder
 
         from migrail.database_safety import is_local
-        from migrail.django_project import setup_django
+        from migrail.django_project import configure_settings
 
-        setup_django(repo.root, config)
+        configure_settings(repo.root, config)
         applied: set[Key] = set()
         for alias in config.databases or list(settings.DATABASES):
             if not is_local(settings.DATABASES[alias]):
                 continue
-            recorder = MigrationRecorder(connections[alias])
-            if recorder.has_table():
-                applied |= set(recorder.applied_migrations())
+            connection = connections[alias]
+            with warnings.catch_warnings(), connection.cursor() as cursor:
+                # Deliberately before the apps load: they may not import mid-merge.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if "django_migrations" not in connection.introspection.table_names(cursor):
+                    continue
+                cursor.execute("SELECT app, name FROM django_migrations")
+                applied |= {(app, name) for app, name in cursor.fetchall()}
     except Exception as err:  # the repair needs no database; say why it was not consulted
         print(f"migrail: note: not checking a local database ({err})", file=sys.stderr)
         return []

@@ -157,8 +157,6 @@ def _sync_alias(
             _unapply(plan, connection)
         if target is not None:
             return EXIT_CLEAN
-        for app, name in plan.apply:
-            print(f"  + applying {app}.{name}")
         _migrate_forward(alias)
         remember_applied_sources(repo, connection)
     print(
