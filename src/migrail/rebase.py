@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from posixpath import dirname
 
-from migrail.config import Config
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.max_migration import render
@@ -53,11 +52,7 @@ class RebasePlan:
 
 
 def plan_rebase(
-    repo: GitRepo,
-    config: Config,
-    packages: list[MigrationPackage],
-    apps: list[str],
-    onto: str | None = None,
+    repo: GitRepo, packages: list[MigrationPackage], apps: list[str], onto: str | None = None
 ) -> RebasePlan:
     operation = current_operation(repo, onto)
     base_paths = set(repo.tree_entries(operation.base))
@@ -97,7 +92,7 @@ def plan_rebase(
             if fork:
                 root_maps[package.migrations[root].path] = fork
         last = renamed.get(chain[-1], chain[-1])
-        if package.max_migration != render(last) or renamed or root_maps:
+        if package.max_migration != render(last):
             plan.max_migrations[package.max_migration_path] = render(last)
 
     if not plan.renames and not root_maps and not remembered:

@@ -25,7 +25,7 @@ def run_rebase_command(apps: list[str], *, onto: str | None, unapply: bool) -> i
     repo = GitRepo.discover()
     config = load_config(repo.root)
     packages = load_packages(repo, WorkingTree(repo), config)
-    plan = plan_rebase(repo, config, packages, apps, onto)
+    plan = plan_rebase(repo, packages, apps, onto)
     if plan.moved:
         applied = _applied_locally(repo, config, plan.moved)
         if applied and not unapply:
