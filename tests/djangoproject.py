@@ -168,6 +168,20 @@ class DjangoProject:
             f"{types}repos:\n  - repo: {MIGRAIL_ROOT}\n    rev: {rev}\n    hooks:\n{hooks}",
         )
 
+    def install_pre_commit(self, home: Path, *hook_types: str) -> dict[str, str]:
+        """`pre-commit install` for this project; returns the environment git must run with."""
+        env = run_env({"PRE_COMMIT_HOME": str(home)})
+        types = [arg for hook_type in hook_types for arg in ("--hook-type", hook_type)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "pre_commit", "install", *types],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return env
+
     def migration(self, app_dir: str, name: str, source: str) -> Path:
         return self.write(f"{app_dir}/migrations/{name}.py", source)
 

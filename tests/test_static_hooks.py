@@ -155,12 +155,7 @@ def test_pre_commit_framework_hooks(project: DjangoProject, pre_commit_home: Pat
         "migrail", "migrail-check", hook_types="pre-commit, pre-merge-commit"
     )
     shop(project)
-    env = run_env({"PRE_COMMIT_HOME": str(pre_commit_home)})
-    pre_commit = [sys.executable, "-m", "pre_commit"]
-    proc = subprocess.run(
-        [*pre_commit, "install"], cwd=project.root, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = project.install_pre_commit(pre_commit_home)
     add(project, "0002_price", "0001_initial", max_migration=False)
     project.git("add", "-A")
     proc = subprocess.run(
@@ -221,15 +216,7 @@ def test_pre_commit_framework_check_stops_a_forking_merge(
     project.git("switch", "-q", "main")
     add(project, "0002_price", "0001_initial")
     before = project.commit("price")
-    env = run_env({"PRE_COMMIT_HOME": str(pre_commit_home)})
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install"],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = project.install_pre_commit(pre_commit_home)
     proc = subprocess.run(
         ["git", "merge", "--no-edit", "feature"],
         cwd=project.root,

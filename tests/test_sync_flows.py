@@ -250,15 +250,7 @@ def test_pre_commit_framework_post_checkout(project: DjangoProject, tmp_path: Pa
     main_branch(project)
     feature_branch(project)
     sync(project)
-    env = run_env({"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")})
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install", "--hook-type", "post-checkout"],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = project.install_pre_commit(tmp_path / "pre-commit-home", "post-checkout")
     proc = subprocess.run(
         ["git", "switch", "main"], cwd=project.root, env=env, capture_output=True, text=True
     )
