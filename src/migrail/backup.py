@@ -41,12 +41,7 @@ def take_backup(
     path = directory / f"{stamp}-{alias}.{suffix}"
     name = str(settings["NAME"])
     if vendor == "sqlite":
-        source = sqlite3.connect(name)
-        target = sqlite3.connect(path)
-        with target:
-            source.backup(target)
-        source.close()
-        target.close()
+        _sqlite_copy(name, path)
     elif vendor == "postgresql":
         _run(["pg_dump", "-Fc", "-f", str(path), *_pg_args(settings), name], _pg_env(settings))
     elif vendor == "mysql":
@@ -86,12 +81,7 @@ def list_backups(directory: Path) -> list[Backup]:
 def restore_backup(backup: Backup, settings: dict[str, Any]) -> None:
     name = str(settings["NAME"])
     if backup.vendor == "sqlite":
-        source = sqlite3.connect(backup.path)
-        target = sqlite3.connect(name)
-        with target:
-            source.backup(target)
-        source.close()
-        target.close()
+        _sqlite_copy(backup.path, name)
     elif backup.vendor == "postgresql":
         _run(
             [
@@ -109,6 +99,18 @@ def restore_backup(backup: Backup, settings: dict[str, Any]) -> None:
     elif backup.vendor == "mysql":
         with backup.path.open("rb") as dump:
             _run(["mysql", *_mysql_args(settings), name], _mysql_env(settings), stdin=dump)
+
+
+def _sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
+    """SQLite's online backup: a consistent copy even while another connection writes."""
+    source = sqlite3.connect(source_path)
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 def _prune(directory: Path, kept: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from migrail import findings as codes
@@ -17,8 +16,7 @@ from migrail.max_migration import (
 )
 from migrail.packages import MigrationPackage
 from migrail.parser import Key, ParsedMigration, ParseProblem
-
-NUMBER = re.compile(r"^(\d+)_")
+from migrail.renumber import NUMBER
 
 PROBLEM_CODES = {
     "binary": codes.UNREADABLE,

@@ -68,3 +68,14 @@ def setup_django(root: Path, config: Config) -> None:
         ) from err
     except Exception as err:
         raise MigrailError(f"Django could not start with settings {module!r}: {err}") from err
+
+
+def database_aliases(config: Config, database: str | None = None) -> list[str]:
+    """The aliases to work on: the one asked for, else `databases` in [tool.migrail], else all."""
+    from django.conf import settings
+
+    aliases = [database] if database else list(config.databases) or list(settings.DATABASES)
+    for alias in aliases:
+        if alias not in settings.DATABASES:
+            raise MigrailError(f"no database {alias!r} in settings.DATABASES")
+    return aliases

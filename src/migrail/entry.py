@@ -8,11 +8,9 @@ file differs between the two commits (the common case) this returns after one
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
-ZERO_SHA = "0" * 40
-PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
+from migrail.checkout_decision import checkout_needs_sync
 
 
 def main() -> int:
@@ -30,8 +28,8 @@ def _post_checkout_has_nothing_to_do(env: os._Environ[str]) -> bool:
         return True
     if "PRE_COMMIT_CHECKOUT_TYPE" not in env or env.get("CI"):
         return False  # post-merge, post-rewrite, or CI (which the configuration decides)
-    old, new = env.get("PRE_COMMIT_FROM_REF", ""), env.get("PRE_COMMIT_TO_REF", "")
-    if env["PRE_COMMIT_CHECKOUT_TYPE"] != "1" or old in ("", ZERO_SHA):
-        return True  # a file checkout, or a clone
-    diff = subprocess.run(["git", "diff", "--quiet", old, new, "--", *PATHSPECS], check=False)
-    return diff.returncode == 0
+    return not checkout_needs_sync(
+        env.get("PRE_COMMIT_FROM_REF", ""),
+        env.get("PRE_COMMIT_TO_REF", ""),
+        env["PRE_COMMIT_CHECKOUT_TYPE"],
+    )

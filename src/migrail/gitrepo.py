@@ -14,13 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrail.checkout_decision import MIGRATION_PATHSPECS, ZERO_SHA
 from migrail.errors import GitCommandError, NotAGitRepository
+
+__all__ = ["MIGRATION_PATHSPECS", "ZERO_SHA", "GitRepo", "TreeEntry"]
 
 if TYPE_CHECKING:
     import git
-
-ZERO_SHA = "0" * 40
-MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,8 @@ class GitRepo:
             ["git", *args], cwd=self.root, input=stdin, capture_output=True, check=False
         )
         if check and proc.returncode != 0:
-            message = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise GitCommandError(
-                f"git {' '.join(args)} failed: {message[-1] if message else proc.returncode}"
-            )
+            raise _failure(args, proc.stderr, proc.returncode)
         return proc.stdout
-
-    def succeeds(self, *args: str) -> bool:
-        return subprocess.run(["git", *args], cwd=self.root, capture_output=True).returncode == 0
 
     @cached_property
     def migrail_dir(self) -> Path:
@@ -104,9 +98,7 @@ class GitRepo:
     def finish(self, proc: subprocess.Popen[bytes], *args: str) -> bytes:
         out, err = proc.communicate()
         if proc.returncode != 0:
-            message = err.decode(errors="replace").strip().splitlines()
-            last = message[-1] if message else proc.returncode
-            raise GitCommandError(f"git {' '.join(args)} failed: {last}")
+            raise _failure(args, err, proc.returncode)
         return out
 
     def index_entries(
@@ -180,5 +172,8 @@ class GitRepo:
             self._blob_cache[blob] = stream.read()
         return self._blob_cache[blob]
 
-    def changed_between(self, old: str, new: str, pathspecs: tuple[str, ...]) -> bool:
-        return not self.succeeds("diff", "--quiet", old, new, "--", *pathspecs)
+
+def _failure(args: tuple[str, ...], stderr: bytes, status: int) -> GitCommandError:
+    """git's last line of complaint, which is the one that says what went wrong."""
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return GitCommandError(f"git {' '.join(args)} failed: {lines[-1] if lines else status}")

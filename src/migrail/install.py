@@ -12,6 +12,7 @@ import stat
 import sys
 from pathlib import Path
 
+from migrail.checkout_decision import MIGRATION_PATHSPECS, ZERO_SHA
 from migrail.errors import MigrailError
 from migrail.gitrepo import GitRepo
 
@@ -27,18 +28,18 @@ MARKER = "# migrail hook script"
 CHAINED_SUFFIX = ".pre-migrail"
 READS_STDIN = ("pre-push", "post-rewrite")
 MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
-MIGRATION_PATHS = "':(glob)**/migrations/**' ':(glob)**/apps.py'"
+MIGRATION_PATHS = " ".join(f"'{pathspec}'" for pathspec in MIGRATION_PATHSPECS)
 
 # post-checkout decides in the shell whether anything can have changed, so the
 # common branch switch never starts Python, let alone Django.
 FAST_PATH = {
     "post-checkout": f"""\
-[ "$3" = 1 ] || exit $chained            # a file checkout, not a branch switch
-case "$1" in 0000000000000000000000000000000000000000) exit $chained ;; esac  # a clone
+[ "$3" = 1 ] || exit 0            # a file checkout, not a branch switch
+case "$1" in {ZERO_SHA}) exit 0 ;; esac  # a clone
 for d in rebase-merge rebase-apply; do
-    [ -d "$(git rev-parse --git-path $d)" ] && exit $chained  # mid-rebase: post-rewrite syncs
+    [ -d "$(git rev-parse --git-path $d)" ] && exit 0  # mid-rebase: post-rewrite syncs
 done
-git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $chained
+git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit 0
 """,
 }
 

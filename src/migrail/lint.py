@@ -8,10 +8,7 @@ configuration, so an unchanged tree is answered without parsing anything.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +16,7 @@ from migrail import __version__
 from migrail.config import Config
 from migrail.errors import MigrailError
 from migrail.gitrepo import GitRepo
+from migrail.pickle_file import load_pickle, store_pickle
 from migrail.sources import Source
 
 if TYPE_CHECKING:
@@ -81,19 +79,15 @@ def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResu
     # The checking machinery is imported only when the cached result cannot answer.
     fingerprint = _fingerprint(source.entries(), config)
     path = repo.migrail_dir / "check-result.pickle"
-    try:
-        with path.open("rb") as fh:
-            cached_fingerprint, cached = pickle.load(fh)
-        if cached_fingerprint == fingerprint:
-            result: CheckResult = cached
-            return result
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
-        pass
+    stored = load_pickle(path)
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == fingerprint:
+        cached: CheckResult = stored[1]
+        return cached
     from migrail.checks import check_packages
 
     result = check_packages(load_packages(repo, source, config), swappable=config.swappable)
     if not any(blob.startswith("unreadable:") for blob in source.entries().values()):
-        _store(path, (fingerprint, result))
+        store_pickle(path, (fingerprint, result))
     return result
 
 
@@ -110,13 +104,3 @@ def _fingerprint(entries: dict[str, str], config: Config) -> str:
     for path in sorted(entries):
         digest.update(f"\0{path}\0{entries[path]}".encode())
     return digest.hexdigest()
-
-
-def _store(path: os.PathLike[str], value: object) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".check-result-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        os.unlink(tmp)

@@ -6,12 +6,10 @@ missing, stale or corrupt file is ignored and rebuilt.
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
 from pathlib import Path
 
 from migrail.parser import ParsedMigration, ParseProblem
+from migrail.pickle_file import load_pickle, store_pickle
 
 FORMAT = 1
 MAX_ENTRIES = 100_000
@@ -25,21 +23,9 @@ class ParseCache:
         self._entries: dict[str, Parsed] = {}
         self._used: set[str] = set()
         self._dirty = False
-        if path is not None:
-            try:
-                with path.open("rb") as fh:
-                    version, entries = pickle.load(fh)
-                if version == FORMAT and isinstance(entries, dict):
-                    self._entries = entries
-            except (
-                OSError,
-                pickle.UnpicklingError,
-                EOFError,
-                ValueError,
-                TypeError,
-                AttributeError,
-            ):
-                pass
+        stored = load_pickle(path) if path is not None else None
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == FORMAT:
+            self._entries = stored[1]
 
     def get(self, blob: str) -> Parsed | None:
         found = self._entries.get(blob)
@@ -60,10 +46,4 @@ class ParseCache:
         entries = self._entries
         if len(entries) > MAX_ENTRIES:
             entries = {k: v for k, v in entries.items() if k in self._used}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parse-cache-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump((FORMAT, entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        store_pickle(self.path, (FORMAT, entries))

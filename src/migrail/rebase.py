@@ -119,23 +119,27 @@ def plan_rebase(
 
 
 def apply_plan(repo: GitRepo, plan: RebasePlan) -> list[str]:
-    tracked = set(repo.index_entries(("*",)))
+    touched = {*plan.contents, *(r.old_path for r in plan.renames)}
+    literal = tuple(f":(literal){path}" for path in sorted(touched))
+    tracked = set(repo.index_entries(literal)) if literal else set()
+    renamed_from = {r.old_path for r in plan.renames}
+    to_stage = [path for path in plan.contents if path in tracked and path not in renamed_from]
     lines = []
     for path, content in plan.contents.items():
         (repo.root / path).write_bytes(content)
-        if path in tracked and path not in {r.old_path for r in plan.renames}:
-            repo.run("add", "--", path)
     for rename in plan.renames:
         if rename.old_path in tracked:
             repo.run("mv", "--", rename.old_path, rename.new_path)
-            repo.run("add", "--", rename.new_path)
+            to_stage.append(rename.new_path)
         else:
             os.replace(repo.root / rename.old_path, repo.root / rename.new_path)
         lines.append(f"renamed {rename.old_path} -> {rename.new_path}")
     for path, content in plan.max_migrations.items():
         (repo.root / path).write_bytes(content)
-        repo.run("add", "--", path)
+        to_stage.append(path)
         lines.append(f"wrote {path}: {content.decode().strip()}")
+    if to_stage:
+        repo.run("add", "--", *to_stage)
     lines += plan.notes
     if plan.operation.kind == "rebase":
         _save_memory(repo, plan)

@@ -52,11 +52,11 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
         from django.db import connections
 
         from migrail.database_safety import is_local
-        from migrail.django_project import configure_settings
+        from migrail.django_project import configure_settings, database_aliases
 
         configure_settings(repo.root, config)
         applied: set[Key] = set()
-        for alias in config.databases or list(settings.DATABASES):
+        for alias in database_aliases(config):
             if not is_local(settings.DATABASES[alias]):
                 continue
             connection = connections[alias]

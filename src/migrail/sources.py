@@ -142,10 +142,6 @@ class Commit(_GitObjects):
         self._entries = {p: e for p, e in repo.tree_entries(sha).items() if is_candidate(p)}
 
 
-def relative_to_root(repo: GitRepo, path: Path) -> str:
-    return path.resolve().relative_to(repo.root.resolve()).as_posix()
-
-
 @dataclass
 class Directory:
     """Files read straight from disk under `root`; Django's view of the project uses this."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrail.config import Config
+from migrail.django_project import database_aliases
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.orphan_sources import materialised, remember_applied_sources
@@ -48,7 +49,7 @@ def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
 
     setup_django(repo.root, config)
     status = EXIT_CLEAN
-    for alias in _aliases(config, options.database):
+    for alias in database_aliases(config, options.database):
         status = max(status, _sync_alias(repo, config, alias, options))
     return status
 
@@ -60,23 +61,13 @@ def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
 
     setup_django(repo.root, config)
     status = EXIT_CLEAN
-    for alias in _aliases(config, database):
+    for alias in database_aliases(config, database):
         _refuse_unsafe(alias, config)
         plan = plan_sync(repo, config, connections[alias], None)
         print(describe_status(plan))
         if not plan.in_step:
             status = EXIT_FINDINGS
     return status
-
-
-def _aliases(config: Config, database: str | None) -> list[str]:
-    from django.conf import settings
-
-    aliases = [database] if database else list(config.databases) or list(settings.DATABASES)
-    for alias in aliases:
-        if alias not in settings.DATABASES:
-            raise MigrailError(f"no database {alias!r} in settings.DATABASES")
-    return aliases
 
 
 def _refuse_unsafe(alias: str, config: Config) -> None:
@@ -108,7 +99,7 @@ def roll_back_for_switch(
     from migrail.django_project import setup_django
 
     setup_django(repo.root, config)
-    for alias in _aliases(config, options.database):
+    for alias in database_aliases(config, options.database):
         _sync_alias(repo, config, alias, options, target=target)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+from migrail.checkout_decision import ZERO_SHA, checkout_needs_sync
 from migrail.config import load_config
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
-from migrail.gitrepo import MIGRATION_PATHSPECS, ZERO_SHA, GitRepo
+from migrail.gitrepo import GitRepo
 
 
 def run_sync_hook(name: str, args: list[str]) -> int:
@@ -41,14 +42,13 @@ def run_sync_hook(name: str, args: list[str]) -> int:
 def _previous_head(repo: GitRepo, name: str, args: list[str]) -> str | None:
     """The commit whose migrations the database follows now, or None when there is nothing to do."""
     if name == "post-checkout":
-        if len(args) != 3 or args[2] != "1" or args[0] == ZERO_SHA:
+        if len(args) != 3:
             return None
         for state in ("rebase-merge", "rebase-apply"):
             if (repo.git_dir / state).exists():
                 return None  # post-rewrite syncs once the rebase is done
-        if not repo.changed_between(args[0], args[1], MIGRATION_PATHSPECS):
-            return None
-        return args[0]
+        old, new, flag = args
+        return old if checkout_needs_sync(old, new, flag, cwd=repo.root) else None
     if name == "post-merge":
         return "ORIG_HEAD"
     if name == "post-rewrite":

@@ -1,0 +1,30 @@
+"""Cache files under git's common directory: a pure speed-up, so a missing or
+corrupt file reads as nothing, and a write is atomic or not at all."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError)
+
+
+def load_pickle(path: Path) -> object | None:
+    try:
+        with path.open("rb") as fh:
+            value: object = pickle.load(fh)
+    except UNREADABLE:
+        return None
+    return value
+
+
+def store_pickle(path: Path, value: object) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError):
+        Path(tmp).unlink(missing_ok=True)
