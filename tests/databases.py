@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,43 +27,40 @@ def unavailable(what: str, err: Exception) -> None:
 
 
 @contextmanager
-def postgres_databases(count: int) -> Iterator[list[str]]:
+def throwaway_databases(
+    server: str, connect: Callable[[], Any], quote: str, drop_options: str = ""
+) -> Iterator[list[str]]:
+    """Two new, empty databases on `server`, dropped afterwards."""
     try:
-        import psycopg
-
-        admin = psycopg.connect(PG_DSN, autocommit=True)
+        admin = connect()
     except Exception as err:
-        unavailable("PostgreSQL on 127.0.0.1:5432", err)
-    names = [f"migrail_test_{uuid.uuid4().hex[:12]}" for _ in range(count)]
-    for name in names:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield names
-    finally:
-        for name in names:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        unavailable(server, err)
 
-
-@contextmanager
-def mariadb_databases(count: int) -> Iterator[list[str]]:
-    try:
-        import pymysql
-
-        admin = pymysql.connect(connect_timeout=5, autocommit=True, **MARIADB)
-    except Exception as err:
-        unavailable("MariaDB on 127.0.0.1:3306", err)
-    names = [f"migrail_test_{uuid.uuid4().hex[:12]}" for _ in range(count)]
-    with admin.cursor() as cursor:
-        for name in names:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-    try:
-        yield names
-    finally:
+    def execute(sql: str) -> None:
         with admin.cursor() as cursor:
-            for name in names:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cursor.execute(sql)
+
+    names = [f"migrail_test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    for name in names:
+        execute(f"CREATE DATABASE {quote}{name}{quote}")
+    try:
+        yield names
+    finally:
+        for name in names:
+            execute(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{drop_options}")
         admin.close()
+
+
+def _postgres() -> Any:
+    import psycopg
+
+    return psycopg.connect(PG_DSN, autocommit=True)
+
+
+def _mariadb() -> Any:
+    import pymysql
+
+    return pymysql.connect(connect_timeout=5, autocommit=True, **MARIADB)
 
 
 @contextmanager
@@ -75,7 +72,8 @@ def database_settings(vendor: str, tmp_path: Path) -> Iterator[tuple[dict[str, A
             str(tmp_path / "fresh.sqlite3"),
         )
     elif vendor == "postgresql":
-        with postgres_databases(2) as (name, fresh):
+        server = "PostgreSQL on 127.0.0.1:5432"
+        with throwaway_databases(server, _postgres, '"', " WITH (FORCE)") as (name, fresh):
             yield (
                 {
                     "ENGINE": "django.db.backends.postgresql",
@@ -87,7 +85,7 @@ def database_settings(vendor: str, tmp_path: Path) -> Iterator[tuple[dict[str, A
                 fresh,
             )
     else:
-        with mariadb_databases(2) as (name, fresh):
+        with throwaway_databases("MariaDB on 127.0.0.1:3306", _mariadb, "`") as (name, fresh):
             yield (
                 {
                     "ENGINE": "django.db.backends.mysql",
