@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="roll back the migrations to move if a local database has them",
     )
+    rebase.add_argument(
+        "--no-db-check",
+        action="store_true",
+        help="rename even when the local database cannot be consulted (settings or connection "
+        "fail); only when no database has the migrations to move applied",
+    )
 
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")
@@ -100,7 +106,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "rebase":
         from migrail.rebase_command import run_rebase_command
 
-        return run_rebase_command(args.apps, onto=args.onto, unapply=args.unapply)
+        return run_rebase_command(
+            args.apps, onto=args.onto, unapply=args.unapply, db_check=not args.no_db_check
+        )
     if args.command == "demo":
         from migrail.demo import run_demo
 
