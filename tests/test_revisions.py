@@ -61,3 +61,12 @@ def test_check_rev_empty_is_not_the_working_tree(project: DjangoProject) -> None
         "",
         "migrail: error: unknown revision ''\n",
     )
+
+
+def test_hook_arguments_never_reach_git_as_options(project: DjangoProject, tmp_path: Path) -> None:
+    """`migrail hook` can be typed by hand: its commits are still only commits to git."""
+    base(project)
+    out = tmp_path / "written-by-git"
+    proc = project.migrail("hook", "post-checkout", "--", f"--output={out}", "HEAD", "1")
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
