@@ -95,6 +95,31 @@ def test_linear_graph_during_a_rebase_is_left_alone(project: DjangoProject) -> N
     assert state(project) == before
 
 
+def test_linear_chain_is_not_renumbered_during_a_rebase(project: DjangoProject) -> None:
+    """0003_stock follows 0003_color in one line: a shared number, but nothing forked to move."""
+    base(project)
+    add(project, "0003_color", "0002_price", "color")
+    project.write("notes.txt", "base\n")
+    project.commit("notes")
+    project.git("switch", "-q", "-c", "feature")
+    project.migration(
+        "shop", "0003_stock", migration_source([("shop", "0003_color")], add_field("item", "s"))
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_stock\n")
+    project.write("notes.txt", "feature\n")
+    project.commit("stock, and notes")
+    project.git("switch", "-q", "main")
+    project.write("notes.txt", "main\n")
+    project.commit("main notes")
+    project.git("switch", "-q", "feature")
+    assert "CONFLICT" in project.git("rebase", "main", check=False)
+    assert not project.git("ls-tree", "HEAD", "shop/migrations/0003_stock.py")  # being replayed
+    before = state(project)
+    proc = project.migrail("rebase")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, NOTHING, "")
+    assert state(project) == before
+
+
 @pytest.mark.parametrize("broken", ["settings", "database"])
 def test_applied_migrations_are_not_moved_blind(project: DjangoProject, broken: str) -> None:
     base(project)
@@ -114,7 +139,7 @@ def test_applied_migrations_are_not_moved_blind(project: DjangoProject, broken: 
     assert proc.stderr == (
         f"migrail: error: cannot tell whether a local database has shop.0003_stock applied "
         f"({reason}); nothing was changed. Renaming an applied migration breaks that database: "
-        "make the database reachable, or run `migrail rebase --no-db-check` if no database has "
+        "fix the settings or the database, or run `migrail rebase --no-db-check` if no database has "
         "it applied.\n"
     )
     assert proc.stdout == ""

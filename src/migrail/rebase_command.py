@@ -84,7 +84,7 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
         raise DatabaseUnknown(
             f"cannot tell whether a local database has {names} applied ({reason}); "
             "nothing was changed. Renaming an applied migration breaks that database: "
-            "make the database reachable, or run `migrail rebase --no-db-check` if no "
+            "fix the settings or the database, or run `migrail rebase --no-db-check` if no "
             "database has it applied."
         ) from err
     return [key for key in keys if key in applied]
