@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from migrail import findings as codes
 from migrail.findings import AppSummary, CheckResult, Finding, MaxMigrationFix
@@ -120,7 +120,7 @@ def check_packages(
         leaves = tuple(name for _, name in leaves_by_app.get(package.label, []))
         recorded = _check_max_migration(package, leaves, package.label in broken_apps, found, fixes)
         summaries[package.label] = AppSummary(package.label, package.path, leaves, recorded)
-        found.extend(_shared_numbers(package))
+        found.extend(_shared_numbers(package, graph))
     found.sort(key=lambda f: (f.path, f.line, f.code))
     return CheckResult(summaries, found, fixes)
 
@@ -168,7 +168,9 @@ def _check_max_migration(
                 state.line,
                 f"{label}'s max_migration.txt has git conflict markers: "
                 f"ours {_names(state.ours)}, theirs {_names(state.theirs)}",
-                f"run `migrail rebase {label}` to renumber this branch's migrations",
+                f"run `migrail check --fix` to write the latest migration, {leaves[0]}, in it"
+                if len(leaves) == 1 and not broken
+                else f"run `migrail rebase {label}` to renumber this branch's migrations",
             )
         )
     elif isinstance(state, MalformedMaxMigration):
@@ -218,7 +220,12 @@ def _names(names: tuple[str, ...]) -> str:
     return ", ".join(names) or "(nothing)"
 
 
-def _shared_numbers(package: MigrationPackage) -> list[Finding]:
+def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Finding]:
+    """W001, except where a merge migration joins them.
+
+    Two branches' migrations that `makemigrations --merge` joined keep their
+    numbers for good: renaming them would break every database that applied them.
+    """
     by_number: dict[str, list[str]] = {}
     for name, migration_file in sorted(package.migrations.items()):
         parsed = migration_file.parsed
@@ -227,6 +234,10 @@ def _shared_numbers(package: MigrationPackage) -> list[Finding]:
         match = NUMBER.match(name)
         if match:
             by_number.setdefault(match.group(1), []).append(name)
+    shared = {number: names for number, names in sorted(by_number.items()) if len(names) > 1}
+    if shared:
+        joined = _joined_by_merges(package.label, graph)
+        shared = {n: names for n, names in shared.items() if not joined(names)}
     return [
         Finding(
             codes.SHARED_NUMBER,
@@ -236,6 +247,22 @@ def _shared_numbers(package: MigrationPackage) -> list[Finding]:
             f"{package.label} migrations share the number {number}: {', '.join(names)}",
             "renumber one of them so the order reads true",
         )
-        for number, names in sorted(by_number.items())
-        if len(names) > 1
+        for number, names in shared.items()
     ]
+
+
+def _joined_by_merges(app: str, graph: MigrationGraph) -> Callable[[list[str]], bool]:
+    """Whether some merge migration of `app` (two same-app parents or more) has all `names`
+    among its ancestors."""
+    merges = [
+        key
+        for key, parents in graph.parents.items()
+        if key[0] == app and sum(parent[0] == app for parent in parents) > 1
+    ]
+    ancestors = [set(graph.forwards_plan(merge)) - {merge} for merge in merges]
+
+    def joined(names: list[str]) -> bool:
+        keys = {(app, name) for name in names}
+        return any(keys <= above for above in ancestors)
+
+    return joined

@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="roll back the migrations to move if a local database has them",
     )
+    rebase.add_argument(
+        "--no-db-check",
+        action="store_true",
+        help="rename even when the local database cannot be consulted (settings or connection "
+        "fail); only when no database has the migrations to move applied",
+    )
 
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")
@@ -100,7 +106,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "rebase":
         from migrail.rebase_command import run_rebase_command
 
-        return run_rebase_command(args.apps, onto=args.onto, unapply=args.unapply)
+        return run_rebase_command(
+            args.apps, onto=args.onto, unapply=args.unapply, db_check=not args.no_db_check
+        )
     if args.command == "demo":
         from migrail.demo import run_demo
 
@@ -141,7 +149,8 @@ def _run_database_command(args: argparse.Namespace) -> int:
         options = SyncOptions(database=args.database, backup=not args.no_backup)
         return run_switch(repo, config, args.branch, options)
     options = SyncOptions(
-        from_rev=args.from_rev,
+        # Validated here, and passed on as the commit id: sync never sees the user's string.
+        from_rev=None if args.from_rev is None else repo.resolve(args.from_rev),
         dry_run=args.dry_run,
         database=args.database,
         backup=not args.no_backup,
@@ -158,13 +167,15 @@ def run_check(
     from migrail.report import render_report
     from migrail.sources import Commit, Index, Source, WorkingTree
 
-    if fix and (rev or staged):
+    if fix and (rev is not None or staged):
         raise MigrailError(
             "--fix writes files in the working tree; it cannot be used with --rev or --staged"
         )
     repo = GitRepo.discover()
     config = load_config(repo.root)
-    source: Source = Commit(repo, rev) if rev else Index(repo) if staged else WorkingTree(repo)
+    source: Source = (
+        Commit(repo, rev) if rev is not None else Index(repo) if staged else WorkingTree(repo)
+    )
     result = lint(repo, source, config)
     written = write_fixes(repo, result.fixes) if fix else []
     if written:

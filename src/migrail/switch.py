@@ -23,7 +23,7 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
         raise MigrailError("the working tree has uncommitted changes; commit or stash them first")
     roll_back_for_switch(repo, config, target, options)
     env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command migrates; the hooks need not
-    switched = subprocess.run(["git", "switch", branch], cwd=repo.root, env=env)
+    switched = subprocess.run(["git", "switch", "--end-of-options", branch], cwd=repo.root, env=env)
     forward = [sys.executable, "-m", "migrail", "sync", "--no-backup"]
     if options.database:
         forward += ["--database", options.database]
