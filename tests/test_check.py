@@ -249,8 +249,8 @@ def test_fix_writes_exactly_what_django_linear_migrations_writes(project: Django
         proc = project.migrail("check", "--fix")
         assert (proc.returncode, proc.stdout, proc.stderr) == (
             1,
-            "",
             "migrail: wrote shop/migrations/max_migration.txt\n",
+            "",
         )
         assert max_migration.read_bytes() == theirs
         assert project.migrail("check", "--fix").returncode == 0

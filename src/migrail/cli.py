@@ -183,8 +183,10 @@ def run_check(
     output = render_report(result, fmt)
     if output:
         print(output)
+    # What --fix wrote belongs to the text report; JSON and GitHub keep stdout parseable.
+    written_to = sys.stdout if fmt == "text" else sys.stderr
     for path in written:
-        print(f"migrail: wrote {path}", file=sys.stderr)
+        print(f"migrail: wrote {path}", file=written_to)
     if not result.apps and fmt == "text":
         print(
             f"migrail: no Django migration packages found in {source.description}", file=sys.stderr
