@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from migrail import findings as codes
+from migrail.excerpt import excerpt
 from migrail.findings import AppSummary, CheckResult, Finding, MaxMigrationFix
 from migrail.graph import DEFAULT_SWAPPABLE, MigrationGraph, build_graph
 from migrail.max_migration import (
@@ -95,7 +96,7 @@ def check_packages(
                 app,
                 paths[dangling.child],
                 dangling.line,
-                f"{name} depends on {'.'.join(dangling.parent)}, which does not exist",
+                f"{name} depends on {excerpt('.'.join(dangling.parent))}, which does not exist",
                 "restore that migration, or point the dependency at one that exists",
             )
         )
@@ -204,7 +205,7 @@ def _check_max_migration(
                 label,
                 path,
                 1,
-                f"{label}'s max_migration.txt names {recorded}{what}, but the latest "
+                f"{label}'s max_migration.txt names {excerpt(recorded)}{what}, but the latest "
                 f"migration is {leaf}",
                 "run `migrail check --fix` to update it",
             )
@@ -215,7 +216,8 @@ def _check_max_migration(
 
 
 def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(names) or "(nothing)"
+    shown = ", ".join(excerpt(name) for name in names[:3]) + (", …" if len(names) > 3 else "")
+    return shown or "(nothing)"
 
 
 def _shared_numbers(package: MigrationPackage) -> list[Finding]:
