@@ -21,7 +21,7 @@ def test_reads_dependencies_tuples_lists_and_swappable() -> None:
     parsed = parse(
         "class Migration(migrations.Migration):\n"
         "    dependencies = (\n"
-        "        ['shop', '0001_initial'],\n"
+        "        ('shop', '0001_initial'),\n"
         "        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n"
         "        ('billing', '__first__'),\n"
         "    )\n"
@@ -65,9 +65,11 @@ def test_irreversible_operations() -> None:
 
 def test_subclass_of_project_base_class_is_a_migration() -> None:
     parsed = parse(
-        "from myproject.db import BaseMigration\nclass Migration(BaseMigration):\n    pass\n"
+        "from myproject.db import BaseMigration\n"
+        "class Migration(BaseMigration):\n"
+        "    dependencies = [('shop', '0001_initial')]\n"
     )
-    assert parsed.dependencies == ()
+    assert [(d.app, d.name) for d in parsed.dependencies] == [("shop", "0001_initial")]
 
 
 def test_syntax_error_names_the_line() -> None:
