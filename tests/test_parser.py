@@ -121,3 +121,35 @@ def test_computed_dependencies_are_reported_not_guessed() -> None:
         HEAD + b"class Migration(migrations.Migration):\n    dependencies = [('a', NAME)]\n"
     )
     assert (found.kind, found.line) == ("not-static", 5)
+
+
+def test_bad_bytes_python_tolerates_are_read_as_python_reads_them() -> None:
+    # CPython does not decode comments on the first lines: Django loads this file.
+    parsed = parse_migration(
+        b"# caf\xe9\n" + HEAD + b"class Migration(migrations.Migration):\n    pass\n"
+    )
+    assert isinstance(parsed, ParsedMigration), parsed
+
+
+def test_list_entries_are_not_read_as_dependencies() -> None:
+    # Django's loader uses each entry as a dict key: a list there is a TypeError.
+    found = problem(
+        HEAD + b"class Migration(migrations.Migration):\n    dependencies = [['a', 'b']]\n"
+    )
+    assert (found.kind, found.line, found.message) == (
+        "not-static",
+        5,
+        "has a `dependencies` entry migrail cannot read statically",
+    )
+
+
+def test_an_imported_base_hides_the_dependencies() -> None:
+    found = problem(
+        HEAD
+        + b"from myproject.db import BaseMigration\nclass Migration(BaseMigration):\n    pass\n"
+    )
+    assert (found.kind, found.line, found.message) == (
+        "not-static",
+        5,
+        "has `dependencies` inherited from `BaseMigration` migrail cannot read statically",
+    )

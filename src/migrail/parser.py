@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import contextlib
 import io
 import itertools
 import re
@@ -115,53 +116,58 @@ def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:
 
 
 def _parse(data: bytes) -> ParsedMigration | ParseProblem:
-    source = _source(data)
-    if isinstance(source, ParseProblem):
-        return source
+    """Plain UTF-8 is decoded here; anything else goes to Python's tokenizer as bytes, whose
+    verdict is the import's own (a BOM, a PEP 263 cookie, bad bytes Python tolerates)."""
+    text = None
+    if not data.startswith(codecs.BOM_UTF8) and b"coding" not in _first_two_lines(data):
+        with contextlib.suppress(UnicodeDecodeError):
+            text = data.decode("utf-8")
     try:
-        module = ast.parse(source)
+        module = ast.parse(data if text is None else text)
     except SyntaxError as err:
-        message = excerpt(err.msg, SYNTAX_MESSAGE_LIMIT)
-        return ParseProblem("syntax", err.lineno or 1, f"has a syntax error: {message}")
+        if text is None:
+            return _undecodable(data, err)
+        return _syntax_error(err.msg, err.lineno)
     except (ValueError, UnicodeError, LookupError) as err:
-        message = excerpt(str(err), SYNTAX_MESSAGE_LIMIT)
-        return ParseProblem("syntax", 1, f"has a syntax error: {message}")
+        return _syntax_error(str(err), 1)
     return _read_module(module)
 
 
-def _source(data: bytes) -> str | bytes | ParseProblem:
-    """The text to parse: UTF-8 decoded here, anything else left to Python's own tokenizer.
+def _first_two_lines(data: bytes) -> bytes:
+    return b"\n".join(data.split(b"\n", 2)[:2])
 
-    A BOM or a PEP 263 cookie hands the bytes to `ast.parse`, which decodes them
-    exactly as an import does; a cookie naming a codec that is not a text
-    encoding (rot13, base64, zlib…) is refused first, as Python refuses it.
-    """
-    first_two_lines = b"\n".join(data.split(b"\n", 2)[:2])
-    if data.startswith(codecs.BOM_UTF8) or b"coding" in first_two_lines:
-        try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            text_encoding = codecs.lookup(encoding)._is_text_encoding
-        except (SyntaxError, LookupError) as err:
-            message = excerpt(str(err), SYNTAX_MESSAGE_LIMIT)
-            return ParseProblem("syntax", 1, f"has a syntax error: {message}")
-        if not text_encoding:
-            return ParseProblem(
-                "syntax",
-                1,
-                f"declares the encoding {excerpt(encoding)}, which is not a text encoding",
-            )
-        try:
-            data.decode(encoding)
-        except (UnicodeError, LookupError):
-            return ParseProblem(
-                "syntax", 1, f"declares the encoding {excerpt(encoding)}, which cannot decode it"
-            )
-        return data
+
+def _syntax_error(message: str, line: int | None) -> ParseProblem:
+    return ParseProblem(
+        "syntax", line or 1, f"has a syntax error: {excerpt(message, SYNTAX_MESSAGE_LIMIT)}"
+    )
+
+
+def _undecodable(data: bytes, err: SyntaxError) -> ParseProblem:
+    """Python refused bytes that are not plain UTF-8: say why in plainer words than its own."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        return ParseProblem("encoding", line, f"is not valid utf-8 (byte {err.start})")
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        codec = codecs.lookup(encoding)
+    except (SyntaxError, LookupError):
+        encoding, codec = "utf-8", codecs.lookup("utf-8")
+    if codec.name == "utf-8":
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as bad:
+            line = data.count(b"\n", 0, bad.start) + 1
+            return ParseProblem("encoding", line, f"is not valid utf-8 (byte {bad.start})")
+        return _syntax_error(err.msg, err.lineno)
+    if not codec._is_text_encoding:
+        return ParseProblem(
+            "syntax", 1, f"declares the encoding {excerpt(encoding)}, which is not a text encoding"
+        )
+    try:
+        data.decode(encoding)
+    except (UnicodeError, LookupError):
+        return ParseProblem(
+            "syntax", 1, f"declares the encoding {excerpt(encoding)}, which cannot decode it"
+        )
+    return _syntax_error(err.msg, err.lineno)
 
 
 def _may_have_markers(data: bytes) -> bool:
