@@ -136,7 +136,31 @@ class Nest:
         return b"\n".join([*lines[:at], deep, *lines[at:]])
 
 
+@dataclass(frozen=True)
+class Insert:
+    """A statement that changes what Django reads, at some line (often breaking the syntax)."""
+
+    at: int
+    statement: bytes
+
+    def apply(self, data: bytes) -> bytes:
+        lines = data.split(b"\n")
+        at = self.at % len(lines)
+        return b"\n".join([*lines[:at], self.statement, *lines[at:]])
+
+
+STATEMENTS = [
+    b"    dependencies += [('shop', '0009_more')]",
+    b"    if True:\n        dependencies = [('shop', '0009_other')]",
+    b"    dependencies, atomic = [('shop', '0009_pair')], False",
+    b"    replaces = run_before = [('shop', '0009_both')]",
+    b"Migration.dependencies.append(('shop', '0009_after'))",
+    b"class Base(migrations.Migration):\n    dependencies = [('shop', '0009_base')]",
+    b"    initial = None",
+]
+
 mutations = st.one_of(
+    st.builds(Insert, st.integers(0, 100), st.sampled_from(STATEMENTS)),
     st.builds(Flip, st.integers(0, 10_000), st.integers(0, 255)),
     st.builds(Truncate, st.integers(0, 10_000)),
     st.builds(Prefix, st.sampled_from(COOKIES).map(lambda c: f"# -*- coding: {c} -*-\n".encode())),
@@ -190,7 +214,7 @@ def keys(dependencies: tuple[Dependency, ...]) -> list[tuple[str, str]]:
 @hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.lists(mutations, min_size=1, max_size=3))
 def test_mutated_migrations_never_raise_and_agree_with_django(
-    seed: str, changes: list[Flip | Truncate | Prefix | Newlines | Nest]
+    seed: str, changes: list[Flip | Truncate | Prefix | Newlines | Nest | Insert]
 ) -> None:
     data = seed.encode()
     for change in changes:
