@@ -8,6 +8,7 @@ configuration, so an unchanged tree is answered without parsing anything.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +55,7 @@ def linear_migrations_alongside(root: Path, config: Config) -> Finding | None:
         return None
     base = project_dir / Path(*module.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file() and not leaves_work_tree(root, path.relative_to(root).as_posix()):
+        if path.is_file() and not leaves_work_tree(root, os.path.relpath(path, root)):
             text = path.read_text(errors="replace")
             break
     else:

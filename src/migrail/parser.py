@@ -119,7 +119,8 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
     """Plain UTF-8 is decoded here; anything else goes to Python's tokenizer as bytes, whose
     verdict is the import's own (a BOM, a PEP 263 cookie, bad bytes Python tolerates)."""
     text = None
-    if not data.startswith(codecs.BOM_UTF8) and b"coding" not in _first_two_lines(data):
+    second_line_end = data.find(b"\n", data.find(b"\n") + 1)
+    if not data.startswith(codecs.BOM_UTF8) and data.find(b"coding", 0, second_line_end) < 0:
         with contextlib.suppress(UnicodeDecodeError):
             text = data.decode("utf-8")
     try:
@@ -131,10 +132,6 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
     except (ValueError, UnicodeError, LookupError) as err:
         return _syntax_error(str(err), 1)
     return _read_module(module)
-
-
-def _first_two_lines(data: bytes) -> bytes:
-    return b"\n".join(data.split(b"\n", 2)[:2])
 
 
 def _syntax_error(message: str, line: int | None) -> ParseProblem:
@@ -227,20 +224,12 @@ def _read_class(cls: ast.ClassDef, before: list[ast.stmt]) -> ParsedMigration:
     """The attributes Django's loader reads, looked up as Python would: class, then bases."""
     if cls.decorator_list or cls.keywords:
         raise _NotStatic("a decorator or metaclass on `Migration`", cls.lineno)
-    chain = _lookup_chain(cls, before)
-    values: dict[str, ast.expr] = {}
-    for attr in (*GRAPH_ATTRIBUTES, "operations"):
-        for klass in chain:
-            if isinstance(klass, str):
-                if attr == "dependencies":
-                    raise _NotStatic(
-                        f"`dependencies` inherited from `{excerpt(klass)}`", cls.lineno
-                    )
-                break  # an imported base: Django's default assumed for the rest
-            found = _class_values(klass).get(attr)
-            if found is not None:
-                values[attr] = found
-                break
+    if all(_dotted_tail(base) == "Migration" for base in cls.bases) and not any(
+        isinstance(stmt, ast.ClassDef) and stmt.name == "Migration" for stmt in before
+    ):
+        values = _class_values(cls)  # the usual `class Migration(migrations.Migration)`
+    else:
+        values = _inherited_values(cls, before)
     operations = values.get("operations")
     return ParsedMigration(
         class_line=cls.lineno,
@@ -256,6 +245,24 @@ def _read_class(cls: ast.ClassDef, before: list[ast.stmt]) -> ParsedMigration:
             itertools.islice(_irreversible(operations), IRREVERSIBLE_KEPT)
         ),
     )
+
+
+def _inherited_values(cls: ast.ClassDef, before: list[ast.stmt]) -> dict[str, ast.expr]:
+    chain = [k if isinstance(k, str) else _class_values(k) for k in _lookup_chain(cls, before)]
+    values: dict[str, ast.expr] = {}
+    for attr in (*GRAPH_ATTRIBUTES, "operations"):
+        for klass in chain:
+            if isinstance(klass, str):
+                if attr == "dependencies":
+                    raise _NotStatic(
+                        f"`dependencies` inherited from `{excerpt(klass)}`", cls.lineno
+                    )
+                break  # an imported base: Django's default assumed for the rest
+            found = klass.get(attr)
+            if found is not None:
+                values[attr] = found
+                break
+    return values
 
 
 def _lookup_chain(cls: ast.ClassDef, before: list[ast.stmt]) -> list[ast.ClassDef | str]:
@@ -284,7 +291,7 @@ def _lookup_chain(cls: ast.ClassDef, before: list[ast.stmt]) -> list[ast.ClassDe
             elif _dotted_tail(base) == "Migration" or name == "object":
                 continue
             else:
-                chain.append(ast.unparse(base) if len(chain) < 50 else "?")
+                chain.append(ast.unparse(base))
 
     visit(cls, local)
     return chain
