@@ -138,3 +138,19 @@ def test_a_conditional_migration_class_is_not_static_rather_than_missing(
             )
         ],
     )
+
+
+def test_an_unreadable_migration_in_the_middle_is_not_a_fork(project: DjangoProject) -> None:
+    project.linear_app("shop", "0002_price", "0003_stock")
+    project.write("shop/migrations/0002_price.py", "class Migration(:\n")
+    assert check(project) == (
+        1,
+        [
+            (
+                "E008",
+                "shop/migrations/0002_price.py",
+                1,
+                "0002_price has a syntax error: invalid syntax",
+            )
+        ],
+    )
