@@ -69,7 +69,7 @@ def test_annotations_never_print_a_linked_files_content(
             [
                 "::error file=shop/migrations/max_migration.txt,line=1,title=migrail E011::"
                 f"max_migration.txt cannot be read: {LEAVES}. "
-                "Hint: make it a UTF-8 Python file git can check out"
+                "Hint: replace the link with the file itself, or with a link inside the repository"
             ],
         ), args
         assert "hunter2" not in proc.stdout + proc.stderr

@@ -18,6 +18,7 @@ from migrail.max_migration import (
 from migrail.packages import MigrationPackage
 from migrail.parser import Key, ParsedMigration, ParseProblem
 from migrail.renumber import NUMBER
+from migrail.sources import LEAVES_WORK_TREE
 
 PROBLEM_CODES = {
     "binary": codes.UNREADABLE,
@@ -78,7 +79,7 @@ def check_packages(
                         migration_file.path,
                         parsed.line,
                         f"{migration_file.name} {parsed.message}",
-                        PROBLEM_HINTS[code],
+                        _hint(code, parsed.message),
                     )
                 )
             else:
@@ -142,7 +143,7 @@ def _check_max_migration(
                 path,
                 1,
                 f"max_migration.txt cannot be read: {package.max_migration_error}",
-                PROBLEM_HINTS[codes.UNREADABLE],
+                _hint(codes.UNREADABLE, package.max_migration_error),
             )
         )
         return None
@@ -214,6 +215,12 @@ def _check_max_migration(
     if recorded != leaf:
         fixes.append(MaxMigrationFix(label, path, render(leaf)))
     return recorded
+
+
+def _hint(code: str, message: str) -> str:
+    if LEAVES_WORK_TREE in message:
+        return "replace the link with the file itself, or with a link inside the repository"
+    return PROBLEM_HINTS[code]
 
 
 def _names(names: tuple[str, ...]) -> str:
