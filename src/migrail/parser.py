@@ -147,12 +147,14 @@ def _undecodable(data: bytes, err: SyntaxError) -> ParseProblem:
         codec = codecs.lookup(encoding)
     except (SyntaxError, LookupError):
         encoding, codec = "utf-8", codecs.lookup("utf-8")
-    if codec.name == "utf-8":
+    if codec.name in ("utf-8", "utf-8-sig"):
+        bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
         try:
-            data.decode("utf-8-sig")
+            data[bom:].decode("utf-8")
         except UnicodeDecodeError as bad:
-            line = data.count(b"\n", 0, bad.start) + 1
-            return ParseProblem("encoding", line, f"is not valid utf-8 (byte {bad.start})")
+            at = bom + bad.start
+            line = data.count(b"\n", 0, at) + 1
+            return ParseProblem("encoding", line, f"is not valid utf-8 (byte {at})")
         return _syntax_error(err.msg, err.lineno)
     if not codec._is_text_encoding:
         return ParseProblem(
