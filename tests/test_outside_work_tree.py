@@ -124,11 +124,16 @@ def test_the_guard(tmp_path: Path) -> None:
 
 def test_messages_quote_only_an_excerpt(project: DjangoProject) -> None:
     shop(project)
-    long_name = "0009_" + "x" * 5000
-    project.write("shop/migrations/max_migration.txt", long_name + "\n")
+    project.write("shop/migrations/max_migration.txt", "0009_" + "x" * 200 + "\n")
     proc = project.migrail("check")
     assert (proc.returncode, "0009_xxxxx" in proc.stdout) == (1, True)
     assert "x" * 60 not in proc.stdout
+    project.write("shop/migrations/max_migration.txt", "0009_" + "x" * 5000 + "\n")
+    proc = project.migrail("check", "--format", "json")
+    assert (proc.returncode, "x" * 60 in proc.stdout) == (1, False)
+    assert json.loads(proc.stdout)["findings"][0]["message"] == (
+        "shop's max_migration.txt is not a migration name (too long)"
+    )
     project.migration("shop", "0003_far", migration_source([("shop", "y" * 5000)]))
     proc = project.migrail("check")
     assert (proc.returncode, "shop.yyyyy" in proc.stdout) == (1, True)
