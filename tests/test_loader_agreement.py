@@ -39,6 +39,13 @@ FAILING = {
         "    dependencies = [", f"    dependencies, atomic = [{MISSING}], True\n    _old = ["
     ),
     "list entry": BASE.replace("('shop', '0002_price')", "['shop', '0002_price']"),
+    "__init__ appends": BASE.replace(
+        "    operations = [",
+        "    def __init__(self, name, app_label):\n"
+        "        super().__init__(name, app_label)\n"
+        f"        self.dependencies.append({MISSING})\n\n"
+        "    operations = [",
+    ),
 }
 EXPECTED = {
     "augmented assignment": (
@@ -62,6 +69,12 @@ EXPECTED = {
         "E006",
         5,
         "0003_stock depends on shop.0009_missing, which does not exist",
+    ),
+    "__init__ appends": (
+        "E010",
+        9,
+        "0003_stock has a `__init__` changing the migration's attributes migrail cannot read "
+        "statically",
     ),
     "list entry": (
         "E010",

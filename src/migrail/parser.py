@@ -27,6 +27,7 @@ GRAPH_ATTRIBUTES = ("dependencies", "replaces", "run_before", "initial", "atomic
 # Memory, not time, is the limit: `ast` needs about 100 bytes per source byte,
 # and real migrations, squashes included, stay far below this.
 MAX_SOURCE_BYTES = 4 * 2**20
+CONSTRUCTORS = frozenset({"__init__", "__new__"})
 SYNTAX_MESSAGE_LIMIT = 100  # Python's own words, which quote a token at most
 IRREVERSIBLE_KEPT = 20  # named in messages; beyond that, the count says enough
 
@@ -313,6 +314,11 @@ def _class_values(cls: ast.ClassDef) -> dict[str, ast.expr]:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if stmt.name in watched:
                 raise _NotStatic(f"a `{stmt.name}` defined by a def or class", stmt.lineno)
+            if stmt.name in CONSTRUCTORS and _touches(stmt, watched):
+                # Django's loader instantiates the class: this code runs.
+                raise _NotStatic(
+                    f"a `{stmt.name}` changing the migration's attributes", stmt.lineno
+                )
         elif isinstance(stmt, ast.Pass) or (
             isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
         ):
@@ -322,6 +328,15 @@ def _class_values(cls: ast.ClassDef) -> dict[str, ast.expr]:
             if line is not None:
                 raise _NotStatic("a statement changing the migration's attributes", line)
     return values
+
+
+def _touches(node: ast.AST, names: set[str]) -> bool:
+    """Does `node` use one of `names`, as a name or as an attribute (`self.dependencies`)?"""
+    return any(
+        (isinstance(n, ast.Name) and n.id in names)
+        or (isinstance(n, ast.Attribute) and n.attr in names)
+        for n in ast.walk(node)
+    )
 
 
 def _assign(
