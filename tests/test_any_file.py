@@ -123,3 +123,15 @@ def test_a_huge_migration_leaves_a_small_parse_cache(project: DjangoProject) -> 
     cache = Path(project.git("rev-parse", "--git-common-dir").strip())
     size = (project.root / cache / "migrail/parse-cache.pickle").stat().st_size
     assert size < 20_000
+
+
+def test_pythons_warnings_about_a_file_are_not_printed(project: DjangoProject) -> None:
+    # An invalid escape is a SyntaxWarning from Python 3.12 (a DeprecationWarning before,
+    # shown here with PYTHONWARNINGS=default as 3.12 shows its successor).
+    project.linear_app("shop", "0002_price")
+    project.write(
+        "shop/migrations/0002_price.py",
+        project.read("shop/migrations/0002_price.py") + "\nPATTERN = '\\d+'\n",
+    )
+    proc = project.migrail("check", env={"PYTHONWARNINGS": "default"})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")

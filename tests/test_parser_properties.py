@@ -4,6 +4,7 @@ still load the module, the static reading agrees with what Django's loader reads
 from __future__ import annotations
 
 import codecs
+import warnings
 from dataclasses import dataclass
 
 import django
@@ -157,6 +158,9 @@ STATEMENTS = [
     b"Migration.dependencies.append(('shop', '0009_after'))",
     b"class Base(migrations.Migration):\n    dependencies = [('shop', '0009_base')]",
     b"    initial = None",
+    b"    def __init__(self, name, app_label):\n"
+    b"        super().__init__(name, app_label)\n"
+    b"        self.dependencies.append(('shop', '0009_init'))",
 ]
 
 mutations = st.one_of(
@@ -179,7 +183,9 @@ mutations = st.one_of(
 def django_reading(data: bytes) -> dict[str, object] | str:
     """What Django's loader takes from this module, or why Python cannot give it."""
     try:
-        code = compile(data, "0002_mutated.py", "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = compile(data, "0002_mutated.py", "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "does not compile"
     namespace: dict[str, object] = {"__name__": "mutated_migration"}
