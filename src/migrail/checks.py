@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from migrail import findings as codes
+from migrail.excerpt import excerpt
 from migrail.findings import AppSummary, CheckResult, Finding, MaxMigrationFix
 from migrail.graph import DEFAULT_SWAPPABLE, MigrationGraph, build_graph
 from migrail.max_migration import (
@@ -17,6 +18,7 @@ from migrail.max_migration import (
 from migrail.packages import MigrationPackage
 from migrail.parser import Key, ParsedMigration, ParseProblem
 from migrail.renumber import NUMBER
+from migrail.sources import LEAVES_WORK_TREE
 
 PROBLEM_CODES = {
     "binary": codes.UNREADABLE,
@@ -77,7 +79,7 @@ def check_packages(
                         migration_file.path,
                         parsed.line,
                         f"{migration_file.name} {parsed.message}",
-                        PROBLEM_HINTS[code],
+                        _hint(code, parsed.message),
                     )
                 )
             else:
@@ -95,7 +97,7 @@ def check_packages(
                 app,
                 paths[dangling.child],
                 dangling.line,
-                f"{name} depends on {'.'.join(dangling.parent)}, which does not exist",
+                f"{name} depends on {excerpt('.'.join(dangling.parent))}, which does not exist",
                 "restore that migration, or point the dependency at one that exists",
             )
         )
@@ -141,13 +143,14 @@ def _check_max_migration(
                 path,
                 1,
                 f"max_migration.txt cannot be read: {package.max_migration_error}",
-                PROBLEM_HINTS[codes.UNREADABLE],
+                _hint(codes.UNREADABLE, package.max_migration_error),
             )
         )
         return None
     state = read_max_migration(package.max_migration) if package.max_migration is not None else None
     recorded = state.name if isinstance(state, MaxMigration) else None
-    if len(leaves) > 1:
+    # With a migration unread, the graph may split where Django sees one chain: no fork then.
+    if len(leaves) > 1 and not broken:
         found.append(
             Finding(
                 codes.FORKED_GRAPH,
@@ -206,7 +209,7 @@ def _check_max_migration(
                 label,
                 path,
                 1,
-                f"{label}'s max_migration.txt names {recorded}{what}, but the latest "
+                f"{label}'s max_migration.txt names {excerpt(recorded)}{what}, but the latest "
                 f"migration is {leaf}",
                 "run `migrail check --fix` to update it",
             )
@@ -216,8 +219,15 @@ def _check_max_migration(
     return recorded
 
 
+def _hint(code: str, message: str) -> str:
+    if LEAVES_WORK_TREE in message:
+        return "replace the link with the file itself, or with a link inside the repository"
+    return PROBLEM_HINTS[code]
+
+
 def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(names) or "(nothing)"
+    shown = ", ".join(excerpt(name) for name in names[:3]) + (", …" if len(names) > 3 else "")
+    return shown or "(nothing)"
 
 
 def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Finding]:
