@@ -198,10 +198,7 @@ def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, o
         try:
             sqlite_copy(name, path)
         except sqlite3.Error as err:
-            raise MigrailError(
-                f"cannot back up database {database.alias!r} ({database.describe()}): {err}; "
-                "nothing was changed"
-            ) from err
+            raise _cannot_back_up(database, str(err)) from err
     elif database.vendor == "postgresql":
         wait = lock_wait_seconds()
         command = ["pg_dump", "-Fc", f"--lock-wait-timeout={wait}s", *pg_args(settings), name]
@@ -212,15 +209,24 @@ def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, o
         try:
             run_program(command, settings, stdout=out, slow_notice=notice)
         except ProgramFailed as err:
-            if "could not obtain lock" in err.stderr:
-                raise MigrailError(
-                    f"cannot back up database {database.alias!r} ({database.describe()}): "
-                    f"another session held a table locked for {wait}s; nothing was changed"
+            if "could not obtain lock" in err.stderr or "statement timeout" in err.stderr:
+                raise _cannot_back_up(
+                    database, f"another session held a table locked for {wait}s"
                 ) from err
-            raise
+            raise _cannot_back_up(database, str(err)) from err
     else:
         command = ["mysqldump", *mysql_args(settings), "--single-transaction", name]
-        run_program(command, settings, stdout=out)
+        try:
+            run_program(command, settings, stdout=out)
+        except ProgramFailed as err:
+            raise _cannot_back_up(database, str(err)) from err
+
+
+def _cannot_back_up(database: DatabaseIdentity, cause: str) -> MigrailError:
+    return MigrailError(
+        f"cannot back up database {database.alias!r} ({database.describe()}): {cause}; "
+        "nothing was changed"
+    )
 
 
 @contextmanager
