@@ -136,7 +136,14 @@ def test_pg_dump_blocked_by_a_table_lock(tmp_path: Path) -> None:
         dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={settings['NAME']}"
         with psycopg.connect(dsn) as holder:
             holder.execute("LOCK TABLE shop_item IN ACCESS EXCLUSIVE MODE")
-            proc = project.migrail("sync", env={"MIGRAIL_LOCK_WAIT": "2"})
+            proc = subprocess.run(
+                [sys.executable, "-m", "migrail", "sync"],
+                cwd=project.root,
+                env=run_env({"MIGRAIL_LOCK_WAIT": "2"}),
+                capture_output=True,
+                text=True,
+                timeout=120,  # not a speed check: without a lock timeout pg_dump waits forever
+            )
             holder.rollback()
         assert (
             "migrail: waiting for pg_dump of database 'default': another session holds a lock "
