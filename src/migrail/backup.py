@@ -93,7 +93,9 @@ def take_backup(
     """Dump the database to a new file; prune old ones (never those in `protected`)."""
     try:
         private_directory(directory)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**6:06d}"
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
+        stamp += f"-{now // 1000 % 10**6:06d}"  # microseconds: names sort in time order
         suffix = SUFFIXES.get(database.vendor)
         if suffix is None:
             raise MigrailError(
@@ -144,7 +146,7 @@ def list_backups(directory: Path) -> list[Backup]:
             )
         except (OSError, ValueError, KeyError, TypeError):
             continue  # metadata of an older migrail, or unreadable: not offered
-    return sorted(found, key=lambda b: (b.created, b.name), reverse=True)
+    return sorted(found, key=lambda b: b.name, reverse=True)  # names start with the UTC time
 
 
 def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
