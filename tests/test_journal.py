@@ -137,10 +137,14 @@ def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(
     project.commit("main")
     backups = project.root / ".git/migrail/backups"
     backups.mkdir(parents=True)
-    partial = backups / "20260101-000000-000000-default.sql"
-    partial.write_bytes(b"-- MySQL dump, cut short by kill -9\nCREATE TABLE")
     gone = subprocess.Popen(["true"])
     gone.wait()
+    partial = backups / f".20260101-000000-000000-default.sql.{gone.pid}.partial"
+    partial.write_bytes(b"-- MySQL dump, cut short by kill -9\nCREATE TABLE")
+    unlisted = backups / "20260101-000000-000001-default.sql"  # a dump without its metadata
+    unlisted.write_bytes(b"-- MySQL dump\n")
+    writing = backups / f".20260101-000000-000002-default.sql.{os.getpid()}.partial"
+    writing.write_bytes(b"-- MySQL dump, still being written\n")
     temp = tmp_path / "tmp"
     stale = temp / f"migrail-rollback-{gone.pid}-abc123"
     (stale / "_migrail_rollback_shop").mkdir(parents=True)
@@ -149,6 +153,8 @@ def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(
     proc = project.migrail("sync", env={"TMPDIR": str(temp)})
     assert proc.returncode == 0, proc.stderr
     assert not partial.exists()
+    assert not unlisted.exists()
+    assert writing.exists()  # a backup another sync is taking right now
     assert not stale.exists()
     assert live.exists()  # a sync still running elsewhere keeps its own
     assert not (project.root / ".git/migrail/journal").exists() or not list(

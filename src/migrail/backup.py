@@ -36,6 +36,7 @@ from migrail.parser import Key
 
 SUFFIXES = {"sqlite": "sqlite3", "postgresql": "dump", "mysql": "sql"}
 METADATA = ".json"
+PARTIAL = ".partial"  # `.NAME.PID.partial` while the dump is written
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,10 @@ def take_backup(
                 "use --no-backup to go on without"
             )
         path = directory / f"{stamp}-{database.alias}.{suffix}"
-        with _new_private_file(path) as out:
-            _dump(database, settings, path, out)
+        partial = directory / f".{path.name}.{os.getpid()}{PARTIAL}"
+        with _new_private_file(partial) as out:
+            _dump(database, settings, partial, out)
+        os.replace(partial, path)
         backup = Backup(
             path,
             database,
@@ -130,6 +133,8 @@ def list_backups(directory: Path) -> list[Backup]:
     found = []
     for meta in directory.glob(f"*{METADATA}") if directory.is_dir() else []:
         path = meta.with_name(meta.name[: -len(METADATA)])
+        if not path.is_file():
+            continue
         try:
             data = json.loads(meta.read_text())
             found.append(
@@ -161,8 +166,13 @@ def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
 
 
 def remove_leftovers(directory: Path, protected: Collection[str] = ()) -> list[Path]:
-    """Dumps without metadata: a killed run's partial files."""
+    """A killed run's files: partial dumps of processes that are gone, dumps without metadata."""
     removed = []
+    for path in directory.glob(f".*{PARTIAL}") if directory.is_dir() else []:
+        pid = path.name[: -len(PARTIAL)].rsplit(".", 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
     for suffix in set(SUFFIXES.values()):
         for path in directory.glob(f"*.{suffix}") if directory.is_dir() else []:
             if not metadata_path(path).exists() and path.name not in protected:
@@ -264,3 +274,13 @@ def _write_metadata(backup: Backup) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, final)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from migrail.backup import Backup, Origin, list_backups, remove_leftovers, take_backup
+from migrail.backup import (
+    Backup,
+    Origin,
+    list_backups,
+    process_alive,
+    remove_leftovers,
+    take_backup,
+)
 from migrail.backup_check import BadBackup, verify_backup
 from migrail.backup_load import load_backup
 from migrail.config import Config
@@ -168,15 +175,10 @@ def remove_stale_rollback_directories() -> None:
     """`migrail-rollback-PID-*` directories whose process is gone: a killed sync's."""
     for path in Path(tempfile.gettempdir()).glob(f"{ROLLBACK_DIRECTORY_PREFIX}*-*"):
         pid = path.name[len(ROLLBACK_DIRECTORY_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and path.is_dir() and not path.is_symlink():
+        if (
+            pid.isdigit()
+            and not process_alive(int(pid))
+            and path.is_dir()
+            and not path.is_symlink()
+        ):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
