@@ -121,6 +121,14 @@ def test_rerun_after_a_kill_restores_the_backup_and_says_so(tmp_path: Path) -> N
         twenty_migrations_on_feature(project)
         kill_sync_after(project, "reversed", 3, {})
         (backup,) = list_backups(project.root / ".git/migrail/backups")
+        broken = project.schema()
+        proc = project.migrail("sync", "--dry-run")
+        assert proc.returncode == 1
+        assert proc.stdout.startswith(
+            "migrail: the last sync of database 'default' stopped midway; "
+            f"`migrail sync` will first restore {backup.name}, taken before it\n"
+        )
+        assert project.schema() == broken  # a dry run changes nothing
         proc = project.migrail("sync")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.startswith(

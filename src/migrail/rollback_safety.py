@@ -45,15 +45,25 @@ def database_of(connection: Any) -> DatabaseIdentity:
     return identity_of(connection.alias, connection.vendor, connection.settings_dict)
 
 
-def recover_interrupted_sync(repo: GitRepo, connection: Any) -> None:
-    """Before planning: remove a killed run's files; undo an interrupted non-transactional run."""
-    remove_stale_rollback_directories()
-    remove_leftovers(backups_dir(repo), protected_backups(journal_dir(repo)))
+def recover_interrupted_sync(repo: GitRepo, connection: Any, *, dry_run: bool = False) -> None:
+    """Before planning: remove a killed run's files; undo an interrupted non-transactional run.
+
+    A dry run only says what the real one will do first.
+    """
     database = database_of(connection)
     journal = unfinished(journal_dir(repo), database)
+    alias = connection.alias
+    if dry_run:
+        if journal is not None and not journal.transactional and journal.backup:
+            print(
+                f"migrail: the last sync of database {alias!r} stopped midway; "
+                f"`migrail sync` will first restore {journal.backup}, taken before it"
+            )
+        return
+    remove_stale_rollback_directories()
+    remove_leftovers(backups_dir(repo), protected_backups(journal_dir(repo)))
     if journal is None:
         return
-    alias = connection.alias
     if journal.transactional:
         print(
             f"migrail: the last sync of database {alias!r} stopped midway; "

@@ -121,7 +121,7 @@ def _sync_alias(
     connection = connections[alias]
     started = time.monotonic()
     with database_lock(repo.migrail_dir / "locks", alias, connection):
-        recover_interrupted_sync(repo, connection)
+        recover_interrupted_sync(repo, connection, dry_run=options.dry_run)
         plan = plan_sync(repo, config, connection, options.from_rev, target)
         if target is not None:
             plan.apply = []  # the target's migrations are applied after the switch
