@@ -301,3 +301,30 @@ def test_irreversible_refusal_names_a_usable_backup(project: DjangoProject) -> N
     assert proc.returncode == 1
     assert "Ways out:" in proc.stderr
     assert "migrail restore" not in proc.stderr
+
+
+def test_restore_waits_for_a_sync_of_the_same_database(project: DjangoProject) -> None:
+    import fcntl
+    import subprocess
+    import sys
+
+    from tests.djangoproject import run_env
+
+    dump = rolled_back(project)
+    lock = project.root / ".git/migrail/locks/default.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "migrail", "restore", dump.name],
+            cwd=project.root,
+            env=run_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first == "migrail: waiting for another sync of database 'default' to finish\n"
+        assert project.query(ROWS) == [[1, 1], [2, 2], [3, 3]]  # untouched while it waits
+    proc.communicate()
+    assert proc.returncode == 0
+    assert project.query("SELECT id, name, stock FROM shop_item") == [[1, 1, 9], [2, 2, 8]]

@@ -20,6 +20,7 @@ from migrail.database_safety import UnsafeDatabase, refusal
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.journal import protected_backups
+from migrail.lock import file_lock
 from migrail.rollback_safety import applied_migrations, backups_dir, journal_dir, origin_of
 
 
@@ -48,10 +49,11 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
             f"backup {backup.name} is of {backup.database.describe()}, not of database "
             f"{alias!r} ({database.describe()}); nothing was changed"
         )
-    verify_backup(backup)
-    undo = _back_up_current_state(repo, config, connection, database, keep=backup.name)
-    connection.close()
-    load_backup(backup, connection.settings_dict)
+    with file_lock(repo.migrail_dir / "locks", alias):
+        verify_backup(backup)
+        undo = _back_up_current_state(repo, config, connection, database, keep=backup.name)
+        connection.close()
+        load_backup(backup, connection.settings_dict)
     print(
         f"migrail: restored database {alias!r} from {backup.name} "
         f"({backup.branch or 'no branch'} at {backup.commit[:10] or 'unknown commit'})"
