@@ -114,7 +114,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(keep=args.keep)
     if args.command in ("sync", "status", "restore", "switch"):
-        return _run_database_command(args)
+        from migrail.database_errors import database_errors
+
+        with database_errors():
+            return _run_database_command(args)
     if args.command in ("install", "uninstall"):
         from migrail import install
         from migrail.gitrepo import GitRepo

@@ -10,6 +10,7 @@ written to a temporary package outside the working tree, which
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -86,7 +87,7 @@ def materialised(tree: Any, sources: dict[Key, bytes]) -> Iterator[None]:
     from django.conf import settings
 
     original = getattr(settings, "MIGRATION_MODULES", {})
-    directory = Path(tempfile.mkdtemp(prefix="migrail-rollback-"))
+    directory = Path(tempfile.mkdtemp(prefix=f"migrail-rollback-{os.getpid()}-"))
     modules = {}
     try:
         for app in sorted({app for app, _ in sources}):

@@ -18,6 +18,13 @@ from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.orphan_sources import materialised, remember_applied_sources
 from migrail.parser import Key
+from migrail.rollback_safety import (
+    backup_before_rollback,
+    begin_rollback,
+    end_rollback,
+    recover_interrupted_sync,
+    usable_backups,
+)
 from migrail.sync_plan import (
     SyncPlan,
     Target,
@@ -114,6 +121,7 @@ def _sync_alias(
     connection = connections[alias]
     started = time.monotonic()
     with database_lock(repo.migrail_dir / "locks", alias, connection):
+        recover_interrupted_sync(repo, connection, dry_run=options.dry_run)
         plan = plan_sync(repo, config, connection, options.from_rev, target)
         if target is not None:
             plan.apply = []  # the target's migrations are applied after the switch
@@ -138,18 +146,22 @@ def _sync_alias(
                 "nothing was changed: these migrations cannot be unapplied:\n"
                 + "\n".join(f"  - {line}" for line in plan.irreversible)
                 + "\n"
-                + WAYS_OUT
+                + _ways_out(repo, connection)
             )
         if options.dry_run:
             return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
         if plan.unapply or plan.squash_records:
+            backup = None
             if options.backup:
-                _backup(repo, config, alias, connection)
+                backup = backup_before_rollback(repo, config, connection, options.from_rev)
+            begin_rollback(connection, repo, plan.unapply, backup)
             _unapply(plan, connection)
         if target is not None:
+            end_rollback(connection, repo)
             return EXIT_CLEAN
         _migrate_forward(alias)
         remember_applied_sources(repo, connection)
+        end_rollback(connection, repo)
     print(
         f"migrail: database {alias!r} matches the working tree ({time.monotonic() - started:.2f}s)"
     )
@@ -202,14 +214,9 @@ def _migrate_forward(alias: str) -> None:
     call_command("migrate", database=alias, interactive=False, verbosity=0)
 
 
-def _backup(repo: GitRepo, config: Config, alias: str, connection: Any) -> None:
-    from migrail.backup import take_backup
-
-    backup = take_backup(
-        repo.migrail_dir / "backups",
-        alias,
-        connection.vendor,
-        connection.settings_dict,
-        config.backups_kept,
-    )
-    print(f"migrail: backed up database {alias!r} to {backup.path}")
+def _ways_out(repo: GitRepo, connection: Any) -> str:
+    """Offer a restore only when a usable backup of this database exists."""
+    usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
+    if usable:
+        return WAYS_OUT.replace("`migrail restore`", f"`migrail restore {usable[0].name}`")
+    return "\n".join(line for line in WAYS_OUT.splitlines() if "migrail restore" not in line)

@@ -26,10 +26,12 @@ def run_sync_hook(name: str, args: list[str]) -> int:
     from_rev = _previous_head(repo, name, args)
     if from_rev is None:
         return EXIT_CLEAN
+    from migrail.database_errors import database_errors
     from migrail.sync import SyncOptions, run_sync
 
     try:
-        return run_sync(repo, config, SyncOptions(from_rev=from_rev))
+        with database_errors():
+            return run_sync(repo, config, SyncOptions(from_rev=from_rev))
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
         print(
