@@ -47,13 +47,19 @@ class SyncOptions:
 
 
 def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
+    from migrail import old_tree
     from migrail.django_project import setup_django
 
-    setup_django(repo.root, config)
-    status = EXIT_CLEAN
-    for alias in database_aliases(config, options.database):
-        status = max(status, _sync_alias(repo, config, alias, options))
-    return status
+    if options.from_rev:
+        old_tree.prepare(repo, options.from_rev)  # written while Django starts
+    try:
+        setup_django(repo.root, config)
+        status = EXIT_CLEAN
+        for alias in database_aliases(config, options.database):
+            status = max(status, _sync_alias(repo, config, alias, options))
+        return status
+    finally:
+        old_tree.discard_prepared()
 
 
 def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
