@@ -7,6 +7,7 @@ only they have; removed apps; SQLite named relative to BASE_DIR.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,7 +170,12 @@ def test_hooks_print_the_rollback_with_the_old_code(real: DjangoProject) -> None
     sync(real)
     out = real.git("switch", "helper")
     assert "  - shop.0002_price\n      drops column price of shop.item" in out
+    gone = subprocess.Popen(["true"])  # a process id that no longer runs
+    gone.wait()
+    leftover = real.root / f".git/migrail/trees/{gone.pid}-killed"
+    (leftover / "shop").mkdir(parents=True)  # what a killed sync left
     out = real.git("switch", "main")
+    assert not leftover.exists()
     helper = real.git("rev-parse", "helper").strip()[:12]
     assert (
         f"migrail: database 'default' (sqlite): 2 to unapply with the code of {helper}\n"

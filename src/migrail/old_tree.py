@@ -73,7 +73,10 @@ _prepared: dict[str, CommitFiles] = {}
 
 def prepare(repo: GitRepo, rev: str) -> None:
     """Start writing `rev`'s files when migration files it has are gone from the checkout."""
-    commit = repo.resolve(rev)
+    try:
+        commit = repo.resolve(rev)
+    except MigrailError:
+        return  # said where the commit is needed, if it is
     diff = ["git", "diff", "--quiet", "--no-renames", "--diff-filter=D", commit]
     gone = subprocess.run(
         [*diff, "--", *MIGRATION_PATHSPECS],
