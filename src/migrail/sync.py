@@ -3,7 +3,10 @@
 Refuse what is unsafe before connecting, lock the database, plan (see
 `sync_plan`), refuse irreversible or sourceless rollbacks before changing
 anything, back up, unapply through Django's `MigrationExecutor` (in one
-transaction where DDL is transactional), then `migrate`.
+transaction where DDL is transactional), then `migrate`. When the commit the
+database followed is known and migrations are to be unapplied, the planning,
+refusals, backup and unapply run in a child process with that commit's code
+(`old_code_rollback`); this process keeps the lock and migrates afterwards.
 """
 
 from __future__ import annotations
