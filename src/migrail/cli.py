@@ -6,6 +6,7 @@ Exit status: 0 clean, 1 findings or work left undone, 2 usage or environment err
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="show migrail at work in a throwaway repository (SQLite)")
     demo.add_argument("--keep", action="store_true", help="keep the demo repository")
 
+    for command in (sync, status, switch, rebase):
+        command.add_argument(
+            "--settings",
+            metavar="MODULE",
+            help="the Django settings module (else DJANGO_SETTINGS_MODULE, the configuration, "
+            "then manage.py's default)",
+        )
+
     sub.add_parser("install", help="install migrail's git hooks, chaining existing ones")
     sub.add_parser("uninstall", help="remove migrail's git hooks, restoring chained ones")
     return parser
@@ -86,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "settings", None):
+        os.environ["DJANGO_SETTINGS_MODULE"] = args.settings  # as django-admin's --settings does
     try:
         return _dispatch(args)
     except MigrailError as err:
