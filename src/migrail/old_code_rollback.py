@@ -26,6 +26,8 @@ from migrail.gitrepo import GitRepo
 from migrail.parser import Key
 from migrail.sync_plan import Target
 
+PARENT_PID = "MIGRAIL_ROLLBACK_PARENT"
+PR_SET_PDEATHSIG = 1
 CHILD = (
     "import sys; from migrail.old_code_rollback import child_main; "
     "sys.exit(child_main(sys.argv[1]))"
@@ -103,6 +105,7 @@ def roll_back_with_commit(
             if caller:
                 env["DJANGO_SETTINGS_MODULE"] = caller
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env[PARENT_PID] = str(os.getpid())
             sys.stdout.flush()
             child = subprocess.run(
                 [sys.executable, "-c", CHILD, str(spec_path)],
@@ -138,6 +141,7 @@ def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
 def child_main(spec_path: str) -> int:
     import pickle
 
+    _die_with_parent()
     from migrail.errors import MigrailError
 
     with open(spec_path, "rb") as handle:
@@ -152,6 +156,22 @@ def child_main(spec_path: str) -> int:
         result.write_text(json.dumps({"error": str(err), "exit_status": err.exit_status}))
         return err.exit_status
     return 0
+
+
+def _die_with_parent() -> None:
+    """A rollback never outlives the sync that holds the database's lock for it.
+
+    Killed (kill -9), the parent's lock is released; a child going on alone could
+    interleave with the next sync. On Linux the kernel kills the child with it.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get(PARENT_PID, str(os.getppid())):
+        os._exit(EXIT_FINDINGS)  # the parent died before the line above took effect
 
 
 def _child(spec: RollbackSpec) -> None:
