@@ -65,6 +65,10 @@ def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
         _refuse_unsafe(alias, config)
         plan = plan_sync(repo, config, connections[alias], None)
         print(describe_status(plan))
+        from migrail.branch_snapshots import status_line
+
+        if line := status_line(repo, config, alias):
+            print(line)
         if not plan.in_step:
             status = EXIT_FINDINGS
     return status
@@ -118,6 +122,11 @@ def _sync_alias(
         if target is not None:
             plan.apply = []  # the target's migrations are applied after the switch
         print(describe_plan(plan))
+        if plan.unapply and not config.snapshots and not options.dry_run:
+            from migrail.branch_snapshots import SNAPSHOT_HINT, plan_drops_hold_rows
+
+            if plan_drops_hold_rows(connection, plan.drops):
+                print(SNAPSHOT_HINT)
         if plan.missing_sources:
             names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
             raise SyncRefused(
