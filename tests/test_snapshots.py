@@ -147,6 +147,28 @@ def test_a_branch_that_moved_on_while_parked_is_restored_then_migrated(
     assert project.query("SELECT name, stock, size FROM shop_item") == [[3, 4, 0]]
 
 
+def test_a_branch_rebased_while_parked_loses_the_orphan_after_the_restore(
+    db_project: tuple[DjangoProject, str], tmp_path: Path
+) -> None:
+    project, fresh_name = db_project
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (3, 4)")
+    project.git("switch", "main")
+    # feature is rewritten without billing.0002_seen while its snapshot, which has it, is parked.
+    colleague = tmp_path / "colleague"
+    git(tmp_path, "clone", "-q", "-b", "feature", str(project.root), str(colleague))
+    (colleague / "billing/migrations/0002_seen.py").unlink()
+    (colleague / "billing/migrations/max_migration.txt").write_text("0001_initial\n")
+    git(colleague, "commit", "-q", "-a", "--amend", "-m", "feature without seen")
+    project.git("fetch", "-q", str(colleague), "+feature:feature")
+
+    out = project.git("switch", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert "  - billing.0002_seen" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name, stock FROM shop_item") == [[3, 4]]
+
+
 def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> None:
     psycopg = pytest.importorskip("psycopg")
     from tests.databases import database_settings
@@ -219,6 +241,32 @@ def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> N
         assert [s["branch"] for s in stored(project)] == ["feature"]
         project.git("switch", "feature")
         assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+
+
+def test_a_postgresql_swap_stopped_halfway_is_finished_by_the_next_sync(tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    from tests.databases import database_settings
+
+    with database_settings("postgresql", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.git("switch", "main")
+        project.query("INSERT INTO shop_item (name) VALUES (1)")
+        project.git("switch", "feature")  # main parked, feature restored
+        parked = "migrail_snap_" + str(next(s["id"] for s in stored(project)))
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={parked}")
+        with psycopg.connect(dsn, autocommit=True):  # main's copy cannot be renamed back
+            out = project.git("switch", "main", check=False)
+        assert "stopped at step 3 of 3" in out
+        assert "run `migrail sync` to finish it" in out
+        proc = project.migrail("sync")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "migrail: finished an interrupted snapshot switch of database 'default'" in (
+            proc.stdout
+        )
+        assert project.schema() == fresh_schema(project, fresh_name)
+        assert project.query("SELECT name FROM shop_item") == [[1]]
+        assert [s["branch"] for s in stored(project)] == ["feature"]
 
 
 def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str]) -> None:

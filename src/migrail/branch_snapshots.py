@@ -123,7 +123,7 @@ def applied_leaves(connection: Any) -> dict[str, str]:
 
 
 def arrive_after_checkout(repo: GitRepo, config: Config, previous: str) -> str | None:
-    """post-checkout: the commit whose code applied the database's migrations now."""
+    """post-checkout: save and restore, then the `--from` for sync (see `leave_and_arrive`)."""
     return leave_and_arrive(
         repo,
         config,
@@ -144,7 +144,9 @@ def leave_and_arrive(
 ) -> str | None:
     """Save each database as `left`'s snapshot; restore `arriving`'s where it has one.
 
-    Returns the commit the restored snapshot was taken at (for sync's `--from`), or None.
+    Returns sync's `--from`: the commit whose code applied the database's migrations now
+    (the restored snapshot's, `left_commit` when none was restored), or None when that
+    commit is gone (sync then finds sources in its cache and history).
     """
     from django.db import connections
 
@@ -185,18 +187,9 @@ def leave_and_arrive(
                 prune_beyond_kept(engine, store, identity, config.snapshots_kept, keep=save_as.id)
         except SnapshotUnavailable as err:
             print(f"migrail: no snapshot of database {alias!r}: {err}; rolling back instead")
-    if restored_at and _commit_exists(repo, restored_at):
-        return restored_at
-    return None
-
-
-def arriving_snapshot(repo: GitRepo, config: Config, alias: str, branch: str) -> Snapshot | None:
-    """The snapshot a switch to `branch` would restore (metadata only; no connection)."""
-    from django.conf import settings
-    from django.db import connections
-
-    identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
-    return snapshot_store(repo).find(identity, branch)
+    if restored_at is None:
+        return left_commit
+    return restored_at if _commit_exists(repo, restored_at) else None
 
 
 def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
@@ -274,7 +267,10 @@ DROP_COLUMN = re.compile(r"^drops column (\S+) of (\w+)\.(\w+)$")
 
 
 def plan_drops_hold_rows(connection: Any, drops: dict[Any, list[str]]) -> bool:
-    """`holds_rows` for a `SyncPlan.drops` (its "drops table T" and "drops column C of a.m")."""
+    """`holds_rows` for a `SyncPlan.drops` (its "drops table T" and "drops column C of a.m").
+
+    False when the database cannot say: this only decides whether to print a hint.
+    """
     from django.apps import apps
 
     tables: list[str] = []
@@ -290,7 +286,10 @@ def plan_drops_hold_rows(connection: Any, drops: dict[Any, list[str]]) -> bool:
                 except LookupError:
                     table = f"{app}_{model}"
                 columns.append((table, column))
-    return holds_rows(connection, tables, columns)
+    try:
+        return holds_rows(connection, tables, columns)
+    except Exception:  # a hint must never stop a sync
+        return False
 
 
 def switch_with_snapshots(
@@ -322,10 +321,11 @@ def switch_with_snapshots(
     if subprocess.run(["git", "switch", branch], cwd=repo.root, env=env).returncode != 0:
         print(f"migrail: git switch {branch} failed; nothing was changed", file=sys.stderr)
         return EXIT_FINDINGS
-    restored_at = leave_and_arrive(
+    from_rev = leave_and_arrive(
         repo, config, left=left, left_commit=left_commit, arriving=branch, database=database
     )
-    forward = [sys.executable, "-m", "migrail", "sync", "--from", restored_at or left_commit]
+    forward = [sys.executable, "-m", "migrail", "sync"]
+    forward += ["--from", from_rev] if from_rev else []
     if database:
         forward += ["--database", database]
     return subprocess.run(forward, cwd=repo.root).returncode

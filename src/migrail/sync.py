@@ -125,7 +125,7 @@ def _sync_alias(
         if plan.unapply and not config.snapshots and not options.dry_run:
             from migrail.branch_snapshots import SNAPSHOT_HINT, plan_drops_hold_rows
 
-            if plan_drops_hold_rows(connection, plan.drops):
+            if plan_drops_hold_rows(connection, plan.drops):  # never fails: a hint only
                 print(SNAPSHOT_HINT)
         if plan.missing_sources:
             names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
