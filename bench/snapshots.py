@@ -7,7 +7,7 @@ column; the hooks are installed. Per engine and size:
 - snapshots, return trip: A -> B -> A where both have snapshots, time per switch;
 - rollback only: the same switch without snapshots (cheap, but the column's data is lost);
 - by hand: `pg_dump -Fc` + `pg_restore --clean` (or `mysqldump` + `mysql`) of the database,
-  what a user does to keep each branch's data without migrail.
+  what a user does to keep each branch's data without migrail (the two commands alone).
 
 Run: python bench/snapshots.py [--sizes 10,100] [--engines sqlite,postgresql,mariadb]
      [--runs 3] [--huge]  (--huge adds 1000 MB; it is skipped, saying so, without it)
@@ -16,6 +16,7 @@ Run: python bench/snapshots.py [--sizes 10,100] [--engines sqlite,postgresql,mar
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -53,7 +54,11 @@ FILL = {
 }
 
 
-def switch(project: DjangoProject, branch: str, snapshots: bool = True) -> float:
+STEP = re.compile(r"migrail: saved database .* \((?:commit \w+, )?([0-9.]+)s\)$", re.M)
+
+
+def switch(project: DjangoProject, branch: str, snapshots: bool = True) -> tuple[float, float]:
+    """(the whole `git switch` with its hook, the snapshot step alone) in seconds."""
     started = time.perf_counter()
     proc = subprocess.run(
         ["git", "switch", branch], cwd=project.root, env=run_env(), capture_output=True, text=True
@@ -61,7 +66,8 @@ def switch(project: DjangoProject, branch: str, snapshots: bool = True) -> float
     elapsed = time.perf_counter() - started
     if proc.returncode != 0 or (snapshots and "snapshot" not in proc.stdout + proc.stderr):
         sys.exit(f"git switch {branch} failed:\n{proc.stdout}{proc.stderr}")
-    return elapsed
+    step = STEP.search(proc.stdout + proc.stderr)
+    return elapsed, float(step.group(1)) if step else 0.0
 
 
 def build(project: DjangoProject, engine: str, size_mb: int, snapshots: bool) -> None:
@@ -106,24 +112,21 @@ def measure(engine: str, size_mb: int, runs: int) -> dict[str, float | None]:
     with tempfile.TemporaryDirectory() as tmp, database_settings(engine, Path(tmp)) as (db, _):
         project = DjangoProject(Path(tmp) / "repo", database=db)
         build(project, engine, size_mb, snapshots=True)
-        first = switch(project, "main")  # feature saved (a copy); main has no snapshot yet
-        switch(project, "feature")  # main parked, feature un-parked
-        trips = []
-        for _ in range(runs):
-            trips += [switch(project, "main"), switch(project, "feature")]
+        first, first_step = switch(project, "main")  # feature saved (a copy); main has none
+        switch(project, "feature")  # main parked, feature un-parked and migrated
+        trips = [switch(project, b) for _ in range(runs) for b in ("main", "feature")]
         hand = by_hand(engine, db, Path(tmp))
     with tempfile.TemporaryDirectory() as tmp, database_settings(engine, Path(tmp)) as (db, _):
         project = DjangoProject(Path(tmp) / "repo", database=db)
         build(project, engine, size_mb, snapshots=False)
-        rollback = []
-        for _ in range(runs):
-            rollback += [
-                switch(project, "main", snapshots=False),
-                switch(project, "feature", snapshots=False),
-            ]
+        rollback = [
+            switch(project, b, snapshots=False)[0] for _ in range(runs) for b in ("main", "feature")
+        ]
     return {
         "first": first,
-        "trip": statistics.median(trips),
+        "first_step": first_step,
+        "trip": statistics.median(t for t, _ in trips),
+        "trip_step": statistics.median(s for _, s in trips),
         "rollback": statistics.median(rollback),
         "hand": hand,
     }
@@ -141,17 +144,20 @@ def main() -> None:
         sizes.append(1000)
     else:
         print("(1000 MB skipped: pass --huge to run it; it needs ~3 GB of disk per engine)")
+    print("seconds per switch (whole `git switch` with its hook; the snapshot step alone)")
     print(
-        f"{'engine':<11} {'size':>7} {'first visit':>12} {'with snapshot':>14} "
+        f"{'engine':<11} {'size':>7} {'first visit':>18} {'with snapshots':>18} "
         f"{'rollback only':>14} {'dump+restore':>13}"
     )
     for engine in args.engines.split(","):
         for size in sizes:
             r = measure(engine, size, args.runs)
-            hand = f"{r['hand']:.2f}s" if r["hand"] is not None else "-"
+            hand = f"{r['hand']:.2f}" if r["hand"] is not None else "-"
+            first = f"{r['first']:.2f} ({r['first_step']:.2f})"
+            trip = f"{r['trip']:.2f} ({r['trip_step']:.2f})"
             print(
-                f"{engine:<11} {size:>4} MB {r['first']:>11.2f}s {r['trip']:>13.2f}s "
-                f"{r['rollback']:>13.2f}s {hand:>13}",
+                f"{engine:<11} {size:>4} MB {first:>18} {trip:>18} "
+                f"{r['rollback']:>14.2f} {hand:>13}",
                 flush=True,
             )
 

@@ -9,6 +9,7 @@ database open, views on MySQL), it says why and the switch rolls back as before.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -162,6 +163,7 @@ def leave_and_arrive(
                 if refused:
                     raise SnapshotUnavailable(refused)
                 save_as = new_snapshot(identity, left, left_commit, leaves)
+                started = time.monotonic()
                 waiting = _usable(engine, store, identity, arriving) if arriving else None
                 if waiting is not None and waiting.id != save_as.id:
                     steps = engine.swap_steps(save_as, waiting)
@@ -170,7 +172,8 @@ def leave_and_arrive(
                     )
                     print(
                         f"migrail: saved database {alias!r} as the snapshot of {left!r} and "
-                        f"restored the snapshot of {arriving!r} (commit {waiting.commit[:12]})"
+                        f"restored the snapshot of {arriving!r} (commit {waiting.commit[:12]}, "
+                        f"{time.monotonic() - started:.2f}s)"
                     )
                     restored_at = waiting.commit
                 else:
@@ -183,6 +186,7 @@ def leave_and_arrive(
                             if arriving
                             else ""
                         )
+                        + f" ({time.monotonic() - started:.2f}s)"
                     )
                 prune_beyond_kept(engine, store, identity, config.snapshots_kept, keep=save_as.id)
         except SnapshotUnavailable as err:
