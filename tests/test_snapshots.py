@@ -341,3 +341,21 @@ def test_migrail_switch_restores_a_snapshot(project: DjangoProject, tmp_path: Pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "restored the snapshot of 'feature'" in proc.stdout
     assert project.query("SELECT name, stock FROM shop_item") == [[7, 5]]
+
+
+def test_snapshot_restore_puts_back_a_saved_copy(db_project: tuple[DjangoProject, str]) -> None:
+    project, _ = db_project
+    start(project, snapshots=True)
+    head = project.git("rev-parse", "HEAD").strip()
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 1)")
+    assert project.migrail("snapshot", "save").returncode == 0
+    project.query("DELETE FROM shop_item")
+    proc = project.migrail("snapshot", "restore", "feature")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == (
+        f"migrail: database 'default' is now a copy of the snapshot of 'feature' (commit "
+        f"{head[:12]}); run `migrail sync` to bring it to this checkout's migrations\n"
+    )
+    assert project.query("SELECT name, stock FROM shop_item") == [[1, 1]]
+    assert [s["branch"] for s in stored(project)] == ["feature"]  # the snapshot is kept
+    assert project.migrail("status").returncode == 0
