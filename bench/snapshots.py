@@ -16,6 +16,7 @@ Run: python bench/snapshots.py [--sizes 10,100] [--engines sqlite,postgresql,mar
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import statistics
@@ -116,6 +117,9 @@ def measure(engine: str, size_mb: int, runs: int) -> dict[str, float | None]:
         switch(project, "feature")  # main parked, feature un-parked and migrated
         trips = [switch(project, b) for _ in range(runs) for b in ("main", "feature")]
         hand = by_hand(engine, db, Path(tmp))
+        for meta in (project.root / ".git/migrail/snapshots").glob("*.json"):
+            if not meta.name.startswith("journal-"):  # server-side copies outlive the tmp dir
+                project.migrail("snapshot", "drop", json.loads(meta.read_text())["branch"])
     with tempfile.TemporaryDirectory() as tmp, database_settings(engine, Path(tmp)) as (db, _):
         project = DjangoProject(Path(tmp) / "repo", database=db)
         build(project, engine, size_mb, snapshots=False)

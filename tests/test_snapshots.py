@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,29 @@ HINT = (
 IRREVERSIBLE = "migrations.RunSQL('UPDATE shop_item SET name = name'),\n" + add_field(
     "item", "stock"
 )
+
+
+@pytest.fixture(autouse=True)
+def drop_snapshot_databases(tmp_path: Path) -> Iterator[None]:
+    """The server databases and schemas snapshots made, dropped after each test."""
+    yield
+    for meta in tmp_path.glob("**/.git/migrail/snapshots/*.json"):
+        data = json.loads(meta.read_text())
+        if meta.name.startswith("journal-") or "identity" not in data:
+            continue
+        name = "migrail_snap_" + data["id"]
+        if data["identity"]["vendor"] == "postgresql":
+            import psycopg
+
+            with psycopg.connect(PG_DSN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        elif data["identity"]["vendor"] == "mysql":
+            import pymysql
+
+            admin = pymysql.connect(autocommit=True, **MARIADB)
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            admin.close()
 
 
 def start(project: DjangoProject, *, snapshots: bool, extra: str = "", **feature: str) -> None:
