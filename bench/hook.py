@@ -5,6 +5,9 @@
    a naive hook that runs `manage.py migrate`.
 2. A switch that rolls back 20 migrations and applies 20: migrail's hook
    against the same by hand (`migrate app000 0001_initial`, checkout, `migrate`).
+3. The same where every migration imports a helper module only its branch has,
+   so only the old commit's code can unapply it (migrail's old-code path).
+4. What writing a commit's files outside the work tree costs (3,000 files).
 
 Run: python bench/hook.py [--runs 7]
 """
@@ -17,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,14 +108,18 @@ def no_change_switch(runs: int) -> list[tuple[str, float]]:
         return [(name, seconds - bare) for name, seconds in rows]
 
 
-def migration(name: str, parent: str, operation: str) -> str:
+def migration(name: str, parent: str, operation: str, header: str = "") -> str:
     return (
-        "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+        f"from django.db import migrations, models\n{header}\n\n"
+        "class Migration(migrations.Migration):\n"
         f"    dependencies = [('app000', {parent!r})]\n    operations = [{operation}]\n"
     )
 
 
-def twenty_each_way(runs: int) -> list[tuple[str, float]]:
+HELPER = "def noop(apps, schema_editor):\n    pass\n"
+
+
+def twenty_each_way(runs: int, *, branch_only_helpers: bool = False) -> list[tuple[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate(root, 1, 1)  # app000 with 0001_initial, committed on main
@@ -120,13 +128,19 @@ def twenty_each_way(runs: int) -> list[tuple[str, float]]:
         for branch, prefix in (("main", "a"), ("other", "b")):
             run(root, "git", "switch", "-q", branch)
             previous = "0001_initial"
+            header = ""
+            if branch_only_helpers:
+                (app.parent / f"helpers_{prefix}.py").write_text(HELPER)
+                header = f"from app000.helpers_{prefix} import noop\n"
             for n in range(2, 22):
                 name = f"{n:04d}_{prefix}{n}"
                 field = (
                     f"migrations.AddField(model_name='item', name='{prefix}{n}', "
                     "field=models.IntegerField(default=0))"
                 )
-                (app / f"{name}.py").write_text(migration(name, previous, field))
+                if branch_only_helpers:
+                    field += ", migrations.RunPython(noop, noop)"
+                (app / f"{name}.py").write_text(migration(name, previous, field, header))
                 previous = name
             (app / "max_migration.txt").write_text(f"{previous}\n")
             run(root, "git", "add", "-A")
@@ -134,23 +148,48 @@ def twenty_each_way(runs: int) -> list[tuple[str, float]]:
         run(root, "git", "switch", "-q", "main")
         run(root, PYTHON, "manage.py", "migrate", "-v", "0")
         set_hook(root, "migrail")
-        hooked = []
-        for n in range(runs * 2):
+        # Interleaved, so the machine's load weighs on both alike: the hook takes
+        # main -> other, by hand takes other -> main (hooks off), and so on.
+        hooked, by_hand = [], []
+        for _ in range(runs * 2):
             start = time.perf_counter()
-            run(root, "git", "checkout", "-q", "other" if n % 2 == 0 else "main")
+            run(root, "git", "checkout", "-q", "other")
             hooked.append(time.perf_counter() - start)
-        set_hook(root, None)
-        by_hand = []
-        for n in range(runs * 2):
             start = time.perf_counter()
             run(root, PYTHON, "manage.py", "migrate", "-v", "0", "app000", "0001_initial")
-            run(root, "git", "checkout", "-q", "other" if n % 2 == 0 else "main")
+            run(root, "git", "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main")
             run(root, PYTHON, "manage.py", "migrate", "-v", "0")
             by_hand.append(time.perf_counter() - start)
         return [
             ("migrail post-checkout (backup included)", statistics.median(hooked)),
             ("by hand: migrate back, checkout, migrate", statistics.median(by_hand)),
         ]
+
+
+def materialise_cost(runs: int) -> float:
+    """Median seconds to write a commit's files under .git/migrail/trees (removal runs while
+    migrate does, so it is not on the path)."""
+    from migrail.gitrepo import GitRepo
+    from migrail.old_tree import commit_tree
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(root, 60, 48)  # 2,880 migrations plus the apps' and project's files
+        files = len(
+            subprocess.run(["git", "ls-files"], cwd=root, capture_output=True).stdout.split()
+        )
+        repo = GitRepo.discover(root)
+        head = repo.resolve("HEAD")
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            with commit_tree(repo, head):
+                samples.append(time.perf_counter() - start)
+            for thread in threading.enumerate():  # the removal, off the timed path
+                if thread is not threading.current_thread():
+                    thread.join()
+        print(f"(a repository of {files} files)")
+        return statistics.median(samples)
 
 
 def main() -> None:
@@ -171,6 +210,15 @@ def main() -> None:
     print(f"| {'way':<46} | {'seconds':>9} |\n|{'-' * 48}|{'-' * 11}|")
     for name, seconds in twenty_each_way(max(2, args.runs // 2)):
         print(f"| {name:<46} | {seconds:9.2f} |")
+    print(
+        "\n3. the same, every migration importing a helper only its branch has "
+        f"(old-code path; SQLite, median of {args.runs * 2})\n"
+    )
+    print(f"| {'way':<46} | {'seconds':>9} |\n|{'-' * 48}|{'-' * 11}|")
+    for name, seconds in twenty_each_way(max(2, args.runs // 2), branch_only_helpers=True):
+        print(f"| {name:<46} | {seconds:9.2f} |")
+    print("\n4. writing a commit's files outside the work tree, and removing them")
+    print(f"median of {args.runs}: {materialise_cost(args.runs) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

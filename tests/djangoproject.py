@@ -36,9 +36,15 @@ def run_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def git(cwd: Path, *args: str, check: bool = True, stdin: str | None = None) -> str:
+def git(
+    cwd: Path,
+    *args: str,
+    check: bool = True,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=run_env(), capture_output=True, text=True, input=stdin
+        ["git", *args], cwd=cwd, env=run_env(env), capture_output=True, text=True, input=stdin
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -83,6 +89,8 @@ class DjangoProject:
     root: Path
     apps: list[str] = field(default_factory=list)
     database: dict[str, str] = field(default_factory=dict)
+    settings_extra: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # every subprocess's, git hooks' included
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -118,7 +126,7 @@ class DjangoProject:
             f"INSTALLED_APPS = {self.apps!r}\n"
             f"DATABASES = {{'default': {database!r}}}\n"
             "DATABASES['default']['NAME'] = os.environ.get('TEST_DB_NAME', DATABASES['default']['NAME'])\n"
-            "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n" + extra,
+            "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n" + self.settings_extra + extra,
         )
 
     def add_app(
@@ -170,7 +178,7 @@ class DjangoProject:
 
     def install_pre_commit(self, home: Path, *hook_types: str) -> dict[str, str]:
         """`pre-commit install` for this project; returns the environment git must run with."""
-        env = run_env({"PRE_COMMIT_HOME": str(home)})
+        env = run_env({**self.env, "PRE_COMMIT_HOME": str(home)})
         types = [arg for hook_type in hook_types for arg in ("--hook-type", hook_type)]
         proc = subprocess.run(
             [sys.executable, "-m", "pre_commit", "install", *types],
@@ -186,7 +194,7 @@ class DjangoProject:
         return self.write(f"{app_dir}/migrations/{name}.py", source)
 
     def git(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
-        return git(self.root, *args, check=check, stdin=stdin)
+        return git(self.root, *args, check=check, stdin=stdin, env=self.env)
 
     def commit(self, message: str = "change") -> str:
         self.git("add", "-A")
@@ -199,7 +207,7 @@ class DjangoProject:
         return subprocess.run(
             [sys.executable, "-m", "migrail", *args],
             cwd=self.root,
-            env=run_env(env),
+            env=run_env({**self.env, **(env or {})}),
             capture_output=True,
             text=True,
             input=stdin,
@@ -208,7 +216,8 @@ class DjangoProject:
     def python(
         self, code: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        extra = {"DJANGO_SETTINGS_MODULE": "project.settings", "PYTHONPATH": str(self.root)}
+        path = os.pathsep.join(filter(None, [str(self.root), self.env.get("PYTHONPATH")]))
+        extra = {**self.env, "DJANGO_SETTINGS_MODULE": "project.settings", "PYTHONPATH": path}
         return subprocess.run(
             [sys.executable, "-c", code],
             cwd=self.root,
@@ -223,7 +232,7 @@ class DjangoProject:
         return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=self.root,
-            env=run_env(env),
+            env=run_env({**self.env, **(env or {})}),
             capture_output=True,
             text=True,
         )
@@ -248,6 +257,91 @@ class DjangoProject:
         assert proc.returncode == 0, proc.stderr
         result: dict[str, list[list[str]]] = json.loads(proc.stdout)
         return result
+
+
+CONTRIB_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+]
+CONTRIB_SETTINGS = """\
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+"""
+THIRD_PARTY_MIGRATION = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Tag",
+            fields=[("id", models.AutoField(primary_key=True)), ("name", models.TextField())],
+        ),
+    ]
+"""
+USER_ROWS = """\
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+User.objects.create_user("alice", password="secret")
+session = SessionStore()
+session["seen"] = 1
+session.create()
+with connection.cursor() as cursor:
+    cursor.execute("INSERT INTO taglib_tag (name) VALUES ('kept')")
+"""
+
+
+def real_project(
+    root: Path, packages: Path, database: dict[str, str] | None = None
+) -> DjangoProject:
+    """A project as real ones are: Django's contrib apps, and a third-party app with its own
+    migrations installed outside the work tree (`packages`, on every subprocess's path)."""
+    (packages / "taglib/migrations").mkdir(parents=True, exist_ok=True)
+    (packages / "taglib/__init__.py").write_text("")
+    (packages / "taglib/migrations/__init__.py").write_text("")
+    (packages / "taglib/migrations/0001_initial.py").write_text(THIRD_PARTY_MIGRATION)
+    path = os.pathsep.join(filter(None, [str(packages), os.environ.get("PYTHONPATH")]))
+    return DjangoProject(
+        root,
+        apps=[*CONTRIB_APPS, "taglib"],
+        database=database or {},
+        settings_extra=CONTRIB_SETTINGS,
+        env={"PYTHONPATH": path},
+    )
+
+
+def add_user_rows(p: DjangoProject) -> None:
+    """A user, a session and a third-party row: what no sync may ever lose."""
+    proc = p.python(USER_ROWS)
+    assert proc.returncode == 0, proc.stderr
+
+
+def user_rows(p: DjangoProject) -> list[list[object]]:
+    return [
+        *p.query("SELECT username FROM auth_user"),
+        *p.query("SELECT COUNT(*) FROM django_session"),
+        *p.query("SELECT name FROM taglib_tag"),
+    ]
 
 
 MANAGE_PY = """\

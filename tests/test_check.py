@@ -160,7 +160,7 @@ def test_unreadable_migrations(project: DjangoProject) -> None:
     )
     project.migration("shop", "0004_noclass", "x = 1\n")
     (project.root / "shop/migrations/0005_binary.py").write_bytes(b"\x89PNG\x00\x00")
-    (project.root / "shop/migrations/0006_latin.py").write_bytes(b"# caf\xe9\n")
+    (project.root / "shop/migrations/0006_latin.py").write_bytes(b"x = 'caf\xe9'\n")
     project.migration(
         "shop",
         "0007_dynamic",
@@ -183,7 +183,7 @@ def test_unreadable_migrations(project: DjangoProject) -> None:
             1,
             "0005_binary is a binary file, not Python source",
         ),
-        ("E011", "shop/migrations/0006_latin.py", 1, "0006_latin is not valid utf-8 (byte 5)"),
+        ("E011", "shop/migrations/0006_latin.py", 1, "0006_latin is not valid utf-8 (byte 8)"),
         (
             "E010",
             "shop/migrations/0007_dynamic.py",
@@ -249,8 +249,8 @@ def test_fix_writes_exactly_what_django_linear_migrations_writes(project: Django
         proc = project.migrail("check", "--fix")
         assert (proc.returncode, proc.stdout, proc.stderr) == (
             1,
-            "",
             "migrail: wrote shop/migrations/max_migration.txt\n",
+            "",
         )
         assert max_migration.read_bytes() == theirs
         assert project.migrail("check", "--fix").returncode == 0

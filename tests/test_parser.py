@@ -21,7 +21,7 @@ def test_reads_dependencies_tuples_lists_and_swappable() -> None:
     parsed = parse(
         "class Migration(migrations.Migration):\n"
         "    dependencies = (\n"
-        "        ['shop', '0001_initial'],\n"
+        "        ('shop', '0001_initial'),\n"
         "        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n"
         "        ('billing', '__first__'),\n"
         "    )\n"
@@ -65,9 +65,11 @@ def test_irreversible_operations() -> None:
 
 def test_subclass_of_project_base_class_is_a_migration() -> None:
     parsed = parse(
-        "from myproject.db import BaseMigration\nclass Migration(BaseMigration):\n    pass\n"
+        "from myproject.db import BaseMigration\n"
+        "class Migration(BaseMigration):\n"
+        "    dependencies = [('shop', '0001_initial')]\n"
     )
-    assert parsed.dependencies == ()
+    assert [(d.app, d.name) for d in parsed.dependencies] == [("shop", "0001_initial")]
 
 
 def test_syntax_error_names_the_line() -> None:
@@ -119,3 +121,35 @@ def test_computed_dependencies_are_reported_not_guessed() -> None:
         HEAD + b"class Migration(migrations.Migration):\n    dependencies = [('a', NAME)]\n"
     )
     assert (found.kind, found.line) == ("not-static", 5)
+
+
+def test_bad_bytes_python_tolerates_are_read_as_python_reads_them() -> None:
+    # CPython does not decode comments on the first lines: Django loads this file.
+    parsed = parse_migration(
+        b"# caf\xe9\n" + HEAD + b"class Migration(migrations.Migration):\n    pass\n"
+    )
+    assert isinstance(parsed, ParsedMigration), parsed
+
+
+def test_list_entries_are_not_read_as_dependencies() -> None:
+    # Django's loader uses each entry as a dict key: a list there is a TypeError.
+    found = problem(
+        HEAD + b"class Migration(migrations.Migration):\n    dependencies = [['a', 'b']]\n"
+    )
+    assert (found.kind, found.line, found.message) == (
+        "not-static",
+        5,
+        "has a `dependencies` entry migrail cannot read statically",
+    )
+
+
+def test_an_imported_base_hides_the_dependencies() -> None:
+    found = problem(
+        HEAD
+        + b"from myproject.db import BaseMigration\nclass Migration(BaseMigration):\n    pass\n"
+    )
+    assert (found.kind, found.line, found.message) == (
+        "not-static",
+        5,
+        "has `dependencies` inherited from `BaseMigration` migrail cannot read statically",
+    )

@@ -132,7 +132,9 @@ def test_squashed_migration_across_a_switch(project: DjangoProject, tmp_path: Pa
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 
 
-def test_removed_app_is_refused_with_the_way_out(project: DjangoProject) -> None:
+def test_removed_app_is_rolled_back_with_its_own_code(
+    project: DjangoProject, tmp_path: Path
+) -> None:
     main_branch(project)
     project.git("switch", "-q", "-c", "audit")
     project.add_app("audit")
@@ -141,13 +143,15 @@ def test_removed_app_is_refused_with_the_way_out(project: DjangoProject) -> None
     project.commit("audit")
     sync(project)
     assert project.migrail("install").returncode == 0
-    out = project.git("switch", "main", check=False)
-    assert "app 'audit' is gone from this checkout but its migrations are applied" in out
-    assert "Traceback" not in out
+    out = project.git("switch", "main")
+    assert "1 to unapply with the code of" in out
+    assert "  - audit.0001_initial\n      drops table audit_log" in out
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
     project.git("switch", "-q", "audit")
+    assert "audit_log" in project.schema()["tables"]  # type: ignore[operator]
     proc = project.migrail("switch", "main")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "audit_log" not in project.schema()["tables"]  # type: ignore[operator]
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 
 
 def test_hooks_do_not_sync_in_ci_unless_configured(project: DjangoProject) -> None:

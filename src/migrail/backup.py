@@ -1,109 +1,200 @@
-"""Backups taken before a rollback, kept under git's common directory, and restored from there.
+"""Backups of a database, kept under git's common directory: taken, listed, pruned.
 
-SQLite uses the online backup API; PostgreSQL `pg_dump -Fc` / `pg_restore`;
-MySQL and MariaDB `mysqldump` / `mysql`.
+SQLite uses the online backup API; PostgreSQL `pg_dump -Fc`; MySQL and MariaDB
+`mysqldump`. Each dump `X` gets `X.json`, written last (atomically): the
+database it came from, the branch and commit, the applied migrations, a
+SHA-256 of the dump, the time in UTC and the size. A dump without its
+metadata is what a killed run left behind, and the next run removes it.
+Files are 0600 in 0700 directories whatever the umask: dumps of a server
+database are readable only by their owner.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import shutil
 import sqlite3
-import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from migrail.client_programs import (
+    ProgramFailed,
+    lock_wait_seconds,
+    mysql_args,
+    pg_args,
+    run_program,
+)
+from migrail.database_identity import DatabaseIdentity
 from migrail.errors import MigrailError
+from migrail.parser import Key
+
+SUFFIXES = {"sqlite": "sqlite3", "postgresql": "dump", "mysql": "sql"}
+METADATA = ".json"
+PARTIAL = ".partial"  # `.NAME.PID.partial` while the dump is written
 
 
 @dataclass(frozen=True)
 class Backup:
     path: Path
-    alias: str
-    vendor: str
-    database: str
-    created: str
+    database: DatabaseIdentity
+    branch: str
+    commit: str
+    applied: tuple[Key, ...]
+    sha256: str
+    created: str  # ISO 8601, UTC
+    size: int
 
     @property
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def vendor(self) -> str:
+        return self.database.vendor
+
+    @property
+    def metadata_path(self) -> Path:
+        return metadata_path(self.path)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The branch and commit whose migrations the database holds when it is backed up."""
+
+    branch: str
+    commit: str
+
+
+def metadata_path(path: Path) -> Path:
+    return path.with_name(path.name + METADATA)
+
+
+def private_directory(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    return directory
+
 
 def take_backup(
-    directory: Path, alias: str, vendor: str, settings: dict[str, Any], kept: int
+    directory: Path,
+    database: DatabaseIdentity,
+    settings: Mapping[str, Any],
+    *,
+    origin: Origin,
+    applied: Collection[Key],
+    kept: int,
+    protected: Collection[str] = (),
 ) -> Backup:
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000:06d}"
-    suffix = {"sqlite": "sqlite3", "postgresql": "dump", "mysql": "sql"}.get(vendor, "bak")
-    path = directory / f"{stamp}-{alias}.{suffix}"
-    name = str(settings["NAME"])
-    if vendor == "sqlite":
-        _sqlite_copy(name, path)
-    elif vendor == "postgresql":
-        _run(["pg_dump", "-Fc", "-f", str(path), *_pg_args(settings), name], _pg_env(settings))
-    elif vendor == "mysql":
-        with path.open("wb") as out:
-            _run(
-                ["mysqldump", "--single-transaction", *_mysql_args(settings), name],
-                _mysql_env(settings),
-                stdout=out,
+    """Dump the database to a new file; prune old ones (never those in `protected`)."""
+    try:
+        private_directory(directory)
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
+        stamp += f"-{now // 1000 % 10**6:06d}"  # microseconds: names sort in time order
+        suffix = SUFFIXES.get(database.vendor)
+        if suffix is None:
+            raise MigrailError(
+                f"migrail cannot back up a {database.vendor} database; "
+                "use --no-backup to go on without"
             )
-    else:
-        raise MigrailError(
-            f"migrail cannot back up a {vendor} database; use --no-backup to go on without"
+        path = directory / f"{stamp}-{database.alias}.{suffix}"
+        partial = directory / f".{path.name}.{os.getpid()}{PARTIAL}"
+        with _new_private_file(partial) as out:
+            _dump(database, settings, partial, out)
+        os.replace(partial, path)
+        backup = Backup(
+            path,
+            database,
+            origin.branch,
+            origin.commit,
+            tuple(sorted(applied)),
+            file_sha256(path),
+            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            path.stat().st_size,
         )
-    meta = {
-        "alias": alias,
-        "vendor": vendor,
-        "database": name,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    path.with_suffix(path.suffix + ".json").write_text(json.dumps(meta))
-    _prune(directory, kept)
-    return Backup(path, alias, vendor, name, meta["created"])
+        _write_metadata(backup)
+    except OSError as err:
+        raise MigrailError(
+            f"cannot write a backup of database {database.alias!r} in {directory}: "
+            f"{err.strerror or err}; nothing was changed"
+        ) from err
+    prune(directory, kept, protected)
+    return backup
 
 
 def list_backups(directory: Path) -> list[Backup]:
+    """Every complete backup, newest first."""
     found = []
-    for meta_path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        data = json.loads(meta_path.read_text())
-        path = meta_path.with_suffix("")
-        if path.exists():
+    for meta in directory.glob(f"*{METADATA}") if directory.is_dir() else []:
+        path = meta.with_name(meta.name[: -len(METADATA)])
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(meta.read_text())
             found.append(
-                Backup(path, data["alias"], data["vendor"], data["database"], data["created"])
+                Backup(
+                    path,
+                    DatabaseIdentity.from_json(data["database"]),
+                    str(data["branch"]),
+                    str(data["commit"]),
+                    tuple((str(app), str(name)) for app, name in data["applied"]),
+                    str(data["sha256"]),
+                    str(data["created"]),
+                    int(data["size"]),
+                )
             )
-    return found
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # metadata of an older migrail, or unreadable: not offered
+    return sorted(found, key=lambda b: b.name, reverse=True)  # names start with the UTC time
 
 
-def restore_backup(backup: Backup, settings: dict[str, Any]) -> None:
-    name = str(settings["NAME"])
-    if backup.vendor == "sqlite":
-        _sqlite_copy(backup.path, name)
-    elif backup.vendor == "postgresql":
-        _run(
-            [
-                "pg_restore",
-                "--clean",
-                "--if-exists",
-                "--single-transaction",
-                *_pg_args(settings),
-                "-d",
-                name,
-                str(backup.path),
-            ],
-            _pg_env(settings),
-        )
-    elif backup.vendor == "mysql":
-        with backup.path.open("rb") as dump:
-            _run(["mysql", *_mysql_args(settings), name], _mysql_env(settings), stdin=dump)
+def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
+    """Keep the newest `kept` backups of each database, and every protected one."""
+    seen: dict[DatabaseIdentity, int] = {}
+    for backup in list_backups(directory):
+        key = replace(backup.database, alias="")
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > max(kept, 1) and backup.name not in protected:
+            backup.path.unlink(missing_ok=True)
+            backup.metadata_path.unlink(missing_ok=True)
 
 
-def _sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
-    """SQLite's online backup: a consistent copy even while another connection writes."""
-    source = sqlite3.connect(source_path)
+def remove_leftovers(directory: Path, protected: Collection[str] = ()) -> list[Path]:
+    """A killed run's files: partial dumps of processes that are gone, dumps without metadata."""
+    removed = []
+    for path in directory.glob(f".*{PARTIAL}") if directory.is_dir() else []:
+        pid = path.name[: -len(PARTIAL)].rsplit(".", 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    for suffix in set(SUFFIXES.values()):
+        for path in directory.glob(f"*.{suffix}") if directory.is_dir() else []:
+            if not metadata_path(path).exists() and path.name not in protected:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
+    """SQLite's online backup: a consistent copy even while another connection writes.
+
+    The target is written in one transaction: a failure leaves it as it was.
+    """
+    source = sqlite3.connect(Path(source_path).resolve().as_uri() + "?mode=ro", uri=True)
     target = sqlite3.connect(target_path)
     try:
         with target:
@@ -113,49 +204,83 @@ def _sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
         target.close()
 
 
-def _prune(directory: Path, kept: int) -> None:
-    for old in list_backups(directory)[:-kept] if kept > 0 else []:
-        old.path.unlink(missing_ok=True)
-        old.path.with_suffix(old.path.suffix + ".json").unlink(missing_ok=True)
+def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: Any) -> None:
+    name = str(settings["NAME"])
+    if database.vendor == "sqlite":
+        try:
+            sqlite_copy(name, path)
+        except sqlite3.Error as err:
+            raise _cannot_back_up(database, str(err)) from err
+    elif database.vendor == "postgresql":
+        wait = lock_wait_seconds()
+        command = ["pg_dump", "-Fc", f"--lock-wait-timeout={wait}s", *pg_args(settings), name]
+        notice = (
+            f"migrail: waiting for pg_dump of database {database.alias!r}: another session "
+            f"holds a lock on a table (migrail gives up after {wait}s)"
+        )
+        try:
+            run_program(command, settings, stdout=out, slow_notice=notice)
+        except ProgramFailed as err:
+            if "could not obtain lock" in err.stderr or "statement timeout" in err.stderr:
+                raise _cannot_back_up(
+                    database, f"another session held a table locked for {wait}s"
+                ) from err
+            raise _cannot_back_up(database, str(err)) from err
+    else:
+        command = ["mysqldump", *mysql_args(settings), "--single-transaction", name]
+        try:
+            run_program(command, settings, stdout=out)
+        except ProgramFailed as err:
+            raise _cannot_back_up(database, str(err)) from err
 
 
-def _run(command: list[str], env: dict[str, str], **kwargs: Any) -> None:
-    if shutil.which(command[0]) is None:
-        raise MigrailError(f"{command[0]} is not installed; install it, or use --no-backup")
-    stdout = kwargs.pop("stdout", subprocess.PIPE)
-    proc = subprocess.run(
-        command, env={**os.environ, **env}, stdout=stdout, stderr=subprocess.PIPE, **kwargs
+def _cannot_back_up(database: DatabaseIdentity, cause: str) -> MigrailError:
+    return MigrailError(
+        f"cannot back up database {database.alias!r} ({database.describe()}): {cause}; "
+        "nothing was changed"
     )
-    if proc.returncode != 0:
-        raise MigrailError(f"{command[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
-def _pg_args(settings: dict[str, Any]) -> list[str]:
-    args = []
-    if settings.get("HOST"):
-        args += ["-h", str(settings["HOST"])]
-    if settings.get("PORT"):
-        args += ["-p", str(settings["PORT"])]
-    if settings.get("USER"):
-        args += ["-U", str(settings["USER"])]
-    return args
+@contextmanager
+def _new_private_file(path: Path) -> Iterator[Any]:
+    """Created 0600 whatever the umask; removed again when the dump fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
-def _pg_env(settings: dict[str, Any]) -> dict[str, str]:
-    return {"PGPASSWORD": str(settings["PASSWORD"])} if settings.get("PASSWORD") else {}
+def _write_metadata(backup: Backup) -> None:
+    data = {
+        "database": backup.database.as_json(),
+        "branch": backup.branch,
+        "commit": backup.commit,
+        "applied": [list(key) for key in backup.applied],
+        "sha256": backup.sha256,
+        "created": backup.created,
+        "size": backup.size,
+    }
+    final = backup.metadata_path
+    partial = final.with_name(f".{final.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, final)
 
 
-def _mysql_args(settings: dict[str, Any]) -> list[str]:
-    args = []
-    if settings.get("HOST"):
-        host = str(settings["HOST"])
-        args += [f"--socket={host}"] if host.startswith("/") else [f"--host={host}"]
-    if settings.get("PORT"):
-        args += [f"--port={settings['PORT']}"]
-    if settings.get("USER"):
-        args += [f"--user={settings['USER']}"]
-    return args
-
-
-def _mysql_env(settings: dict[str, Any]) -> dict[str, str]:
-    return {"MYSQL_PWD": str(settings["PASSWORD"])} if settings.get("PASSWORD") else {}
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

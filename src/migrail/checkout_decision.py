@@ -20,7 +20,7 @@ def checkout_needs_sync(old: str, new: str, flag: str, cwd: os.PathLike[str] | N
     if flag != "1" or old in ("", ZERO_SHA):
         return False
     diff = subprocess.run(
-        ["git", "diff", "--quiet", old, new, "--", *MIGRATION_PATHSPECS],
+        ["git", "diff", "--quiet", "--end-of-options", old, new, "--", *MIGRATION_PATHSPECS],
         cwd=cwd,
         capture_output=True,
         check=False,

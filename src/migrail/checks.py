@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from migrail import findings as codes
+from migrail.excerpt import excerpt
 from migrail.findings import AppSummary, CheckResult, Finding, MaxMigrationFix
 from migrail.graph import DEFAULT_SWAPPABLE, MigrationGraph, build_graph
 from migrail.max_migration import (
@@ -17,6 +18,7 @@ from migrail.max_migration import (
 from migrail.packages import MigrationPackage
 from migrail.parser import Key, ParsedMigration, ParseProblem
 from migrail.renumber import NUMBER
+from migrail.sources import LEAVES_WORK_TREE
 
 PROBLEM_CODES = {
     "binary": codes.UNREADABLE,
@@ -77,7 +79,7 @@ def check_packages(
                         migration_file.path,
                         parsed.line,
                         f"{migration_file.name} {parsed.message}",
-                        PROBLEM_HINTS[code],
+                        _hint(code, parsed.message),
                     )
                 )
             else:
@@ -95,7 +97,7 @@ def check_packages(
                 app,
                 paths[dangling.child],
                 dangling.line,
-                f"{name} depends on {'.'.join(dangling.parent)}, which does not exist",
+                f"{name} depends on {excerpt('.'.join(dangling.parent))}, which does not exist",
                 "restore that migration, or point the dependency at one that exists",
             )
         )
@@ -120,7 +122,7 @@ def check_packages(
         leaves = tuple(name for _, name in leaves_by_app.get(package.label, []))
         recorded = _check_max_migration(package, leaves, package.label in broken_apps, found, fixes)
         summaries[package.label] = AppSummary(package.label, package.path, leaves, recorded)
-        found.extend(_shared_numbers(package))
+        found.extend(_shared_numbers(package, graph))
     found.sort(key=lambda f: (f.path, f.line, f.code))
     return CheckResult(summaries, found, fixes)
 
@@ -141,13 +143,14 @@ def _check_max_migration(
                 path,
                 1,
                 f"max_migration.txt cannot be read: {package.max_migration_error}",
-                PROBLEM_HINTS[codes.UNREADABLE],
+                _hint(codes.UNREADABLE, package.max_migration_error),
             )
         )
         return None
     state = read_max_migration(package.max_migration) if package.max_migration is not None else None
     recorded = state.name if isinstance(state, MaxMigration) else None
-    if len(leaves) > 1:
+    # With a migration unread, the graph may split where Django sees one chain: no fork then.
+    if len(leaves) > 1 and not broken:
         found.append(
             Finding(
                 codes.FORKED_GRAPH,
@@ -168,7 +171,9 @@ def _check_max_migration(
                 state.line,
                 f"{label}'s max_migration.txt has git conflict markers: "
                 f"ours {_names(state.ours)}, theirs {_names(state.theirs)}",
-                f"run `migrail rebase {label}` to renumber this branch's migrations",
+                f"run `migrail check --fix` to write the latest migration, {leaves[0]}, in it"
+                if len(leaves) == 1 and not broken
+                else f"run `migrail rebase {label}` to renumber this branch's migrations",
             )
         )
     elif isinstance(state, MalformedMaxMigration):
@@ -204,7 +209,7 @@ def _check_max_migration(
                 label,
                 path,
                 1,
-                f"{label}'s max_migration.txt names {recorded}{what}, but the latest "
+                f"{label}'s max_migration.txt names {excerpt(recorded)}{what}, but the latest "
                 f"migration is {leaf}",
                 "run `migrail check --fix` to update it",
             )
@@ -214,11 +219,23 @@ def _check_max_migration(
     return recorded
 
 
+def _hint(code: str, message: str) -> str:
+    if LEAVES_WORK_TREE in message:
+        return "replace the link with the file itself, or with a link inside the repository"
+    return PROBLEM_HINTS[code]
+
+
 def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(names) or "(nothing)"
+    shown = ", ".join(excerpt(name) for name in names[:3]) + (", …" if len(names) > 3 else "")
+    return shown or "(nothing)"
 
 
-def _shared_numbers(package: MigrationPackage) -> list[Finding]:
+def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Finding]:
+    """W001, except where a merge migration joins them.
+
+    Two branches' migrations that `makemigrations --merge` joined keep their
+    numbers for good: renaming them would break every database that applied them.
+    """
     by_number: dict[str, list[str]] = {}
     for name, migration_file in sorted(package.migrations.items()):
         parsed = migration_file.parsed
@@ -227,6 +244,10 @@ def _shared_numbers(package: MigrationPackage) -> list[Finding]:
         match = NUMBER.match(name)
         if match:
             by_number.setdefault(match.group(1), []).append(name)
+    shared = {number: names for number, names in sorted(by_number.items()) if len(names) > 1}
+    if shared:
+        joined = _joined_by_merges(package.label, graph)
+        shared = {n: names for n, names in shared.items() if not joined(names)}
     return [
         Finding(
             codes.SHARED_NUMBER,
@@ -236,6 +257,22 @@ def _shared_numbers(package: MigrationPackage) -> list[Finding]:
             f"{package.label} migrations share the number {number}: {', '.join(names)}",
             "renumber one of them so the order reads true",
         )
-        for number, names in sorted(by_number.items())
-        if len(names) > 1
+        for number, names in shared.items()
     ]
+
+
+def _joined_by_merges(app: str, graph: MigrationGraph) -> Callable[[list[str]], bool]:
+    """Whether some merge migration of `app` (two same-app parents or more) has all `names`
+    among its ancestors."""
+    merges = [
+        key
+        for key, parents in graph.parents.items()
+        if key[0] == app and sum(parent[0] == app for parent in parents) > 1
+    ]
+    ancestors = [set(graph.forwards_plan(merge)) - {merge} for merge in merges]
+
+    def joined(names: list[str]) -> bool:
+        keys = {(app, name) for name in names}
+        return any(keys <= above for above in ancestors)
+
+    return joined

@@ -6,6 +6,7 @@ Exit status: 0 clean, 1 findings or work left undone, 2 usage or environment err
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="roll back the migrations to move if a local database has them",
     )
+    rebase.add_argument(
+        "--no-db-check",
+        action="store_true",
+        help="rename even when the local database cannot be consulted (settings or connection "
+        "fail); only when no database has the migrations to move applied",
+    )
 
     snapshot = sub.add_parser("snapshot", help="per-branch copies of the database")
     actions = snapshot.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -90,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="show migrail at work in a throwaway repository (SQLite)")
     demo.add_argument("--keep", action="store_true", help="keep the demo repository")
 
+    for command in (sync, status, switch, rebase):
+        command.add_argument(
+            "--settings",
+            metavar="MODULE",
+            help="the Django settings module (else DJANGO_SETTINGS_MODULE, the configuration, "
+            "then manage.py's default)",
+        )
+
     sub.add_parser("install", help="install migrail's git hooks, chaining existing ones")
     sub.add_parser("uninstall", help="remove migrail's git hooks, restoring chained ones")
     return parser
@@ -97,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "settings", None):
+        os.environ["DJANGO_SETTINGS_MODULE"] = args.settings  # as django-admin's --settings does
     try:
         return _dispatch(args)
     except MigrailError as err:
@@ -117,13 +134,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "rebase":
         from migrail.rebase_command import run_rebase_command
 
-        return run_rebase_command(args.apps, onto=args.onto, unapply=args.unapply)
+        return run_rebase_command(
+            args.apps, onto=args.onto, unapply=args.unapply, db_check=not args.no_db_check
+        )
     if args.command == "demo":
         from migrail.demo import run_demo
 
         return run_demo(keep=args.keep)
     if args.command in ("sync", "status", "restore", "switch", "snapshot"):
-        return _run_database_command(args)
+        from migrail.database_errors import database_errors
+
+        with database_errors():
+            return _run_database_command(args)
     if args.command in ("install", "uninstall"):
         from migrail import install
         from migrail.gitrepo import GitRepo
@@ -168,7 +190,8 @@ def _run_database_command(args: argparse.Namespace) -> int:
         options = SyncOptions(database=args.database, backup=not args.no_backup)
         return run_switch(repo, config, args.branch, options)
     options = SyncOptions(
-        from_rev=args.from_rev,
+        # Validated here, and passed on as the commit id: sync never sees the user's string.
+        from_rev=None if args.from_rev is None else repo.resolve(args.from_rev),
         dry_run=args.dry_run,
         database=args.database,
         backup=not args.no_backup,
@@ -185,13 +208,15 @@ def run_check(
     from migrail.report import render_report
     from migrail.sources import Commit, Index, Source, WorkingTree
 
-    if fix and (rev or staged):
+    if fix and (rev is not None or staged):
         raise MigrailError(
             "--fix writes files in the working tree; it cannot be used with --rev or --staged"
         )
     repo = GitRepo.discover()
     config = load_config(repo.root)
-    source: Source = Commit(repo, rev) if rev else Index(repo) if staged else WorkingTree(repo)
+    source: Source = (
+        Commit(repo, rev) if rev is not None else Index(repo) if staged else WorkingTree(repo)
+    )
     result = lint(repo, source, config)
     written = write_fixes(repo, result.fixes) if fix else []
     if written:
@@ -199,8 +224,10 @@ def run_check(
     output = render_report(result, fmt)
     if output:
         print(output)
+    # What --fix wrote belongs to the text report; JSON and GitHub keep stdout parseable.
+    written_to = sys.stdout if fmt == "text" else sys.stderr
     for path in written:
-        print(f"migrail: wrote {path}", file=sys.stderr)
+        print(f"migrail: wrote {path}", file=written_to)
     if not result.apps and fmt == "text":
         print(
             f"migrail: no Django migration packages found in {source.description}", file=sys.stderr

@@ -1,7 +1,14 @@
-"""`[tool.migrail]` in the repository's `pyproject.toml`."""
+"""Configuration: `[tool.migrail]` in `pyproject.toml`, overridden per clone by
+`git config migrail.<key>`.
+
+Git config keys are case-insensitive (git lowercases them), so `migrail.allowDebugFalse`
+and `migrail.allow_debug_false` name the same key. One `git config --get-regexp` call
+reads them all.
+"""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +56,21 @@ _TYPES: dict[str, type] = {
 }
 
 
-def load_config(root: Path) -> Config:
+def load_config(root: Path, git_root: Path | None = None) -> Config:
+    """`root`'s pyproject.toml, then the git config of `git_root` (default: `root`) on top."""
+    values = {**_pyproject_values(root), **_git_config_values(git_root or root)}
+    if "swappable" in values:
+        values["swappable"] = {"AUTH_USER_MODEL": "auth.User", **values["swappable"]}
+    return Config(**values)
+
+
+def _pyproject_values(root: Path) -> dict[str, Any]:
     path = root / "pyproject.toml"
     if not path.is_file():
-        return Config()
+        return {}
     text = path.read_bytes().decode("utf-8", errors="replace")
     if "tool.migrail" not in text:
-        return Config()  # the TOML parser costs more than the rest of a warm check
+        return {}  # the TOML parser costs more than the rest of a warm check
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10
@@ -74,6 +89,52 @@ def load_config(root: Path) -> Config:
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise MigrailError(f"{path}: [tool.migrail] {key} must be a {expected.__name__}")
         values[name] = tuple(value) if isinstance(value, list) else value
-    if "swappable" in values:
-        values["swappable"] = {"AUTH_USER_MODEL": "auth.User", **values["swappable"]}
-    return Config(**values)
+    return values
+
+
+_GIT_NAMES = {name.replace("_", ""): name for name in _TYPES}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0", ""}
+
+
+def _git_config_values(root: Path) -> dict[str, Any]:
+    """`git config migrail.<key>` values, the last one of a key winning as git's own rule has it."""
+    try:
+        proc = subprocess.run(
+            ["git", "config", "--null", "--get-regexp", r"^migrail\."],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return {}
+    values: dict[str, Any] = {}
+    for record in proc.stdout.decode("utf-8", errors="replace").split("\0"):
+        if not record:
+            continue
+        key, _, raw = record.partition("\n")
+        variable = key.split(".", 1)[1]
+        name = _GIT_NAMES.get(variable.replace("_", "").replace("-", "").lower())
+        expected = _TYPES.get(name or "")
+        where = f"git config {key}"
+        if name is None or expected is None:
+            raise MigrailError(f"{where}: unknown migrail key")
+        if expected is dict:
+            raise MigrailError(f"{where}: {name} is a table; set it in [tool.migrail]")
+        values[name] = _git_value(where, raw.strip(), expected)
+    return values
+
+
+def _git_value(where: str, raw: str, expected: type) -> Any:
+    if expected is bool:
+        if raw.lower() not in _TRUE | _FALSE:
+            raise MigrailError(f"{where}: expected true or false, not {raw!r}")
+        return raw.lower() in _TRUE
+    if expected is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise MigrailError(f"{where}: expected a whole number, not {raw!r}") from None
+    if expected is list:
+        return tuple(item for item in raw.replace(",", " ").split() if item)
+    return raw

@@ -76,8 +76,11 @@ def run_demo(keep: bool = False) -> int:
     env.pop("CI", None)
 
     def step(title: str, *command: str, ok: tuple[int, ...] = (0,)) -> str:
-        print(f"\n$ {' '.join(command)}    # {title}", flush=True)
-        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+        """Show the command as a user types it; run migrail with this Python."""
+        comment = f"    # {title}" if title else ""
+        print(f"\n$ {' '.join(command)}{comment}", flush=True)
+        argv = [sys.executable, "-m", *command] if command[0] == "migrail" else list(command)
+        proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True)
         output = (proc.stdout + proc.stderr).rstrip()
         if output:
             print(output, flush=True)
@@ -105,19 +108,19 @@ def run_demo(keep: bool = False) -> int:
         migration("0001_initial", None, CREATE)
         write("shop/migrations/max_migration.txt", "0001_initial\n")
         step("a new repository", "git", "init", "-q", "-b", "main")
-        step("the hooks", sys.executable, "-m", "migrail", "install")
+        step("the hooks", "migrail", "install")
         step("", "git", "add", "-A")
         step("main has one migration", "git", "commit", "-q", "-m", "shop")
-        step("create the database", sys.executable, "-m", "migrail", "sync", "--no-backup")
+        step("create the database", "migrail", "sync", "--no-backup")
         step("a feature branch", "git", "switch", "-q", "-c", "feature")
         migration("0002_price", "0001_initial", add_field("price"))
         write("shop/models.py", models("price"))
         write("shop/migrations/max_migration.txt", "0002_price\n")
         step("", "git", "add", "-A")
         step("feature adds a column", "git", "commit", "-q", "-m", "price")
-        step("apply it", sys.executable, "-m", "migrail", "sync")
+        step("apply it", "migrail", "sync")
         step("back to main: the hook rolls the column back", "git", "switch", "main")
-        step("", sys.executable, "-m", "migrail", "status")
+        step("", "migrail", "status")
         step("and to feature again: applied once more", "git", "switch", "feature")
         step("main moves on", "git", "switch", "-q", "main")
         migration("0002_stock", "0001_initial", add_field("stock"))
@@ -131,10 +134,9 @@ def run_demo(keep: bool = False) -> int:
             "stock",
             ok=(1,),
         )
-        step("--fix writes it", sys.executable, "-m", "migrail", "check", "--fix", ok=(1,))
+        step("--fix writes it", "migrail", "check", "--fix", ok=(1,))
         step("", "git", "add", "-A")
         step("now it commits", "git", "commit", "-q", "-m", "stock")
-        migrail = (sys.executable, "-m", "migrail")
         step("back on feature (the database follows)", "git", "switch", "feature")
         step(
             "merging main conflicts on max_migration.txt, not at deploy time",
@@ -145,17 +147,18 @@ def run_demo(keep: bool = False) -> int:
         )
         write("shop/models.py", models("price", "stock"))
         step("resolve the models.py conflict as usual", "git", "add", "shop/models.py")
-        step("the graph is forked", *migrail, "check", ok=(1,))
+        step("the graph is forked", "migrail", "check", ok=(1,))
         step(
             "feature's 0002_price is applied here, so it cannot just be renamed",
-            *migrail,
+            "migrail",
             "rebase",
             ok=(1,),
         )
-        step("roll it back first, then renumber it after main's", *migrail, "rebase", "--unapply")
+        step("roll it back first, then renumber it after main's", "migrail", "rebase", "--unapply")
         step("", "git", "commit", "-q", "--no-edit")
-        step("apply it under its new name", *migrail, "sync")
-        step("one leaf again", *migrail, "check")
+        step("apply it under its new name", "migrail", "sync")
+        step("one leaf again: a clean check prints nothing", "migrail", "check")
+        step("and the database matches the tree", "migrail", "status")
         print("\nmigrail demo finished.")
     finally:
         if keep:

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from migrail.config import Config
 from migrail.errors import MigrailError
@@ -13,22 +14,56 @@ from migrail.errors import MigrailError
 SETTINGS_IN_MANAGE_PY = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
 
 
+HOW_TO_NAME_SETTINGS = (
+    "pass --settings MODULE, export DJANGO_SETTINGS_MODULE, "
+    "or run `git config migrail.settings MODULE`"
+)
+
+
 def settings_module(root: Path, config: Config) -> tuple[str, Path]:
-    """(settings module, project directory holding manage.py)."""
+    """(settings module, project directory put on sys.path), as django-admin resolves them.
+
+    `--settings` (the command line puts it in the environment, as django-admin does),
+    then `DJANGO_SETTINGS_MODULE`, then `settings` in the configuration, then the
+    default `manage.py` sets. No `manage.py` is needed when one of the others names it.
+    """
     project_dir = (root / config.project_dir).resolve()
+    from_environment = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if from_environment:
+        return from_environment, project_dir
     if config.settings:
         return config.settings, project_dir
     manage = project_dir / "manage.py"
     if not manage.is_file():
         raise MigrailError(
-            f"no manage.py in {project_dir}: set `settings` (and `project_dir`) in [tool.migrail]"
+            f"no manage.py in {project_dir} to name the settings: {HOW_TO_NAME_SETTINGS}"
         )
     match = SETTINGS_IN_MANAGE_PY.search(manage.read_text(errors="replace"))
     if match is None:
-        raise MigrailError(
-            f"{manage}: cannot find DJANGO_SETTINGS_MODULE; set `settings` in [tool.migrail]"
-        )
+        raise MigrailError(f"{manage}: sets no DJANGO_SETTINGS_MODULE: {HOW_TO_NAME_SETTINGS}")
     return match.group(1), project_dir
+
+
+_caller: dict[str, str | None] = {}
+
+
+def caller_settings_module() -> str | None:
+    """`DJANGO_SETTINGS_MODULE` as the caller set it, before migrail resolved its own."""
+    return _caller.get("settings", os.environ.get("DJANGO_SETTINGS_MODULE"))
+
+
+def project_directory() -> Path:
+    """The project directory the settings were imported from (put on sys.path)."""
+    return Path(_caller.get("project_dir") or Path.cwd())
+
+
+def _use(root: Path, config: Config) -> str:
+    _caller.setdefault("settings", os.environ.get("DJANGO_SETTINGS_MODULE"))
+    module, project_dir = settings_module(root, config)
+    _caller["project_dir"] = str(project_dir)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    return module
 
 
 def configure_settings(root: Path, config: Config) -> None:
@@ -36,9 +71,7 @@ def configure_settings(root: Path, config: Config) -> None:
 
     Used where the apps may not import (mid-merge, with conflict markers in a models.py).
     """
-    module, project_dir = settings_module(root, config)
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
+    module = _use(root, config)
     os.environ["DJANGO_SETTINGS_MODULE"] = module
     try:
         from django.conf import settings
@@ -54,13 +87,19 @@ def setup_django(root: Path, config: Config) -> None:
 
     if apps.ready:
         return
-    module, project_dir = settings_module(root, config)
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
+    start_django(_use(root, config))
+
+
+def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
+    """`django.setup()` with `module`; `databases` replaces its DATABASES (older code)."""
     os.environ["DJANGO_SETTINGS_MODULE"] = module
     try:
         import django
+        from django.conf import settings
 
+        if databases is not None:
+            settings.DATABASES  # noqa: B018 - imports the module before the override
+            settings.DATABASES = databases
         django.setup()
     except ImportError as err:
         raise MigrailError(

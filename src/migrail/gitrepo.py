@@ -77,6 +77,7 @@ class GitRepo:
         return path
 
     def resolve(self, rev: str) -> str:
+        """The commit `rev` names; any string a user gives passes here before git sees it."""
         out = self.run(
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
         )
@@ -149,7 +150,7 @@ class GitRepo:
 
     def tree_entries(self, rev: str) -> dict[str, TreeEntry]:
         # ls-tree does not take glob pathspecs, so the listing is filtered by the caller.
-        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev)
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", rev)
         entries = {}
         for record in out.split(b"\0"):
             if not record:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -11,6 +12,10 @@ from migrail.gitrepo import ZERO_SHA
 
 
 def run_hook(name: str, args: list[str]) -> int:
+    # git sends a hook's stdout to the same place as its stderr: a "stopped" line must not
+    # overtake the findings it refers to, which a block-buffered stdout would let it do.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     if os.environ.get("MIGRAIL_SKIP") == "1":
         return EXIT_CLEAN
     if name in ("pre-commit", "pre-merge-commit"):

@@ -8,6 +8,7 @@ as `NAME.pre-migrail` and run first, with the same arguments and input.
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import sys
 from pathlib import Path
@@ -34,38 +35,70 @@ MIGRATION_PATHS = " ".join(f"'{pathspec}'" for pathspec in MIGRATION_PATHSPECS)
 # common branch switch never starts Python, let alone Django.
 FAST_PATH = {
     "post-checkout": f"""\
-[ "$3" = 1 ] || exit 0            # a file checkout, not a branch switch
-case "$1" in {ZERO_SHA}) exit 0 ;; esac  # a clone
+[ "$3" = 1 ] || exit $status  # a file checkout, not a branch switch
+case "$1" in {ZERO_SHA}) exit $status ;; esac  # a clone
 for d in rebase-merge rebase-apply; do
-    [ -d "$(git rev-parse --git-path $d)" ] && exit 0  # mid-rebase: post-rewrite syncs
+    [ -d "$(git rev-parse --git-path $d)" ] && exit $status  # mid-rebase: post-rewrite syncs
 done
-git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit 0
+git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $status
 """,
 }
+# Runs migrail in the environment that installed the hooks, or exits 127 when that
+# environment no longer has it (as a shell does for a missing command), in one process.
+LAUNCH = """\
+import sys
+try:
+    from migrail.entry import main
+except ModuleNotFoundError:
+    sys.exit(127)
+sys.argv[0] = "migrail"
+sys.exit(main())"""
 
 
 def render_script(name: str, python: str = "") -> str:
+    """A POSIX sh script that never falls through: each path ends in an explicit exit.
+
+    No `exec`: in a pipeline it replaces only the pipeline's subshell. git's input
+    (pre-push's refs, post-rewrite's commits) is read once, exactly, and given to
+    the chained hook and to migrail in turn.
+    """
+    guard = not name.startswith("post-")
+    if name in READS_STDIN:
+        stdin_setup = 'input=$(cat; echo .)\ninput=${input%.}\nfeed() { printf "%s" "$input"; }\n'
+        feed = "feed | "
+    else:
+        stdin_setup = feed = ""
+    chained = f'{feed}"$0{CHAINED_SUFFIX}" "$@"'
+    if guard:
+        chained += " || exit $?  # its refusal stands"
+    else:
+        chained += " || status=$?  # kept; git's work is done, so migrail syncs anyway"
     # A guard without migrail blocks (and says so); a sync hook must not fail git's own work.
-    missing_status = 0 if name.startswith("post-") else 1
-    stdin_setup = "input=$(cat)\n" if name in READS_STDIN else ""
-    feed = 'printf "%s\\n" "$input" | ' if name in READS_STDIN else ""
+    missing_status = 1 if guard else 0
     return f"""#!/bin/sh
 {MARKER} ({name}); `migrail uninstall` removes it.
-{stdin_setup}chained=0
-if [ -x "$0{CHAINED_SUFFIX}" ]; then
-    {feed}"$0{CHAINED_SUFFIX}" "$@" || chained=$?
-    [ $chained -eq 0 ] || exit $chained
+{stdin_setup}status=0
+if [ -x "$0{CHAINED_SUFFIX}" ]; then  # the hook that was here before migrail runs first
+    {chained}
 fi
-[ "${{MIGRAIL_SKIP:-0}}" = 1 ] && exit 0
-{FAST_PATH.get(name, "")}python="{python}"
-if [ -n "$python" ] && [ -x "$python" ]; then
-    {feed}exec "$python" -m migrail hook {name} "$@"
+[ "${{MIGRAIL_SKIP:-0}}" = 1 ] && exit $status
+{FAST_PATH.get(name, "")}python={shlex.quote(python)}
+launch='{LAUNCH}'
+ran=127
+if [ -x "$python" ]; then
+    {feed}"$python" -c "$launch" hook {name} "$@"
+    ran=$?
 fi
-if command -v migrail >/dev/null 2>&1; then
-    {feed}exec migrail hook {name} "$@"
+if [ $ran -eq 127 ] && command -v migrail >/dev/null 2>&1; then
+    {feed}migrail hook {name} "$@"
+    ran=$?
 fi
-echo "migrail: not found (installed from ${{python:-PATH}}); {MISSING_ADVICE}" >&2
-exit {missing_status}
+if [ $ran -eq 127 ]; then
+    echo "migrail: not found (installed from ${{python:-PATH}}); {MISSING_ADVICE}" >&2
+    ran={missing_status}
+fi
+[ $status -ne 0 ] || status=$ran
+exit $status
 """
 
 

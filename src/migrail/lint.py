@@ -8,6 +8,7 @@ configuration, so an unchanged tree is answered without parsing anything.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from migrail.config import Config
 from migrail.errors import MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.pickle_file import load_pickle, store_pickle
-from migrail.sources import Source
+from migrail.sources import Source, leaves_work_tree
 
 if TYPE_CHECKING:
     from migrail.findings import CheckResult, Finding, MaxMigrationFix
@@ -54,7 +55,7 @@ def linear_migrations_alongside(root: Path, config: Config) -> Finding | None:
         return None
     base = project_dir / Path(*module.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
+        if path.is_file() and not leaves_work_tree(root, os.path.relpath(path, root)):
             text = path.read_text(errors="replace")
             break
     else:
@@ -92,8 +93,11 @@ def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResu
 
 
 def write_fixes(repo: GitRepo, fixes: list[MaxMigrationFix]) -> list[str]:
+    """Write each fix, except through a symbolic link out of the work tree (E011 says why)."""
     written = []
     for fix in fixes:
+        if leaves_work_tree(repo.root, fix.path):
+            continue
         (repo.root / fix.path).write_bytes(fix.content)
         written.append(fix.path)
     return written

@@ -16,15 +16,21 @@ from migrail.errors import MigrailError
 
 @contextmanager
 def database_lock(directory: Path, alias: str, connection: Any) -> Iterator[None]:
+    with file_lock(directory, alias), _server_lock(connection):
+        yield
+
+
+@contextmanager
+def file_lock(directory: Path, alias: str) -> Iterator[None]:
+    """The lock alone, for `restore`: a server session would block its database rename."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / f"{alias}.lock").open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"migrail: waiting for another sync of database {alias!r} to finish")
+            print(f"migrail: waiting for another sync of database {alias!r} to finish", flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
-        with _server_lock(connection):
-            yield
+        yield
 
 
 @contextmanager

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+LONGEST_NAME = 255  # a file name's limit on the usual file systems
+
 
 @dataclass(frozen=True)
 class MaxMigration:
@@ -48,6 +50,9 @@ def read_max_migration(
         return MalformedMaxMigration("is empty", 1)
     if len(names) > 1:
         return MalformedMaxMigration("contains multiple lines", names[1][0])
+    if len(names[0][1]) > LONGEST_NAME:
+        # No module has such a name; and the line is not worth echoing anywhere.
+        return MalformedMaxMigration("is not a migration name (too long)", names[0][0])
     return MaxMigration(names[0][1])
 
 

@@ -29,18 +29,20 @@ class Operation:
 
 
 def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
+    """The operation in progress; `onto`, when given, is validated and names the side to keep."""
+    base = repo.resolve(onto) if onto is not None else None
     git_dir = repo.git_dir
     if (git_dir / "MERGE_HEAD").exists():
-        return Operation("merge", onto or repo.resolve("MERGE_HEAD"))
+        return Operation("merge", base or repo.resolve("MERGE_HEAD"))
     for state in ("rebase-merge", "rebase-apply"):
         if (git_dir / state).is_dir():
             orig = git_dir / state / "orig-head"
             session = orig.read_text().strip() if orig.exists() else state
-            return Operation("rebase", onto or repo.resolve("HEAD"), session)
+            return Operation("rebase", base or repo.resolve("HEAD"), session)
     if (git_dir / "CHERRY_PICK_HEAD").exists():
-        return Operation("cherry-pick", onto or repo.resolve("HEAD"))
-    if onto:
-        return Operation("none", repo.resolve(onto))
+        return Operation("cherry-pick", base or repo.resolve("HEAD"))
+    if base is not None:
+        return Operation("none", base)
     head = repo.head()
     for ref in DEFAULT_BRANCHES:
         try:

@@ -10,6 +10,7 @@ written to a temporary package outside the working tree, which
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -23,13 +24,21 @@ from migrail.parser import Key, ParsedMigration, parse_migration
 
 
 def find_sources(
-    repo: GitRepo, tree: Any, keys: list[Key], from_rev: str | None
+    repo: GitRepo,
+    tree: Any,
+    keys: list[Key],
+    from_rev: str | None,
+    *,
+    code_root: Path | None = None,
 ) -> tuple[dict[Key, bytes], list[Key]]:
-    """Each orphan's source: from `from_rev`, else the source cache, else any commit with it."""
+    """Each orphan's source: from `from_rev`, else the source cache, else any commit with it.
+
+    `code_root`: where the loaded code lives (an older commit's tree, outside the work tree).
+    """
     found: dict[Key, bytes] = {}
     missing = []
     for key in keys:
-        path = _migration_path(repo, tree, key)
+        path = _migration_path(code_root or repo.root, tree, key)
         data = None
         if from_rev and path:
             data = _blob_at(repo, from_rev, path)
@@ -60,7 +69,7 @@ def find_sources(
     return found, missing
 
 
-def _migration_path(repo: GitRepo, tree: Any, key: Key) -> str | None:
+def _migration_path(root: Path, tree: Any, key: Key) -> str | None:
     module_name, _ = tree.migrations_module(key[0])
     try:
         module = importlib.import_module(module_name)
@@ -68,7 +77,7 @@ def _migration_path(repo: GitRepo, tree: Any, key: Key) -> str | None:
         return None
     directory = Path(next(iter(module.__path__))).resolve()
     try:
-        return (directory / f"{key[1]}.py").relative_to(repo.root.resolve()).as_posix()
+        return (directory / f"{key[1]}.py").relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
 
@@ -81,15 +90,18 @@ def _blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
 
 
 @contextmanager
-def materialised(tree: Any, sources: dict[Key, bytes]) -> Iterator[None]:
-    """Point each orphan's app at a temporary package: the tree's files plus the orphans."""
+def materialised(
+    tree: Any, sources: dict[Key, bytes], hidden: list[Key] | None = None
+) -> Iterator[Path]:
+    """Point each orphan's app at a temporary package: the tree's files plus the orphans,
+    less the `hidden` ones."""
     from django.conf import settings
 
     original = getattr(settings, "MIGRATION_MODULES", {})
-    directory = Path(tempfile.mkdtemp(prefix="migrail-rollback-"))
+    directory = Path(tempfile.mkdtemp(prefix=f"migrail-rollback-{os.getpid()}-"))
     modules = {}
     try:
-        for app in sorted({app for app, _ in sources}):
+        for app in sorted({app for app, _ in [*sources, *(hidden or [])]}):
             module_name, _ = tree.migrations_module(app)
             package = f"_migrail_rollback_{app}"
             target = directory / package
@@ -98,10 +110,13 @@ def materialised(tree: Any, sources: dict[Key, bytes]) -> Iterator[None]:
             for (orphan_app, name), data in sources.items():
                 if orphan_app == app:
                     (target / f"{name}.py").write_bytes(data)
+            for hidden_app, name in hidden or []:
+                if hidden_app == app:
+                    (target / f"{name}.py").unlink(missing_ok=True)
             modules[app] = package
         sys.path.insert(0, str(directory))
         settings.MIGRATION_MODULES = {**original, **modules}
-        yield
+        yield directory
     finally:
         settings.MIGRATION_MODULES = original
         if str(directory) in sys.path:
@@ -136,7 +151,13 @@ def remember_applied_sources(repo: GitRepo, connection: Any) -> None:
 
 
 def squashes_depended_on(
-    repo: GitRepo, tree: Any, orphans: list[Key], sources: dict[Key, bytes], from_rev: str | None
+    repo: GitRepo,
+    tree: Any,
+    orphans: list[Key],
+    sources: dict[Key, bytes],
+    from_rev: str | None,
+    *,
+    code_root: Path | None = None,
 ) -> dict[Key, Key]:
     """Squashes the orphans depend on that neither the tree nor the orphans provide.
 
@@ -156,7 +177,7 @@ def squashes_depended_on(
         and k not in sources
         and not k[1].startswith("__")
     }
-    found, _ = find_sources(repo, tree, sorted(wanted), from_rev)
+    found, _ = find_sources(repo, tree, sorted(wanted), from_rev, code_root=code_root)
     squashes = {}
     for key, data in found.items():
         parsed = parse_migration(data)

@@ -9,6 +9,7 @@ its migrations are the modules whose names do not start with `_` or `~`
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from posixpath import basename, dirname
 
@@ -50,6 +51,15 @@ class MigrationPackage:
 
 
 def discover_packages(source: Source, config: Config, cache: ParseCache) -> list[MigrationPackage]:
+    # Python's SyntaxWarnings about the files (`"\d"` in a RunSQL string…) are not
+    # migrail's to print; forked parsing workers inherit the filter.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _discover_packages(source, config, cache)
+
+
+def _discover_packages(source: Source, config: Config, cache: ParseCache) -> list[MigrationPackage]:
     entries = source.entries()
     package_dirs = sorted(
         dirname(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from migrail.parse_cache import Parsed
 from migrail.parser import ParseProblem, parse_migration
+from migrail.sources import Unreadable, read_inside
 
 THRESHOLD = 400
 _worker_root: list[Path] = []  # set before forking; the workers inherit it
@@ -33,8 +34,14 @@ def parse_files(root: Path, paths: list[str]) -> list[Parsed]:
 
 
 def _parse_one(path: str) -> Parsed:
+    root = _worker_root[0]
     try:
-        data = (_worker_root[0] / path).read_bytes()
-    except OSError as err:
-        return ParseProblem("unreadable", 1, f"cannot be read: {err.strerror or err}")
+        # Not through a symbolic link: one of those is looked at by `read_inside`.
+        with os.fdopen(os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
+            data = fh.read()
+    except OSError:
+        try:
+            data = read_inside(root, path)
+        except Unreadable as err:
+            return ParseProblem("unreadable", 1, f"cannot be read: {err}")
     return parse_migration(data)

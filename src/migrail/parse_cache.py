@@ -11,7 +11,7 @@ from pathlib import Path
 from migrail.parser import ParsedMigration, ParseProblem
 from migrail.pickle_file import load_pickle, store_pickle
 
-FORMAT = 1
+FORMAT = 2  # 2: operation_count and irreversible_operations instead of every operation
 MAX_ENTRIES = 100_000
 
 Parsed = ParsedMigration | ParseProblem

@@ -2,8 +2,10 @@
 
 Moving a migration that a local database has applied would leave the database
 recording a name that no longer exists; that is refused, or with `--unapply`
-rolled back first through sync. Finding no settings is not an error: the
-repair itself needs none.
+rolled back first through sync. When the database cannot be consulted
+(settings that do not import, a database that does not answer), nothing moves
+unless the user says `--no-db-check`: the repair itself needs no settings, but
+it must not guess that nothing is applied.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 import warnings
 
 from migrail.config import Config, load_config
-from migrail.errors import EXIT_FINDINGS
+from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.lint import load_packages
 from migrail.packages import MigrationPackage
@@ -21,12 +23,18 @@ from migrail.rebase import plan_rebase, run_rebase
 from migrail.sources import WorkingTree
 
 
-def run_rebase_command(apps: list[str], *, onto: str | None, unapply: bool) -> int:
+class DatabaseUnknown(MigrailError):
+    """The local database could not be consulted, and the user did not waive the check."""
+
+
+def run_rebase_command(
+    apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = True
+) -> int:
     repo = GitRepo.discover()
     config = load_config(repo.root)
     packages = load_packages(repo, WorkingTree(repo), config)
     plan = plan_rebase(repo, packages, apps, onto)
-    if plan.moved:
+    if plan.moved and db_check:
         applied = _applied_locally(repo, config, plan.moved)
         if applied and not unapply:
             names = ", ".join(f"{a}.{n}" for a, n in applied)
@@ -46,7 +54,10 @@ def run_rebase_command(apps: list[str], *, onto: str | None, unapply: bool) -> i
 
 
 def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key]:
-    """Which of `keys` a local database records as applied: settings and a cursor, no apps."""
+    """Which of `keys` a local database records as applied: settings and a cursor, no apps.
+
+    Raises `DatabaseUnknown` when it cannot tell.
+    """
     try:
         from django.conf import settings
         from django.db import connections
@@ -67,9 +78,15 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
                     continue
                 cursor.execute("SELECT app, name FROM django_migrations")
                 applied |= {(app, name) for app, name in cursor.fetchall()}
-    except Exception as err:  # the repair needs no database; say why it was not consulted
-        print(f"migrail: note: not checking a local database ({err})", file=sys.stderr)
-        return []
+    except Exception as err:  # whatever the settings or the driver raise: one line, no traceback
+        names = ", ".join(f"{a}.{n}" for a, n in keys)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DatabaseUnknown(
+            f"cannot tell whether a local database has {names} applied ({reason}); "
+            "nothing was changed. Renaming an applied migration breaks that database: "
+            "fix the settings or the database, or run `migrail rebase --no-db-check` if no "
+            "database has it applied."
+        ) from err
     return [key for key in keys if key in applied]
 
 

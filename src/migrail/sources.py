@@ -8,15 +8,45 @@ be cached by content, and reads a file's bytes on demand.
 from __future__ import annotations
 
 import hashlib
+import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from migrail.gitrepo import MIGRATION_PATHSPECS, GitRepo, TreeEntry
 
+LEAVES_WORK_TREE = "is a symbolic link that leads outside the work tree; migrail does not follow it"
+
 
 class Unreadable(Exception):
     """A listed file whose bytes cannot be had (vanished, a symlink loop, permissions)."""
+
+
+def leaves_work_tree(root: Path, path: str) -> bool:
+    """Would reading or writing `root/path` follow a symbolic link out of the work tree?
+
+    Any link on the way counts (the file, or a directory above it), dangling
+    or not; git's own directory counts as outside. Call this before touching
+    a file whose path comes from the repository.
+    """
+    top = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(top, path))
+    inside = os.path.relpath(real, top)
+    first = inside.split(os.sep, 1)[0]
+    return first in (os.pardir, ".git") or os.path.isabs(inside)
+
+
+def link_target_leaves_tree(path: str, target: bytes) -> bool:
+    """Does a link stored in git at `path` (a blob of mode 120000) point outside the tree?"""
+    try:
+        text = target.decode()
+    except UnicodeDecodeError:
+        return True
+    if text.startswith("/") or "\0" in text:
+        return True
+    inside = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
+    return inside.split("/", 1)[0] in ("..", ".git")
 
 
 class Source(Protocol):
@@ -96,10 +126,7 @@ class WorkingTree:
         return self._read_disk(path)
 
     def _read_disk(self, path: str) -> bytes:
-        try:
-            return (self.repo.root / path).read_bytes()
-        except OSError as err:
-            raise Unreadable(err.strerror or str(err)) from err
+        return read_inside(self.repo.root, path)
 
 
 @dataclass
@@ -120,6 +147,8 @@ class _GitObjects:
     def read(self, path: str) -> bytes:
         entry = self._entries[path]
         if entry.is_symlink:
+            if link_target_leaves_tree(path, self.repo.read_blob(entry.blob)):
+                raise Unreadable(LEAVES_WORK_TREE)
             raise Unreadable(
                 f"is a symbolic link in {self.description}; migrail reads only files there"
             )
@@ -157,7 +186,14 @@ class Directory:
         return {}
 
     def read(self, path: str) -> bytes:
-        try:
-            return (self.root / path).read_bytes()
-        except OSError as err:
-            raise Unreadable(err.strerror or str(err)) from err
+        return read_inside(self.root, path)
+
+
+def read_inside(root: Path, path: str) -> bytes:
+    """The bytes of `root/path`, refused when a symbolic link would lead outside `root`."""
+    if leaves_work_tree(root, path):
+        raise Unreadable(LEAVES_WORK_TREE)
+    try:
+        return (root / path).read_bytes()
+    except OSError as err:
+        raise Unreadable(err.strerror or str(err)) from err

@@ -1,7 +1,8 @@
 """`migrail switch BRANCH`: roll back while the current files are present, switch, migrate.
 
-For people without the hooks, and for what the hooks cannot do (an app the
-other branch removes): the rollback runs before git changes the files.
+For people without the hooks: the rollback runs with the current code before git
+changes the files, so it needs no older tree. The target is the branch's first-party
+migrations; contrib and third-party migrations stay (see `sync_plan.plan_sync`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import subprocess
 import sys
 
 from migrail.config import Config
+from migrail.django_project import caller_settings_module
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.gitrepo import GitRepo
 from migrail.sync import SyncOptions, roll_back_for_switch
@@ -29,11 +31,16 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
             return done
     roll_back_for_switch(repo, config, target, options)
     env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command migrates; the hooks need not
-    switched = subprocess.run(["git", "switch", branch], cwd=repo.root, env=env)
+    switched = subprocess.run(["git", "switch", "--end-of-options", branch], cwd=repo.root, env=env)
     forward = [sys.executable, "-m", "migrail", "sync", "--no-backup"]
     if options.database:
         forward += ["--database", options.database]
-    status = subprocess.run(forward, cwd=repo.root).returncode
+    # The settings are resolved anew against the new branch's files, as its hooks would.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    caller = caller_settings_module()
+    if caller:
+        env["DJANGO_SETTINGS_MODULE"] = caller
+    status = subprocess.run(forward, cwd=repo.root, env=env).returncode
     if switched.returncode != 0:
         print(
             f"migrail: git switch {branch} failed; the database was put back to this branch's "

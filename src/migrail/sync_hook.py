@@ -26,14 +26,16 @@ def run_sync_hook(name: str, args: list[str]) -> int:
     from_rev = _previous_head(repo, name, args)
     if from_rev is None:
         return EXIT_CLEAN
+    from migrail.database_errors import database_errors
     from migrail.sync import SyncOptions, run_sync
 
     try:
-        if name == "post-checkout" and config.snapshots:
-            from migrail.branch_snapshots import arrive_after_checkout
+        with database_errors():
+            if name == "post-checkout" and config.snapshots:
+                from migrail.branch_snapshots import arrive_after_checkout
 
-            from_rev = arrive_after_checkout(repo, config, from_rev)
-        return run_sync(repo, config, SyncOptions(from_rev=from_rev))
+                from_rev = arrive_after_checkout(repo, config, from_rev)
+            return run_sync(repo, config, SyncOptions(from_rev=from_rev))
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
         print(

@@ -6,7 +6,10 @@ orphans' restored sources) decides the order and what each migration does.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from migrail.config import Config
@@ -33,20 +36,14 @@ class SyncPlan:
     irreversible: list[str] = field(default_factory=list)
     drops: dict[Key, list[str]] = field(default_factory=dict)
     not_installed: list[str] = field(default_factory=list)
-    removed_apps: list[str] = field(default_factory=list)
     squash_records: list[Key] = field(default_factory=list)
+    hidden: list[Key] = field(default_factory=list)
     tree_leaves: dict[str, list[str]] = field(default_factory=dict)
     last_applied: dict[str, str] = field(default_factory=dict)
 
     @property
     def in_step(self) -> bool:
-        return not (
-            self.unapply
-            or self.apply
-            or self.missing_sources
-            or self.removed_apps
-            or self.squash_records
-        )
+        return not (self.unapply or self.apply or self.missing_sources or self.squash_records)
 
 
 @dataclass(frozen=True)
@@ -77,23 +74,42 @@ def plan_sync(
     connection: Any,
     from_rev: str | None,
     target: Target | None = None,
+    *,
+    code_root: Path | None = None,
+    unapplied_elsewhere: frozenset[Key] | None = None,
 ) -> SyncPlan:
+    """The plan for `connection`, with the code this process runs.
+
+    `target`: the migrations to keep, when not the loaded tree's (switch, rebase, and
+    the rollback with an older commit's code); migrations of apps whose code is outside
+    `code_root` (contrib, third-party) are always kept as the environment has them.
+    `unapplied_elsewhere`: orphans a child process rolls back (or would, for a dry run)
+    with the code that applied them; the plan then only applies.
+    """
     from django.db.migrations.recorder import MigrationRecorder
 
+    root = code_root or repo.root
     recorder = MigrationRecorder(connection)
     applied: set[Key] = set(recorder.applied_migrations()) if recorder.has_table() else set()
     tree = load_migrations(connection)
     on_disk = set(tree.disk_migrations)
+    first_party = first_party_apps(tree, root)
     if target is None:
-        replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
-        target = Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
+        target = tree_target(tree)
+    else:
+        target = Target(target.keys | outside_keys(tree, first_party), target.apps)
     gone = applied - target.keys
-    candidates = sorted(k for k in gone if k[0] in tree.migrated_apps | target.apps)
-    not_installed = sorted(
-        {k[0] for k in gone} - tree.migrated_apps - set(tree.unmigrated_apps) - target.apps
-    )
+    candidates = sorted(k for k in gone if k[0] in first_party | target.apps)
+    not_installed = sorted({k[0] for k in gone} - {k[0] for k in candidates})
+    if unapplied_elsewhere is not None:
+        plan = SyncPlan(
+            connection.alias, connection.vendor, [], sorted(unapplied_elsewhere), [], {}
+        )
+        plan.not_installed = [a for a in not_installed if a not in {k[0] for k in plan.unapply}]
+        _fill_tree_state(plan, tree, applied)
+        return plan
     sources, missing = find_sources(
-        repo, tree, [k for k in candidates if k not in on_disk], from_rev
+        repo, tree, [k for k in candidates if k not in on_disk], from_rev, code_root=root
     )
     orphans = []
     squash_records: dict[Key, Key] = {}
@@ -115,7 +131,28 @@ def plan_sync(
             squash_records[key] = replaces[-1]
             continue
         orphans.append(key)
-    squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev)
+    squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev, code_root=root)
+    for key, squash in tree.replacements.items():
+        # Older code's squash of orphans: Django would put it in the orphans' place.
+        if key not in target.keys and set(squash.replaces) & set(orphans):
+            squash_records.setdefault(key, squash.replaces[-1])
+    # A squash on disk whose replaced migrations go (older code): hidden from the loader,
+    # and the migrations on disk that depend on it are restored pointing past it.
+    hidden = sorted(k for k in squash_records if k in on_disk)
+    restored = set(orphans)
+    if hidden:
+        for key, migration in tree.disk_migrations.items():
+            if set(migration.dependencies) & set(hidden) and key not in sources:
+                module = sys.modules[type(migration).__module__]
+                sources[key] = Path(str(module.__file__)).read_bytes()
+                restored.add(key)
+        replaced = sorted(
+            {r for k in hidden for r in tree.disk_migrations[k].replaces} - on_disk - set(sources)
+        )
+        found, lost = find_sources(repo, tree, replaced, from_rev, code_root=root)
+        sources |= found
+        missing += lost
+        restored |= set(replaced)
     plan = SyncPlan(
         alias=connection.alias,
         vendor=connection.vendor,
@@ -123,18 +160,16 @@ def plan_sync(
         unapply=[],
         apply=[],
         sources={
-            k: point_past_squashes(v, squash_records) for k, v in sources.items() if k in orphans
+            k: point_past_squashes(v, squash_records) for k, v in sources.items() if k in restored
         },
-        missing_sources=[k for k in missing if k in orphans],
+        missing_sources=[k for k in missing if k in restored],
         not_installed=not_installed,
         squash_records=sorted(squash_records),
+        hidden=hidden,
     )
-    if from_rev and not_installed:
-        before = static_target(repo, config, from_rev)
-        plan.removed_apps = [app for app in not_installed if app in before.apps]
     if orphans and not plan.missing_sources:
-        with materialised(tree, plan.sources):
-            rollback = load_migrations(connection)
+        with materialised(tree, plan.sources, plan.hidden) as directory:
+            rollback = _load_with_orphans(connection, directory)
             for orphan in orphans:
                 if orphan not in rollback.graph.nodes:
                     raise MigrailError(
@@ -152,6 +187,11 @@ def plan_sync(
                     for number, op in enumerate(migration.operations, 1)
                     if not op.reversible
                 ]
+    _fill_tree_state(plan, tree, applied)
+    return plan
+
+
+def _fill_tree_state(plan: SyncPlan, tree: Any, applied: set[Key]) -> None:
     for app, name in tree.graph.leaf_nodes():
         plan.tree_leaves.setdefault(app, []).append(name)
     for app, name in sorted(applied):
@@ -159,7 +199,56 @@ def plan_sync(
     # The loader's view: a squash counts as applied when all it replaces is.
     remaining = (applied | set(tree.applied_migrations)) - set(plan.unapply)
     plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
-    return plan
+
+
+def tree_target(tree: Any) -> Target:
+    """Everything the loaded code knows: its migration files and what their squashes replace."""
+    on_disk = set(tree.disk_migrations)
+    replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
+    return Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
+
+
+def first_party_apps(tree: Any, root: Path) -> frozenset[str]:
+    """Apps whose migrations package lives in the work tree `root` (not contrib, not installed)."""
+    root = root.resolve()
+    apps = set()
+    for app in tree.migrated_apps:
+        module_name, _ = tree.migrations_module(app)
+        module = sys.modules.get(module_name)
+        for entry in getattr(module, "__path__", []):
+            path = Path(entry).resolve()
+            inside = path == root or root in path.parents
+            if inside and not {"site-packages", "dist-packages"} & set(path.parts):
+                apps.add(app)
+    return frozenset(apps)
+
+
+def outside_keys(tree: Any, first_party: frozenset[str]) -> frozenset[Key]:
+    """Migrations of contrib and third-party apps, as the environment has them."""
+    keys = tree_target(tree).keys
+    return frozenset(k for k in keys if k[0] not in first_party)
+
+
+def _load_with_orphans(connection: Any, directory: Path) -> Any:
+    """The loader with the orphans' sources restored; an import failure names the orphan."""
+    try:
+        return load_migrations(connection)
+    except MigrailError as err:
+        cause = err.__cause__
+        if not isinstance(cause, ImportError):
+            raise
+        orphan = None
+        for frame in traceback.extract_tb(cause.__traceback__):
+            path = Path(frame.filename)
+            if directory in path.parents and path.parent.name.startswith("_migrail_rollback_"):
+                orphan = f"{path.parent.name[len('_migrail_rollback_') :]}.{path.stem}"
+        if orphan is None:
+            raise
+        raise MigrailError(
+            f"cannot load {orphan} to unapply it with this checkout's code: "
+            f"{type(cause).__name__}: {cause}; nothing was changed. Its code is in the commit "
+            "that applied it: run `migrail sync --from REV` with that commit"
+        ) from cause
 
 
 def load_migrations(connection: Any) -> Any:
@@ -229,8 +318,4 @@ def describe_status(plan: SyncPlan) -> str:
         lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
         lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
-    lines += [
-        f"  app {app!r} was removed by the checkout; its migrations are applied"
-        for app in plan.removed_apps
-    ]
     return "\n".join(lines)

@@ -1,0 +1,158 @@
+"""A database or disk that says no ends in one line naming the database and the cause,
+exit 2, nothing changed: a server that is down, an SQLite file another process holds
+locked, a backups directory that is full, a table lock that blocks `pg_dump`."""
+
+from __future__ import annotations
+
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.databases import database_settings
+from tests.djangoproject import DjangoProject, run_env
+from tests.test_sync import feature_branch, main_branch, sync
+
+DOWN = {
+    "postgresql": (
+        "django.db.backends.postgresql",
+        "postgresql 'app' on localhost:5999",
+        "connection failed",
+    ),
+    "mariadb": (
+        "django.db.backends.mysql",
+        "mysql 'app' on localhost:5999",
+        "(2003, \"Can't connect to MySQL server on '127.0.0.1'",
+    ),
+}
+
+
+@pytest.mark.parametrize("server", list(DOWN))
+def test_database_down_is_one_line(project: DjangoProject, server: str) -> None:
+    engine, described, start = DOWN[server]
+    project.database = {"ENGINE": engine, "NAME": "app", "HOST": "127.0.0.1", "PORT": "5999"}
+    main_branch(project)
+    line = re.compile(
+        rf"migrail: error: database 'default' \({re.escape(described)}\): "
+        rf"the server is not reachable \({re.escape(start)}[^\n]*\)\n"
+    )
+    for command in (["status"], ["sync"], ["sync", "--dry-run"]):
+        proc = project.migrail(*command)
+        assert line.fullmatch(proc.stderr), (command, proc.stderr)
+        assert proc.returncode == 2
+
+
+def test_database_down_through_the_hook_says_what_to_run(project: DjangoProject) -> None:
+    project.database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "app",
+        "HOST": "127.0.0.1",
+        "PORT": "5999",
+    }
+    main_branch(project)
+    old = project.git("rev-parse", "HEAD").strip()
+    feature_branch(project)
+    new = project.git("rev-parse", "HEAD").strip()
+    proc = project.migrail("hook", "post-checkout", old, new, "1")
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2, proc.stderr
+    assert lines[0].startswith(
+        "migrail: the database was not synced: database 'default' "
+        "(postgresql 'app' on localhost:5999): the server is not reachable (connection failed"
+    )
+    assert lines[1] == (
+        "migrail: when that is fixed, run `migrail sync` (or `migrail status` to see the gap)"
+    )
+    assert proc.returncode == 1
+
+
+def test_sqlite_locked_by_another_writer(project: DjangoProject) -> None:
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    db = project.root / "db.sqlite3"
+    before = db.read_bytes()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        proc = project.migrail("sync")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.stderr == (
+        f"migrail: error: database 'default' (sqlite {db}): "
+        "another process holds it locked (database is locked)\n"
+    )
+    assert proc.returncode == 2
+    assert db.read_bytes() == before
+
+
+def test_backups_directory_full(project: DjangoProject) -> None:
+    """A file-size limit makes the backup's write fail as a full disk would."""
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    db = project.root / "db.sqlite3"
+    before = db.read_bytes()
+    limit = len(before) // 2
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "migrail", "sync"],
+        cwd=project.root,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+    )
+    assert proc.stderr == (
+        f"migrail: error: cannot back up database 'default' (sqlite {db}): "
+        "disk I/O error; nothing was changed\n"
+    )
+    assert proc.returncode == 2
+    assert db.read_bytes() == before
+    assert list((project.root / ".git/migrail/backups").iterdir()) == []
+
+
+def test_pg_dump_blocked_by_a_table_lock(tmp_path: Path) -> None:
+    import psycopg
+
+    with database_settings("postgresql", tmp_path) as (settings, _):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        main_branch(project)
+        sync(project)
+        feature_branch(project)
+        sync(project)
+        project.git("switch", "-q", "main")
+        before = project.schema()
+        dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={settings['NAME']}"
+        with psycopg.connect(dsn) as holder:
+            holder.execute("LOCK TABLE shop_item IN ACCESS EXCLUSIVE MODE")
+            proc = subprocess.run(
+                [sys.executable, "-m", "migrail", "sync"],
+                cwd=project.root,
+                env=run_env({"MIGRAIL_LOCK_WAIT": "2"}),
+                capture_output=True,
+                text=True,
+                timeout=120,  # not a speed check: without a lock timeout pg_dump waits forever
+            )
+            holder.rollback()
+        assert (
+            "migrail: waiting for pg_dump of database 'default': another session holds a lock "
+            "on a table (migrail gives up after 2s)\n"
+        ) in proc.stdout
+        assert proc.stderr == (
+            "migrail: error: cannot back up database 'default' "
+            f"(postgresql '{settings['NAME']}' on localhost:5432): another session held a "
+            "table locked for 2s; nothing was changed\n"
+        )
+        assert proc.returncode == 2
+        assert project.schema() == before

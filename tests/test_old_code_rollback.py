@@ -1,0 +1,299 @@
+"""Rolling back with the code that applied the migrations, on projects shaped like real ones.
+
+Django's contrib apps and a third-party app installed outside the work tree, with rows
+that no switch may lose; branches whose migrations import a helper or a custom field
+only they have; removed apps; SQLite named relative to BASE_DIR.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import _mariadb, _postgres, database_settings
+from tests.djangoproject import (
+    DjangoProject,
+    add_field,
+    add_user_rows,
+    create_model,
+    migration_source,
+    real_project,
+    user_rows,
+)
+from tests.test_rebase import diverge, rebase
+from tests.test_sync import sync
+
+HELPERS = """\
+def fill(apps, schema_editor):
+    apps.get_model("shop", "Item").objects.update(stock=5)
+
+
+def unfill(apps, schema_editor):
+    apps.get_model("shop", "Item").objects.filter(stock=5).update(stock=0)
+"""
+FIELDS = """\
+from django.db import models
+
+
+class PriceField(models.IntegerField):
+    pass
+"""
+ROWS = [["alice"], [1], ["kept"]]
+OUTSIDE_APPS = ("admin", "auth", "contenttypes", "sessions", "taglib")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def real_db_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DjangoProject, str]]:
+    """A contrib + third-party project on each real database, and a second database's NAME."""
+    with database_settings(request.param, tmp_path) as (settings, fresh_name):
+        yield real_project(tmp_path / "repo", tmp_path / "packages", settings), fresh_name
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> DjangoProject:
+    return real_project(tmp_path / "repo", tmp_path / "packages")
+
+
+def fresh_schema(p: DjangoProject, fresh_name: str) -> dict[str, object]:
+    """A plain `migrate` of the checked-out tree on a database emptied first."""
+    engine = (p.database or {}).get("ENGINE", "sqlite3")
+    if "sqlite" in engine:
+        Path(fresh_name).unlink(missing_ok=True)
+    else:
+        postgres = "postgresql" in engine
+        admin = _postgres() if postgres else _mariadb()
+        quote = '"' if postgres else "`"
+        with admin.cursor() as cursor:
+            force = " WITH (FORCE)" if postgres else ""
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote}{fresh_name}{quote}{force}")
+            cursor.execute(f"CREATE DATABASE {quote}{fresh_name}{quote}")
+        admin.close()
+    proc = p.manage("migrate", env={"TEST_DB_NAME": fresh_name})
+    assert proc.returncode == 0, proc.stderr
+    return p.schema(fresh_name)
+
+
+def main_branch(p: DjangoProject) -> None:
+    p.add_app("shop")
+    p.migration("shop", "0001_initial", migration_source([], create_model("Item", "name")))
+    p.write("shop/migrations/max_migration.txt", "0001_initial\n")
+    p.commit("main")
+
+
+def helper_branch(p: DjangoProject) -> None:
+    """A data migration importing a helper module only this branch has."""
+    p.git("switch", "-q", "-c", "helper", "main")
+    p.write("shop/helpers.py", HELPERS)
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    p.migration(
+        "shop",
+        "0003_fill",
+        migration_source(
+            [("shop", "0002_stock")],
+            "migrations.RunPython(fill, unfill),",
+            header="from shop.helpers import fill, unfill\n",
+        ),
+    )
+    p.write("shop/migrations/max_migration.txt", "0003_fill\n")
+    p.commit("helper")
+
+
+def field_branch(p: DjangoProject) -> None:
+    """A migration using a custom field class from a module only this branch has."""
+    p.git("switch", "-q", "-c", "price", "main")
+    p.write("shop/fields.py", FIELDS)
+    p.migration(
+        "shop",
+        "0002_price",
+        migration_source(
+            [("shop", "0001_initial")],
+            "migrations.AddField(model_name='item', name='price', "
+            "field=shop.fields.PriceField(default=0)),",
+            header="import shop.fields\n",
+        ),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_price\n")
+    p.commit("price")
+
+
+def assert_no_outside_app_in_plan(out: str) -> None:
+    for app in OUTSIDE_APPS:
+        assert f"  - {app}." not in out
+        assert f"unapplying {app}." not in out
+
+
+def prepare(p: DjangoProject) -> None:
+    main_branch(p)
+    assert p.migrail("install").returncode == 0
+    sync(p)
+    add_user_rows(p)
+    p.query("INSERT INTO shop_item (name) VALUES (7)")
+    helper_branch(p)
+    sync(p)
+    field_branch(p)  # from main, with the hooks: helper's migrations roll back first
+
+
+def test_branch_only_code_rolls_back_with_hooks_and_switch(
+    real_db_project: tuple[DjangoProject, str],
+) -> None:
+    project, fresh_name = real_db_project
+    prepare(project)
+    sync(project)
+    assert project.schema() == fresh_schema(project, fresh_name)
+    for branch in ("helper", "main", "price", "helper", "main"):
+        out = project.git("switch", branch)
+        assert_no_outside_app_in_plan(out)
+        assert "Traceback" not in out
+        assert project.schema() == fresh_schema(project, fresh_name), branch
+        assert user_rows(project) == ROWS
+        assert project.query("SELECT name FROM shop_item") == [[7]]
+    for branch in ("price", "helper", "main"):
+        proc = project.migrail("switch", branch)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert_no_outside_app_in_plan(proc.stdout)
+        assert project.schema() == fresh_schema(project, fresh_name), branch
+        assert user_rows(project) == ROWS
+        assert project.query("SELECT name FROM shop_item") == [[7]]
+
+
+def test_hooks_print_the_rollback_with_the_old_code(real: DjangoProject) -> None:
+    prepare(real)
+    sync(real)
+    out = real.git("switch", "helper")
+    assert "  - shop.0002_price\n      drops column price of shop.item" in out
+    gone = subprocess.Popen(["true"])  # a process id that no longer runs
+    gone.wait()
+    leftover = real.root / f".git/migrail/trees/{gone.pid}-killed"
+    (leftover / "shop").mkdir(parents=True)  # what a killed sync left
+    out = real.git("switch", "main")
+    assert not leftover.exists()
+    helper = real.git("rev-parse", "helper").strip()[:12]
+    assert (
+        f"migrail: database 'default' (sqlite): 2 to unapply with the code of {helper}\n"
+        "  - shop.0003_fill\n"
+        "      undoes: Raw Python operation\n"
+        "  - shop.0002_stock\n"
+        "      drops column stock of shop.item\n"
+    ) in out
+    assert "migrail: database 'default' (sqlite): 0 to unapply, 0 to apply" in out
+    assert not list((real.root / ".git/migrail/trees").iterdir())  # the old tree is removed
+
+
+def test_switch_and_sync_never_unapply_contrib_or_third_party(real: DjangoProject) -> None:
+    main_branch(real)
+    sync(real)
+    add_user_rows(real)
+    helper_branch(real)
+    sync(real)
+    proc = real.migrail("switch", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 to unapply, 0 to apply\n  - shop.0003_fill" in proc.stdout
+    assert_no_outside_app_in_plan(proc.stdout)
+    assert user_rows(real) == ROWS
+    applied = real.query("SELECT app FROM django_migrations WHERE app = 'taglib'")
+    assert applied == [["taglib"]]
+
+
+def test_rebase_unapply_keeps_contrib_and_third_party(real: DjangoProject) -> None:
+    real.linear_app("shop", "0002_price")
+    real.commit("base")
+    diverge(real, ["0003_stock"], ["0003_color"])
+    sync(real)
+    add_user_rows(real)
+    real.git("merge", "main", check=False)
+    out = rebase(real, "--unapply")
+    assert "1 to unapply, 0 to apply\n  - shop.0003_stock" in out
+    assert_no_outside_app_in_plan(out)
+    assert user_rows(real) == ROWS
+
+
+def test_plain_sync_names_the_orphan_that_cannot_import(real: DjangoProject) -> None:
+    prepare(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
+    sync(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    proc = real.migrail("sync")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "migrail: error: cannot load shop.0003_fill to unapply it with this checkout's code: "
+        "ModuleNotFoundError: No module named 'shop.helpers'; nothing was changed. Its code is "
+        "in the commit that applied it: run `migrail sync --from REV` with that commit\n"
+    )
+    out = sync(real, "--from", "helper")
+    assert "2 to unapply with the code of" in out
+    assert user_rows(real) == ROWS
+
+
+def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
+    prepare(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
+    sync(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    before = real.schema()
+    proc = real.migrail("sync", "--dry-run", "--from", "helper")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 to unapply with the code of" in proc.stdout
+    assert "migrail: database 'default' (sqlite): 2 to unapply, 0 to apply" in proc.stdout
+    assert real.schema() == before
+
+
+BASE_DIR_SETTINGS = """\
+from pathlib import Path
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+"""
+
+
+def test_sqlite_named_relative_to_base_dir_is_the_one_rolled_back(
+    tmp_path: Path, real: DjangoProject
+) -> None:
+    real.settings_extra += BASE_DIR_SETTINGS
+    real.write_settings()
+    prepare(real)
+    sync(real)
+    real.git("switch", "helper")
+    out = real.git("switch", "main")
+    assert "2 to unapply with the code of" in out
+    assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
+    assert user_rows(real) == ROWS
+
+
+def test_removed_app_rolls_back_to_zero_on_every_engine(
+    real_db_project: tuple[DjangoProject, str],
+) -> None:
+    project, fresh_name = real_db_project
+    main_branch(project)
+    sync(project)
+    add_user_rows(project)
+    assert project.migrail("install").returncode == 0
+    project.git("switch", "-q", "-c", "audit")
+    project.add_app("audit")
+    project.write("audit/models_helper.py", "VALUE = 1\n")
+    project.migration(
+        "audit",
+        "0001_initial",
+        migration_source(
+            [("taglib", "0001_initial")],
+            create_model("Log"),
+            header="from audit.models_helper import VALUE\n",
+        ),
+    )
+    project.write("audit/migrations/max_migration.txt", "0001_initial\n")
+    project.commit("audit")
+    sync(project)
+    out = project.git("switch", "main")
+    assert "  - audit.0001_initial\n      drops table audit_log" in out
+    assert_no_outside_app_in_plan(out)
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert user_rows(project) == ROWS
+    out = project.git("switch", "-q", "main")  # later checkouts have nothing to say
+    assert "audit" not in project.migrail("status").stdout
