@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
         "fail); only when no database has the migrations to move applied",
     )
 
+    snapshot = sub.add_parser("snapshot", help="per-branch copies of the database")
+    actions = snapshot.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the snapshots of each database, with sizes and ages")
+    save = actions.add_parser("save", help="save the database as a snapshot (of this branch)")
+    save.add_argument("name", nargs="?", metavar="NAME", help="a branch name (default: this one)")
+    drop = actions.add_parser("drop", help="drop a snapshot")
+    drop.add_argument("name", metavar="NAME")
+    actions.add_parser(
+        "prune", help="drop snapshots whose branch is gone, and beyond snapshots_kept"
+    )
+    restore_snapshot = actions.add_parser(
+        "restore", help="replace the database by a copy of a snapshot (the snapshot is kept)"
+    )
+    restore_snapshot.add_argument("name", metavar="NAME")
+    for action in (save, drop, restore_snapshot):
+        action.add_argument("--database", metavar="ALIAS")
+
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")
 
@@ -124,7 +141,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from migrail.demo import run_demo
 
         return run_demo(keep=args.keep)
-    if args.command in ("sync", "status", "restore", "switch"):
+    if args.command in ("sync", "status", "restore", "switch", "snapshot"):
         from migrail.database_errors import database_errors
 
         with database_errors():
@@ -147,6 +164,16 @@ def _run_database_command(args: argparse.Namespace) -> int:
 
     repo = GitRepo.discover()
     config = load_config(repo.root)
+    if args.command == "snapshot":
+        from migrail.snapshot_command import run_snapshot_command
+
+        return run_snapshot_command(
+            repo, config, args.action, getattr(args, "name", None), getattr(args, "database", None)
+        )
+    if args.command in ("sync", "switch"):
+        from migrail.branch_snapshots import finish_interrupted
+
+        finish_interrupted(repo, config)
     if args.command == "status":
         from migrail.sync import run_status
 

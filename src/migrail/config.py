@@ -30,6 +30,8 @@ class Config:
     allow_remote_databases: bool = False
     allow_debug_false: bool = False
     sync_in_ci: bool = False
+    snapshots: bool = False
+    snapshots_kept: int = 10
 
     def wants_app(self, label: str) -> bool:
         if self.include_apps and label not in self.include_apps:
@@ -49,6 +51,8 @@ _TYPES: dict[str, type] = {
     "allow_remote_databases": bool,
     "allow_debug_false": bool,
     "sync_in_ci": bool,
+    "snapshots": bool,
+    "snapshots_kept": int,
 }
 
 

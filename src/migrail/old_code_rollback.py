@@ -194,7 +194,7 @@ def _child(spec: RollbackSpec) -> None:
     connection = connections[spec.alias]
     plan = plan_sync(repo, config, connection, spec.rev, spec.target, code_root=tree_dir)
     print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.drops))
-    check_rollback(plan, repo, connection)
+    check_rollback(plan, repo, connection, spec.config)
     if not spec.dry_run and (plan.unapply or plan.squash_records):
         roll_back(repo, spec.config, plan, connection, spec.rev, backup=spec.backup)
     Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply}))

@@ -23,6 +23,12 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
     target = static_target(repo, config, repo.resolve(branch))
     if repo.run("status", "--porcelain", "--untracked-files=no").strip():
         raise MigrailError("the working tree has uncommitted changes; commit or stash them first")
+    if config.snapshots:
+        from migrail.branch_snapshots import switch_with_snapshots
+
+        done = switch_with_snapshots(repo, config, branch, options.database)
+        if done is not None:
+            return done
     roll_back_for_switch(repo, config, target, options)
     env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command migrates; the hooks need not
     switched = subprocess.run(["git", "switch", "--end-of-options", branch], cwd=repo.root, env=env)

@@ -83,6 +83,10 @@ def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
         _refuse_unsafe(alias, config, read_only=True)
         plan = plan_sync(repo, config, connections[alias], None)
         print(describe_status(plan))
+        from migrail.branch_snapshots import status_line
+
+        if line := status_line(repo, config, alias):
+            print(line)
         if not plan.in_step:
             status = EXIT_FINDINGS
     return status
@@ -156,7 +160,7 @@ def _sync_alias(
         if target is not None:
             plan.apply = []  # the target's migrations are applied after the switch
         print(describe_plan(plan))
-        check_rollback(plan, repo, connection)
+        check_rollback(plan, repo, connection, config)
         if options.dry_run:
             return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
         if plan.unapply or plan.squash_records:
@@ -198,8 +202,16 @@ def _orphans_need_old_code(
     return Target(target.keys, frozenset(apps))
 
 
-def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any) -> None:
-    """Refuse, before anything changes, a rollback that cannot be carried out."""
+def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, config: Config) -> None:
+    """Refuse, before anything changes, a rollback that cannot be carried out.
+
+    A rollback that would drop rows first says how snapshots would keep them.
+    """
+    if plan.unapply and not config.snapshots:
+        from migrail.branch_snapshots import SNAPSHOT_HINT, plan_drops_hold_rows
+
+        if plan_drops_hold_rows(connection, plan.drops):  # never fails: a hint only
+            print(SNAPSHOT_HINT)
     if plan.missing_sources:
         names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
         raise SyncRefused(

@@ -31,6 +31,10 @@ def run_sync_hook(name: str, args: list[str]) -> int:
 
     try:
         with database_errors():
+            if name == "post-checkout" and config.snapshots:
+                from migrail.branch_snapshots import arrive_after_checkout
+
+                from_rev = arrive_after_checkout(repo, config, from_rev)
             return run_sync(repo, config, SyncOptions(from_rev=from_rev))
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)

@@ -1,0 +1,175 @@
+"""The snapshot catalogue under `<git common dir>/migrail/snapshots/`: what each snapshot is.
+
+A snapshot belongs to one database (its identity: engine, host, port, name) and one
+branch (or a detached HEAD's commit). Its id, and the name of the database object
+that holds it, are hashed from both, so no branch name ever reaches SQL. Files are
+0600 in a 0700 directory. A journal written before a park or un-park names the steps,
+so a killed switch is finished by the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrail.errors import MigrailError
+
+OBJECT_PREFIX = "migrail_snap_"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The database a snapshot was taken from, as the settings name it."""
+
+    alias: str
+    vendor: str
+    name: str
+    host: str = ""
+    port: str = ""
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(
+            json.dumps([self.vendor, self.host, self.port, self.name]).encode()
+        ).hexdigest()[:16]
+
+    def describe(self) -> str:
+        where = f" on {self.host}:{self.port}" if self.host else ""
+        return f"{self.alias} ({self.vendor}: {self.name}{where})"
+
+
+def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> Identity:
+    return Identity(
+        alias=alias,
+        vendor=vendor,
+        name=str(settings_dict.get("NAME") or ""),
+        host=str(settings_dict.get("HOST") or ""),
+        port=str(settings_dict.get("PORT") or ""),
+    )
+
+
+def snapshot_id(identity: Identity, branch: str) -> str:
+    return hashlib.sha256(f"{identity.key}\0{branch}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    branch: str
+    commit: str
+    identity: Identity
+    leaves: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+    @property
+    def object_name(self) -> str:
+        """The database (PostgreSQL), schema (MySQL) or file stem (SQLite) holding it."""
+        return OBJECT_PREFIX + self.id
+
+
+def new_snapshot(identity: Identity, branch: str, commit: str, leaves: dict[str, str]) -> Snapshot:
+    return Snapshot(snapshot_id(identity, branch), branch, commit, identity, leaves, time.time())
+
+
+class SnapshotStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def ensure(self) -> Path:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        return self.directory
+
+    def file_for(self, snapshot: Snapshot) -> Path:
+        """Where SQLite keeps a snapshot's copy."""
+        return self.ensure() / f"{snapshot.object_name}.sqlite3"
+
+    def all(self, identity: Identity | None = None) -> list[Snapshot]:
+        found = []
+        for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
+            if path.name.startswith("journal-"):
+                continue
+            try:
+                data = json.loads(path.read_text())
+                snapshot = Snapshot(
+                    data["id"],
+                    data["branch"],
+                    data["commit"],
+                    Identity(**data["identity"]),
+                    dict(data["leaves"]),
+                    float(data["created"]),
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a torn or foreign file is not a snapshot
+            if identity is None or snapshot.identity.key == identity.key:
+                found.append(snapshot)
+        return sorted(found, key=lambda s: s.created)
+
+    def find(self, identity: Identity, branch: str) -> Snapshot | None:
+        wanted = snapshot_id(identity, branch)
+        return next((s for s in self.all(identity) if s.id == wanted), None)
+
+    def record(self, snapshot: Snapshot) -> None:
+        _write_private(self.ensure() / f"{snapshot.id}.json", asdict(snapshot))
+
+    def forget(self, snapshot_ids: list[str]) -> None:
+        for sid in snapshot_ids:
+            (self.directory / f"{sid}.json").unlink(missing_ok=True)
+
+    def journal_path(self, identity: Identity) -> Path:
+        return self.directory / f"journal-{identity.key}.json"
+
+    def write_journal(self, identity: Identity, journal: dict[str, Any]) -> None:
+        _write_private(self.ensure() / f"journal-{identity.key}.json", journal)
+
+    def read_journal(self, identity: Identity) -> dict[str, Any] | None:
+        path = self.journal_path(identity)
+        if not path.exists():
+            return None
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except ValueError as err:
+            raise MigrailError(f"{path}: unreadable snapshot journal: {err}") from err
+        return data
+
+    def has_journals(self) -> bool:
+        return self.directory.is_dir() and any(self.directory.glob("journal-*.json"))
+
+    def clear_journal(self, identity: Identity) -> None:
+        self.journal_path(identity).unlink(missing_ok=True)
+
+
+def _write_private(path: Path, data: object) -> None:
+    """Write JSON atomically, 0600 from the start."""
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def describe_age(created: float, now: float) -> str:
+    seconds = max(0, int(now - created))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def describe_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover

@@ -1,0 +1,385 @@
+"""Branch snapshots: every branch keeps its own data, on real databases, through real hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import MARIADB, PG_DSN
+from tests.djangoproject import DjangoProject, add_field, git, migration_source, run_env
+from tests.test_sync import feature_branch, fresh_schema, main_branch, sync
+
+HINT = (
+    "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
+    "instead, set `snapshots = true` in [tool.migrail]"
+)
+IRREVERSIBLE = "migrations.RunSQL('UPDATE shop_item SET name = name'),\n" + add_field(
+    "item", "stock"
+)
+
+
+@pytest.fixture(autouse=True)
+def drop_snapshot_databases(tmp_path: Path) -> Iterator[None]:
+    """The server databases and schemas snapshots made, dropped after each test."""
+    yield
+    for meta in tmp_path.glob("**/.git/migrail/snapshots/*.json"):
+        data = json.loads(meta.read_text())
+        if meta.name.startswith("journal-") or "identity" not in data:
+            continue
+        name = "migrail_snap_" + data["id"]
+        if data["identity"]["vendor"] == "postgresql":
+            import psycopg
+
+            with psycopg.connect(PG_DSN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        elif data["identity"]["vendor"] == "mysql":
+            import pymysql
+
+            admin = pymysql.connect(autocommit=True, **MARIADB)
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            admin.close()
+
+
+def start(project: DjangoProject, *, snapshots: bool, extra: str = "", **feature: str) -> None:
+    """main, then feature (hooks installed) with its migrations applied."""
+    if snapshots:
+        project.write("pyproject.toml", f"[tool.migrail]\nsnapshots = true\n{extra}")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project, **feature)
+    sync(project)
+
+
+def stored(project: DjangoProject) -> list[dict[str, object]]:
+    directory = project.root / ".git/migrail/snapshots"
+    return [
+        json.loads(p.read_text())
+        for p in sorted(directory.glob("*.json"))
+        if not p.name.startswith("journal-")
+    ]
+
+
+@pytest.mark.parametrize("snapshots", [True, False], ids=["snapshots", "rollback"])
+def test_a_feature_column_keeps_its_rows_across_a_return_trip(
+    db_project: tuple[DjangoProject, str], snapshots: bool
+) -> None:
+    project, fresh_name = db_project
+    start(project, snapshots=snapshots)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (7, 5)")
+
+    out = project.git("switch", "main")
+    assert "- shop.0002_stock" in out  # main has no snapshot: the copy is rolled back
+    main_schema = project.schema()
+    assert main_schema == fresh_schema(project, fresh_name)
+    if snapshots:
+        assert (
+            "migrail: saved database 'default' as the snapshot of 'feature'; 'main' has no " in out
+        )
+        assert HINT not in out
+    else:
+        assert HINT in out
+    project.query("INSERT INTO shop_item (name) VALUES (8)")
+
+    out = project.git("switch", "feature")
+    assert project.schema() == fresh_schema(project, fresh_name)
+    rows = project.query("SELECT name, stock FROM shop_item ORDER BY id")
+    if snapshots:
+        assert "migrail: saved database 'default' as the snapshot of 'main' and restored " in out
+        assert rows == [[7, 5]]  # feature's own data, main's row stays on main
+        project.git("switch", "main")
+        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[7], [8]]
+        assert project.schema() == main_schema
+        assert [s["branch"] for s in stored(project)] == ["feature"]
+    else:
+        assert rows == [[7, 0], [8, 0]]  # stock was dropped with its values
+
+
+@pytest.mark.parametrize("snapshots", [True, False], ids=["snapshots", "rollback"])
+def test_a_branch_with_an_irreversible_migration(
+    db_project: tuple[DjangoProject, str], snapshots: bool
+) -> None:
+    project, fresh_name = db_project
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n" if snapshots else "")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("switch", "-q", "-c", "feature")
+    feature_branch_irreversible(project)
+    project.git("switch", "main")  # with snapshots: feature's is saved before it migrated
+    project.git("switch", "feature")
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+
+    out = project.git("switch", "main", check=False)
+    if not snapshots:
+        assert "shop.0002_stock: Raw SQL operation (operation 1) is not reversible" in out
+        assert "migrail: the database was not synced: nothing was changed" in out
+        assert HINT in out
+        return
+    assert "cannot be unapplied" not in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+    out = project.git("switch", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[1, 0], [2, 9]]
+
+
+def feature_branch_irreversible(project: DjangoProject) -> None:
+    project.migration(
+        "shop", "0002_stock", migration_source([("shop", "0001_initial")], IRREVERSIBLE)
+    )
+    project.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    project.commit("feature")
+
+
+def test_a_branch_that_moved_on_while_parked_is_restored_then_migrated(
+    db_project: tuple[DjangoProject, str], tmp_path: Path
+) -> None:
+    project, fresh_name = db_project
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (3, 4)")
+    project.git("switch", "main")
+    # A colleague's commit lands on feature while its snapshot is parked.
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(project.root), str(tmp_path / "origin.git")],
+        check=True,
+        env=run_env(),
+    )
+    colleague = tmp_path / "colleague"
+    git(tmp_path, "clone", "-q", "-b", "feature", str(tmp_path / "origin.git"), str(colleague))
+    (colleague / "shop/migrations/0003_size.py").write_text(
+        migration_source([("shop", "0002_stock")], add_field("item", "size"))
+    )
+    (colleague / "shop/migrations/max_migration.txt").write_text("0003_size\n")
+    git(colleague, "add", "-A")
+    git(colleague, "commit", "-q", "-m", "size")
+    project.git("fetch", "-q", str(colleague), "feature:feature")
+
+    out = project.git("switch", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert "+ shop.0003_size" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name, stock, size FROM shop_item") == [[3, 4, 0]]
+
+
+def test_a_branch_rebased_while_parked_loses_the_orphan_after_the_restore(
+    db_project: tuple[DjangoProject, str], tmp_path: Path
+) -> None:
+    project, fresh_name = db_project
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (3, 4)")
+    project.git("switch", "main")
+    # feature is rewritten without billing.0002_seen while its snapshot, which has it, is parked.
+    colleague = tmp_path / "colleague"
+    git(tmp_path, "clone", "-q", "-b", "feature", str(project.root), str(colleague))
+    (colleague / "billing/migrations/0002_seen.py").unlink()
+    (colleague / "billing/migrations/max_migration.txt").write_text("0001_initial\n")
+    git(colleague, "commit", "-q", "-a", "--amend", "-m", "feature without seen")
+    project.git("fetch", "-q", str(colleague), "+feature:feature")
+
+    out = project.git("switch", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert "  - billing.0002_seen" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name, stock FROM shop_item") == [[3, 4]]
+
+
+def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    from tests.databases import database_settings
+
+    with database_settings("postgresql", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.query("INSERT INTO shop_item (name, stock) VALUES (5, 6)")
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={settings['NAME']}")
+        with psycopg.connect(dsn, autocommit=True):  # the dev server
+            out = project.git("switch", "main")
+        assert (
+            f"migrail: no snapshot of database 'default': database {settings['NAME']!r} is open "
+            "in 1 other session(s) (a dev server?); PostgreSQL copies or renames a database only "
+            "when nobody is connected to it; rolling back instead\n"
+        ) in out
+        assert "- shop.0002_stock" in out
+        assert project.schema() == fresh_schema(project, fresh_name)
+        assert project.query("SELECT name FROM shop_item") == [[5]]
+        assert stored(project) == []
+
+
+def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> None:
+    pymysql = pytest.importorskip("pymysql")
+    from tests.databases import database_settings
+
+    with database_settings("mariadb", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.git("switch", "main")
+        project.query("INSERT INTO shop_item (name) VALUES (1)")
+        project.git("switch", "feature")  # main parked, feature restored
+        project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+        parked = "migrail_snap_" + str(next(s["id"] for s in stored(project)))
+        holder = pymysql.connect(autocommit=False, **MARIADB)
+        watcher = pymysql.connect(autocommit=True, **MARIADB)
+        try:
+            with holder.cursor() as cursor:  # blocks the move of main's tables back
+                cursor.execute(f"SELECT * FROM `{parked}`.shop_item")
+            switch = subprocess.Popen(
+                ["git", "switch", "main"],
+                cwd=project.root,
+                env=run_env(),
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            while True:
+                with watcher.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT COUNT(*) FROM information_schema.processlist "
+                        "WHERE info LIKE 'RENAME TABLE%%'"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                assert switch.poll() is None, "the switch ended before it was killed"
+            os.killpg(switch.pid, signal.SIGKILL)
+            switch.wait()
+        finally:
+            holder.rollback()
+            holder.close()
+            watcher.close()
+        proc = project.migrail("sync")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "migrail: finished an interrupted snapshot switch of database 'default'" in (
+            proc.stdout
+        )
+        assert project.schema() == fresh_schema(project, fresh_name)
+        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+        assert [s["branch"] for s in stored(project)] == ["feature"]
+        project.git("switch", "feature")
+        assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+
+
+def test_a_postgresql_swap_stopped_halfway_is_finished_by_the_next_sync(tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    from tests.databases import database_settings
+
+    with database_settings("postgresql", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.git("switch", "main")
+        project.query("INSERT INTO shop_item (name) VALUES (1)")
+        project.git("switch", "feature")  # main parked, feature restored
+        parked = "migrail_snap_" + str(next(s["id"] for s in stored(project)))
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={parked}")
+        with psycopg.connect(dsn, autocommit=True):  # main's copy cannot be renamed back
+            out = project.git("switch", "main", check=False)
+        assert "stopped at step 3 of 3" in out
+        assert "run `migrail sync` to finish it" in out
+        proc = project.migrail("sync")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "migrail: finished an interrupted snapshot switch of database 'default'" in (
+            proc.stdout
+        )
+        assert project.schema() == fresh_schema(project, fresh_name)
+        assert project.query("SELECT name FROM shop_item") == [[1]]
+        assert [s["branch"] for s in stored(project)] == ["feature"]
+
+
+def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str]) -> None:
+    project, _ = db_project
+    start(project, snapshots=True, extra="snapshots_kept = 2\n")
+    for branch in ("one", "two"):
+        project.git("branch", branch)
+        proc = project.migrail("snapshot", "save", branch)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(
+            f"migrail: saved database 'default' as the snapshot of '{branch}' ("
+        )
+    proc = project.migrail("snapshot", "list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("database default (")
+    assert [line.split()[0] for line in lines[1:]] == ["one", "two"]
+    assert all("billing.0002_seen, shop.0002_stock" in line for line in lines[1:])
+    assert all(" old " in line for line in lines[1:])
+
+    project.git("switch", "main")  # saves feature: one is now beyond snapshots_kept
+    assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "two"]
+
+    project.git("branch", "-D", "two")
+    proc = project.migrail("snapshot", "prune")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "migrail: dropped the snapshot of 'two' (database 'default'): its branch is gone\n"
+    )
+    assert [s["branch"] for s in stored(project)] == ["feature"]
+
+    proc = project.migrail("snapshot", "drop", "feature")
+    assert proc.stdout == "migrail: dropped the snapshot of 'feature' (database 'default')\n"
+    proc = project.migrail("snapshot", "drop", "feature")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "migrail: error: no snapshot of 'feature' for database 'default'; "
+        "`migrail snapshot list` shows them\n"
+    )
+    assert project.migrail("snapshot", "list").stdout.startswith(
+        "migrail: no snapshots of database default ("
+    )
+
+
+def test_status_says_which_switch_restores_a_snapshot(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    assert "  snapshots: on; none saved yet" in project.migrail("status").stdout
+    project.git("switch", "main")
+    assert (
+        "  snapshots: on; a switch to 'feature' restores its snapshot; to any other branch, "
+        "it saves this one and goes on\n"
+    ) in project.migrail("status").stdout
+
+
+def test_snapshot_files_are_private(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.git("switch", "main")
+    directory = project.root / ".git/migrail/snapshots"
+    assert directory.stat().st_mode & 0o777 == 0o700
+    files = list(directory.iterdir())
+    assert {p.suffix for p in files} == {".json", ".sqlite3"}
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in files)
+
+
+def test_migrail_switch_restores_a_snapshot(project: DjangoProject, tmp_path: Path) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (7, 5)")
+    proc = project.migrail("switch", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+    proc = project.migrail("switch", "feature")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "restored the snapshot of 'feature'" in proc.stdout
+    assert project.query("SELECT name, stock FROM shop_item") == [[7, 5]]
+
+
+def test_snapshot_restore_puts_back_a_saved_copy(db_project: tuple[DjangoProject, str]) -> None:
+    project, _ = db_project
+    start(project, snapshots=True)
+    head = project.git("rev-parse", "HEAD").strip()
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 1)")
+    assert project.migrail("snapshot", "save").returncode == 0
+    project.query("DELETE FROM shop_item")
+    proc = project.migrail("snapshot", "restore", "feature")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == (
+        f"migrail: database 'default' is now a copy of the snapshot of 'feature' (commit "
+        f"{head[:12]}); run `migrail sync` to bring it to this checkout's migrations\n"
+    )
+    assert project.query("SELECT name, stock FROM shop_item") == [[1, 1]]
+    assert [s["branch"] for s in stored(project)] == ["feature"]  # the snapshot is kept
+    assert project.migrail("status").returncode == 0
