@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from migrail import findings as codes
 from migrail.excerpt import excerpt
 from migrail.findings import AppSummary, CheckResult, Finding, MaxMigrationFix
-from migrail.graph import DEFAULT_SWAPPABLE, MigrationGraph, build_graph
+from migrail.graph import DEFAULT_SWAPPABLE, NUMBER, MigrationGraph, build_graph
 from migrail.max_migration import (
     ConflictedMaxMigration,
     MalformedMaxMigration,
@@ -17,7 +17,6 @@ from migrail.max_migration import (
 )
 from migrail.packages import MigrationPackage
 from migrail.parser import Key, ParsedMigration, ParseProblem
-from migrail.renumber import NUMBER
 from migrail.sources import LEAVES_WORK_TREE
 
 PROBLEM_CODES = {

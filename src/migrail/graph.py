@@ -8,10 +8,14 @@ With no database nothing is applied, so Django always collapses; so do we.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from migrail.parser import Dependency, Key, ParsedMigration
+
+NUMBER = re.compile(r"^(\d+)_(.*)$")
+"""A numbered migration name: its number, and the rest."""
 
 DEFAULT_SWAPPABLE = {"AUTH_USER_MODEL": "auth.User"}
 

@@ -6,7 +6,7 @@ import io
 import os
 import sys
 
-from migrail.cli import run_check
+from migrail.check_command import run_check
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.gitrepo import ZERO_SHA
 

@@ -47,7 +47,7 @@ def lint(repo: GitRepo, source: Source, config: Config) -> CheckResult:
 
 def linear_migrations_alongside(root: Path, config: Config) -> Finding | None:
     """W002 when the settings file lists django_linear_migrations and migrail (read as text)."""
-    from migrail.django_project import settings_module
+    from migrail.settings_location import settings_module
 
     try:
         module, project_dir = settings_module(root, config)

@@ -176,8 +176,9 @@ def _die_with_parent() -> None:
 
 def _child(spec: RollbackSpec) -> None:
     from migrail.config import load_config
-    from migrail.django_project import settings_module, start_django
-    from migrail.sync import check_rollback, roll_back
+    from migrail.django_project import start_django
+    from migrail.rollback import check_rollback, roll_back
+    from migrail.settings_location import settings_module
     from migrail.sync_plan import plan_sync
 
     repo = GitRepo(Path(spec.repo_root), Path(spec.git_dir), Path(spec.common_dir))

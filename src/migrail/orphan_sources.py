@@ -130,7 +130,7 @@ def remember_applied_sources(repo: GitRepo, connection: Any) -> None:
     """Keep the source of every applied migration, so a rollback works after its branch is gone."""
     from django.db.migrations.recorder import MigrationRecorder
 
-    from migrail.sync_plan import load_migrations
+    from migrail.loader import load_migrations
 
     tree = load_migrations(connection)
     applied = set(MigrationRecorder(connection).applied_migrations())

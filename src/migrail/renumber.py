@@ -7,12 +7,10 @@ and `replaces` change; every other byte of the file stays as it was.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Mapping
 
+from migrail.graph import NUMBER
 from migrail.parser import Key
-
-NUMBER = re.compile(r"^(\d+)_(.*)$")
 
 
 def new_names(chain: list[str], after: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 from migrail.config import Config
 from migrail.errors import MigrailError
 from migrail.gitrepo import GitRepo
+from migrail.loader import load_migrations
 from migrail.orphan_sources import (
     find_sources,
     materialised,
@@ -249,18 +250,6 @@ def _load_with_orphans(connection: Any, directory: Path) -> Any:
             f"{type(cause).__name__}: {cause}; nothing was changed. Its code is in the commit "
             "that applied it: run `migrail sync --from REV` with that commit"
         ) from cause
-
-
-def load_migrations(connection: Any) -> Any:
-    """Django's `MigrationLoader`, its errors turned into one message."""
-    from django.db.migrations.loader import MigrationLoader
-
-    try:
-        return MigrationLoader(connection, ignore_no_migrations=True)
-    except Exception as err:
-        raise MigrailError(
-            f"Django cannot load the migrations: {type(err).__name__}: {err}"
-        ) from err
 
 
 def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
