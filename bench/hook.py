@@ -169,8 +169,8 @@ def twenty_each_way(runs: int, *, branch_only_helpers: bool = False) -> list[tup
 def materialise_cost(runs: int) -> float:
     """Median seconds to write a commit's files under .git/migrail/trees (removal runs while
     migrate does, so it is not on the path)."""
-    from migrail.gitrepo import GitRepo
-    from migrail.old_tree import commit_tree
+    from migrail.sources.gitrepo import GitRepo
+    from migrail.sources.old_tree import commit_tree
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

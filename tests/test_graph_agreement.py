@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from migrail.checks import project_graph
-from migrail.config import Config
-from migrail.gitrepo import GitRepo
-from migrail.packages import discover_packages
-from migrail.parse_cache import ParseCache
-from migrail.sources import WorkingTree
+from migrail.checks.rules import project_graph
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sources.packages import discover_packages
+from migrail.sources.parse_cache import ParseCache
+from migrail.sources.trees import WorkingTree
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
 
 

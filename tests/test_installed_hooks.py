@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from migrail.install import render_script
+from migrail.cli.install import render_script
 from tests.djangoproject import DjangoProject, add_field, migration_source, run_env
 from tests.test_sync import main_branch, sync
 

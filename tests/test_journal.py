@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from migrail.backup import Origin, list_backups, take_backup
-from migrail.database_identity import identity_of
+from migrail.database.backup import Origin, list_backups, take_backup
+from migrail.database.identity import identity_of
 from tests.databases import database_settings
 from tests.djangoproject import DjangoProject, create_model, migration_source, run_env
 from tests.test_sync import fresh_schema, sync
@@ -171,7 +171,7 @@ def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(
 
 
 def test_backup_named_by_an_unfinished_journal_is_never_pruned(tmp_path: Path) -> None:
-    from migrail.journal import begin, protected_backups
+    from migrail.database.journal import begin, protected_backups
 
     db = tmp_path / "db.sqlite3"
     with sqlite3.connect(db) as connection:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from migrail.sources import leaves_work_tree, link_target_leaves_tree
+from migrail.sources.trees import leaves_work_tree, link_target_leaves_tree
 from tests.djangoproject import DjangoProject, migration_source
 
 LEAVES = "is a symbolic link that leads outside the work tree; migrail does not follow it"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from migrail.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
+from migrail.graph.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
 
 HEAD = b"from django.conf import settings\nfrom django.db import migrations\n\n"
 

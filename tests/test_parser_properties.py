@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from migrail.graph import DEFAULT_SWAPPABLE
-from migrail.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
+from migrail.graph.graph import DEFAULT_SWAPPABLE
+from migrail.graph.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
 
 if not settings.configured:
     settings.configure(INSTALLED_APPS=[], USE_TZ=True)

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from migrail.entry import main
+from migrail.cli.entry import main
 
 raise SystemExit(main())

@@ -11,6 +11,6 @@ class MigrailConfig(AppConfig):
     verbose_name = "migrail"
 
     def ready(self) -> None:
-        from migrail.django_checks import check_migrations
+        from migrail.django_app.checks import check_migrations
 
         checks.register(check_migrations, "migrail")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.commands.makemigrations import Command as MakeMigrations
 
-from migrail.django_commands import WritesMaxMigration
+from migrail.django_app.commands import WritesMaxMigration
 
 
 class Command(WritesMaxMigration, MakeMigrations):

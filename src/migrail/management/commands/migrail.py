@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from migrail.django_checks import repairing
+from migrail.django_app.checks import repairing
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("arguments", nargs=argparse.REMAINDER)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from migrail.cli import main
+        from migrail.cli.main import main
 
         with repairing():
             status = main(options["arguments"] or ["--help"])

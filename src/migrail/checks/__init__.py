@@ -1,0 +1,1 @@
+"""Checks: findings with codes, `max_migration.txt` fixes, and their reports."""

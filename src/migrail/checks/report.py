@@ -1,0 +1,55 @@
+"""Render a `CheckResult` as text, JSON, or GitHub Actions annotations."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from migrail.checks.findings import CheckResult, Finding
+
+FORMATS = ("text", "json", "github")
+
+
+def render_report(result: CheckResult, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(
+            {
+                "apps": {label: app.as_json() for label, app in sorted(result.apps.items())},
+                "findings": [f.as_json() for f in result.findings],
+            },
+            indent=2,
+        )
+    if fmt == "github":
+        return "\n".join(_github(f) for f in result.findings)
+    lines = [
+        f"{f.path}:{f.line}: {f.code} {f.message}\n    hint: {f.hint}" for f in result.findings
+    ]
+    errors, warnings = len(result.errors), len(result.findings) - len(result.errors)
+    if result.findings:
+        lines.append(
+            f"migrail: {_count(errors, 'error')}, {_count(warnings, 'warning')} "
+            f"in {_count(len(result.apps), 'app')}"
+        )
+    return "\n".join(lines)
+
+
+def _github(finding: Finding) -> str:
+    level = "error" if finding.severity == "error" else "warning"
+    message = f"{finding.message}. Hint: {finding.hint}"
+    return (
+        f"::{level} file={_escape_property(finding.path)},line={finding.line},"
+        f"title={_escape_property('migrail ' + finding.code)}::{_escape_data(message)}"
+    )
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

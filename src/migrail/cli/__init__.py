@@ -1,0 +1,1 @@
+"""Entry points: the `migrail` command, the git hooks, install and the demo."""

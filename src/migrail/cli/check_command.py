@@ -1,0 +1,43 @@
+"""`migrail check`: lint a source and print the report; shared by the CLI and the guards."""
+
+from __future__ import annotations
+
+import sys
+
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
+
+
+def run_check(
+    *, rev: str | None = None, staged: bool = False, fmt: str = "text", fix: bool = False
+) -> int:
+    from migrail.checks.lint import lint, write_fixes
+    from migrail.checks.report import render_report
+    from migrail.sources.config import load_config
+    from migrail.sources.gitrepo import GitRepo
+    from migrail.sources.trees import Commit, Index, Source, WorkingTree
+
+    if fix and (rev is not None or staged):
+        raise MigrailError(
+            "--fix writes files in the working tree; it cannot be used with --rev or --staged"
+        )
+    repo = GitRepo.discover()
+    config = load_config(repo.root)
+    source: Source = (
+        Commit(repo, rev) if rev is not None else Index(repo) if staged else WorkingTree(repo)
+    )
+    result = lint(repo, source, config)
+    written = write_fixes(repo, result.fixes) if fix else []
+    if written:
+        result = lint(repo, WorkingTree(repo), config)  # listed anew: the fixes changed files
+    output = render_report(result, fmt)
+    if output:
+        print(output)
+    # What --fix wrote belongs to the text report; JSON and GitHub keep stdout parseable.
+    written_to = sys.stdout if fmt == "text" else sys.stderr
+    for path in written:
+        print(f"migrail: wrote {path}", file=written_to)
+    if not result.apps and fmt == "text":
+        print(
+            f"migrail: no Django migration packages found in {source.description}", file=sys.stderr
+        )
+    return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN

@@ -1,0 +1,35 @@
+"""The `migrail` executable's first step: answer "nothing to do" before importing anything heavy.
+
+pre-commit's `migrail-sync` entry runs on every checkout; when no migration
+file differs between the two commits (the common case) this returns after one
+`git diff --quiet`, as the installed hook scripts do in the shell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from migrail.sources.checkout_decision import checkout_needs_sync
+
+
+def main() -> int:
+    if sys.argv[1:3] == ["hook", "pre-commit-sync"] and _post_checkout_has_nothing_to_do(
+        os.environ
+    ):
+        return 0
+    from migrail.cli.main import main as cli_main
+
+    return cli_main()
+
+
+def _post_checkout_has_nothing_to_do(env: os._Environ[str]) -> bool:
+    if env.get("MIGRAIL_SKIP") == "1":
+        return True
+    if "PRE_COMMIT_CHECKOUT_TYPE" not in env or env.get("CI"):
+        return False  # post-merge, post-rewrite, or CI (which the configuration decides)
+    return not checkout_needs_sync(
+        env.get("PRE_COMMIT_FROM_REF", ""),
+        env.get("PRE_COMMIT_TO_REF", ""),
+        env["PRE_COMMIT_CHECKOUT_TYPE"],
+    )

@@ -1,0 +1,147 @@
+"""Write and remove migrail's git hook scripts.
+
+The scripts go where git really looks (`git rev-parse --git-path hooks`, which
+honours `core.hooksPath` and linked worktrees). A hook already there is kept
+as `NAME.pre-migrail` and run first, with the same arguments and input.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+from pathlib import Path
+
+from migrail.errors import MigrailError
+from migrail.sources.checkout_decision import MIGRATION_PATHSPECS, ZERO_SHA
+from migrail.sources.gitrepo import GitRepo
+
+HOOKS = (
+    "pre-commit",
+    "pre-merge-commit",
+    "pre-push",
+    "post-checkout",
+    "post-merge",
+    "post-rewrite",
+)
+MARKER = "# migrail hook script"
+CHAINED_SUFFIX = ".pre-migrail"
+READS_STDIN = ("pre-push", "post-rewrite")
+MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
+MIGRATION_PATHS = " ".join(f"'{pathspec}'" for pathspec in MIGRATION_PATHSPECS)
+
+# post-checkout decides in the shell whether anything can have changed, so the
+# common branch switch never starts Python, let alone Django.
+FAST_PATH = {
+    "post-checkout": f"""\
+[ "$3" = 1 ] || exit $status  # a file checkout, not a branch switch
+case "$1" in {ZERO_SHA}) exit $status ;; esac  # a clone
+for d in rebase-merge rebase-apply; do
+    [ -d "$(git rev-parse --git-path $d)" ] && exit $status  # mid-rebase: post-rewrite syncs
+done
+git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $status
+""",
+}
+# Runs migrail in the environment that installed the hooks, or exits 127 when that
+# environment no longer has it (as a shell does for a missing command), in one process.
+LAUNCH = """\
+import sys
+try:
+    from migrail.cli.entry import main
+except ModuleNotFoundError:
+    sys.exit(127)
+sys.argv[0] = "migrail"
+sys.exit(main())"""
+
+
+def render_script(name: str, python: str = "") -> str:
+    """A POSIX sh script that never falls through: each path ends in an explicit exit.
+
+    No `exec`: in a pipeline it replaces only the pipeline's subshell. git's input
+    (pre-push's refs, post-rewrite's commits) is read once, exactly, and given to
+    the chained hook and to migrail in turn.
+    """
+    guard = not name.startswith("post-")
+    if name in READS_STDIN:
+        stdin_setup = 'input=$(cat; echo .)\ninput=${input%.}\nfeed() { printf "%s" "$input"; }\n'
+        feed = "feed | "
+    else:
+        stdin_setup = feed = ""
+    chained = f'{feed}"$0{CHAINED_SUFFIX}" "$@"'
+    if guard:
+        chained += " || exit $?  # its refusal stands"
+    else:
+        chained += " || status=$?  # kept; git's work is done, so migrail syncs anyway"
+    # A guard without migrail blocks (and says so); a sync hook must not fail git's own work.
+    missing_status = 1 if guard else 0
+    return f"""#!/bin/sh
+{MARKER} ({name}); `migrail uninstall` removes it.
+{stdin_setup}status=0
+if [ -x "$0{CHAINED_SUFFIX}" ]; then  # the hook that was here before migrail runs first
+    {chained}
+fi
+[ "${{MIGRAIL_SKIP:-0}}" = 1 ] && exit $status
+{FAST_PATH.get(name, "")}python={shlex.quote(python)}
+launch='{LAUNCH}'
+ran=127
+if [ -x "$python" ]; then
+    {feed}"$python" -c "$launch" hook {name} "$@"
+    ran=$?
+fi
+if [ $ran -eq 127 ] && command -v migrail >/dev/null 2>&1; then
+    {feed}migrail hook {name} "$@"
+    ran=$?
+fi
+if [ $ran -eq 127 ]; then
+    echo "migrail: not found (installed from ${{python:-PATH}}); {MISSING_ADVICE}" >&2
+    ran={missing_status}
+fi
+[ $status -ne 0 ] || status=$ran
+exit $status
+"""
+
+
+def hooks_dir(repo: GitRepo) -> Path:
+    path = Path(repo.run("rev-parse", "--git-path", "hooks").decode().strip())
+    return path if path.is_absolute() else repo.root / path
+
+
+def install(repo: GitRepo, python: str = sys.executable) -> list[str]:
+    directory = hooks_dir(repo)
+    directory.mkdir(parents=True, exist_ok=True)
+    done = []
+    for name in HOOKS:
+        path = directory / name
+        if path.exists() and not _is_ours(path):
+            chained = path.with_name(name + CHAINED_SUFFIX)
+            if chained.exists():
+                raise MigrailError(f"{path} exists and so does {chained}; move one of them away")
+            path.rename(chained)
+            done.append(f"kept the existing {name} hook as {chained.name}; it runs first")
+        path.write_text(render_script(name, python))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        done.append(f"installed {path}")
+    return done
+
+
+def uninstall(repo: GitRepo) -> list[str]:
+    directory = hooks_dir(repo)
+    done = []
+    for name in HOOKS:
+        path = directory / name
+        if path.exists() and _is_ours(path):
+            path.unlink()
+            done.append(f"removed {path}")
+            chained = path.with_name(name + CHAINED_SUFFIX)
+            if chained.exists():
+                os.replace(chained, path)
+                done.append(f"restored the earlier {name} hook")
+    return done or ["no migrail hooks were installed"]
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(errors="replace")
+    except OSError:
+        return False

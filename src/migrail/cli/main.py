@@ -1,0 +1,200 @@
+"""The `migrail` command: argument parsing over plain functions.
+
+Exit status: 0 clean, 1 findings or work left undone, 2 usage or environment error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from migrail.cli.check_command import run_check
+from migrail.errors import EXIT_CLEAN, MigrailError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migrail", description="Keep Django migrations linear across git branches."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="lint the migration graph and max_migration.txt files")
+    where = check.add_mutually_exclusive_group()
+    where.add_argument("--rev", help="check this commit's migrations instead of the working tree")
+    where.add_argument(
+        "--staged", action="store_true", help="check the index (what a commit holds)"
+    )
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--fix", action="store_true", help="write missing or stale max_migration.txt"
+    )
+
+    hook = sub.add_parser("hook", help="run a git hook (called by the installed hook scripts)")
+    hook.add_argument("name")
+    hook.add_argument("args", nargs="*")
+
+    sync = sub.add_parser("sync", help="make the database match the working tree")
+    sync.add_argument(
+        "--from",
+        dest="from_rev",
+        metavar="REV",
+        help="commit holding the source of migrations to unapply",
+    )
+    sync.add_argument("--dry-run", action="store_true", help="print the plan only")
+    sync.add_argument("--database", metavar="ALIAS", help="sync this database alias only")
+    sync.add_argument("--no-backup", action="store_true", help="do not back up before a rollback")
+    sync.add_argument(
+        "--yes", action="store_true", help="do not ask (sync never asks; accepted for scripts)"
+    )
+
+    rebase = sub.add_parser("rebase", help="move this branch's migrations after the other side's")
+    rebase.add_argument("apps", nargs="*", metavar="APP", help="only these app labels")
+    rebase.add_argument("--onto", metavar="REV", help="the side to keep when no merge/rebase runs")
+    rebase.add_argument(
+        "--unapply",
+        action="store_true",
+        help="roll back the migrations to move if a local database has them",
+    )
+    rebase.add_argument(
+        "--no-db-check",
+        action="store_true",
+        help="rename even when the local database cannot be consulted (settings or connection "
+        "fail); only when no database has the migrations to move applied",
+    )
+
+    snapshot = sub.add_parser("snapshot", help="per-branch copies of the database")
+    actions = snapshot.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the snapshots of each database, with sizes and ages")
+    save = actions.add_parser("save", help="save the database as a snapshot (of this branch)")
+    save.add_argument("name", nargs="?", metavar="NAME", help="a branch name (default: this one)")
+    drop = actions.add_parser("drop", help="drop a snapshot")
+    drop.add_argument("name", metavar="NAME")
+    actions.add_parser(
+        "prune", help="drop snapshots whose branch is gone, and beyond snapshots_kept"
+    )
+    restore_snapshot = actions.add_parser(
+        "restore", help="replace the database by a copy of a snapshot (the snapshot is kept)"
+    )
+    restore_snapshot.add_argument("name", metavar="NAME")
+    for action in (save, drop, restore_snapshot):
+        action.add_argument("--database", metavar="ALIAS")
+
+    status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
+    status.add_argument("--database", metavar="ALIAS")
+
+    switch = sub.add_parser(
+        "switch", help="roll back, git switch BRANCH, migrate (no hooks needed)"
+    )
+    switch.add_argument("branch")
+    switch.add_argument("--database", metavar="ALIAS")
+    switch.add_argument("--no-backup", action="store_true")
+
+    restore = sub.add_parser("restore", help="list the backups sync took, or restore one")
+    restore.add_argument("backup", nargs="?", help="backup file name (from the list)")
+    restore.add_argument("--database", metavar="ALIAS", default="default")
+
+    demo = sub.add_parser("demo", help="show migrail at work in a throwaway repository (SQLite)")
+    demo.add_argument("--keep", action="store_true", help="keep the demo repository")
+
+    for command in (sync, status, switch, rebase):
+        command.add_argument(
+            "--settings",
+            metavar="MODULE",
+            help="the Django settings module (else DJANGO_SETTINGS_MODULE, the configuration, "
+            "then manage.py's default)",
+        )
+
+    sub.add_parser("install", help="install migrail's git hooks, chaining existing ones")
+    sub.add_parser("uninstall", help="remove migrail's git hooks, restoring chained ones")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "settings", None):
+        os.environ["DJANGO_SETTINGS_MODULE"] = args.settings  # as django-admin's --settings does
+    try:
+        return _dispatch(args)
+    except MigrailError as err:
+        print(f"migrail: error: {err}", file=sys.stderr)
+        return err.exit_status
+    except KeyboardInterrupt:
+        print("migrail: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return run_check(rev=args.rev, staged=args.staged, fmt=args.format, fix=args.fix)
+    if args.command == "hook":
+        from migrail.cli.hook import run_hook
+
+        return run_hook(args.name, args.args)
+    if args.command == "rebase":
+        from migrail.cli.rebase_command import run_rebase_command
+
+        return run_rebase_command(
+            args.apps, onto=args.onto, unapply=args.unapply, db_check=not args.no_db_check
+        )
+    if args.command == "demo":
+        from migrail.cli.demo import run_demo
+
+        return run_demo(keep=args.keep)
+    if args.command in ("sync", "status", "restore", "switch", "snapshot"):
+        from migrail.database.errors import database_errors
+
+        with database_errors():
+            return _run_database_command(args)
+    if args.command in ("install", "uninstall"):
+        from migrail.cli import install
+        from migrail.sources.gitrepo import GitRepo
+
+        repo = GitRepo.discover()
+        done = install.install(repo) if args.command == "install" else install.uninstall(repo)
+        for line in done:
+            print(line)
+        return EXIT_CLEAN
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+def _run_database_command(args: argparse.Namespace) -> int:
+    from migrail.sources.config import load_config
+    from migrail.sources.gitrepo import GitRepo
+
+    repo = GitRepo.discover()
+    config = load_config(repo.root)
+    if args.command == "snapshot":
+        from migrail.cli.snapshot_command import run_snapshot_command
+
+        return run_snapshot_command(
+            repo, config, args.action, getattr(args, "name", None), getattr(args, "database", None)
+        )
+    if args.command in ("sync", "switch"):
+        from migrail.database.branch_snapshots import finish_interrupted
+
+        finish_interrupted(repo, config)
+    if args.command == "status":
+        from migrail.database.sync import run_status
+
+        return run_status(repo, config, args.database)
+    if args.command == "restore":
+        from migrail.database.restore import run_restore
+
+        return run_restore(repo, config, args.backup, args.database)
+    from migrail.database.sync import SyncOptions, run_sync
+
+    if args.command == "switch":
+        from migrail.database.switch import run_switch
+
+        options = SyncOptions(database=args.database, backup=not args.no_backup)
+        return run_switch(repo, config, args.branch, options)
+    options = SyncOptions(
+        # Validated here, and passed on as the commit id: sync never sees the user's string.
+        from_rev=None if args.from_rev is None else repo.resolve(args.from_rev),
+        dry_run=args.dry_run,
+        database=args.database,
+        backup=not args.no_backup,
+    )
+    return run_sync(repo, config, options)

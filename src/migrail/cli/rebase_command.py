@@ -1,0 +1,101 @@
+"""`migrail rebase`: the static repair, guarded by the local database when there is one.
+
+Moving a migration that a local database has applied would leave the database
+recording a name that no longer exists; that is refused, or with `--unapply`
+rolled back first through sync. When the database cannot be consulted
+(settings that do not import, a database that does not answer), nothing moves
+unless the user says `--no-db-check`: the repair itself needs no settings, but
+it must not guess that nothing is applied.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from migrail.checks.lint import load_packages
+from migrail.errors import EXIT_FINDINGS, MigrailError
+from migrail.graph.parser import Key
+from migrail.repair.rebase import plan_rebase, run_rebase
+from migrail.sources.config import Config, load_config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sources.packages import MigrationPackage
+from migrail.sources.trees import WorkingTree
+
+
+class DatabaseUnknown(MigrailError):
+    """The local database could not be consulted, and the user did not waive the check."""
+
+
+def run_rebase_command(
+    apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = True
+) -> int:
+    repo = GitRepo.discover()
+    config = load_config(repo.root)
+    packages = load_packages(repo, WorkingTree(repo), config)
+    plan = plan_rebase(repo, packages, apps, onto)
+    if plan.moved and db_check:
+        applied = _applied_locally(repo, config, plan.moved)
+        if applied and not unapply:
+            names = ", ".join(f"{a}.{n}" for a, n in applied)
+            print(
+                f"migrail: error: {names} would be renamed but the local database has it applied; "
+                "nothing was changed. Run `migrail rebase --unapply` to roll it back first "
+                "(then `migrail sync` applies it again under its new name).",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
+        if applied:
+            _unapply(repo, config, packages, applied)
+    status = run_rebase(repo, plan)
+    if plan.moved:
+        print("migrail: run `migrail sync` to apply the renamed migrations to your database")
+    return status
+
+
+def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key]:
+    """Which of `keys` a local database records as applied: settings and a cursor, no apps.
+
+    Raises `DatabaseUnknown` when it cannot tell.
+    """
+    try:
+        from django.conf import settings
+        from django.db import connections
+
+        from migrail.database.safety import is_local
+        from migrail.database.settings import configure_settings, database_aliases
+
+        configure_settings(repo.root, config)
+        applied: set[Key] = set()
+        for alias in database_aliases(config):
+            if not is_local(settings.DATABASES[alias]):
+                continue
+            connection = connections[alias]
+            with warnings.catch_warnings(), connection.cursor() as cursor:
+                # Deliberately before the apps load: they may not import mid-merge.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if "django_migrations" not in connection.introspection.table_names(cursor):
+                    continue
+                cursor.execute("SELECT app, name FROM django_migrations")
+                applied |= {(app, name) for app, name in cursor.fetchall()}
+    except Exception as err:  # whatever the settings or the driver raise: one line, no traceback
+        names = ", ".join(f"{a}.{n}" for a, n in keys)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DatabaseUnknown(
+            f"cannot tell whether a local database has {names} applied ({reason}); "
+            "nothing was changed. Renaming an applied migration breaks that database: "
+            "fix the settings or the database, or run `migrail rebase --no-db-check` if no "
+            "database has it applied."
+        ) from err
+    return [key for key in keys if key in applied]
+
+
+def _unapply(
+    repo: GitRepo, config: Config, packages: list[MigrationPackage], applied: list[Key]
+) -> None:
+    from migrail.database.plan import Target
+    from migrail.database.sync import SyncOptions, roll_back_for_switch
+
+    keys = {(p.label, name) for p in packages for name in p.migrations} - set(applied)
+    target = Target(frozenset(keys), frozenset(app for app, _ in keys))
+    roll_back_for_switch(repo, config, target, SyncOptions())

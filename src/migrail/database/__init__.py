@@ -1,0 +1,1 @@
+"""Database: settings, safety, plans, rollbacks (here or with older code), backups, snapshots."""

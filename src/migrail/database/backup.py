@@ -1,0 +1,286 @@
+"""Backups of a database, kept under git's common directory: taken, listed, pruned.
+
+SQLite uses the online backup API; PostgreSQL `pg_dump -Fc`; MySQL and MariaDB
+`mysqldump`. Each dump `X` gets `X.json`, written last (atomically): the
+database it came from, the branch and commit, the applied migrations, a
+SHA-256 of the dump, the time in UTC and the size. A dump without its
+metadata is what a killed run left behind, and the next run removes it.
+Files are 0600 in 0700 directories whatever the umask: dumps of a server
+database are readable only by their owner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from migrail.database.client_programs import (
+    ProgramFailed,
+    lock_wait_seconds,
+    mysql_args,
+    pg_args,
+    run_program,
+)
+from migrail.database.identity import DatabaseIdentity
+from migrail.errors import MigrailError
+from migrail.graph.parser import Key
+
+SUFFIXES = {"sqlite": "sqlite3", "postgresql": "dump", "mysql": "sql"}
+METADATA = ".json"
+PARTIAL = ".partial"  # `.NAME.PID.partial` while the dump is written
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    database: DatabaseIdentity
+    branch: str
+    commit: str
+    applied: tuple[Key, ...]
+    sha256: str
+    created: str  # ISO 8601, UTC
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def vendor(self) -> str:
+        return self.database.vendor
+
+    @property
+    def metadata_path(self) -> Path:
+        return metadata_path(self.path)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The branch and commit whose migrations the database holds when it is backed up."""
+
+    branch: str
+    commit: str
+
+
+def metadata_path(path: Path) -> Path:
+    return path.with_name(path.name + METADATA)
+
+
+def private_directory(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    return directory
+
+
+def take_backup(
+    directory: Path,
+    database: DatabaseIdentity,
+    settings: Mapping[str, Any],
+    *,
+    origin: Origin,
+    applied: Collection[Key],
+    kept: int,
+    protected: Collection[str] = (),
+) -> Backup:
+    """Dump the database to a new file; prune old ones (never those in `protected`)."""
+    try:
+        private_directory(directory)
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
+        stamp += f"-{now // 1000 % 10**6:06d}"  # microseconds: names sort in time order
+        suffix = SUFFIXES.get(database.vendor)
+        if suffix is None:
+            raise MigrailError(
+                f"migrail cannot back up a {database.vendor} database; "
+                "use --no-backup to go on without"
+            )
+        path = directory / f"{stamp}-{database.alias}.{suffix}"
+        partial = directory / f".{path.name}.{os.getpid()}{PARTIAL}"
+        with _new_private_file(partial) as out:
+            _dump(database, settings, partial, out)
+        os.replace(partial, path)
+        backup = Backup(
+            path,
+            database,
+            origin.branch,
+            origin.commit,
+            tuple(sorted(applied)),
+            file_sha256(path),
+            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            path.stat().st_size,
+        )
+        _write_metadata(backup)
+    except OSError as err:
+        raise MigrailError(
+            f"cannot write a backup of database {database.alias!r} in {directory}: "
+            f"{err.strerror or err}; nothing was changed"
+        ) from err
+    prune(directory, kept, protected)
+    return backup
+
+
+def list_backups(directory: Path) -> list[Backup]:
+    """Every complete backup, newest first."""
+    found = []
+    for meta in directory.glob(f"*{METADATA}") if directory.is_dir() else []:
+        path = meta.with_name(meta.name[: -len(METADATA)])
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(meta.read_text())
+            found.append(
+                Backup(
+                    path,
+                    DatabaseIdentity.from_json(data["database"]),
+                    str(data["branch"]),
+                    str(data["commit"]),
+                    tuple((str(app), str(name)) for app, name in data["applied"]),
+                    str(data["sha256"]),
+                    str(data["created"]),
+                    int(data["size"]),
+                )
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # metadata of an older migrail, or unreadable: not offered
+    return sorted(found, key=lambda b: b.name, reverse=True)  # names start with the UTC time
+
+
+def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
+    """Keep the newest `kept` backups of each database, and every protected one."""
+    seen: dict[DatabaseIdentity, int] = {}
+    for backup in list_backups(directory):
+        key = replace(backup.database, alias="")
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > max(kept, 1) and backup.name not in protected:
+            backup.path.unlink(missing_ok=True)
+            backup.metadata_path.unlink(missing_ok=True)
+
+
+def remove_leftovers(directory: Path, protected: Collection[str] = ()) -> list[Path]:
+    """A killed run's files: partial dumps of processes that are gone, dumps without metadata."""
+    removed = []
+    for path in directory.glob(f".*{PARTIAL}") if directory.is_dir() else []:
+        pid = path.name[: -len(PARTIAL)].rsplit(".", 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    for suffix in set(SUFFIXES.values()):
+        for path in directory.glob(f"*.{suffix}") if directory.is_dir() else []:
+            if not metadata_path(path).exists() and path.name not in protected:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
+    """SQLite's online backup: a consistent copy even while another connection writes.
+
+    The target is written in one transaction: a failure leaves it as it was.
+    """
+    source = sqlite3.connect(Path(source_path).resolve().as_uri() + "?mode=ro", uri=True)
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
+def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: Any) -> None:
+    name = str(settings["NAME"])
+    if database.vendor == "sqlite":
+        try:
+            sqlite_copy(name, path)
+        except sqlite3.Error as err:
+            raise _cannot_back_up(database, str(err)) from err
+    elif database.vendor == "postgresql":
+        wait = lock_wait_seconds()
+        command = ["pg_dump", "-Fc", f"--lock-wait-timeout={wait}s", *pg_args(settings), name]
+        notice = (
+            f"migrail: waiting for pg_dump of database {database.alias!r}: another session "
+            f"holds a lock on a table (migrail gives up after {wait}s)"
+        )
+        try:
+            run_program(command, settings, stdout=out, slow_notice=notice)
+        except ProgramFailed as err:
+            if "could not obtain lock" in err.stderr or "statement timeout" in err.stderr:
+                raise _cannot_back_up(
+                    database, f"another session held a table locked for {wait}s"
+                ) from err
+            raise _cannot_back_up(database, str(err)) from err
+    else:
+        command = ["mysqldump", *mysql_args(settings), "--single-transaction", name]
+        try:
+            run_program(command, settings, stdout=out)
+        except ProgramFailed as err:
+            raise _cannot_back_up(database, str(err)) from err
+
+
+def _cannot_back_up(database: DatabaseIdentity, cause: str) -> MigrailError:
+    return MigrailError(
+        f"cannot back up database {database.alias!r} ({database.describe()}): {cause}; "
+        "nothing was changed"
+    )
+
+
+@contextmanager
+def _new_private_file(path: Path) -> Iterator[Any]:
+    """Created 0600 whatever the umask; removed again when the dump fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _write_metadata(backup: Backup) -> None:
+    data = {
+        "database": backup.database.as_json(),
+        "branch": backup.branch,
+        "commit": backup.commit,
+        "applied": [list(key) for key in backup.applied],
+        "sha256": backup.sha256,
+        "created": backup.created,
+        "size": backup.size,
+    }
+    final = backup.metadata_path
+    partial = final.with_name(f".{final.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, final)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

@@ -1,0 +1,79 @@
+"""One line, never a traceback, when a database or the disk says no.
+
+Every database command (`sync`, `status`, `restore`, `switch`) and the sync
+hooks run inside `database_errors()`: a server that is down, an SQLite file
+another process holds locked, a backups directory that is full or read-only
+end as a `MigrailError` (exit 2) naming the database and the cause.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from migrail.errors import MigrailError
+
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+
+
+class DatabaseUnavailable(MigrailError):
+    pass
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    try:
+        yield
+    except MigrailError:
+        raise
+    except OSError as err:
+        if err.errno not in DISK_ERRORS:
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        raise DatabaseUnavailable(f"cannot write{where}: {err.strerror}") from err
+    except Exception as err:
+        if not _is_database_error(err):
+            raise
+        raise DatabaseUnavailable(f"{_which_database()}: {_cause(err)}") from err
+
+
+def _is_database_error(err: BaseException) -> bool:
+    if isinstance(err, sqlite3.OperationalError):
+        return True
+    try:
+        from django.db.utils import InterfaceError, OperationalError
+    except ImportError:  # pragma: no cover - without Django nothing connects
+        return False
+    return isinstance(err, (OperationalError, InterfaceError))
+
+
+def _cause(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] if lines else type(err).__name__
+    lowered = " ".join(lines).lower()
+    if "database is locked" in lowered:
+        return "another process holds it locked (database is locked)"
+    if "connection refused" in lowered or "can't connect" in lowered:
+        return f"the server is not reachable ({text})"
+    return text
+
+
+def _which_database() -> str:
+    """The alias being worked on: the one whose connection failed, else the only one open."""
+    try:
+        from django.db import connections
+    except ImportError:  # pragma: no cover
+        return "database"
+    opened: list[Any] = list(connections.all(initialized_only=True))
+    broken = [c for c in opened if c.connection is None]
+    candidates = broken if len(broken) == 1 else opened
+    if len(candidates) != 1:
+        return "database"
+    from migrail.database.identity import identity_of
+
+    connection = candidates[0]
+    identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
+    return f"database {connection.alias!r} ({identity.describe()})"

@@ -1,0 +1,58 @@
+"""Which database a backup or journal belongs to: engine, name or path, host, port, alias.
+
+Two settings name the same database when engine, name, host and port agree; the
+alias is recorded for the listing but a database keeps its identity under any alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from migrail.database.safety import destinations
+
+DEFAULT_PORTS = {"postgresql": "5432", "mysql": "3306"}
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    vendor: str
+    name: str
+    host: str
+    port: str
+    alias: str
+
+    def same_database(self, other: DatabaseIdentity) -> bool:
+        return (self.vendor, self.name, self.host, self.port) == (
+            other.vendor,
+            other.name,
+            other.host,
+            other.port,
+        )
+
+    def describe(self) -> str:
+        """`sqlite /path/db.sqlite3`, `postgresql 'app' on localhost:5432`."""
+        if self.vendor == "sqlite":
+            return f"sqlite {self.name}"
+        return f"{self.vendor} {self.name!r} on {self.host}:{self.port}"
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DatabaseIdentity:
+        return cls(*(str(data.get(key, "")) for key in ("vendor", "name", "host", "port", "alias")))
+
+
+def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> DatabaseIdentity:
+    name = str(settings_dict.get("NAME") or "")
+    if vendor == "sqlite":
+        return DatabaseIdentity(vendor, str(Path(name).resolve()), "", "", alias)
+    places = destinations(settings_dict)
+    host = places[0].host if places and places[0].host else ""
+    if not host or host.startswith(("/", "@")) or places[0].is_local:
+        host = "localhost"  # every local spelling names this machine's server
+    port = str(settings_dict.get("PORT") or "") or DEFAULT_PORTS.get(vendor, "")
+    return DatabaseIdentity(vendor, name, host, port, alias)

@@ -1,0 +1,214 @@
+"""Unapply orphans with the code of the commit that applied them, in a child process.
+
+An orphan's module often imports what only its own branch has (a helper, a custom
+field, a whole app), so the parent writes that commit's files outside the working
+tree (`old_tree`) and starts `python` there: that tree first on `sys.path`, then the
+live project directory (untracked local settings still import); that commit's
+settings module and `INSTALLED_APPS`; the parent's evaluated `DATABASES`, so the
+live database is the one rolled back, even a SQLite file named relative to `BASE_DIR`.
+The parent holds the lock and took the backup; the child plans, refuses what it
+cannot undo before changing anything, prints the plan and unapplies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrail.database.plan import Target
+from migrail.errors import EXIT_FINDINGS, MigrailError
+from migrail.graph.parser import Key
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+PARENT_PID = "MIGRAIL_ROLLBACK_PARENT"
+PR_SET_PDEATHSIG = 1
+CHILD = (
+    "import sys; from migrail.database.old_code_rollback import child_main; "
+    "sys.exit(child_main(sys.argv[1]))"
+)
+
+
+@dataclass(frozen=True)
+class RollbackSpec:
+    """What the child needs, written by the parent to a 0600 file."""
+
+    repo_root: str
+    git_dir: str
+    common_dir: str
+    tree_dir: str
+    live_project_dir: str
+    rev: str
+    alias: str
+    databases: dict[str, Any]
+    target: Target
+    dry_run: bool
+    backup: bool
+    config: Config
+    result_path: str
+
+
+class OldCodeRollbackFailed(MigrailError):
+    """The child stopped; it printed why."""
+
+    exit_status = EXIT_FINDINGS
+
+
+def roll_back_with_commit(
+    repo: GitRepo,
+    config: Config,
+    rev: str,
+    alias: str,
+    target: Target,
+    *,
+    dry_run: bool,
+    backup: bool,
+) -> list[Key]:
+    """Run the child on `rev`'s files; return what it unapplied (or would, for a dry run)."""
+    import pickle
+
+    from django.conf import settings
+
+    from migrail.database.settings import caller_settings_module, project_directory
+    from migrail.sources.old_tree import commit_tree
+
+    commit = repo.resolve(rev)
+    with commit_tree(repo, commit) as tree_dir:
+        spec_path = tree_dir.with_name(tree_dir.name + ".spec")
+        result_path = tree_dir.with_name(tree_dir.name + ".result")
+        spec = RollbackSpec(
+            repo_root=str(repo.root),
+            git_dir=str(repo.git_dir),
+            common_dir=str(repo.common_dir),
+            tree_dir=str(tree_dir),
+            live_project_dir=str(project_directory()),
+            rev=commit,
+            alias=alias,
+            databases=settings.DATABASES,
+            target=target,
+            dry_run=dry_run,
+            backup=backup,
+            config=config,
+            result_path=str(result_path),
+        )
+        fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(spec, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+            caller = caller_settings_module()
+            if caller:
+                env["DJANGO_SETTINGS_MODULE"] = caller
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env[PARENT_PID] = str(os.getpid())
+            sys.stdout.flush()
+            child = subprocess.run(
+                [sys.executable, "-c", CHILD, str(spec_path)],
+                cwd=_project_dir_in(tree_dir, repo),
+                env=env,
+                check=False,
+            )
+            try:
+                result = json.loads(result_path.read_text())
+            except (OSError, ValueError):
+                result = {}
+            if "error" in result:
+                error = OldCodeRollbackFailed(result["error"])
+                error.exit_status = result["exit_status"]
+                raise error
+            if child.returncode != 0 or "unapplied" not in result:
+                raise OldCodeRollbackFailed(
+                    f"the rollback with the code of {commit[:12]} stopped (see above)"
+                )
+            return [(app, name) for app, name in result["unapplied"]]
+        finally:
+            spec_path.unlink(missing_ok=True)
+            result_path.unlink(missing_ok=True)
+
+
+def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
+    from migrail.sources.config import load_config
+
+    directory = (tree_dir / load_config(tree_dir, git_root=repo.root).project_dir).resolve()
+    return directory if directory.is_dir() else tree_dir
+
+
+def child_main(spec_path: str) -> int:
+    import pickle
+
+    _die_with_parent()
+    from migrail.errors import MigrailError
+
+    with open(spec_path, "rb") as handle:
+        spec: RollbackSpec = pickle.load(handle)
+    result = Path(spec.result_path)
+    from migrail.database.errors import database_errors
+
+    try:
+        with database_errors():
+            _child(spec)
+    except MigrailError as err:  # the parent says it, as it would had it failed itself
+        result.write_text(json.dumps({"error": str(err), "exit_status": err.exit_status}))
+        return err.exit_status
+    return 0
+
+
+def _die_with_parent() -> None:
+    """A rollback never outlives the sync that holds the database's lock for it.
+
+    Killed (kill -9), the parent's lock is released; a child going on alone could
+    interleave with the next sync. On Linux the kernel kills the child with it.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get(PARENT_PID, str(os.getppid())):
+        os._exit(EXIT_FINDINGS)  # the parent died before the line above took effect
+
+
+def _child(spec: RollbackSpec) -> None:
+    from migrail.database.plan import plan_sync
+    from migrail.database.rollback import check_rollback, roll_back
+    from migrail.database.settings import start_django
+    from migrail.sources.config import load_config
+    from migrail.sources.settings_location import settings_module
+
+    repo = GitRepo(Path(spec.repo_root), Path(spec.git_dir), Path(spec.common_dir))
+    tree_dir = Path(spec.tree_dir)
+    config = load_config(tree_dir, git_root=repo.root)
+    module, project_dir = settings_module(tree_dir, config)
+    # This commit's code first; the live project after it, for untracked local modules.
+    sys.path[:] = [p for p in sys.path if p not in ("", str(project_dir))]
+    sys.path[:0] = [str(project_dir), spec.live_project_dir]
+    start_django(module, databases=spec.databases)
+
+    from django.db import connections
+
+    connection = connections[spec.alias]
+    plan = plan_sync(repo, config, connection, spec.rev, spec.target, code_root=tree_dir)
+    print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.drops))
+    check_rollback(plan, repo, connection, spec.config)
+    if not spec.dry_run and (plan.unapply or plan.squash_records):
+        roll_back(repo, spec.config, plan, connection, spec.rev, backup=spec.backup)
+    Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply}))
+
+
+def describe_rollback(
+    alias: str, vendor: str, rev: str, keys: list[Key], drops: dict[Key, list[str]]
+) -> str:
+    lines = [
+        f"migrail: database {alias!r} ({vendor}): {len(keys)} to unapply "
+        f"with the code of {rev[:12]}"
+    ]
+    for key in keys:
+        lines.append(f"  - {key[0]}.{key[1]}")
+        lines += [f"      {drop}" for drop in drops.get(key, [])]
+    return "\n".join(lines)

@@ -1,0 +1,194 @@
+"""Where an orphan's source comes from, and how Django's loader is shown it.
+
+An orphan is an applied migration the working tree lacks. Its source comes
+from `--from REV` (the hooks pass the previous HEAD), else migrail's cache of
+sources seen applied, else any commit reachable from refs or the reflog. It is
+written to a temporary package outside the working tree, which
+`MIGRATION_MODULES` points the app at while Django loads the graph.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from migrail.graph.parser import Key, ParsedMigration, parse_migration
+from migrail.sources.gitrepo import GitRepo
+
+
+def find_sources(
+    repo: GitRepo,
+    tree: Any,
+    keys: list[Key],
+    from_rev: str | None,
+    *,
+    code_root: Path | None = None,
+) -> tuple[dict[Key, bytes], list[Key]]:
+    """Each orphan's source: from `from_rev`, else the source cache, else any commit with it.
+
+    `code_root`: where the loaded code lives (an older commit's tree, outside the work tree).
+    """
+    found: dict[Key, bytes] = {}
+    missing = []
+    for key in keys:
+        path = _migration_path(code_root or repo.root, tree, key)
+        data = None
+        if from_rev and path:
+            data = _blob_at(repo, from_rev, path)
+        if data is None:
+            cached = repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
+            data = cached.read_bytes() if cached.is_file() else None
+        if data is None and path:
+            commits = (
+                repo.run(
+                    "log",
+                    "--all",
+                    "--reflog",
+                    "--format=%H",
+                    "--diff-filter=AM",
+                    "-1",
+                    "--",
+                    path,
+                    check=False,
+                )
+                .decode()
+                .split()
+            )
+            data = _blob_at(repo, commits[0], path) if commits else None
+        if data is None:
+            missing.append(key)
+        else:
+            found[key] = data
+    return found, missing
+
+
+def _migration_path(root: Path, tree: Any, key: Key) -> str | None:
+    module_name, _ = tree.migrations_module(key[0])
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    directory = Path(next(iter(module.__path__))).resolve()
+    try:
+        return (directory / f"{key[1]}.py").relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
+    out = (
+        repo.run("rev-parse", "--verify", "--quiet", f"{rev}:{path}", check=False).decode().strip()
+    )
+    return repo.read_blob(out) if out else None
+
+
+@contextmanager
+def materialised(
+    tree: Any, sources: dict[Key, bytes], hidden: list[Key] | None = None
+) -> Iterator[Path]:
+    """Point each orphan's app at a temporary package: the tree's files plus the orphans,
+    less the `hidden` ones."""
+    from django.conf import settings
+
+    original = getattr(settings, "MIGRATION_MODULES", {})
+    directory = Path(tempfile.mkdtemp(prefix=f"migrail-rollback-{os.getpid()}-"))
+    modules = {}
+    try:
+        for app in sorted({app for app, _ in [*sources, *(hidden or [])]}):
+            module_name, _ = tree.migrations_module(app)
+            package = f"_migrail_rollback_{app}"
+            target = directory / package
+            source_dir = Path(next(iter(importlib.import_module(module_name).__path__)))
+            shutil.copytree(source_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
+            for (orphan_app, name), data in sources.items():
+                if orphan_app == app:
+                    (target / f"{name}.py").write_bytes(data)
+            for hidden_app, name in hidden or []:
+                if hidden_app == app:
+                    (target / f"{name}.py").unlink(missing_ok=True)
+            modules[app] = package
+        sys.path.insert(0, str(directory))
+        settings.MIGRATION_MODULES = {**original, **modules}
+        yield directory
+    finally:
+        settings.MIGRATION_MODULES = original
+        if str(directory) in sys.path:
+            sys.path.remove(str(directory))
+        for name in [m for m in sys.modules if m.startswith("_migrail_rollback_")]:
+            del sys.modules[name]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def remember_applied_sources(repo: GitRepo, connection: Any) -> None:
+    """Keep the source of every applied migration, so a rollback works after its branch is gone."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from migrail.database.loader import load_migrations
+
+    tree = load_migrations(connection)
+    applied = set(MigrationRecorder(connection).applied_migrations())
+    for key in applied & set(tree.disk_migrations):
+        module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
+        source = Path(getattr(module, "__file__", "") or "")
+        if source.suffix != ".py" or not source.is_file():
+            continue
+        try:
+            source.resolve().relative_to(repo.root.resolve())
+        except ValueError:
+            continue  # third-party: its source does not come and go with branches
+        cached = repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
+        data = source.read_bytes()
+        if not cached.is_file() or cached.read_bytes() != data:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(data)
+
+
+def squashes_depended_on(
+    repo: GitRepo,
+    tree: Any,
+    orphans: list[Key],
+    sources: dict[Key, bytes],
+    from_rev: str | None,
+    *,
+    code_root: Path | None = None,
+) -> dict[Key, Key]:
+    """Squashes the orphans depend on that neither the tree nor the orphans provide.
+
+    A squash made on a branch and never migrated has no record of its own, but
+    the migrations after it depend on it.
+    """
+    wanted = set()
+    for key in orphans:
+        parsed = parse_migration(sources[key]) if key in sources else None
+        if isinstance(parsed, ParsedMigration):
+            wanted |= {(d.app, d.name) for d in parsed.dependencies if d.swappable_setting is None}
+    wanted = {
+        k
+        for k in wanted
+        if k[0] in tree.migrated_apps
+        and k not in tree.disk_migrations
+        and k not in sources
+        and not k[1].startswith("__")
+    }
+    found, _ = find_sources(repo, tree, sorted(wanted), from_rev, code_root=code_root)
+    squashes = {}
+    for key, data in found.items():
+        parsed = parse_migration(data)
+        if isinstance(parsed, ParsedMigration) and parsed.replaces:
+            squashes[key] = (parsed.replaces[-1].app, parsed.replaces[-1].name)
+    return squashes
+
+
+def point_past_squashes(source: bytes, squash_records: dict[Key, Key]) -> bytes:
+    """In a temporary copy, depend on a squash's last replaced migration instead of the squash."""
+    for (_, name), (_, last) in squash_records.items():
+        for quote in (b"'", b'"'):
+            source = source.replace(quote + name.encode() + quote, quote + last.encode() + quote)
+    return source

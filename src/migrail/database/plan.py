@@ -1,0 +1,310 @@
+"""What sync would do: applied versus target migrations, as a `SyncPlan`.
+
+Read-only: Django's `MigrationLoader` on the working tree (and on the
+orphans' restored sources) decides the order and what each migration does.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrail.database.loader import load_migrations
+from migrail.database.orphan_sources import (
+    find_sources,
+    materialised,
+    point_past_squashes,
+    squashes_depended_on,
+)
+from migrail.errors import MigrailError
+from migrail.graph.parser import Key, ParsedMigration, parse_migration
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+
+@dataclass
+class SyncPlan:
+    alias: str
+    vendor: str
+    orphans: list[Key]
+    unapply: list[Key]
+    apply: list[Key]
+    sources: dict[Key, bytes]
+    missing_sources: list[Key] = field(default_factory=list)
+    irreversible: list[str] = field(default_factory=list)
+    drops: dict[Key, list[str]] = field(default_factory=dict)
+    not_installed: list[str] = field(default_factory=list)
+    squash_records: list[Key] = field(default_factory=list)
+    hidden: list[Key] = field(default_factory=list)
+    tree_leaves: dict[str, list[str]] = field(default_factory=dict)
+    last_applied: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def in_step(self) -> bool:
+        return not (self.unapply or self.apply or self.missing_sources or self.squash_records)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The migrations the database should keep when they are not the working tree's (switch)."""
+
+    keys: frozenset[Key]
+    apps: frozenset[str]
+
+
+def static_target(repo: GitRepo, config: Config, rev: str) -> Target:
+    """A commit's migrations, read statically from git objects."""
+    from migrail.checks.lint import load_packages
+    from migrail.sources.trees import Commit
+
+    keys: set[Key] = set()
+    for package in load_packages(repo, Commit(repo, rev), config):
+        for migration_file in package.migrations.values():
+            keys.add((package.label, migration_file.name))
+            if migration_file.migration is not None:
+                keys |= {(r.app, r.name) for r in migration_file.migration.replaces}
+    return Target(frozenset(keys), frozenset(app for app, _ in keys))
+
+
+def plan_sync(
+    repo: GitRepo,
+    config: Config,
+    connection: Any,
+    from_rev: str | None,
+    target: Target | None = None,
+    *,
+    code_root: Path | None = None,
+    unapplied_elsewhere: frozenset[Key] | None = None,
+) -> SyncPlan:
+    """The plan for `connection`, with the code this process runs.
+
+    `target`: the migrations to keep, when not the loaded tree's (switch, rebase, and
+    the rollback with an older commit's code); migrations of apps whose code is outside
+    `code_root` (contrib, third-party) are always kept as the environment has them.
+    `unapplied_elsewhere`: orphans a child process rolls back (or would, for a dry run)
+    with the code that applied them; the plan then only applies.
+    """
+    from django.db.migrations.recorder import MigrationRecorder
+
+    root = code_root or repo.root
+    recorder = MigrationRecorder(connection)
+    applied: set[Key] = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    tree = load_migrations(connection)
+    on_disk = set(tree.disk_migrations)
+    first_party = first_party_apps(tree, root)
+    if target is None:
+        target = tree_target(tree)
+    else:
+        target = Target(target.keys | outside_keys(tree, first_party), target.apps)
+    gone = applied - target.keys
+    candidates = sorted(k for k in gone if k[0] in first_party | target.apps)
+    not_installed = sorted({k[0] for k in gone} - {k[0] for k in candidates})
+    if unapplied_elsewhere is not None:
+        plan = SyncPlan(
+            connection.alias, connection.vendor, [], sorted(unapplied_elsewhere), [], {}
+        )
+        plan.not_installed = [a for a in not_installed if a not in {k[0] for k in plan.unapply}]
+        _fill_tree_state(plan, tree, applied)
+        return plan
+    sources, missing = find_sources(
+        repo, tree, [k for k in candidates if k not in on_disk], from_rev, code_root=root
+    )
+    orphans = []
+    squash_records: dict[Key, Key] = {}
+    for key in candidates:
+        if key in on_disk:
+            replaces = list(tree.disk_migrations[key].replaces)
+        else:
+            parsed = parse_migration(sources[key]) if key in sources else None
+            replaces = (
+                [(r.app, r.name) for r in parsed.replaces]
+                if isinstance(parsed, ParsedMigration)
+                else []
+            )
+        if replaces and set(replaces) <= target.keys:
+            continue  # a squash's record; the migrations it replaces are kept
+        if replaces:
+            # Unapplying the squash would undo what it replaces, kept ones included;
+            # the replaced migrations the target lacks are orphans of their own.
+            squash_records[key] = replaces[-1]
+            continue
+        orphans.append(key)
+    squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev, code_root=root)
+    for key, squash in tree.replacements.items():
+        # Older code's squash of orphans: Django would put it in the orphans' place.
+        if key not in target.keys and set(squash.replaces) & set(orphans):
+            squash_records.setdefault(key, squash.replaces[-1])
+    # A squash on disk whose replaced migrations go (older code): hidden from the loader,
+    # and the migrations on disk that depend on it are restored pointing past it.
+    hidden = sorted(k for k in squash_records if k in on_disk)
+    restored = set(orphans)
+    if hidden:
+        for key, migration in tree.disk_migrations.items():
+            if set(migration.dependencies) & set(hidden) and key not in sources:
+                module = sys.modules[type(migration).__module__]
+                sources[key] = Path(str(module.__file__)).read_bytes()
+                restored.add(key)
+        replaced = sorted(
+            {r for k in hidden for r in tree.disk_migrations[k].replaces} - on_disk - set(sources)
+        )
+        found, lost = find_sources(repo, tree, replaced, from_rev, code_root=root)
+        sources |= found
+        missing += lost
+        restored |= set(replaced)
+    plan = SyncPlan(
+        alias=connection.alias,
+        vendor=connection.vendor,
+        orphans=orphans,
+        unapply=[],
+        apply=[],
+        sources={
+            k: point_past_squashes(v, squash_records) for k, v in sources.items() if k in restored
+        },
+        missing_sources=[k for k in missing if k in restored],
+        not_installed=not_installed,
+        squash_records=sorted(squash_records),
+        hidden=hidden,
+    )
+    if orphans and not plan.missing_sources:
+        with materialised(tree, plan.sources, plan.hidden) as directory:
+            rollback = _load_with_orphans(connection, directory)
+            for orphan in orphans:
+                if orphan not in rollback.graph.nodes:
+                    raise MigrailError(
+                        f"{orphan[0]}.{orphan[1]} is applied but Django's loader does not place it "
+                        "in the graph once its source is restored; nothing was changed"
+                    )
+                for key in rollback.graph.backwards_plan(orphan):
+                    if key in rollback.applied_migrations and key not in plan.unapply:
+                        plan.unapply.append(key)
+            for key in plan.unapply:
+                migration = rollback.graph.nodes[key]
+                plan.drops[key] = [_undo(op, key[0]) for op in migration.operations]
+                plan.irreversible += [
+                    f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
+                    for number, op in enumerate(migration.operations, 1)
+                    if not op.reversible
+                ]
+    _fill_tree_state(plan, tree, applied)
+    return plan
+
+
+def _fill_tree_state(plan: SyncPlan, tree: Any, applied: set[Key]) -> None:
+    for app, name in tree.graph.leaf_nodes():
+        plan.tree_leaves.setdefault(app, []).append(name)
+    for app, name in sorted(applied):
+        plan.last_applied[app] = name  # by name: the order migrations are numbered in
+    # The loader's view: a squash counts as applied when all it replaces is.
+    remaining = (applied | set(tree.applied_migrations)) - set(plan.unapply)
+    plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
+
+
+def tree_target(tree: Any) -> Target:
+    """Everything the loaded code knows: its migration files and what their squashes replace."""
+    on_disk = set(tree.disk_migrations)
+    replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
+    return Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
+
+
+def first_party_apps(tree: Any, root: Path) -> frozenset[str]:
+    """Apps whose migrations package lives in the work tree `root` (not contrib, not installed)."""
+    root = root.resolve()
+    apps = set()
+    for app in tree.migrated_apps:
+        module_name, _ = tree.migrations_module(app)
+        module = sys.modules.get(module_name)
+        for entry in getattr(module, "__path__", []):
+            path = Path(entry).resolve()
+            inside = path == root or root in path.parents
+            if inside and not {"site-packages", "dist-packages"} & set(path.parts):
+                apps.add(app)
+    return frozenset(apps)
+
+
+def outside_keys(tree: Any, first_party: frozenset[str]) -> frozenset[Key]:
+    """Migrations of contrib and third-party apps, as the environment has them."""
+    keys = tree_target(tree).keys
+    return frozenset(k for k in keys if k[0] not in first_party)
+
+
+def _load_with_orphans(connection: Any, directory: Path) -> Any:
+    """The loader with the orphans' sources restored; an import failure names the orphan."""
+    try:
+        return load_migrations(connection)
+    except MigrailError as err:
+        cause = err.__cause__
+        if not isinstance(cause, ImportError):
+            raise
+        orphan = None
+        for frame in traceback.extract_tb(cause.__traceback__):
+            path = Path(frame.filename)
+            if directory in path.parents and path.parent.name.startswith("_migrail_rollback_"):
+                orphan = f"{path.parent.name[len('_migrail_rollback_') :]}.{path.stem}"
+        if orphan is None:
+            raise
+        raise MigrailError(
+            f"cannot load {orphan} to unapply it with this checkout's code: "
+            f"{type(cause).__name__}: {cause}; nothing was changed. Its code is in the commit "
+            "that applied it: run `migrail sync --from REV` with that commit"
+        ) from cause
+
+
+def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
+    plan = []
+    seen: set[Key] = set()
+    for leaf in tree.graph.leaf_nodes():
+        for key in tree.graph.forwards_plan(leaf):
+            if key not in applied and key not in seen:
+                seen.add(key)
+                plan.append((key, False))
+    return plan
+
+
+def _undo(operation: Any, app: str) -> str:
+    kind = type(operation).__name__
+    if kind == "CreateModel":
+        table = operation.options.get("db_table") or f"{app}_{operation.name_lower}"
+        return f"drops table {table}"
+    if kind == "AddField":
+        return f"drops column {operation.name} of {app}.{operation.model_name}"
+    return f"undoes: {operation.describe()}"
+
+
+def describe_plan(plan: SyncPlan) -> str:
+    lines = [
+        f"migrail: database {plan.alias!r} ({plan.vendor}): "
+        f"{len(plan.unapply)} to unapply, {len(plan.apply)} to apply"
+    ]
+    for key in plan.unapply:
+        lines.append(f"  - {key[0]}.{key[1]}")
+        lines += [f"      {drop}" for drop in plan.drops.get(key, [])]
+    lines += [f"  + {a}.{n}" for a, n in plan.apply]
+    lines += [
+        f"  note: app {app!r} has applied migrations but is not installed; left alone"
+        for app in plan.not_installed
+    ]
+    return "\n".join(lines)
+
+
+def describe_status(plan: SyncPlan) -> str:
+    state = "matches the working tree" if plan.in_step else "is out of step"
+    lines = [f"migrail: database {plan.alias!r} ({plan.vendor}) {state}"]
+    touched = sorted(
+        {app for app, _ in [*plan.orphans, *plan.unapply, *plan.apply, *plan.missing_sources]}
+    )
+    for app in touched:
+        leaves = ", ".join(plan.tree_leaves.get(app, [])) or "none (app not in the tree)"
+        lines.append(
+            f"  {app}: tree leaf {leaves}; last applied {plan.last_applied.get(app, 'none')}"
+        )
+        lines += [
+            f"    orphan (applied, not in the tree): {a}.{n}" for a, n in plan.orphans if a == app
+        ]
+        lines += [f"    would unapply: {a}.{n}" for a, n in plan.unapply if a == app]
+        lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
+        lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
+    lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""`migrail restore [BACKUP]`: list this database's backups, or put one back.
+
+A restore obeys sync's rules (local databases, no `DEBUG = False`), refuses a
+backup of another database or engine, verifies the backup whole, backs up the
+current state (so a restore can be undone), then loads it where a failure
+cannot hurt (see `backup_load`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from migrail.database.backup import Backup, list_backups, take_backup
+from migrail.database.backup_check import BadBackup, verify_backup
+from migrail.database.backup_load import load_backup
+from migrail.database.identity import DatabaseIdentity, identity_of
+from migrail.database.journal import protected_backups
+from migrail.database.lock import file_lock
+from migrail.database.rollback_safety import applied_migrations, backups_dir, journal_dir, origin_of
+from migrail.database.safety import UnsafeDatabase, refusal
+from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+
+def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> int:
+    from django.conf import settings
+    from django.db import connections
+
+    from migrail.database.settings import configure_settings
+
+    configure_settings(repo.root, config)
+    if alias not in settings.DATABASES:
+        raise MigrailError(f"no database {alias!r} in settings.DATABASES")
+    connection = connections[alias]
+    database = identity_of(alias, connection.vendor, connection.settings_dict)
+    backups = list_backups(backups_dir(repo))
+    if name is None:
+        print_listing(database, backups)
+        return EXIT_CLEAN
+    refuse_unsafe(alias, config)  # before any connection is opened
+    chosen = [b for b in backups if b.name == name]
+    if not chosen:
+        raise MigrailError(f"no backup named {name!r}; `migrail restore` lists them")
+    backup = chosen[0]
+    if not backup.database.same_database(database):
+        raise BadBackup(
+            f"backup {backup.name} is of {backup.database.describe()}, not of database "
+            f"{alias!r} ({database.describe()}); nothing was changed"
+        )
+    with file_lock(repo.migrail_dir / "locks", alias):
+        verify_backup(backup)
+        undo = _back_up_current_state(repo, config, connection, database, keep=backup.name)
+        connection.close()
+        load_backup(backup, connection.settings_dict)
+    print(
+        f"migrail: restored database {alias!r} from {backup.name} "
+        f"({backup.branch or 'no branch'} at {backup.commit[:10] or 'unknown commit'})"
+    )
+    if undo is not None:
+        print(f"migrail: to undo this, run `migrail restore {undo.name}`")
+    return EXIT_CLEAN
+
+
+def print_listing(database: DatabaseIdentity, backups: list[Backup]) -> None:
+    """This database's backups, newest first; the others only counted."""
+    mine = [b for b in backups if b.database.same_database(database)]
+    hidden = len(backups) - len(mine)
+    if not mine:
+        print(
+            f"migrail: no backups of database {database.alias!r} ({database.describe()}) yet "
+            "(sync takes one before every rollback)"
+        )
+    for backup in mine:
+        print(
+            f"{backup.name}  {backup.database.alias}  {backup.branch or '-'}  "
+            f"{backup.commit[:10] or '-'}  {backup.created.replace('T', ' ').rstrip('Z')} UTC  "
+            f"{_size(backup.size)}"
+        )
+    if hidden:
+        print(f"migrail: {hidden} backup{'s' if hidden != 1 else ''} of other databases not shown")
+
+
+def _back_up_current_state(
+    repo: GitRepo, config: Config, connection: Any, database: DatabaseIdentity, *, keep: str
+) -> Backup | None:
+    if database.vendor == "sqlite" and not Path(database.name).is_file():
+        return None  # nothing there to lose
+    backup = take_backup(
+        backups_dir(repo),
+        database,
+        connection.settings_dict,
+        origin=origin_of(repo, None),
+        applied=applied_migrations(connection),
+        kept=config.backups_kept,
+        protected={keep, *protected_backups(journal_dir(repo))},
+    )
+    print(f"migrail: backed up the current state of database {database.alias!r} to {backup.path}")
+    return backup
+
+
+def refuse_unsafe(alias: str, config: Config) -> None:
+    """Sync's rules: local databases only, no `DEBUG = False` (unless configured)."""
+    from django.conf import settings
+
+    reason = refusal(
+        alias,
+        settings.DATABASES[alias],
+        debug=bool(settings.DEBUG),
+        allow_remote=config.allow_remote_databases,
+        allow_debug_false=config.allow_debug_false,
+    )
+    if reason:
+        raise UnsafeDatabase(reason)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    scaled = float(size)
+    for unit in ("kB", "MB", "GB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "GB":
+            break
+    return f"{scaled:.1f} {unit}"

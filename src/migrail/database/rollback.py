@@ -1,0 +1,125 @@
+"""Unapply a plan's migrations through Django's executor, safely.
+
+Refuse what cannot be undone before anything changes; back up and journal; one
+transaction where DDL is transactional. Used by sync in this process and by the
+child that rolls back with an older commit's code (`old_code_rollback`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrail.database.loader import load_migrations
+from migrail.database.orphan_sources import materialised
+from migrail.database.plan import SyncPlan
+from migrail.database.rollback_safety import backup_before_rollback, begin_rollback, usable_backups
+from migrail.errors import EXIT_FINDINGS, MigrailError
+from migrail.graph.parser import Key
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+WAYS_OUT = """\
+Ways out:
+  - give the operation a reverse (for data migrations with nothing to undo,
+    reverse_code=migrations.RunPython.noop or reverse_sql=migrations.RunSQL.noop),
+    on the branch that has it, and switch back and forth again;
+  - or restore an earlier copy of the database: `migrail restore`;
+  - or start this database afresh (drop it, then `python manage.py migrate`)."""
+
+
+class SyncRefused(MigrailError):
+    """Sync stopped before changing anything; the database is left as it was."""
+
+    exit_status = EXIT_FINDINGS
+
+
+def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, config: Config) -> None:
+    """Refuse, before anything changes, a rollback that cannot be carried out.
+
+    A rollback that would drop rows first says how snapshots would keep them.
+    """
+    if plan.unapply and not config.snapshots:
+        from migrail.database.branch_snapshots import SNAPSHOT_HINT, plan_drops_hold_rows
+
+        if plan_drops_hold_rows(connection, plan.drops):  # never fails: a hint only
+            print(SNAPSHOT_HINT)
+    if plan.missing_sources:
+        names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
+        raise SyncRefused(
+            f"cannot find the source of {names} in any commit or in migrail's cache; "
+            "nothing was changed. Pass the commit that has them with --from REV."
+        )
+    if plan.irreversible:
+        raise SyncRefused(
+            "nothing was changed: these migrations cannot be unapplied:\n"
+            + "\n".join(f"  - {line}" for line in plan.irreversible)
+            + "\n"
+            + _ways_out(repo, connection)
+        )
+
+
+def _ways_out(repo: GitRepo, connection: Any) -> str:
+    """Offer a restore only when a usable backup of this database exists."""
+    usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
+    if usable:
+        return WAYS_OUT.replace("`migrail restore`", f"`migrail restore {usable[0].name}`")
+    return "\n".join(line for line in WAYS_OUT.splitlines() if "migrail restore" not in line)
+
+
+def roll_back(
+    repo: GitRepo,
+    config: Config,
+    plan: SyncPlan,
+    connection: Any,
+    from_rev: str | None,
+    *,
+    backup: bool,
+) -> None:
+    """Back up, write the journal, unapply: in this process or in the old code's child.
+
+    The journal is finished by whoever ends the sync (`end_rollback`), after migrate.
+    """
+    taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
+    begin_rollback(connection, repo, plan.unapply, taken)
+    unapply(plan, connection)
+
+
+def unapply(plan: SyncPlan, connection: Any) -> None:
+    """Unapply `plan.unapply` through Django's executor, with the orphans' sources restored."""
+    from django.db import transaction
+    from django.db.migrations.executor import MigrationExecutor
+
+    tree = load_migrations(connection)
+    with materialised(tree, plan.sources, plan.hidden):
+        executor = MigrationExecutor(connection)
+        steps = [(executor.loader.graph.nodes[key], True) for key in plan.unapply]
+        atomic = connection.features.can_rollback_ddl and all(m.atomic for m, _ in steps)
+        for key in plan.unapply:
+            print(f"  - unapplying {key[0]}.{key[1]}", flush=True)
+        try:
+            if not atomic:
+                # MySQL/MariaDB: per migration, so a re-run resumes where this stopped.
+                _run_backwards(executor, steps, plan.squash_records)
+                return
+            # One transaction, records included: Django alone commits each schema change
+            # before deleting its django_migrations row.
+            if connection.vendor == "sqlite":
+                connection.disable_constraint_checking()
+            try:
+                with transaction.atomic(using=connection.alias):
+                    _run_backwards(executor, steps, plan.squash_records)
+            finally:
+                if connection.vendor == "sqlite":
+                    connection.enable_constraint_checking()
+        except MigrailError:
+            raise
+        except Exception as err:
+            where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
+            raise MigrailError(f"unapplying failed ({where}): {type(err).__name__}: {err}") from err
+
+
+def _run_backwards(executor: Any, steps: list[tuple[Any, bool]], squash_records: list[Key]) -> None:
+    if steps:
+        executor.migrate([], plan=steps)
+    for app, name in squash_records:
+        executor.recorder.record_unapplied(app, name)

@@ -1,0 +1,194 @@
+"""What sync does around a rollback to keep the database safe: clear a killed run's
+leftovers, bring back the backup of an interrupted run, back up, journal.
+
+Sync calls these at four points; the rules live here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from migrail.database.backup import (
+    Backup,
+    Origin,
+    list_backups,
+    process_alive,
+    remove_leftovers,
+    take_backup,
+)
+from migrail.database.backup_check import BadBackup, verify_backup
+from migrail.database.backup_load import load_backup
+from migrail.database.identity import DatabaseIdentity, identity_of
+from migrail.database.journal import begin, finish, protected_backups, unfinished
+from migrail.errors import MigrailError
+from migrail.graph.parser import Key
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+ROLLBACK_DIRECTORY_PREFIX = "migrail-rollback-"
+
+
+def backups_dir(repo: GitRepo) -> Path:
+    return repo.migrail_dir / "backups"
+
+
+def journal_dir(repo: GitRepo) -> Path:
+    return repo.migrail_dir / "journal"
+
+
+def database_of(connection: Any) -> DatabaseIdentity:
+    return identity_of(connection.alias, connection.vendor, connection.settings_dict)
+
+
+def recover_interrupted_sync(repo: GitRepo, connection: Any, *, dry_run: bool = False) -> None:
+    """Before planning: remove a killed run's files; undo an interrupted non-transactional run.
+
+    A dry run only says what the real one will do first.
+    """
+    database = database_of(connection)
+    journal = unfinished(journal_dir(repo), database)
+    alias = connection.alias
+    if dry_run:
+        if journal is not None and not journal.transactional and journal.backup:
+            print(
+                f"migrail: the last sync of database {alias!r} stopped midway; "
+                f"`migrail sync` will first restore {journal.backup}, taken before it"
+            )
+        return
+    remove_stale_rollback_directories()
+    remove_leftovers(backups_dir(repo), protected_backups(journal_dir(repo)))
+    if journal is None:
+        return
+    if journal.transactional:
+        print(
+            f"migrail: the last sync of database {alias!r} stopped midway; "
+            "its transaction was rolled back"
+        )
+        finish(journal_dir(repo), database)
+        return
+    if journal.backup is None:
+        print(
+            f"migrail: the last sync of database {alias!r} stopped midway and took no backup "
+            "(--no-backup); going on from where it stopped"
+        )
+        finish(journal_dir(repo), database)
+        return
+    found = [b for b in list_backups(backups_dir(repo)) if b.name == journal.backup]
+    if not found:
+        raise MigrailError(
+            f"the last sync of database {alias!r} stopped midway, and the backup taken before it "
+            f"({journal.backup}) is gone; nothing was changed. Start the database afresh, or "
+            f"remove {journal_dir(repo)} to go on from where it stopped"
+        )
+    print(
+        f"migrail: the last sync of database {alias!r} stopped midway; restoring "
+        f"{journal.backup}, taken before it, then planning again"
+    )
+    verify_backup(found[0])
+    connection.close()
+    load_backup(found[0], connection.settings_dict)
+    finish(journal_dir(repo), database)
+
+
+def backup_before_rollback(
+    repo: GitRepo, config: Config, connection: Any, from_rev: str | None
+) -> Backup:
+    backup = take_backup(
+        backups_dir(repo),
+        database_of(connection),
+        connection.settings_dict,
+        origin=origin_of(repo, from_rev),
+        applied=applied_migrations(connection),
+        kept=config.backups_kept,
+        protected=protected_backups(journal_dir(repo)),
+    )
+    print(f"migrail: backed up database {connection.alias!r} to {backup.path}")
+    return backup
+
+
+def begin_rollback(
+    connection: Any, repo: GitRepo, unapply: Sequence[Key], backup: Backup | None
+) -> None:
+    """The journal, on disk before the first change."""
+    begin(
+        journal_dir(repo),
+        database_of(connection),
+        unapply,
+        backup.name if backup else None,
+        transactional=bool(connection.features.can_rollback_ddl),
+    )
+
+
+def end_rollback(connection: Any, repo: GitRepo) -> None:
+    finish(journal_dir(repo), database_of(connection))
+
+
+def usable_backups(repo: GitRepo, alias: str, vendor: str, settings: Any) -> list[Backup]:
+    """Backups of this database that pass every check, newest first."""
+    database = identity_of(alias, vendor, settings)
+    usable = []
+    for backup in list_backups(backups_dir(repo)):
+        if not backup.database.same_database(database):
+            continue
+        try:
+            verify_backup(backup)
+        except BadBackup:
+            continue
+        usable.append(backup)
+    return usable
+
+
+def origin_of(repo: GitRepo, from_rev: str | None) -> Origin:
+    """The branch and commit whose migrations the database holds now."""
+    rev = from_rev or "HEAD"
+    commit = (
+        repo.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
+        .decode()
+        .strip()
+    )
+    if from_rev is None:
+        branch = (
+            repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+        )
+    else:
+        out = (
+            repo.run("branch", "--format=%(refname:short)", "--points-at", commit, check=False)
+            if commit
+            else b""
+        )
+        names = out.decode().split()
+        branch = names[0] if names else ""
+    return Origin(branch, commit)
+
+
+def applied_migrations(connection: Any) -> list[Key]:
+    with connection.cursor() as cursor:
+        if "django_migrations" not in connection.introspection.table_names(cursor):
+            return []
+        cursor.execute("SELECT app, name FROM django_migrations")
+        return [(str(app), str(name)) for app, name in cursor.fetchall()]
+
+
+def rollback_directory_prefix() -> str:
+    """Temporary directories of a rollback carry the pid that made them."""
+    return f"{ROLLBACK_DIRECTORY_PREFIX}{os.getpid()}-"
+
+
+def remove_stale_rollback_directories() -> None:
+    """`migrail-rollback-PID-*` directories whose process is gone: a killed sync's."""
+    for path in Path(tempfile.gettempdir()).glob(f"{ROLLBACK_DIRECTORY_PREFIX}*-*"):
+        pid = path.name[len(ROLLBACK_DIRECTORY_PREFIX) :].split("-", 1)[0]
+        if (
+            pid.isdigit()
+            and not process_alive(int(pid))
+            and path.is_dir()
+            and not path.is_symlink()
+        ):
+            shutil.rmtree(path, ignore_errors=True)

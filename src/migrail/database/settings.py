@@ -1,0 +1,87 @@
+"""Find the project's Django settings and set Django up in this process, as manage.py would."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from migrail.errors import MigrailError
+from migrail.sources.config import Config
+from migrail.sources.settings_location import settings_module
+
+_caller: dict[str, str | None] = {}
+
+
+def caller_settings_module() -> str | None:
+    """`DJANGO_SETTINGS_MODULE` as the caller set it, before migrail resolved its own."""
+    return _caller.get("settings", os.environ.get("DJANGO_SETTINGS_MODULE"))
+
+
+def project_directory() -> Path:
+    """The project directory the settings were imported from (put on sys.path)."""
+    return Path(_caller.get("project_dir") or Path.cwd())
+
+
+def _use(root: Path, config: Config) -> str:
+    _caller.setdefault("settings", os.environ.get("DJANGO_SETTINGS_MODULE"))
+    module, project_dir = settings_module(root, config)
+    _caller["project_dir"] = str(project_dir)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    return module
+
+
+def configure_settings(root: Path, config: Config) -> None:
+    """Import the settings module only, not the apps: enough to open a database connection.
+
+    Used where the apps may not import (mid-merge, with conflict markers in a models.py).
+    """
+    module = _use(root, config)
+    os.environ["DJANGO_SETTINGS_MODULE"] = module
+    try:
+        from django.conf import settings
+
+        settings.DATABASES  # noqa: B018 - touching a setting imports the module
+    except Exception as err:
+        raise MigrailError(f"cannot import the settings {module!r}: {err}") from err
+
+
+def setup_django(root: Path, config: Config) -> None:
+    """Set Django up as manage.py would, unless it already is (`manage.py migrail …`)."""
+    from django.apps import apps
+
+    if apps.ready:
+        return
+    start_django(_use(root, config))
+
+
+def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
+    """`django.setup()` with `module`; `databases` replaces its DATABASES (older code)."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = module
+    try:
+        import django
+        from django.conf import settings
+
+        if databases is not None:
+            settings.DATABASES  # noqa: B018 - imports the module before the override
+            settings.DATABASES = databases
+        django.setup()
+    except ImportError as err:
+        raise MigrailError(
+            f"cannot import the settings {module!r} or an installed app: {err}"
+        ) from err
+    except Exception as err:
+        raise MigrailError(f"Django could not start with settings {module!r}: {err}") from err
+
+
+def database_aliases(config: Config, database: str | None = None) -> list[str]:
+    """The aliases to work on: the one asked for, else `databases` in [tool.migrail], else all."""
+    from django.conf import settings
+
+    aliases = [database] if database else list(config.databases) or list(settings.DATABASES)
+    for alias in aliases:
+        if alias not in settings.DATABASES:
+            raise MigrailError(f"no database {alias!r} in settings.DATABASES")
+    return aliases

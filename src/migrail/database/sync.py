@@ -1,0 +1,190 @@
+"""`migrail sync`, `status` and the rollback of `switch`: carry out a `SyncPlan`.
+
+Refuse what is unsafe before connecting, lock the database, plan (see
+`sync_plan`), refuse irreversible or sourceless rollbacks before changing
+anything, back up, unapply through Django's `MigrationExecutor` (in one
+transaction where DDL is transactional), then `migrate`. When the commit the
+database followed is known and migrations are to be unapplied, the planning,
+refusals, backup and unapply run in a child process with that commit's code
+(`old_code_rollback`); this process keeps the lock and migrates afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from migrail.database.loader import load_migrations
+from migrail.database.orphan_sources import remember_applied_sources
+from migrail.database.plan import (
+    Target,
+    describe_plan,
+    describe_status,
+    plan_sync,
+    static_target,
+    tree_target,
+)
+from migrail.database.rollback import SyncRefused, check_rollback, roll_back
+from migrail.database.rollback_safety import (
+    end_rollback,
+    recover_interrupted_sync,
+)
+from migrail.database.settings import database_aliases
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+
+@dataclass
+class SyncOptions:
+    from_rev: str | None = None
+    dry_run: bool = False
+    database: str | None = None
+    backup: bool = True
+
+
+def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
+    from migrail.database.settings import setup_django
+    from migrail.sources import old_tree
+
+    if options.from_rev:
+        old_tree.prepare(repo, options.from_rev)  # written while Django starts
+    try:
+        setup_django(repo.root, config)
+        status = EXIT_CLEAN
+        for alias in database_aliases(config, options.database):
+            status = max(status, _sync_alias(repo, config, alias, options))
+        return status
+    finally:
+        old_tree.discard_prepared()
+
+
+def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
+    from django.db import connections
+
+    from migrail.database.settings import setup_django
+
+    setup_django(repo.root, config)
+    status = EXIT_CLEAN
+    for alias in database_aliases(config, database):
+        _refuse_unsafe(alias, config, read_only=True)
+        plan = plan_sync(repo, config, connections[alias], None)
+        print(describe_status(plan))
+        from migrail.database.branch_snapshots import status_line
+
+        if line := status_line(repo, config, alias):
+            print(line)
+        if not plan.in_step:
+            status = EXIT_FINDINGS
+    return status
+
+
+def _refuse_unsafe(alias: str, config: Config, *, read_only: bool = False) -> None:
+    """Refuse remote databases; and `DEBUG = False` unless nothing will change."""
+    from django.conf import settings
+
+    from migrail.database.safety import refusal
+
+    reason = refusal(
+        alias,
+        settings.DATABASES[alias],
+        debug=bool(settings.DEBUG),
+        allow_remote=config.allow_remote_databases,
+        allow_debug_false=config.allow_debug_false or read_only,
+    )
+    if reason:
+        raise SyncRefused(reason)
+
+
+def roll_back_for_switch(
+    repo: GitRepo, config: Config, target: Target, options: SyncOptions
+) -> None:
+    """Unapply what `target` lacks while the current tree's files are still here."""
+    from migrail.database.settings import setup_django
+
+    setup_django(repo.root, config)
+    for alias in database_aliases(config, options.database):
+        _sync_alias(repo, config, alias, options, target=target)
+
+
+def _sync_alias(
+    repo: GitRepo, config: Config, alias: str, options: SyncOptions, target: Target | None = None
+) -> int:
+    from django.db import connections
+
+    from migrail.database.lock import database_lock
+
+    _refuse_unsafe(alias, config, read_only=options.dry_run)  # before any connection is opened
+    connection = connections[alias]
+    started = time.monotonic()
+    with database_lock(repo.migrail_dir / "locks", alias, connection):
+        recover_interrupted_sync(repo, connection, dry_run=options.dry_run)
+        elsewhere = None
+        if target is None and options.from_rev:
+            old = _orphans_need_old_code(repo, config, connection, options.from_rev)
+            if old is not None:
+                from migrail.database.old_code_rollback import roll_back_with_commit
+
+                unapplied = roll_back_with_commit(
+                    repo,
+                    config,
+                    options.from_rev,
+                    alias,
+                    old,
+                    dry_run=options.dry_run,
+                    backup=options.backup,
+                )
+                elsewhere = frozenset(unapplied) if options.dry_run else None
+        plan = plan_sync(
+            repo, config, connection, options.from_rev, target, unapplied_elsewhere=elsewhere
+        )
+        if target is not None:
+            plan.apply = []  # the target's migrations are applied after the switch
+        print(describe_plan(plan))
+        check_rollback(plan, repo, connection, config)
+        if options.dry_run:
+            return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
+        if plan.unapply or plan.squash_records:
+            roll_back(repo, config, plan, connection, options.from_rev, backup=options.backup)
+        if target is not None:
+            end_rollback(connection, repo)
+            return EXIT_CLEAN
+        _migrate_forward(alias)
+        remember_applied_sources(repo, connection)
+        end_rollback(connection, repo)
+    print(
+        f"migrail: database {alias!r} matches the working tree ({time.monotonic() - started:.2f}s)"
+    )
+    return EXIT_CLEAN
+
+
+def _orphans_need_old_code(
+    repo: GitRepo, config: Config, connection: Any, from_rev: str
+) -> Target | None:
+    """The target for a rollback with `from_rev`'s code, or None when nothing is to unapply.
+
+    The target keeps what this tree's code knows; the apps it decides are the installed
+    ones and the first-party apps of `from_rev` that this checkout removed.
+    """
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return None
+    tree = load_migrations(connection)
+    target = tree_target(tree)
+    gone = set(recorder.applied_migrations()) - target.keys
+    apps = set(target.apps)
+    uninstalled = {app for app, _ in gone} - apps
+    if uninstalled:
+        apps |= uninstalled & static_target(repo, config, from_rev).apps
+    if not any(app in apps for app, _ in gone):
+        return None
+    return Target(target.keys, frozenset(apps))
+
+
+def _migrate_forward(alias: str) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", database=alias, interactive=False, verbosity=0)

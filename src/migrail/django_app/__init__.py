@@ -1,0 +1,1 @@
+"""The Django app at work: system checks, makemigrations/squashmigrations, first-party apps."""

@@ -1,0 +1,57 @@
+"""Which git operation is in progress, and so which side's migrations stay and which move.
+
+Read from git's own state files, never guessed from the graph:
+
+- merge (`MERGE_HEAD`): this branch is HEAD; its migrations move after MERGE_HEAD's;
+- rebase, either backend (`rebase-merge/`, `rebase-apply/`): HEAD is the new base;
+  the commit being replayed (`REBASE_HEAD`) is this branch's, and moves;
+- cherry-pick (`CHERRY_PICK_HEAD`): the picked commit's migrations move after HEAD's;
+- nothing in progress: what the default branch lacks moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from migrail.errors import MigrailError
+from migrail.sources.gitrepo import GitRepo
+
+Kind = Literal["merge", "rebase", "cherry-pick", "none"]
+DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "@{upstream}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    kind: Kind
+    base: str  # the revision whose migrations keep their names
+    session: str | None = None  # identifies one rebase, across its steps
+
+
+def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
+    """The operation in progress; `onto`, when given, is validated and names the side to keep."""
+    base = repo.resolve(onto) if onto is not None else None
+    git_dir = repo.git_dir
+    if (git_dir / "MERGE_HEAD").exists():
+        return Operation("merge", base or repo.resolve("MERGE_HEAD"))
+    for state in ("rebase-merge", "rebase-apply"):
+        if (git_dir / state).is_dir():
+            orig = git_dir / state / "orig-head"
+            session = orig.read_text().strip() if orig.exists() else state
+            return Operation("rebase", base or repo.resolve("HEAD"), session)
+    if (git_dir / "CHERRY_PICK_HEAD").exists():
+        return Operation("cherry-pick", base or repo.resolve("HEAD"))
+    if base is not None:
+        return Operation("none", base)
+    head = repo.head()
+    for ref in DEFAULT_BRANCHES:
+        try:
+            sha = repo.resolve(ref)
+        except MigrailError:
+            continue
+        if sha != head:
+            return Operation("none", sha)
+    raise MigrailError(
+        "no merge, rebase or cherry-pick is in progress and no default branch differs from HEAD; "
+        "name the side to keep with --onto REV"
+    )

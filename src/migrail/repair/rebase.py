@@ -1,0 +1,370 @@
+"""`migrail rebase`: move this branch's migrations after the other side's leaf.
+
+Per app, the migrations whose files the base side (see `merge_state`) lacks
+are this branch's. They form a chain; it is renumbered from the base's leaf
+on, its root's dependency on the fork point is pointed at that leaf, every
+reference to a renamed migration (in any app) follows, `max_migration.txt`
+names the new last migration, and the result is staged. Static and git only:
+no Django settings are needed.
+
+Only apps with several leaves move: a fork already joined by a merge migration
+is left as it is. Every rename and rewrite is planned and every destination
+checked before the first file changes; if writing or staging fails, the files
+are put back, so the work tree and the index end as they were or as planned.
+Migrations that are symbolic links are never edited or renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from posixpath import dirname
+
+from migrail.checks.rules import project_graph
+from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.graph.max_migration import render
+from migrail.graph.parser import Key, ParsedMigration, ParseProblem
+from migrail.repair.merge_state import Operation, current_operation
+from migrail.repair.renumber import new_names, rewrite_dependencies
+from migrail.sources.gitrepo import GitRepo
+from migrail.sources.packages import MigrationPackage
+
+
+class RebaseRefused(MigrailError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rename:
+    app: str
+    old: str
+    new: str
+    old_path: str
+    new_path: str
+
+
+@dataclass
+class RebasePlan:
+    operation: Operation
+    renames: list[Rename] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)  # by path before renaming
+    max_migrations: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    forked: bool = False  # whether any app it looked at has several leaves
+
+    @property
+    def moved(self) -> list[Key]:
+        return [(r.app, r.old) for r in self.renames]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.renames and not self.contents and not self.max_migrations
+
+    @property
+    def nothing_to_do(self) -> str:
+        if not self.forked:
+            return "nothing to rebase: no app has several leaf migrations"
+        return "nothing to move: this branch's migrations already follow the other side's"
+
+
+def plan_rebase(
+    repo: GitRepo, packages: list[MigrationPackage], apps: list[str], onto: str | None = None
+) -> RebasePlan:
+    operation = current_operation(repo, onto)
+    base_paths = set(repo.tree_entries(operation.base))
+    plan = RebasePlan(operation)
+    known = {p.label for p in packages}
+    for app in apps:
+        if app not in known:
+            raise RebaseRefused(f"no migrations package for app {app!r}")
+    remembered = _load_memory(repo, operation)
+    global_map: dict[Key, Key] = dict(remembered)
+    root_maps: dict[str, dict[Key, Key]] = {}
+    leaves = project_graph(packages).leaves_by_app()
+    for package in packages:
+        if apps and package.label not in apps:
+            continue
+        _refuse_broken(package)
+        if len(leaves.get(package.label, [])) < 2:
+            continue  # linear, or a fork already joined by a merge migration
+        plan.forked = True
+        moving = {n for n, f in package.migrations.items() if f.path not in base_paths}
+        if not moving:
+            continue
+        for name in sorted(moving):
+            _refuse_link(repo, package.migrations[name].path)
+        staying = set(package.migrations) - moving
+        chain, roots = _chain(package, moving, remembered)
+        base_leaf = _single_leaf(package, staying, remembered)
+        if base_leaf is None:
+            continue  # the whole app is this branch's: nothing to move after
+        renamed = new_names(chain, base_leaf)
+        for old, new in renamed.items():
+            global_map[(package.label, old)] = (package.label, new)
+            old_path = package.migrations[old].path
+            plan.renames.append(
+                Rename(package.label, old, new, old_path, f"{dirname(old_path)}/{new}.py")
+            )
+        for root in roots:
+            fork = {
+                (package.label, d.written): (package.label, base_leaf)
+                for d in _same_app_deps(package, root, remembered)
+                if d.name in staying and d.name != base_leaf
+            }
+            if fork:
+                root_maps[package.migrations[root].path] = fork
+        last = renamed.get(chain[-1], chain[-1])
+        if package.max_migration != render(last):
+            plan.max_migrations[package.max_migration_path] = render(last)
+
+    if not plan.renames and not root_maps and not remembered:
+        return plan
+    renamed_keys = {k: v for k, v in global_map.items() if k not in remembered}
+    for package in packages:
+        for migration_file in package.migrations.values():
+            mapping = {**global_map, **root_maps.get(migration_file.path, {})}
+            parsed = migration_file.migration
+            if parsed is None or not _refers_to(parsed, mapping):
+                continue  # unreadable files were refused above for the apps that move
+            _refuse_link(repo, migration_file.path)
+            try:
+                original = (repo.root / migration_file.path).read_bytes()
+                rewritten = rewrite_dependencies(original, mapping)
+            except (OSError, SyntaxError, ValueError):
+                continue
+            if rewritten == original:
+                continue
+            plan.contents[migration_file.path] = rewritten
+            for key, target in sorted(renamed_keys.items()):
+                if key[0] != package.label and key[1].encode() in original:
+                    plan.notes.append(
+                        f"updated {migration_file.path}: its dependency on {key[0]}.{key[1]} "
+                        f"now reads {target[0]}.{target[1]}"
+                    )
+    return plan
+
+
+def apply_plan(repo: GitRepo, plan: RebasePlan) -> list[str]:
+    """Write the plan and stage it; on any failure put every file back and raise."""
+    try:
+        final, removed = _final_files(repo, plan)
+    except OSError as err:
+        raise RebaseRefused(f"{err}; nothing was changed") from err
+    sources = {*plan.contents, *(r.old_path for r in plan.renames)}
+    tracked = set(repo.index_entries(tuple(f":(literal){path}" for path in sorted(sources))))
+    to_stage = [path for path in plan.contents if path in tracked]
+    for rename in plan.renames:
+        if rename.old_path in tracked:
+            to_stage += [rename.old_path, rename.new_path]
+    to_stage += list(plan.max_migrations)
+    originals = {path: _read_original(repo, path) for path in sorted({*final, *removed})}
+    try:
+        for path in removed:
+            (repo.root / path).unlink()
+        for path, (content, mode) in final.items():
+            _write(repo, path, content, mode)
+        if to_stage:
+            literal = [f":(literal){path}" for path in dict.fromkeys(to_stage)]
+            repo.run("add", "--all", "--", *literal)
+    except (OSError, MigrailError) as err:
+        _put_back(repo, originals)
+        raise RebaseRefused(f"{err}; nothing was changed") from err
+    lines = [f"renamed {r.old_path} -> {r.new_path}" for r in plan.renames]
+    lines += [f"wrote {p}: {c.decode().strip()}" for p, c in plan.max_migrations.items()]
+    lines += plan.notes
+    if plan.operation.kind == "rebase":
+        _save_memory(repo, plan)
+    return lines
+
+
+_Content = tuple[bytes, int | None]  # bytes and permission bits (None: a new file's default)
+_Original = _Content | None  # None where there was no file
+
+
+def _final_files(repo: GitRepo, plan: RebasePlan) -> tuple[dict[str, _Content], set[str]]:
+    """Every file as the plan leaves it, and the paths it removes.
+
+    Computed from the files as they are, so a rename whose destination is
+    another renamed file (0003_x -> 0004_x while 0004_x -> 0005_x) needs no order.
+    Refuses a destination that is taken by anything the plan does not move.
+    """
+    renamed_from = {r.old_path for r in plan.renames}
+    final: dict[str, _Content] = {}
+    for path, content in plan.contents.items():
+        if path not in renamed_from:
+            final[path] = (content, _mode(repo, path))
+    for rename in plan.renames:
+        if rename.old_path in plan.contents:
+            content = plan.contents[rename.old_path]
+        else:
+            content = (repo.root / rename.old_path).read_bytes()
+        final[rename.new_path] = (content, _mode(repo, rename.old_path))
+    for path, content in plan.max_migrations.items():
+        _refuse_link(repo, path)
+        final[path] = (content, _mode(repo, path) if os.path.lexists(repo.root / path) else None)
+    for rename in plan.renames:
+        if os.path.lexists(repo.root / rename.new_path) and rename.new_path not in renamed_from:
+            raise RebaseRefused(
+                f"{rename.new_path} already exists and is not a migration being moved; "
+                "nothing was changed. Move it away, then run `migrail rebase` again."
+            )
+    return final, renamed_from - set(final)
+
+
+def _mode(repo: GitRepo, path: str) -> int:
+    return stat.S_IMODE((repo.root / path).lstat().st_mode)
+
+
+def _read_original(repo: GitRepo, path: str) -> _Original:
+    target = repo.root / path
+    if not os.path.lexists(target):
+        return None
+    return target.read_bytes(), _mode(repo, path)
+
+
+def _write(repo: GitRepo, path: str, content: bytes, mode: int | None) -> None:
+    target = repo.root / path
+    target.write_bytes(content)
+    if mode is not None:
+        os.chmod(target, mode)
+
+
+def _put_back(repo: GitRepo, originals: dict[str, _Original]) -> None:
+    for path, original in originals.items():
+        if original is None:
+            (repo.root / path).unlink(missing_ok=True)
+        else:
+            _write(repo, path, *original)
+
+
+def run_rebase(repo: GitRepo, plan: RebasePlan) -> int:
+    if plan.is_empty:
+        print(f"migrail: {plan.nothing_to_do}")
+        return EXIT_CLEAN
+    for line in apply_plan(repo, plan):
+        print(f"migrail: {line}")
+    follow_up = {
+        "merge": "review, then `git commit`",
+        "rebase": "review, then `git rebase --continue`",
+        "cherry-pick": "review, then `git cherry-pick --continue`",
+        "none": "review, then commit",
+    }[plan.operation.kind]
+    print(f"migrail: staged; {follow_up}")
+    return EXIT_CLEAN
+
+
+def _refers_to(parsed: ParsedMigration, mapping: dict[Key, Key]) -> bool:
+    named = (*parsed.dependencies, *parsed.run_before, *parsed.replaces)
+    return any((d.app, d.name) in mapping for d in named)
+
+
+def _refuse_link(repo: GitRepo, path: str) -> None:
+    """Never edit or rename through a link: its target may lie outside the work tree."""
+    if (repo.root / path).is_symlink():
+        raise RebaseRefused(
+            f"{path} is a symbolic link; migrail rebase does not edit or rename links: "
+            "replace it with the file it points to, then run `migrail rebase` again"
+        )
+    directory = Path(os.path.realpath(repo.root / dirname(path)))
+    if not directory.is_relative_to(os.path.realpath(repo.root)):
+        raise RebaseRefused(
+            f"{path} lies outside the work tree through a symbolic link to a directory; "
+            "migrail rebase does not edit or rename files there"
+        )
+
+
+def _refuse_broken(package: MigrationPackage) -> None:
+    for migration_file in package.migrations.values():
+        if isinstance(migration_file.parsed, ParseProblem):
+            raise RebaseRefused(
+                f"{migration_file.path}:{migration_file.parsed.line}: {migration_file.name} "
+                f"{migration_file.parsed.message}; fix it first, then run `migrail rebase` again"
+            )
+
+
+@dataclass(frozen=True)
+class _Dep:
+    name: str  # after renames remembered from earlier steps of this rebase
+    written: str  # as the file has it
+
+
+def _same_app_deps(package: MigrationPackage, name: str, remembered: dict[Key, Key]) -> list[_Dep]:
+    parsed = package.migrations[name].parsed
+    assert isinstance(parsed, ParsedMigration)
+    deps = []
+    for dep in parsed.dependencies:
+        key = remembered.get((dep.app, dep.name), (dep.app, dep.name))
+        if key[0] == package.label and dep.swappable_setting is None:
+            deps.append(_Dep(key[1], dep.name))
+    return deps
+
+
+def _chain(
+    package: MigrationPackage, moving: set[str], remembered: dict[Key, Key]
+) -> tuple[list[str], list[str]]:
+    """This branch's migrations of the app in dependency order, and the chain's roots."""
+    parents = {
+        name: {d.name for d in _same_app_deps(package, name, remembered)} & moving
+        for name in moving
+    }
+    order: list[str] = []
+    ready = sorted(n for n in moving if not parents[n])
+    roots = list(ready)
+    done: set[str] = set()
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        done.add(name)
+        ready += sorted(n for n in moving - done - set(ready) if parents[n] <= done)
+    if len(order) != len(moving):
+        raise RebaseRefused(
+            f"{package.label}'s migrations on this branch depend on each other in a cycle"
+        )
+    return order, roots
+
+
+def _single_leaf(
+    package: MigrationPackage, staying: set[str], remembered: dict[Key, Key]
+) -> str | None:
+    children: dict[str, set[str]] = {name: set() for name in staying}
+    for name in staying:
+        for dep in _same_app_deps(package, name, remembered):
+            if dep.name in children:
+                children[dep.name].add(name)
+    leaves = sorted(name for name, kids in children.items() if not kids)
+    if len(leaves) > 1:
+        raise RebaseRefused(
+            f"the other side's {package.label} migrations are forked themselves "
+            f"({', '.join(leaves)}); repair that side first"
+        )
+    return leaves[0] if leaves else None
+
+
+def _memory_path(repo: GitRepo) -> Path:
+    return repo.migrail_dir / "rebase-renames.json"
+
+
+def _load_memory(repo: GitRepo, operation: Operation) -> dict[Key, Key]:
+    """Renames made by earlier steps of the same rebase, so later commits follow them."""
+    if operation.kind != "rebase":
+        return {}
+    try:
+        data = json.loads(_memory_path(repo).read_text())
+    except (OSError, ValueError):
+        return {}
+    if data.get("session") != operation.session:
+        return {}
+    return {(a, o): (a, n) for a, o, n in data.get("renames", [])}
+
+
+def _save_memory(repo: GitRepo, plan: RebasePlan) -> None:
+    previous = _load_memory(repo, plan.operation)
+    renames = [[a, o, n] for (a, o), (_, n) in previous.items()]
+    renames += [[r.app, r.old, r.new] for r in plan.renames]
+    _memory_path(repo).write_text(
+        json.dumps({"session": plan.operation.session, "renames": renames})
+    )

@@ -1,0 +1,1 @@
+"""Sources: migration files of the working tree, index or a commit; configuration; caches."""

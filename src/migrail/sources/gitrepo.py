@@ -1,0 +1,180 @@
+"""The git repository: a thin adapter over the `git` command and GitPython.
+
+Listing and diffing run `git` directly: they are on the hooks' fast path,
+where importing GitPython (~70-100 ms) would cost more than the work itself.
+Object reads go through GitPython's object database, imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrail.errors import GitCommandError, NotAGitRepository
+from migrail.sources.checkout_decision import MIGRATION_PATHSPECS, ZERO_SHA
+
+__all__ = ["MIGRATION_PATHSPECS", "ZERO_SHA", "GitRepo", "TreeEntry"]
+
+if TYPE_CHECKING:
+    import git
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    blob: str
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.mode == "120000"
+
+
+@dataclass
+class GitRepo:
+    root: Path
+    git_dir: Path
+    common_dir: Path
+    _blob_cache: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> GitRepo:
+        cwd = start or Path.cwd()
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError as err:
+            raise NotAGitRepository("git is not installed or not on PATH") from err
+        if out.returncode != 0:
+            raise NotAGitRepository(f"{cwd} is not inside a git work tree")
+        top, git_dir, common = out.stdout.splitlines()
+        common_path = Path(common)
+        if not common_path.is_absolute():
+            common_path = (cwd / common_path).resolve()
+        return cls(Path(top), Path(git_dir), common_path)
+
+    def run(self, *args: str, check: bool = True, stdin: bytes | None = None) -> bytes:
+        proc = subprocess.run(
+            ["git", *args], cwd=self.root, input=stdin, capture_output=True, check=False
+        )
+        if check and proc.returncode != 0:
+            raise _failure(args, proc.stderr, proc.returncode)
+        return proc.stdout
+
+    @cached_property
+    def migrail_dir(self) -> Path:
+        """Where migrail keeps caches, backups and locks: shared by linked worktrees."""
+        path = self.common_dir / "migrail"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def resolve(self, rev: str) -> str:
+        """The commit `rev` names; any string a user gives passes here before git sees it."""
+        out = self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
+        sha = out.decode().strip()
+        if not sha:
+            raise GitCommandError(f"unknown revision {rev!r}")
+        return sha
+
+    def head(self) -> str | None:
+        out = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False).decode().strip()
+        return out or None
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start a git command without waiting, so independent listings overlap."""
+        return subprocess.Popen(
+            ["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+    def finish(self, proc: subprocess.Popen[bytes], *args: str) -> bytes:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise _failure(args, err, proc.returncode)
+        return out
+
+    def index_entries(
+        self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
+    ) -> dict[str, TreeEntry]:
+        return self.parse_index_entries(self.run("ls-files", "--stage", "-z", "--", *pathspecs))
+
+    @staticmethod
+    def parse_index_entries(out: bytes) -> dict[str, TreeEntry]:
+        entries: dict[str, TreeEntry] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, path = record.split(b"\t", 1)
+            mode, blob, stage = meta.decode().split(" ")
+            # A conflicted path has stages 1-3; the working tree holds the markers.
+            if stage == "0" or path.decode() not in entries:
+                entries[os.fsdecode(path)] = TreeEntry(mode, blob)
+        return entries
+
+    def index_and_worktree(
+        self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
+    ) -> tuple[dict[str, TreeEntry], set[str], set[str], set[str]]:
+        """The index entries, and (modified, deleted, untracked) relative to them.
+
+        Ignored files are left out. The two listings run side by side.
+        """
+        status_args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+        status_proc = self.start(*status_args, "--", *pathspecs)
+        listing = self.start("ls-files", "--stage", "-z", "--", *pathspecs)
+        entries = self.parse_index_entries(self.finish(listing, "ls-files"))
+        out = self.finish(status_proc, "status")
+        modified: set[str] = set()
+        deleted: set[str] = set()
+        untracked: set[str] = set()
+        for record in out.split(b"\0"):
+            if len(record) < 4:
+                continue
+            status, path = record[:2].decode(), os.fsdecode(record[3:])
+            tree_side = status[1]
+            if status == "??":
+                untracked.add(path)
+            elif tree_side == "D":
+                deleted.add(path)
+            elif tree_side != " " or "U" in status or status == "AA":
+                modified.add(path)  # the file on disk differs from the index, or is conflicted
+        return entries, modified, deleted, untracked
+
+    def tree_entries(self, rev: str) -> dict[str, TreeEntry]:
+        # ls-tree does not take glob pathspecs, so the listing is filtered by the caller.
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", rev)
+        entries = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, path = record.split(b"\t", 1)
+            mode, kind, blob = meta.decode().split(" ")
+            if kind == "blob":
+                entries[os.fsdecode(path)] = TreeEntry(mode, blob)
+        return entries
+
+    @cached_property
+    def gitpython(self) -> git.Repo:
+        import git
+
+        return git.Repo(self.root)
+
+    def read_blob(self, blob: str) -> bytes:
+        if blob not in self._blob_cache:
+            stream = self.gitpython.odb.stream(bytes.fromhex(blob))
+            self._blob_cache[blob] = stream.read()
+        return self._blob_cache[blob]
+
+
+def _failure(args: tuple[str, ...], stderr: bytes, status: int) -> GitCommandError:
+    """git's last line of complaint, which is the one that says what went wrong."""
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return GitCommandError(f"git {' '.join(args)} failed: {lines[-1] if lines else status}")

@@ -1,0 +1,171 @@
+"""Find the migration packages in a source and read each migration in them.
+
+A migration package is a directory named `migrations` holding `__init__.py`;
+its migrations are the modules whose names do not start with `_` or `~`
+(Django's rule). The app label is the parent directory's name, or the
+`label` of the AppConfig in its `apps.py`, or an override in `[tool.migrail]`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from posixpath import basename, dirname
+
+from migrail.graph.parser import ParsedMigration, ParseProblem, parse_migration
+from migrail.sources.config import Config
+from migrail.sources.parse_cache import ParseCache, Parsed
+from migrail.sources.trees import Source, Unreadable
+
+LABEL = re.compile(r"""^[ \t]+label\s*(?::\s*\w+\s*)?=\s*["']([^"']+)["']""", re.MULTILINE)
+MAX_MIGRATION = "max_migration.txt"
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    name: str
+    path: str
+    parsed: Parsed
+
+    @property
+    def migration(self) -> ParsedMigration | None:
+        return self.parsed if isinstance(self.parsed, ParsedMigration) else None
+
+
+@dataclass
+class MigrationPackage:
+    label: str
+    path: str
+    migrations: dict[str, MigrationFile] = field(default_factory=dict)
+    max_migration: bytes | None = None
+    max_migration_error: str | None = None
+
+    @property
+    def max_migration_path(self) -> str:
+        return f"{self.path}/{MAX_MIGRATION}"
+
+    @property
+    def app_path(self) -> str:
+        return dirname(self.path)
+
+
+def discover_packages(source: Source, config: Config, cache: ParseCache) -> list[MigrationPackage]:
+    # Python's SyntaxWarnings about the files (`"\d"` in a RunSQL string…) are not
+    # migrail's to print; forked parsing workers inherit the filter.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _discover_packages(source, config, cache)
+
+
+def _discover_packages(source: Source, config: Config, cache: ParseCache) -> list[MigrationPackage]:
+    entries = source.entries()
+    package_dirs = sorted(
+        dirname(path)
+        for path in entries
+        if basename(path) == "__init__.py"
+        and basename(dirname(path)) == "migrations"
+        and "/" in dirname(path)
+    )
+    by_dir: dict[str, list[str]] = {d: [] for d in package_dirs}
+    for path in entries:
+        parent = dirname(path)
+        if parent in by_dir:
+            by_dir[parent].append(path)
+
+    _parse_uncached_in_parallel(source, entries, by_dir, cache)
+    packages = []
+    for package_dir in package_dirs:
+        label = _label(source, entries, dirname(package_dir), config)
+        if not config.wants_app(label):
+            continue
+        files = {path: entries[path] for path in by_dir[package_dir]}
+        package = read_package(label, package_dir, files, source, cache)
+        if _is_django_package(package):
+            packages.append(package)
+    return packages
+
+
+def read_package(
+    label: str, package_dir: str, files: dict[str, str], source: Source, cache: ParseCache
+) -> MigrationPackage:
+    """One app's package from its files (path to content id) directly inside `package_dir`."""
+    package = MigrationPackage(label, package_dir)
+    for path in sorted(files):
+        name = basename(path)
+        if name == MAX_MIGRATION:
+            try:
+                package.max_migration = source.read(path)
+            except Unreadable as err:
+                package.max_migration_error = str(err)
+        elif name.endswith(".py") and name[0] not in "_~":
+            module = name[:-3]
+            package.migrations[module] = MigrationFile(
+                module, path, _parse(source, path, files[path], cache)
+            )
+    return package
+
+
+def _parse_uncached_in_parallel(
+    source: Source, entries: dict[str, str], by_dir: dict[str, list[str]], cache: ParseCache
+) -> None:
+    from migrail.sources import parallel_parse
+
+    if source.disk_root is None:
+        return
+    todo = [
+        path
+        for paths in by_dir.values()
+        for path in paths
+        if path.endswith(".py")
+        and basename(path)[0] not in "_~"
+        and not entries[path].startswith("unreadable:")
+        and cache.get(entries[path]) is None
+    ]
+    if not parallel_parse.worth_it(len(todo)):
+        return
+    for path, parsed in zip(todo, parallel_parse.parse_files(source.disk_root, todo), strict=True):
+        if not (isinstance(parsed, ParseProblem) and parsed.kind == "unreadable"):
+            cache.put(entries[path], parsed)
+
+
+def _parse(source: Source, path: str, blob: str, cache: ParseCache) -> Parsed:
+    cached = cache.get(blob)
+    if cached is not None:
+        return cached
+    try:
+        parsed = parse_migration(source.read(path))
+    except Unreadable as err:
+        return ParseProblem("unreadable", 1, f"cannot be read: {err}")
+    cache.put(blob, parsed)
+    return parsed
+
+
+def _is_django_package(package: MigrationPackage) -> bool:
+    """False for South-era or unrelated `migrations` directories, which are skipped."""
+    if not package.migrations:
+        return True
+    return any(
+        not (
+            isinstance(f.parsed, ParseProblem)
+            and f.parsed.kind in ("not-django", "no-migration-class")
+        )
+        for f in package.migrations.values()
+    )
+
+
+def _label(source: Source, entries: dict[str, str], app_dir: str, config: Config) -> str:
+    if app_dir in config.labels:
+        return config.labels[app_dir]
+    apps_py = f"{app_dir}/apps.py"
+    if apps_py in entries:
+        try:
+            text = source.read(apps_py).decode("utf-8", errors="replace")
+        except Unreadable:
+            text = ""
+        if "AppConfig" in text:
+            match = LABEL.search(text)
+            if match:
+                return match.group(1)
+    return basename(app_dir)

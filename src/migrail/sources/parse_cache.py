@@ -1,0 +1,49 @@
+"""Parsed migrations cached by git blob id, so an unchanged file is parsed once.
+
+The cache is a pickle under git's common directory; it is a pure speed-up: a
+missing, stale or corrupt file is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migrail.graph.parser import ParsedMigration, ParseProblem
+from migrail.sources.pickle_file import load_pickle, store_pickle
+
+FORMAT = 2  # 2: operation_count and irreversible_operations instead of every operation
+MAX_ENTRIES = 100_000
+
+Parsed = ParsedMigration | ParseProblem
+
+
+class ParseCache:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, Parsed] = {}
+        self._used: set[str] = set()
+        self._dirty = False
+        stored = load_pickle(path) if path is not None else None
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == FORMAT:
+            self._entries = stored[1]
+
+    def get(self, blob: str) -> Parsed | None:
+        found = self._entries.get(blob)
+        if found is not None:
+            self._used.add(blob)
+        return found
+
+    def put(self, blob: str, parsed: Parsed) -> None:
+        if blob.startswith("unreadable:"):
+            return
+        self._entries[blob] = parsed
+        self._used.add(blob)
+        self._dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        entries = self._entries
+        if len(entries) > MAX_ENTRIES:
+            entries = {k: v for k, v in entries.items() if k in self._used}
+        store_pickle(self.path, (FORMAT, entries))
