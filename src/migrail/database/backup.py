@@ -31,6 +31,7 @@ from migrail.database.client_programs import (
     run_program,
 )
 from migrail.database.identity import DatabaseIdentity
+from migrail.database.private_files import private_directory, write_private_json
 from migrail.errors import MigrailError
 from migrail.graph.parser import Key
 
@@ -73,12 +74,6 @@ class Origin:
 
 def metadata_path(path: Path) -> Path:
     return path.with_name(path.name + METADATA)
-
-
-def private_directory(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    return directory
 
 
 def take_backup(
@@ -266,14 +261,7 @@ def _write_metadata(backup: Backup) -> None:
         "created": backup.created,
         "size": backup.size,
     }
-    final = backup.metadata_path
-    partial = final.with_name(f".{final.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, final)
+    write_private_json(backup.metadata_path, data)
 
 
 def process_alive(pid: int) -> bool:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from migrail.database.identity import DatabaseIdentity
+from migrail.database.private_files import private_directory, sync_directory, write_private_json
 from migrail.errors import MigrailError
 from migrail.graph.parser import Key
 
@@ -50,10 +50,7 @@ def begin(
         transactional,
         datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    final = journal_path(directory, database)
-    partial = final.with_name(f".{final.name}.partial")
+    private_directory(directory)
     data = {
         "database": database.as_json(),
         "unapply": [list(key) for key in journal.unapply],
@@ -61,20 +58,14 @@ def begin(
         "transactional": transactional,
         "started": journal.started,
     }
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, final)
-    _fsync_directory(directory)
+    write_private_json(journal_path(directory, database), data)
     return journal
 
 
 def finish(directory: Path, database: DatabaseIdentity) -> None:
     journal_path(directory, database).unlink(missing_ok=True)
     if directory.is_dir():
-        _fsync_directory(directory)
+        sync_directory(directory)
 
 
 def unfinished(directory: Path, database: DatabaseIdentity) -> Journal | None:
@@ -112,11 +103,3 @@ def _read(path: Path) -> Journal | None:
             f"cannot read migrail's journal {path} ({err}); check the database, "
             "then remove that file"
         ) from err
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrail.database.private_files import write_private_json
 from migrail.errors import MigrailError
 
 OBJECT_PREFIX = "migrail_snap_"
@@ -116,7 +117,7 @@ class SnapshotStore:
         return next((s for s in self.all(identity) if s.id == wanted), None)
 
     def record(self, snapshot: Snapshot) -> None:
-        _write_private(self.ensure() / f"{snapshot.id}.json", asdict(snapshot))
+        write_private_json(self.ensure() / f"{snapshot.id}.json", asdict(snapshot))
 
     def forget(self, snapshot_ids: list[str]) -> None:
         for sid in snapshot_ids:
@@ -126,7 +127,7 @@ class SnapshotStore:
         return self.directory / f"journal-{identity.key}.json"
 
     def write_journal(self, identity: Identity, journal: dict[str, Any]) -> None:
-        _write_private(self.ensure() / f"journal-{identity.key}.json", journal)
+        write_private_json(self.ensure() / f"journal-{identity.key}.json", journal)
 
     def read_journal(self, identity: Identity) -> dict[str, Any] | None:
         path = self.journal_path(identity)
@@ -143,17 +144,6 @@ class SnapshotStore:
 
     def clear_journal(self, identity: Identity) -> None:
         self.journal_path(identity).unlink(missing_ok=True)
-
-
-def _write_private(path: Path, data: object) -> None:
-    """Write JSON atomically, 0600 from the start."""
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
 
 
 def describe_age(created: float, now: float) -> str:
