@@ -272,7 +272,7 @@ def main() -> None:
                 if not way.wrong
                 else "WRONG after " + f"{len(way.wrong)} switches, e.g. {way.wrong[0]}"
             )
-            print(f"- {name}, {way.name}: {state}; {checkouts:g} checkouts per switch")
+            print(f"- {name}, {way.name}: {state}; HEAD moves per switch: {checkouts:g}")
 
 
 if __name__ == "__main__":
