@@ -119,34 +119,40 @@ def migration(name: str, parent: str, operation: str, header: str = "") -> str:
 HELPER = "def noop(apps, schema_editor):\n    pass\n"
 
 
+def twenty_each_way_repo(root: Path, *, branch_only_helpers: bool = False) -> None:
+    """Generate in `root` app000 with 0001_initial and two branches, `main` and `other`, that
+    each add 20 migrations of their own on top; leave `main` checked out and migrated."""
+    generate(root, 1, 1)  # app000 with 0001_initial, committed on main
+    app = root / "app000/migrations"
+    run(root, "git", "branch", "other")
+    for branch, prefix in (("main", "a"), ("other", "b")):
+        run(root, "git", "switch", "-q", branch)
+        previous = "0001_initial"
+        header = ""
+        if branch_only_helpers:
+            (app.parent / f"helpers_{prefix}.py").write_text(HELPER)
+            header = f"from app000.helpers_{prefix} import noop\n"
+        for n in range(2, 22):
+            name = f"{n:04d}_{prefix}{n}"
+            field = (
+                f"migrations.AddField(model_name='item', name='{prefix}{n}', "
+                "field=models.IntegerField(default=0))"
+            )
+            if branch_only_helpers:
+                field += ", migrations.RunPython(noop, noop)"
+            (app / f"{name}.py").write_text(migration(name, previous, field, header))
+            previous = name
+        (app / "max_migration.txt").write_text(f"{previous}\n")
+        run(root, "git", "add", "-A")
+        run(root, "git", "commit", "-qm", branch)
+    run(root, "git", "switch", "-q", "main")
+    run(root, PYTHON, "manage.py", "migrate", "-v", "0")
+
+
 def twenty_each_way(runs: int, *, branch_only_helpers: bool = False) -> list[tuple[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate(root, 1, 1)  # app000 with 0001_initial, committed on main
-        app = root / "app000/migrations"
-        run(root, "git", "branch", "other")
-        for branch, prefix in (("main", "a"), ("other", "b")):
-            run(root, "git", "switch", "-q", branch)
-            previous = "0001_initial"
-            header = ""
-            if branch_only_helpers:
-                (app.parent / f"helpers_{prefix}.py").write_text(HELPER)
-                header = f"from app000.helpers_{prefix} import noop\n"
-            for n in range(2, 22):
-                name = f"{n:04d}_{prefix}{n}"
-                field = (
-                    f"migrations.AddField(model_name='item', name='{prefix}{n}', "
-                    "field=models.IntegerField(default=0))"
-                )
-                if branch_only_helpers:
-                    field += ", migrations.RunPython(noop, noop)"
-                (app / f"{name}.py").write_text(migration(name, previous, field, header))
-                previous = name
-            (app / "max_migration.txt").write_text(f"{previous}\n")
-            run(root, "git", "add", "-A")
-            run(root, "git", "commit", "-qm", branch)
-        run(root, "git", "switch", "-q", "main")
-        run(root, PYTHON, "manage.py", "migrate", "-v", "0")
+        twenty_each_way_repo(root, branch_only_helpers=branch_only_helpers)
         set_hook(root, "migrail")
         # Interleaved, so the machine's load weighs on both alike: the hook takes
         # main -> other, by hand takes other -> main (hooks off), and so on.
