@@ -297,3 +297,27 @@ def test_removed_app_rolls_back_to_zero_on_every_engine(
     assert user_rows(project) == ROWS
     out = project.git("switch", "-q", "main")  # later checkouts have nothing to say
     assert "audit" not in project.migrail("status").stdout
+
+
+CWD_RELATIVE_SETTINGS = """\
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                         "NAME": os.environ.get("TEST_DB_NAME", "db.sqlite3")}}
+"""
+
+
+def test_sqlite_named_relative_to_the_working_directory_is_the_one_rolled_back(
+    tmp_path: Path, real: DjangoProject
+) -> None:
+    # `"NAME": "db.sqlite3"` (as the demo and many tutorials write it) is opened against
+    # the working directory; the old code's child works in another one.
+    real.settings_extra += CWD_RELATIVE_SETTINGS
+    real.write_settings()
+    prepare(real)
+    sync(real)
+    real.git("switch", "helper")
+    out = real.git("switch", "main")
+    assert "2 to unapply with the code of" in out
+    assert "0 to unapply with the code of" not in out
+    assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
+    assert user_rows(real) == ROWS
+    assert not list((real.root / ".git").rglob("db.sqlite3"))  # no stray file in the tree

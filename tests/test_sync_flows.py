@@ -381,3 +381,35 @@ def test_several_databases_each_follow_the_branch_through_the_routers(
     assert ledger.returncode == 0, ledger.stderr
     assert "seen" not in ledger.stdout
     assert "billing_invoice" not in project.schema()["tables"]  # type: ignore[operator]
+
+
+def test_an_orphan_that_only_a_merge_commit_added_is_found_in_history(
+    project: DjangoProject,
+) -> None:
+    # `migrail rebase` renames files while a merge waits, so the new names first appear in
+    # the merge commit itself; git log shows no diff for merges unless asked to.
+    main_branch(project)
+    before = project.git("rev-parse", "HEAD").strip()
+    project.git("switch", "-q", "-c", "side")
+    project.write("README", "side\n")
+    project.commit("side")
+    project.git("switch", "-q", "main")
+    project.git("merge", "--no-ff", "--no-commit", "side")
+    project.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    set_max(project, "shop", "0002_stock")
+    project.commit("merge side, with a migration")
+    sync(project)
+    project.git("reset", "-q", "--hard", before)  # the merge is gone but for the reflog
+    project.git("branch", "-q", "-D", "side")
+    cache = project.root / ".git/migrail/sources"
+    for cached in cache.rglob("*.py"):
+        cached.unlink()
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 to unapply" in proc.stdout
+    assert "drops column stock of shop.item" in proc.stdout
+    assert ["shop", "0002_stock"] not in project.schema()["migrations"]  # type: ignore[operator]

@@ -89,7 +89,7 @@ def roll_back_with_commit(
             live_project_dir=str(project_directory()),
             rev=commit,
             alias=alias,
-            databases=settings.DATABASES,
+            databases=live_databases(settings.DATABASES),
             target=target,
             dry_run=dry_run,
             backup=backup,
@@ -136,6 +136,27 @@ def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
 
     directory = (tree_dir / load_config(tree_dir, git_root=repo.root).project_dir).resolve()
     return directory if directory.is_dir() else tree_dir
+
+
+def live_databases(databases: dict[str, Any]) -> dict[str, Any]:
+    """`DATABASES` as this process opens them, for a child working in another directory.
+
+    Django opens a relative SQLite NAME against the working directory, and the child's
+    is the old commit's tree: name the live file absolutely.
+    """
+    live = {}
+    for alias, given in databases.items():
+        settings_dict = dict(given)
+        name = settings_dict.get("NAME")
+        if (
+            "sqlite" in str(settings_dict.get("ENGINE", ""))
+            and isinstance(name, (str, os.PathLike))
+            and str(name) != ":memory:"
+            and not str(name).startswith("file:")
+        ):
+            settings_dict["NAME"] = os.path.abspath(name)
+        live[alias] = settings_dict
+    return live
 
 
 def child_main(spec_path: str) -> int:

@@ -51,6 +51,7 @@ def find_sources(
                     "log",
                     "--all",
                     "--reflog",
+                    "-m",  # a file a merge added (say, renamed by `migrail rebase`) counts
                     "--format=%H",
                     "--diff-filter=AM",
                     "-1",
