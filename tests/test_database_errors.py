@@ -64,9 +64,7 @@ def test_database_down_through_the_hook_says_what_to_run(project: DjangoProject)
         "migrail: the database was not synced: database 'default' "
         "(postgresql 'app' on localhost:5999): the server is not reachable (connection failed"
     )
-    assert lines[1] == (
-        "migrail: when that is fixed, run `migrail sync` (or `migrail status` to see the gap)"
-    )
+    assert lines[1] == f"migrail: when that is fixed, run `migrail sync --from {old[:12]}`"
     assert proc.returncode == 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.djangoproject import DjangoProject, add_field, migration_source, run_env
@@ -97,3 +98,21 @@ def test_a_stopped_push_says_so_after_its_findings(project: DjangoProject, tmp_p
         "migrail: push of refs/heads/main stopped: its migration graph has the findings above"
     )
     assert any(line.startswith(E001) for line in lines[:-1])
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(project: DjangoProject) -> None:
+    project.linear_app("shop")
+    for n in range(2, 1200):  # a finding each, far more than a pipe holds
+        project.write(f"shop/migrations/{n:04}_not_a_migration_{n}.py", "x = 1\n")
+    project.commit("shop")
+    proc = subprocess.run(
+        f"{sys.executable} -m migrail check --format github | head -1",
+        shell=True,
+        cwd=project.root,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.startswith("::error ")
+    assert "Traceback" not in proc.stderr
+    assert "BrokenPipeError" not in proc.stderr

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from migrail.cli.check_command import run_check
-from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("migrail: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `migrail status | head`: the reader left; say nothing more, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -38,11 +38,27 @@ def run_sync_hook(name: str, args: list[str]) -> int:
             return run_sync(repo, config, SyncOptions(from_rev=from_rev))
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
-        print(
-            "migrail: when that is fixed, run `migrail sync` (or `migrail status` to see the gap)",
-            file=sys.stderr,
-        )
+        print(f"migrail: when that is fixed, run {_retry(repo, from_rev)}", file=sys.stderr)
         return EXIT_FINDINGS
+
+
+def _retry(repo: GitRepo, from_rev: str | None) -> str:
+    """The command that finishes this sync later: with the commit, since ORIG_HEAD moves on."""
+    commit = (
+        repo.run(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{from_rev}^{{commit}}",
+            check=False,
+        )
+        .decode()
+        .strip()
+        if from_rev
+        else ""
+    )
+    return f"`migrail sync --from {commit[:12]}`" if commit else "`migrail sync`"
 
 
 def _previous_head(repo: GitRepo, name: str, args: list[str]) -> str | None:
