@@ -321,3 +321,21 @@ def test_sqlite_named_relative_to_the_working_directory_is_the_one_rolled_back(
     assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
     assert user_rows(real) == ROWS
     assert not list((real.root / ".git").rglob("db.sqlite3"))  # no stray file in the tree
+
+
+def test_untracked_settings_module_in_the_settings_package_imports_with_the_old_code(
+    tmp_path: Path, real: DjangoProject
+) -> None:
+    # The common `settings/local.py` pattern: ignored by git, so the old commit's copy of
+    # the package lacks it.
+    real.write(".gitignore", real.read(".gitignore") + "project/local_settings.py\n")
+    real.write("project/local_settings.py", "from project.settings import *  # noqa: F403\n")
+    real.git("config", "migrail.settings", "project.local_settings")
+    prepare(real)
+    sync(real)
+    real.git("switch", "helper")
+    out = real.git("switch", "main")
+    assert "No module named" not in out
+    assert "2 to unapply with the code of" in out
+    assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
+    assert user_rows(real) == ROWS

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def roll_back_with_commit(
 
     commit = repo.resolve(rev)
     with commit_tree(repo, commit) as tree_dir:
+        _bring_local_settings(tree_dir, repo)
         spec_path = tree_dir.with_name(tree_dir.name + ".spec")
         result_path = tree_dir.with_name(tree_dir.name + ".result")
         spec = RollbackSpec(
@@ -129,6 +131,30 @@ def roll_back_with_commit(
         finally:
             spec_path.unlink(missing_ok=True)
             result_path.unlink(missing_ok=True)
+
+
+def _bring_local_settings(tree_dir: Path, repo: GitRepo) -> None:
+    """Give the old tree the live settings package's modules that git does not track.
+
+    `config/local.py` or `settings/dev.py` are often untracked: the old commit's copy of
+    the package then hides the live one, and the settings would not import. Copies only
+    what the tree lacks, from the package that holds the settings module, never a link.
+    """
+    from migrail.database.settings import project_directory
+
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    package = Path(*module.split(".")[:-1]) if "." in module else None
+    if package is None:
+        return  # a top-level module: the live project directory is on the child's path
+    live = project_directory() / package
+    old = _project_dir_in(tree_dir, repo) / package
+    if not live.is_dir() or not old.is_dir():
+        return
+    for source in live.glob("*.py"):
+        target = old / source.name
+        if source.is_symlink() or not source.is_file() or target.exists():
+            continue
+        shutil.copyfile(source, target)
 
 
 def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
