@@ -12,6 +12,7 @@ import contextlib
 import io
 import itertools
 import re
+import sys
 import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,7 +133,16 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
         return _syntax_error(err.msg, err.lineno)
     except (ValueError, UnicodeError, LookupError) as err:
         return _syntax_error(str(err), 1)
+    if sys.version_info < (3, 11):
+        _compiles_as_deeply_as_the_import(module)
     return _read_module(module)
+
+
+def _compiles_as_deeply_as_the_import(module: ast.Module) -> None:
+    """Python 3.10's parser accepts nesting its compiler cannot (`1+1+…` 100,000 times), so
+    the import fails where the parse did not: compile, and let a RecursionError say so."""
+    with contextlib.suppress(SyntaxError, ValueError):
+        compile(module, "<migration>", "exec", dont_inherit=True)
 
 
 def _syntax_error(message: str, line: int | None) -> ParseProblem:
