@@ -265,3 +265,30 @@ def test_a_symlinked_migration_is_refused(
     assert proc.stderr == expected
     assert state(project) == before
     assert target.read_text() == source
+
+
+def test_a_fork_the_default_branch_has_neither_side_of_is_refused(project: DjangoProject) -> None:
+    # Two topic branches merged (the guard skipped) on a third: main has neither side, so
+    # "what main lacks" is both chains, and renumbering them after main's leaf forks again.
+    base(project)
+    for branch, name in (("fa", "0003_subtitle"), ("fb", "0003_views")):
+        project.git("switch", "-q", "-c", branch, "main")
+        add(project, name, "0002_price", name[5:])
+    project.git("switch", "-q", "-c", "fc", "main")
+    project.git("merge", "-q", "fa")
+    project.git("merge", "-q", "--no-edit", "fb", check=False)
+    project.write("shop/migrations/max_migration.txt", "0003_views\n")
+    project.git("add", "-A")
+    project.git("commit", "-q", "--no-edit", "--no-verify")
+    before = state(project)
+    proc = project.migrail("rebase", "shop", "--no-db-check")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        "migrail: error: shop's migrations that main lacks are forked themselves "
+        "(0003_subtitle, 0003_views): name the side to keep with --onto REV "
+        "(the branch whose migrations keep their names); nothing was changed\n"
+    )
+    assert state(project) == before
+    proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "fa")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.migrail("check").returncode == 0

@@ -26,6 +26,7 @@ class Operation:
     kind: Kind
     base: str  # the revision whose migrations keep their names
     session: str | None = None  # identifies one rebase, across its steps
+    base_name: str = ""  # how the user knows `base`: a branch, MERGE_HEAD, HEAD, --onto's REV
 
 
 def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
@@ -33,16 +34,18 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
     base = repo.resolve(onto) if onto is not None else None
     git_dir = repo.git_dir
     if (git_dir / "MERGE_HEAD").exists():
-        return Operation("merge", base or repo.resolve("MERGE_HEAD"))
+        return Operation(
+            "merge", base or repo.resolve("MERGE_HEAD"), base_name=onto or "MERGE_HEAD"
+        )
     for state in ("rebase-merge", "rebase-apply"):
         if (git_dir / state).is_dir():
             orig = git_dir / state / "orig-head"
             session = orig.read_text().strip() if orig.exists() else state
-            return Operation("rebase", base or repo.resolve("HEAD"), session)
+            return Operation("rebase", base or repo.resolve("HEAD"), session, onto or "HEAD")
     if (git_dir / "CHERRY_PICK_HEAD").exists():
-        return Operation("cherry-pick", base or repo.resolve("HEAD"))
+        return Operation("cherry-pick", base or repo.resolve("HEAD"), base_name=onto or "HEAD")
     if base is not None:
-        return Operation("none", base)
+        return Operation("none", base, base_name=onto or "")
     head = repo.head()
     for ref in DEFAULT_BRANCHES:
         try:
@@ -50,7 +53,7 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
         except MigrailError:
             continue
         if sha != head:
-            return Operation("none", sha)
+            return Operation("none", sha, base_name=ref)
     raise MigrailError(
         "no merge, rebase or cherry-pick is in progress and no default branch differs from HEAD; "
         "name the side to keep with --onto REV"

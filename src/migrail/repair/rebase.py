@@ -99,6 +99,14 @@ def plan_rebase(
             _refuse_link(repo, package.migrations[name].path)
         staying = set(package.migrations) - moving
         chain, roots = _chain(package, moving, remembered)
+        if len(roots) > 1 or len(_leaves(package, moving, remembered)) > 1:
+            # Both sides of the fork are "this branch's": renumbering would fork again.
+            sides = ", ".join(sorted(_leaves(package, moving, remembered) | set(roots)))
+            raise RebaseRefused(
+                f"{package.label}'s migrations that {operation.base_name or operation.base[:12]} "
+                f"lacks are forked themselves ({sides}): name the side to keep with --onto REV "
+                "(the branch whose migrations keep their names); nothing was changed"
+            )
         base_leaf = _single_leaf(package, staying, remembered)
         if base_leaf is None:
             continue  # the whole app is this branch's: nothing to move after
@@ -325,6 +333,12 @@ def _chain(
             f"{package.label}'s migrations on this branch depend on each other in a cycle"
         )
     return order, roots
+
+
+def _leaves(package: MigrationPackage, names: set[str], remembered: dict[Key, Key]) -> set[str]:
+    """The names no other of `names` depends on."""
+    parents = {d.name for n in names for d in _same_app_deps(package, n, remembered)}
+    return names - parents
 
 
 def _single_leaf(
