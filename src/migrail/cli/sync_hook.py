@@ -44,21 +44,12 @@ def run_sync_hook(name: str, args: list[str]) -> int:
 
 def _retry(repo: GitRepo, from_rev: str | None) -> str:
     """The command that finishes this sync later: with the commit, since ORIG_HEAD moves on."""
-    commit = (
-        repo.run(
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            f"{from_rev}^{{commit}}",
-            check=False,
+    try:
+        return (
+            f"`migrail sync --from {repo.resolve(from_rev)[:12]}`" if from_rev else "`migrail sync`"
         )
-        .decode()
-        .strip()
-        if from_rev
-        else ""
-    )
-    return f"`migrail sync --from {commit[:12]}`" if commit else "`migrail sync`"
+    except MigrailError:
+        return "`migrail sync`"
 
 
 def _previous_head(repo: GitRepo, name: str, args: list[str]) -> str | None:

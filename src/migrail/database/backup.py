@@ -34,6 +34,7 @@ from migrail.database.identity import DatabaseIdentity
 from migrail.database.private_files import private_directory, write_private_json
 from migrail.errors import MigrailError
 from migrail.graph.parser import Key
+from migrail.sources.processes import process_alive
 
 SUFFIXES = {"sqlite": "sqlite3", "postgresql": "dump", "mysql": "sql"}
 METADATA = ".json"
@@ -262,13 +263,3 @@ def _write_metadata(backup: Backup) -> None:
         "size": backup.size,
     }
     write_private_json(backup.metadata_path, data)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True

@@ -85,7 +85,11 @@ def _migration_path(root: Path, tree: Any, key: Key) -> str | None:
 
 def _blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
     out = (
-        repo.run("rev-parse", "--verify", "--quiet", f"{rev}:{path}", check=False).decode().strip()
+        repo.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}:{path}", check=False
+        )
+        .decode()
+        .strip()
     )
     return repo.read_blob(out) if out else None
 

@@ -17,7 +17,6 @@ from migrail.database.backup import (
     Backup,
     Origin,
     list_backups,
-    process_alive,
     remove_leftovers,
     take_backup,
 )
@@ -29,6 +28,7 @@ from migrail.errors import MigrailError
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.processes import process_alive
 
 ROLLBACK_DIRECTORY_PREFIX = "migrail-rollback-"
 
@@ -145,14 +145,10 @@ def usable_backups(repo: GitRepo, alias: str, vendor: str, settings: Any) -> lis
 
 def origin_of(repo: GitRepo, from_rev: str | None) -> Origin:
     """The branch and commit whose migrations the database holds now."""
-    rev = from_rev or "HEAD"
-    commit = (
-        repo.run(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
-        )
-        .decode()
-        .strip()
-    )
+    try:
+        commit = repo.resolve(from_rev or "HEAD")
+    except MigrailError:
+        commit = ""  # an unborn branch
     if from_rev is None:
         branch = (
             repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()

@@ -99,9 +99,10 @@ def plan_rebase(
             _refuse_link(repo, package.migrations[name].path)
         staying = set(package.migrations) - moving
         chain, roots = _chain(package, moving, remembered)
-        if len(roots) > 1 or len(_leaves(package, moving, remembered)) > 1:
+        ends = _leaves(package, moving, remembered)
+        if len(roots) > 1 or len(ends) > 1:
             # Both sides of the fork are "this branch's": renumbering would fork again.
-            sides = ", ".join(sorted(_leaves(package, moving, remembered) | set(roots)))
+            sides = ", ".join(sorted(ends | set(roots)))
             raise RebaseRefused(
                 f"{package.label}'s migrations that {operation.base_name or operation.base[:12]} "
                 f"lacks are forked themselves ({sides}): name the side to keep with --onto REV "

@@ -24,6 +24,7 @@ from pathlib import Path
 from migrail.errors import MigrailError
 from migrail.sources.checkout_decision import MIGRATION_PATHSPECS
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.processes import process_alive
 
 
 class CommitFiles:
@@ -106,19 +107,9 @@ def remove_leftovers(parent: Path) -> None:
     """Trees and indexes of processes that no longer run (a killed sync)."""
     for path in parent.iterdir():
         pid = path.name.split("-", 1)[0]
-        if not pid.isdigit() or _running(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
