@@ -233,6 +233,25 @@ def test_plain_sync_names_the_orphan_that_cannot_import(real: DjangoProject) -> 
     assert user_rows(real) == ROWS
 
 
+def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
+    prepare(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
+    sync(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    proc = real.migrail("status")
+    assert (proc.returncode, proc.stderr) == (1, "")
+    assert proc.stdout == (
+        "migrail: database 'default' (sqlite) is out of step\n"
+        "  shop: tree leaf 0001_initial; last applied 0003_fill\n"
+        "    orphan (applied, not in the tree): shop.0002_stock\n"
+        "    orphan (applied, not in the tree): shop.0003_fill\n"
+        "  cannot load shop.0003_fill to unapply it with this checkout's code: "
+        "ModuleNotFoundError: No module named 'shop.helpers'; "
+        "run `migrail sync --from REV` with the commit that applied it\n"
+    )
+    assert user_rows(real) == ROWS
+
+
 def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
     prepare(real)
     real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")

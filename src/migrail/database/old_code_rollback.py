@@ -222,6 +222,7 @@ def _die_with_parent() -> None:
 
 
 def _child(spec: RollbackSpec) -> None:
+    from migrail.database.loader import LoadedMigrations
     from migrail.database.plan import plan_sync
     from migrail.database.rollback import check_rollback, roll_back
     from migrail.database.settings import start_django
@@ -240,11 +241,12 @@ def _child(spec: RollbackSpec) -> None:
     from django.db import connections
 
     connection = connections[spec.alias]
-    plan = plan_sync(repo, config, connection, spec.rev, spec.target, code_root=tree_dir)
-    print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.drops))
-    check_rollback(plan, repo, connection, spec.config)
-    if not spec.dry_run and (plan.unapply or plan.squash_records):
-        roll_back(repo, spec.config, plan, connection, spec.rev, backup=spec.backup)
+    with LoadedMigrations(connection) as loaded:
+        plan = plan_sync(repo, config, loaded, spec.rev, spec.target, code_root=tree_dir)
+        print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.drops))
+        check_rollback(plan, repo, connection, spec.config)
+        if not spec.dry_run and (plan.unapply or plan.squash_records):
+            roll_back(repo, spec.config, plan, loaded, spec.rev, backup=spec.backup)
     Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply}))
 
 

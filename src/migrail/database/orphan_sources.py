@@ -22,6 +22,8 @@ from typing import Any
 from migrail.graph.parser import Key, ParsedMigration, parse_migration
 from migrail.sources.gitrepo import GitRepo
 
+ROLLBACK_PACKAGE_PREFIX = "_migrail_rollback_"
+
 
 def find_sources(
     repo: GitRepo,
@@ -108,7 +110,7 @@ def materialised(
     try:
         for app in sorted({app for app, _ in [*sources, *(hidden or [])]}):
             module_name, _ = tree.migrations_module(app)
-            package = f"_migrail_rollback_{app}"
+            package = f"{ROLLBACK_PACKAGE_PREFIX}{app}"
             target = directory / package
             source_dir = Path(next(iter(importlib.import_module(module_name).__path__)))
             shutil.copytree(source_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
@@ -126,18 +128,18 @@ def materialised(
         settings.MIGRATION_MODULES = original
         if str(directory) in sys.path:
             sys.path.remove(str(directory))
-        for name in [m for m in sys.modules if m.startswith("_migrail_rollback_")]:
+        for name in [m for m in sys.modules if m.startswith(ROLLBACK_PACKAGE_PREFIX)]:
             del sys.modules[name]
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def remember_applied_sources(repo: GitRepo, connection: Any) -> None:
-    """Keep the source of every applied migration, so a rollback works after its branch is gone."""
+def remember_applied_sources(repo: GitRepo, connection: Any, tree: Any) -> None:
+    """Keep the source of every applied migration, so a rollback works after its branch is gone.
+
+    `tree`: the working tree's loader (its files; what is applied is read again here).
+    """
     from django.db.migrations.recorder import MigrationRecorder
 
-    from migrail.database.loader import load_migrations
-
-    tree = load_migrations(connection)
     applied = set(MigrationRecorder(connection).applied_migrations())
     for key in applied & set(tree.disk_migrations):
         module = sys.modules.get(type(tree.disk_migrations[key]).__module__)

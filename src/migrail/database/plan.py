@@ -7,15 +7,13 @@ orphans' restored sources) decides the order and what each migration does.
 from __future__ import annotations
 
 import sys
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrail.database.loader import load_migrations
+from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
     find_sources,
-    materialised,
     point_past_squashes,
     squashes_depended_on,
 )
@@ -41,10 +39,14 @@ class SyncPlan:
     hidden: list[Key] = field(default_factory=list)
     tree_leaves: dict[str, list[str]] = field(default_factory=dict)
     last_applied: dict[str, str] = field(default_factory=dict)
+    unloadable: str | None = None  # why the orphans cannot be loaded (status only)
 
     @property
     def in_step(self) -> bool:
-        return not (self.unapply or self.apply or self.missing_sources or self.squash_records)
+        return (
+            not (self.unapply or self.apply or self.missing_sources or self.squash_records)
+            and not self.unloadable
+        )
 
 
 @dataclass(frozen=True)
@@ -72,27 +74,33 @@ def static_target(repo: GitRepo, config: Config, rev: str) -> Target:
 def plan_sync(
     repo: GitRepo,
     config: Config,
-    connection: Any,
+    loaded: LoadedMigrations,
     from_rev: str | None,
     target: Target | None = None,
     *,
     code_root: Path | None = None,
     unapplied_elsewhere: frozenset[Key] | None = None,
+    strict: bool = True,
 ) -> SyncPlan:
-    """The plan for `connection`, with the code this process runs.
+    """The plan for `loaded.connection`, with the code this process runs.
+
+    The loader with the orphans restored stays in `loaded` for the rollback to use.
 
     `target`: the migrations to keep, when not the loaded tree's (switch, rebase, and
     the rollback with an older commit's code); migrations of apps whose code is outside
     `code_root` (contrib, third-party) are always kept as the environment has them.
     `unapplied_elsewhere`: orphans a child process rolls back (or would, for a dry run)
     with the code that applied them; the plan then only applies.
+    `strict=False` (status): orphans that cannot be loaded are reported in
+    `plan.unloadable` instead of raising.
     """
     from django.db.migrations.recorder import MigrationRecorder
 
     root = code_root or repo.root
+    connection = loaded.connection
     recorder = MigrationRecorder(connection)
     applied: set[Key] = set(recorder.applied_migrations()) if recorder.has_table() else set()
-    tree = load_migrations(connection)
+    tree = loaded.tree
     on_disk = set(tree.disk_migrations)
     first_party = first_party_apps(tree, root)
     if target is None:
@@ -169,27 +177,42 @@ def plan_sync(
         hidden=hidden,
     )
     if orphans and not plan.missing_sources:
-        with materialised(tree, plan.sources, plan.hidden) as directory:
-            rollback = _load_with_orphans(connection, directory)
-            for orphan in orphans:
-                if orphan not in rollback.graph.nodes:
-                    raise MigrailError(
-                        f"{orphan[0]}.{orphan[1]} is applied but Django's loader does not place it "
-                        "in the graph once its source is restored; nothing was changed"
-                    )
-                for key in rollback.graph.backwards_plan(orphan):
-                    if key in rollback.applied_migrations and key not in plan.unapply:
-                        plan.unapply.append(key)
-            for key in plan.unapply:
-                migration = rollback.graph.nodes[key]
-                plan.drops[key] = [_undo(op, key[0]) for op in migration.operations]
-                plan.irreversible += [
-                    f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
-                    for number, op in enumerate(migration.operations, 1)
-                    if not op.reversible
-                ]
+        try:
+            rollback = (
+                loaded.with_orphans(plan.sources, plan.hidden)
+                if plan.sources or plan.hidden
+                else tree
+            )
+        except OrphanUnloadable as err:
+            if strict:
+                raise
+            plan.unloadable = err.reason
+            rollback = None
+        if rollback is not None:
+            _plan_rollback(plan, rollback, orphans)
     _fill_tree_state(plan, tree, applied)
     return plan
+
+
+def _plan_rollback(plan: SyncPlan, rollback: Any, orphans: list[Key]) -> None:
+    """What unapplying the orphans takes, in the loader that has them."""
+    for orphan in orphans:
+        if orphan not in rollback.graph.nodes:
+            raise MigrailError(
+                f"{orphan[0]}.{orphan[1]} is applied but Django's loader does not place it "
+                "in the graph once its source is restored; nothing was changed"
+            )
+        for key in rollback.graph.backwards_plan(orphan):
+            if key in rollback.applied_migrations and key not in plan.unapply:
+                plan.unapply.append(key)
+    for key in plan.unapply:
+        migration = rollback.graph.nodes[key]
+        plan.drops[key] = [_undo(op, key[0]) for op in migration.operations]
+        plan.irreversible += [
+            f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
+            for number, op in enumerate(migration.operations, 1)
+            if not op.reversible
+        ]
 
 
 def _fill_tree_state(plan: SyncPlan, tree: Any, applied: set[Key]) -> None:
@@ -228,28 +251,6 @@ def outside_keys(tree: Any, first_party: frozenset[str]) -> frozenset[Key]:
     """Migrations of contrib and third-party apps, as the environment has them."""
     keys = tree_target(tree).keys
     return frozenset(k for k in keys if k[0] not in first_party)
-
-
-def _load_with_orphans(connection: Any, directory: Path) -> Any:
-    """The loader with the orphans' sources restored; an import failure names the orphan."""
-    try:
-        return load_migrations(connection)
-    except MigrailError as err:
-        cause = err.__cause__
-        if not isinstance(cause, ImportError):
-            raise
-        orphan = None
-        for frame in traceback.extract_tb(cause.__traceback__):
-            path = Path(frame.filename)
-            if directory in path.parents and path.parent.name.startswith("_migrail_rollback_"):
-                orphan = f"{path.parent.name[len('_migrail_rollback_') :]}.{path.stem}"
-        if orphan is None:
-            raise
-        raise MigrailError(
-            f"cannot load {orphan} to unapply it with this checkout's code: "
-            f"{type(cause).__name__}: {cause}; nothing was changed. Its code is in the commit "
-            "that applied it: run `migrail sync --from REV` with that commit"
-        ) from cause
 
 
 def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
@@ -307,4 +308,8 @@ def describe_status(plan: SyncPlan) -> str:
         lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
         lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
+    if plan.unloadable:
+        lines.append(
+            f"  {plan.unloadable}; run `migrail sync --from REV` with the commit that applied it"
+        )
     return "\n".join(lines)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrail.database.loader import load_migrations
-from migrail.database.orphan_sources import materialised
+from migrail.database.loader import LoadedMigrations
 from migrail.database.plan import SyncPlan
 from migrail.database.rollback_safety import backup_before_rollback, begin_rollback, usable_backups
 from migrail.errors import EXIT_FINDINGS, MigrailError
@@ -70,7 +69,7 @@ def roll_back(
     repo: GitRepo,
     config: Config,
     plan: SyncPlan,
-    connection: Any,
+    loaded: LoadedMigrations,
     from_rev: str | None,
     *,
     backup: bool,
@@ -79,43 +78,42 @@ def roll_back(
 
     The journal is finished by whoever ends the sync (`end_rollback`), after migrate.
     """
+    connection = loaded.connection
     taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
     begin_rollback(connection, repo, plan.unapply, taken)
-    unapply(plan, connection)
+    unapply(plan, loaded)
 
 
-def unapply(plan: SyncPlan, connection: Any) -> None:
-    """Unapply `plan.unapply` through Django's executor, with the orphans' sources restored."""
+def unapply(plan: SyncPlan, loaded: LoadedMigrations) -> None:
+    """Unapply `plan.unapply` through Django's executor, on the loader the plan was made with."""
     from django.db import transaction
-    from django.db.migrations.executor import MigrationExecutor
 
-    tree = load_migrations(connection)
-    with materialised(tree, plan.sources, plan.hidden):
-        executor = MigrationExecutor(connection)
-        steps = [(executor.loader.graph.nodes[key], True) for key in plan.unapply]
-        atomic = connection.features.can_rollback_ddl and all(m.atomic for m, _ in steps)
-        for key in plan.unapply:
-            print(f"  - unapplying {key[0]}.{key[1]}", flush=True)
+    connection = loaded.connection
+    executor = loaded.executor(plan.sources, plan.hidden)
+    steps = [(executor.loader.graph.nodes[key], True) for key in plan.unapply]
+    atomic = connection.features.can_rollback_ddl and all(m.atomic for m, _ in steps)
+    for key in plan.unapply:
+        print(f"  - unapplying {key[0]}.{key[1]}", flush=True)
+    try:
+        if not atomic:
+            # MySQL/MariaDB: per migration, so a re-run resumes where this stopped.
+            _run_backwards(executor, steps, plan.squash_records)
+            return
+        # One transaction, records included: Django alone commits each schema change
+        # before deleting its django_migrations row.
+        if connection.vendor == "sqlite":
+            connection.disable_constraint_checking()
         try:
-            if not atomic:
-                # MySQL/MariaDB: per migration, so a re-run resumes where this stopped.
+            with transaction.atomic(using=connection.alias):
                 _run_backwards(executor, steps, plan.squash_records)
-                return
-            # One transaction, records included: Django alone commits each schema change
-            # before deleting its django_migrations row.
+        finally:
             if connection.vendor == "sqlite":
-                connection.disable_constraint_checking()
-            try:
-                with transaction.atomic(using=connection.alias):
-                    _run_backwards(executor, steps, plan.squash_records)
-            finally:
-                if connection.vendor == "sqlite":
-                    connection.enable_constraint_checking()
-        except MigrailError:
-            raise
-        except Exception as err:
-            where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
-            raise MigrailError(f"unapplying failed ({where}): {type(err).__name__}: {err}") from err
+                connection.enable_constraint_checking()
+    except MigrailError:
+        raise
+    except Exception as err:
+        where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
+        raise MigrailError(f"unapplying failed ({where}): {type(err).__name__}: {err}") from err
 
 
 def _run_backwards(executor: Any, steps: list[tuple[Any, bool]], squash_records: list[Key]) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from migrail.database.loader import load_migrations
+from migrail.database.loader import LoadedMigrations
 from migrail.database.orphan_sources import remember_applied_sources
 from migrail.database.plan import (
+    SyncPlan,
     Target,
     describe_plan,
     describe_status,
@@ -69,7 +69,8 @@ def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
     status = EXIT_CLEAN
     for alias in database_aliases(config, database):
         _refuse_unsafe(alias, config, read_only=True)
-        plan = plan_sync(repo, config, connections[alias], None)
+        with LoadedMigrations(connections[alias]) as loaded:
+            plan = plan_sync(repo, config, loaded, None, strict=False)
         print(describe_status(plan))
         from migrail.database.branch_snapshots import status_line
 
@@ -120,38 +121,20 @@ def _sync_alias(
     started = time.monotonic()
     with database_lock(repo.migrail_dir / "locks", alias, connection):
         recover_interrupted_sync(repo, connection, dry_run=options.dry_run)
-        elsewhere = None
-        if target is None and options.from_rev:
-            old = _orphans_need_old_code(repo, config, connection, options.from_rev)
-            if old is not None:
-                from migrail.database.old_code_rollback import roll_back_with_commit
-
-                unapplied = roll_back_with_commit(
-                    repo,
-                    config,
-                    options.from_rev,
-                    alias,
-                    old,
-                    dry_run=options.dry_run,
-                    backup=options.backup,
-                )
-                elsewhere = frozenset(unapplied) if options.dry_run else None
-        plan = plan_sync(
-            repo, config, connection, options.from_rev, target, unapplied_elsewhere=elsewhere
-        )
-        if target is not None:
-            plan.apply = []  # the target's migrations are applied after the switch
-        print(describe_plan(plan))
-        check_rollback(plan, repo, connection, config)
-        if options.dry_run:
-            return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
-        if plan.unapply or plan.squash_records:
-            roll_back(repo, config, plan, connection, options.from_rev, backup=options.backup)
+        with LoadedMigrations(connection) as loaded:  # one loader from plan to unapply
+            plan = _plan_alias(repo, config, loaded, options, target)
+            print(describe_plan(plan))
+            check_rollback(plan, repo, connection, config)
+            if options.dry_run:
+                return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
+            if plan.unapply or plan.squash_records:
+                roll_back(repo, config, plan, loaded, options.from_rev, backup=options.backup)
         if target is not None:
             end_rollback(connection, repo)
             return EXIT_CLEAN
-        _migrate_forward(alias)
-        remember_applied_sources(repo, connection)
+        if plan.apply:  # Django's `migrate` builds its own loader: only when it has work
+            _migrate_forward(alias)
+        remember_applied_sources(repo, connection, loaded.tree)
         end_rollback(connection, repo)
     print(
         f"migrail: database {alias!r} matches the working tree ({time.monotonic() - started:.2f}s)"
@@ -159,8 +142,41 @@ def _sync_alias(
     return EXIT_CLEAN
 
 
+def _plan_alias(
+    repo: GitRepo,
+    config: Config,
+    loaded: LoadedMigrations,
+    options: SyncOptions,
+    target: Target | None,
+) -> SyncPlan:
+    """Plan; first, with `--from`, unapply the orphans with the code that applied them."""
+    elsewhere = None
+    if target is None and options.from_rev:
+        old = _orphans_need_old_code(repo, config, loaded, options.from_rev)
+        if old is not None:
+            from migrail.database.old_code_rollback import roll_back_with_commit
+
+            unapplied = roll_back_with_commit(
+                repo,
+                config,
+                options.from_rev,
+                loaded.connection.alias,
+                old,
+                dry_run=options.dry_run,
+                backup=options.backup,
+            )
+            if options.dry_run:
+                elsewhere = frozenset(unapplied)
+            else:
+                loaded.reload_tree()  # the child changed what is applied
+    plan = plan_sync(repo, config, loaded, options.from_rev, target, unapplied_elsewhere=elsewhere)
+    if target is not None:
+        plan.apply = []  # the target's migrations are applied after the switch
+    return plan
+
+
 def _orphans_need_old_code(
-    repo: GitRepo, config: Config, connection: Any, from_rev: str
+    repo: GitRepo, config: Config, loaded: LoadedMigrations, from_rev: str
 ) -> Target | None:
     """The target for a rollback with `from_rev`'s code, or None when nothing is to unapply.
 
@@ -169,11 +185,10 @@ def _orphans_need_old_code(
     """
     from django.db.migrations.recorder import MigrationRecorder
 
-    recorder = MigrationRecorder(connection)
+    recorder = MigrationRecorder(loaded.connection)
     if not recorder.has_table():
         return None
-    tree = load_migrations(connection)
-    target = tree_target(tree)
+    target = tree_target(loaded.tree)
     gone = set(recorder.applied_migrations()) - target.keys
     apps = set(target.apps)
     uninstalled = {app for app, _ in gone} - apps
