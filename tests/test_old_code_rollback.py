@@ -216,11 +216,16 @@ def test_rebase_unapply_keeps_contrib_and_third_party(real: DjangoProject) -> No
     assert user_rows(real) == ROWS
 
 
+def helper_applied_on_main(p: DjangoProject) -> None:
+    """`main` checked out without hooks while helper's migrations are applied."""
+    prepare(p)
+    p.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
+    sync(p)
+    p.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+
+
 def test_plain_sync_names_the_orphan_that_cannot_import(real: DjangoProject) -> None:
-    prepare(real)
-    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
-    sync(real)
-    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    helper_applied_on_main(real)
     proc = real.migrail("sync")
     assert proc.returncode == 2
     assert proc.stderr == (
@@ -234,10 +239,7 @@ def test_plain_sync_names_the_orphan_that_cannot_import(real: DjangoProject) -> 
 
 
 def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
-    prepare(real)
-    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
-    sync(real)
-    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    helper_applied_on_main(real)
     proc = real.migrail("status")
     assert (proc.returncode, proc.stderr) == (1, "")
     assert proc.stdout == (
@@ -253,10 +255,7 @@ def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
 
 
 def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
-    prepare(real)
-    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
-    sync(real)
-    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    helper_applied_on_main(real)
     before = real.schema()
     proc = real.migrail("sync", "--dry-run", "--from", "helper")
     assert proc.returncode == 1, proc.stdout + proc.stderr
