@@ -344,6 +344,36 @@ def user_rows(p: DjangoProject) -> list[list[object]]:
     ]
 
 
+USER_ROWS_ADDED = [["alice"], [1], ["kept"]]
+"""What `user_rows` reads after `add_user_rows`."""
+
+HELPERS = """\
+def fill(apps, schema_editor):
+    apps.get_model({app!r}, {model!r}).objects.update({field}=5)
+
+
+def unfill(apps, schema_editor):
+    apps.get_model({app!r}, {model!r}).objects.update({field}=0)
+"""
+
+
+def migration_with_helper(p: DjangoProject, app: str, name: str, parent: str, model: str) -> None:
+    """`name` adds a column to `model` and fills it with functions from `{app}/helpers.py`, a
+    module only this branch has: unapplying it needs this branch's code."""
+    column = name[5:]
+    p.write(f"{app}/helpers.py", HELPERS.format(app=app, model=model, field=column))
+    p.migration(
+        app,
+        name,
+        migration_source(
+            [(app, parent)],
+            add_field(model, column) + "\nmigrations.RunPython(fill, unfill),",
+            header=f"from {app}.helpers import fill, unfill\n",
+        ),
+    )
+    p.write(f"{app}/migrations/max_migration.txt", f"{name}\n")
+
+
 MANAGE_PY = """\
 #!/usr/bin/env python
 import os
