@@ -57,8 +57,8 @@ def git(p: DjangoProject, *args: str, env: dict[str, str] | None = None) -> tupl
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def first_sync(p: DjangoProject) -> None:
-    """Migrate, then add the rows no sync may lose: a user, a session, a third-party row."""
+def sync_with_user_rows(p: DjangoProject) -> None:
+    """Sync, then add the rows no later sync may lose: a user, a session, a third-party row."""
     sync(p)
     add_user_rows(p)
 
@@ -228,11 +228,10 @@ def test_an_ordinary_commit_goes_through_and_a_forking_one_is_stopped(
 
 def test_amend_syncs_once(project: DjangoProject) -> None:
     main_branch(project)
-    first_sync(project)
     install(project)
     add(project, "shop", "0002_price", "0001_initial")
     project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     (project.root / "shop/migrations/0002_price.py").unlink()
     add(project, "shop", "0002_stock", "0001_initial")
     project.git("add", "-A")
@@ -253,12 +252,11 @@ def test_an_earlier_post_rewrite_hook_gets_the_rewritten_commits_and_sync_still_
     project: DjangoProject,
 ) -> None:
     main_branch(project)
-    first_sync(project)
     keep_earlier_hook(project, "post-rewrite", exit_status=3)
     install(project)
     add(project, "shop", "0002_price", "0001_initial")
     old = project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     add(project, "shop", "0003_size", "0002_price")
     project.git("add", "-A")
     status, out = git(project, "commit", "--amend", "-m", "price and size")
@@ -276,12 +274,11 @@ def test_rebase_syncs_once_when_it_is_done(project: DjangoProject) -> None:
     project.env["DJANGO_SETTINGS_MODULE"] = "project.settings"  # every git and migrail run's
     (project.root / "manage.py").unlink()
     main_branch(project)
-    first_sync(project)
     install(project)
     project.git("switch", "-q", "-c", "feature")
     add(project, "shop", "0002_price", "0001_initial")
     project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     project.git("switch", "-q", "main")
     add(project, "billing", "0002_paid", "0001_initial")
     project.commit("paid")
@@ -301,7 +298,6 @@ def test_rebase_syncs_once_when_it_is_done(project: DjangoProject) -> None:
 def test_an_ordinary_merge_goes_through_and_syncs(project: DjangoProject) -> None:
     """Even when an earlier post-merge hook fails: git's merge is done, so the database follows."""
     main_branch(project)
-    first_sync(project)
     keep_earlier_hook(project, "post-merge", exit_status=1)
     install(project)
     project.git("switch", "-q", "-c", "feature")
@@ -310,7 +306,7 @@ def test_an_ordinary_merge_goes_through_and_syncs(project: DjangoProject) -> Non
     project.git("switch", "-q", "main")
     add(project, "shop", "0002_price", "0001_initial")
     project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     status, out = git(project, "merge", "--no-edit", "feature")
     assert status == 0, out
     assert "stopped" not in out
@@ -332,7 +328,7 @@ def test_an_earlier_post_checkout_hook_keeps_its_status_and_the_database_still_f
     migration_with_helper(project, "shop", "0002_price", "0001_initial", "item")
     project.commit("price")
     project.git("switch", "-q", "main")
-    first_sync(project)
+    sync_with_user_rows(project)
     project.query("INSERT INTO shop_item (name) VALUES (7)")
     keep_earlier_hook(project, "post-checkout", exit_status=3)
     install(project)

@@ -368,7 +368,8 @@ def test_restore_waits_for_a_sync_of_the_same_database(project: DjangoProject) -
 def test_restore_on_a_server_brings_every_table_back_and_can_be_undone(
     tmp_path: Path, vendor: str
 ) -> None:
-    """PostgreSQL refuses while another session is connected, and says which database."""
+    """PostgreSQL refuses while another session is connected, and says which database;
+    MariaDB's restore is undone too."""
     from tests.databases import database_settings
 
     with database_settings(vendor, tmp_path) as (settings, _):
@@ -397,6 +398,8 @@ def test_restore_on_a_server_brings_every_table_back_and_can_be_undone(
             [2, 2, 8],
         ]
         assert user_rows(project) == USER_ROWS_ADDED
+        if vendor == "postgresql":
+            return  # its undo is the same load again; SQLite and MariaDB undo theirs
         undo = re.search(r"to undo this, run `migrail restore (\S+)`", proc.stdout)
         assert undo, proc.stdout
         proc = project.migrail("restore", undo.group(1))
