@@ -78,12 +78,12 @@ def refusal(
             if place.is_local:
                 continue
             if place.host is None:
-                where = f"cannot tell which host {place.origin} names"
+                where = f"is on a host migrail cannot tell from {place.origin}"
             else:
                 via = "" if place.origin == "HOST" else f" (from {place.origin})"
                 where = f"is on {place.host!r}{via}, not this machine"
             return (
-                f"database {alias!r} {where}; migrail syncs local databases only "
+                f"database {alias!r} {where}; migrail works on local databases only "
                 "(set `allow_remote_databases = true` in [tool.migrail] to allow it)"
             )
     if not debug and not allow_debug_false:
