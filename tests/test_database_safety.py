@@ -15,7 +15,7 @@ from tests.djangoproject import DjangoProject, create_model, migration_source
 POSTGRESQL = "django.db.backends.postgresql"
 MYSQL = "django.db.backends.mysql"
 ADVICE = (
-    "; migrail works on local databases only "
+    "; migrail syncs local databases only "
     "(set `allow_remote_databases = true` in [tool.migrail] to allow it)\n"
 )
 

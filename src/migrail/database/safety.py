@@ -83,7 +83,7 @@ def refusal(
                 via = "" if place.origin == "HOST" else f" (from {place.origin})"
                 where = f"is on {place.host!r}{via}, not this machine"
             return (
-                f"database {alias!r} {where}; migrail works on local databases only "
+                f"database {alias!r} {where}; migrail syncs local databases only "
                 "(set `allow_remote_databases = true` in [tool.migrail] to allow it)"
             )
     if not debug and not allow_debug_false:
