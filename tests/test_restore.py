@@ -3,7 +3,8 @@ damaged files before touching anything, obeys sync's rules, and can be undone.
 
 The projects have Django's contrib apps (a user, a session) and a third-party app installed
 outside the work tree (a row): a restore brings back their tables with the rest, and a
-refused one leaves them as they were."""
+refused one leaves them as they were. Only the refusals of damaged SQLite files, decided
+from the file before the database is opened, use the small project."""
 
 from __future__ import annotations
 
@@ -38,6 +39,16 @@ def project(tmp_path: Path) -> DjangoProject:
     return real_project(tmp_path / "repo", tmp_path / "packages")
 
 
+@pytest.fixture
+def small(tmp_path: Path) -> DjangoProject:
+    """Without them: for the refusals of damaged files, decided before any table is read."""
+    return DjangoProject(tmp_path / "repo")
+
+
+def has_user_rows(project: DjangoProject) -> bool:
+    return "taglib" in project.apps
+
+
 def backups(project: DjangoProject) -> Path:
     return project.root / ".git/migrail/backups"
 
@@ -46,7 +57,8 @@ def rolled_back(project: DjangoProject) -> Path:
     """A project on main with rows in shop_item, and the backup its last rollback took."""
     main_branch(project)
     sync(project)
-    add_user_rows(project)
+    if has_user_rows(project):
+        add_user_rows(project)
     feature_branch(project)
     sync(project)
     project.query("INSERT INTO shop_item (name, stock) VALUES (1, 9), (2, 8)")
@@ -77,7 +89,8 @@ def assert_refused(project: DjangoProject, dump: Path, message: str) -> None:
     assert proc.returncode == 2
     assert project.schema() == schema
     assert project.query(ROWS) == rows == [[1, 1], [2, 2], [3, 3]]
-    assert user_rows(project) == USER_ROWS_ADDED
+    if has_user_rows(project):
+        assert user_rows(project) == USER_ROWS_ADDED
 
 
 def half(data: bytes) -> bytes:
@@ -102,18 +115,18 @@ SQLITE_DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
 
 
 @pytest.mark.parametrize("kind", list(SQLITE_DAMAGE))
-def test_damaged_sqlite_backup_is_refused(project: DjangoProject, kind: str) -> None:
-    dump = rolled_back(project)
+def test_damaged_sqlite_backup_is_refused(small: DjangoProject, kind: str) -> None:
+    dump = rolled_back(small)
     make, message = SQLITE_DAMAGE[kind]
     damage(dump, make(dump.read_bytes()))
-    assert_refused(project, dump, message)
+    assert_refused(small, dump, message)
 
 
-def test_backup_changed_since_it_was_taken_is_refused(project: DjangoProject) -> None:
-    dump = rolled_back(project)
+def test_backup_changed_since_it_was_taken_is_refused(small: DjangoProject) -> None:
+    dump = rolled_back(small)
     damage(dump, half(dump.read_bytes()), keep_checksum=True)
     assert_refused(
-        project,
+        small,
         dump,
         "cannot be restored: the file changed since it was taken (its checksum does not match)",
     )
