@@ -336,12 +336,51 @@ def add_user_rows(p: DjangoProject) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+USER_ROWS_SQL = [
+    "SELECT username FROM auth_user",
+    "SELECT COUNT(*) FROM django_session",
+    "SELECT name FROM taglib_tag",
+]
+
+
 def user_rows(p: DjangoProject) -> list[list[object]]:
-    return [
-        *p.query("SELECT username FROM auth_user"),
-        *p.query("SELECT COUNT(*) FROM django_session"),
-        *p.query("SELECT name FROM taglib_tag"),
-    ]
+    """The rows of `USER_ROWS_SQL`, read in one process (a Django start, not three)."""
+    proc = p.python(
+        QUERY + f"print(json.dumps([r for sql in {USER_ROWS_SQL!r} for r in run(sql)]))"
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows: list[list[object]] = json.loads(proc.stdout)
+    return rows
+
+
+USER_ROWS_ADDED = [["alice"], [1], ["kept"]]
+"""What `user_rows` reads after `add_user_rows`."""
+
+HELPERS = """\
+def fill(apps, schema_editor):
+    apps.get_model({app!r}, {model!r}).objects.update({field}=5)
+
+
+def unfill(apps, schema_editor):
+    apps.get_model({app!r}, {model!r}).objects.update({field}=0)
+"""
+
+
+def migration_with_helper(p: DjangoProject, app: str, name: str, parent: str, model: str) -> None:
+    """`name` adds a column to `model` and fills it with functions from `{app}/helpers.py`, a
+    module only this branch has: unapplying it needs this branch's code."""
+    column = name[5:]
+    p.write(f"{app}/helpers.py", HELPERS.format(app=app, model=model, field=column))
+    p.migration(
+        app,
+        name,
+        migration_source(
+            [(app, parent)],
+            add_field(model, column) + "\nmigrations.RunPython(fill, unfill),",
+            header=f"from {app}.helpers import fill, unfill\n",
+        ),
+    )
+    p.write(f"{app}/migrations/max_migration.txt", f"{name}\n")
 
 
 MANAGE_PY = """\

@@ -1,11 +1,14 @@
 """A database or disk that says no ends in one line naming the database and the cause,
 exit 2, nothing changed: a server that is down, an SQLite file another process holds
-locked, a backups directory that is full, a table lock that blocks `pg_dump`."""
+locked, a backups directory that is full or not writable, a table lock that blocks `pg_dump`.
+Databases are named as the settings spell their host (127.0.0.1 stays 127.0.0.1)."""
 
 from __future__ import annotations
 
+import os
 import re
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -20,12 +23,12 @@ from tests.test_sync import feature_branch, main_branch, sync
 DOWN = {
     "postgresql": (
         "django.db.backends.postgresql",
-        "postgresql 'app' on localhost:5999",
+        "postgresql 'app' on 127.0.0.1:5999",
         "connection failed",
     ),
     "mariadb": (
         "django.db.backends.mysql",
-        "mysql 'app' on localhost:5999",
+        "mysql 'app' on 127.0.0.1:5999",
         "(2003, \"Can't connect to MySQL server on '127.0.0.1'",
     ),
 }
@@ -62,7 +65,7 @@ def test_database_down_through_the_hook_says_what_to_run(project: DjangoProject)
     assert len(lines) == 2, proc.stderr
     assert lines[0].startswith(
         "migrail: the database was not synced: database 'default' "
-        "(postgresql 'app' on localhost:5999): the server is not reachable (connection failed"
+        "(postgresql 'app' on 127.0.0.1:5999): the server is not reachable (connection failed"
     )
     assert lines[1] == f"migrail: when that is fixed, run `migrail sync --from {old[:12]}`"
     assert proc.returncode == 1
@@ -120,6 +123,64 @@ def test_backups_directory_full(project: DjangoProject) -> None:
     assert list((project.root / ".git/migrail/backups").iterdir()) == []
 
 
+def test_database_named_localhost_in_settings_is_shown_so(project: DjangoProject) -> None:
+    project.database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "app",
+        "HOST": "localhost",
+        "PORT": "5999",
+    }
+    main_branch(project)
+    proc = project.migrail("status")
+    assert proc.stderr.startswith(
+        "migrail: error: database 'default' (postgresql 'app' on localhost:5999): "
+        "the server is not reachable"
+    ), proc.stderr
+    assert proc.returncode == 2
+
+
+NOT_OWNER = ["setpriv", "--bounding-set=-dac_override,-fowner", "--"]
+"""Root without the capabilities that bypass file permissions: as any other user, it cannot
+write in (or chmod) a directory another user owns. The tests run as root."""
+
+
+def test_backups_directory_another_user_owns(project: DjangoProject) -> None:
+    """What `sudo migrail …` leaves behind, or a directory shared by mistake: sync and restore
+    stop before changing anything, with one line naming the directory."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (util-linux) to run without permission overrides")
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    sync(project)  # a rollback: its backup is the one to restore below
+    backups = project.root / ".git/migrail/backups"
+    (taken,) = [p.name for p in backups.iterdir() if not p.name.endswith(".json")]
+    project.git("switch", "-q", "feature")
+    sync(project)
+    project.git("switch", "-q", "main")
+    os.chown(backups, 65534, 65534)  # nobody's
+    db = project.root / "db.sqlite3"
+    before, files = db.read_bytes(), sorted(backups.iterdir())
+    message = (
+        f"migrail: error: cannot write a backup of database 'default' in {backups}: "
+        "permission denied; nothing was changed\n"
+    )
+    for command in (["sync"], ["restore", taken]):
+        proc = subprocess.run(
+            [*NOT_OWNER, sys.executable, "-m", "migrail", *command],
+            cwd=project.root,
+            env=run_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert proc.stderr == message, command
+        assert proc.returncode == 2, command
+        assert db.read_bytes() == before, command
+        assert sorted(backups.iterdir()) == files, command
+
+
 def test_pg_dump_blocked_by_a_table_lock(tmp_path: Path) -> None:
     import psycopg
 
@@ -149,7 +210,7 @@ def test_pg_dump_blocked_by_a_table_lock(tmp_path: Path) -> None:
         ) in proc.stdout
         assert proc.stderr == (
             "migrail: error: cannot back up database 'default' "
-            f"(postgresql '{settings['NAME']}' on localhost:5432): another session held a "
+            f"(postgresql '{settings['NAME']}' on 127.0.0.1:5432): another session held a "
             "table locked for 2s; nothing was changed\n"
         )
         assert proc.returncode == 2

@@ -61,7 +61,7 @@ def test_unknown_pg_service_is_refused(project: DjangoProject, tmp_path: Path) -
     shop(project, {"ENGINE": POSTGRESQL, "NAME": "app", "HOST": ""})
     refused(
         project,
-        "cannot tell which host PGSERVICE 'elsewhere' names",
+        "is on a host migrail cannot tell from PGSERVICE 'elsewhere'",
         {"PGSERVICE": "elsewhere", "PGSERVICEFILE": str(tmp_path / "none.conf")},
     )
 
@@ -74,6 +74,14 @@ def test_mysql_option_file_host_is_refused(project: DjangoProject, tmp_path: Pat
         {"ENGINE": MYSQL, "NAME": "app", "OPTIONS": {"read_default_file": str(option_file)}},
     )
     refused(project, f"is on 'db.invalid' (from {option_file}), not this machine")
+
+
+def test_missing_mysql_option_file_is_refused(project: DjangoProject, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.cnf"
+    shop(project, {"ENGINE": MYSQL, "NAME": "app", "OPTIONS": {"read_default_file": str(missing)}})
+    refused(
+        project, f"is on a host migrail cannot tell from OPTIONS['read_default_file'] '{missing}'"
+    )
 
 
 def test_mysql_host_in_the_environment_is_refused(project: DjangoProject) -> None:

@@ -1,7 +1,9 @@
 """The scripts `migrail install` writes, driven by real git: ordinary git always goes through.
 
 Each hook is run by git itself (push to a bare remote, commit, amend, rebase, merge, switch),
-with migrail both in the installing environment and on PATH, as a developer has it.
+with migrail both in the installing environment and on PATH, as a developer has it. The
+projects are shaped like real ones: Django's contrib apps with a user and a session, and a
+third-party app installed outside the work tree with a row, which no sync may touch.
 """
 
 from __future__ import annotations
@@ -10,8 +12,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from migrail.cli.install import render_script
-from tests.djangoproject import DjangoProject, add_field, migration_source, run_env
+from tests.djangoproject import (
+    USER_ROWS_ADDED,
+    DjangoProject,
+    add_field,
+    add_user_rows,
+    migration_source,
+    migration_with_helper,
+    real_project,
+    run_env,
+    user_rows,
+)
 from tests.test_sync import main_branch, sync
 
 # A hook that was there before migrail: it records its arguments and input, and exits with
@@ -25,12 +39,28 @@ exit "$(cat "$here/exit-status" 2>/dev/null || echo 0)"
 """
 
 
+@pytest.fixture
+def project(tmp_path: Path) -> DjangoProject:
+    """Contrib apps and a third-party app outside the work tree (on the hooks' PYTHONPATH)."""
+    return real_project(tmp_path / "repo", tmp_path / "packages")
+
+
 def git(p: DjangoProject, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Exit status and everything git and its hooks printed."""
     proc = subprocess.run(
-        ["git", *args], cwd=p.root, env=run_env(env), capture_output=True, text=True
+        ["git", *args],
+        cwd=p.root,
+        env=run_env({**p.env, **(env or {})}),
+        capture_output=True,
+        text=True,
     )
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def sync_with_user_rows(p: DjangoProject) -> None:
+    """Sync, then add the rows no later sync may lose: a user, a session, a third-party row."""
+    sync(p)
+    add_user_rows(p)
 
 
 def said_by_migrail(out: str) -> list[str]:
@@ -201,7 +231,7 @@ def test_amend_syncs_once(project: DjangoProject) -> None:
     install(project)
     add(project, "shop", "0002_price", "0001_initial")
     project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     (project.root / "shop/migrations/0002_price.py").unlink()
     add(project, "shop", "0002_stock", "0001_initial")
     project.git("add", "-A")
@@ -215,6 +245,7 @@ def test_amend_syncs_once(project: DjangoProject) -> None:
     assert ["shop", "0002_price"] not in applied(project)
     assert "stock" in columns(project, "shop_item")
     assert "price" not in columns(project, "shop_item")
+    assert user_rows(project) == USER_ROWS_ADDED
 
 
 def test_an_earlier_post_rewrite_hook_gets_the_rewritten_commits_and_sync_still_runs(
@@ -225,7 +256,7 @@ def test_an_earlier_post_rewrite_hook_gets_the_rewritten_commits_and_sync_still_
     install(project)
     add(project, "shop", "0002_price", "0001_initial")
     old = project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     add(project, "shop", "0003_size", "0002_price")
     project.git("add", "-A")
     status, out = git(project, "commit", "--amend", "-m", "price and size")
@@ -235,15 +266,19 @@ def test_an_earlier_post_rewrite_hook_gets_the_rewritten_commits_and_sync_still_
     assert recorded(project, "post-rewrite", "stdin") == f"{old} {new}\n"
     assert "+ shop.0003_size" in out
     assert ["shop", "0003_size"] in applied(project)
+    assert user_rows(project) == USER_ROWS_ADDED
 
 
 def test_rebase_syncs_once_when_it_is_done(project: DjangoProject) -> None:
+    """With no manage.py: the settings come from DJANGO_SETTINGS_MODULE, through git's hooks."""
+    project.env["DJANGO_SETTINGS_MODULE"] = "project.settings"  # every git and migrail run's
+    (project.root / "manage.py").unlink()
     main_branch(project)
     install(project)
     project.git("switch", "-q", "-c", "feature")
     add(project, "shop", "0002_price", "0001_initial")
     project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     project.git("switch", "-q", "main")
     add(project, "billing", "0002_paid", "0001_initial")
     project.commit("paid")
@@ -256,6 +291,8 @@ def test_rebase_syncs_once_when_it_is_done(project: DjangoProject) -> None:
     assert "0 to unapply, 1 to apply\n  + billing.0002_paid" in out
     assert ["billing", "0002_paid"] in applied(project)
     assert ["shop", "0002_price"] in applied(project)
+    assert user_rows(project) == USER_ROWS_ADDED
+    assert not (project.root / "manage.py").exists()
 
 
 def test_an_ordinary_merge_goes_through_and_syncs(project: DjangoProject) -> None:
@@ -269,7 +306,7 @@ def test_an_ordinary_merge_goes_through_and_syncs(project: DjangoProject) -> Non
     project.git("switch", "-q", "main")
     add(project, "shop", "0002_price", "0001_initial")
     project.commit("price")
-    sync(project)
+    sync_with_user_rows(project)
     status, out = git(project, "merge", "--no-edit", "feature")
     assert status == 0, out
     assert "stopped" not in out
@@ -278,28 +315,38 @@ def test_an_ordinary_merge_goes_through_and_syncs(project: DjangoProject) -> Non
     assert "0 to unapply, 1 to apply\n  + billing.0002_paid" in out
     assert ["billing", "0002_paid"] in applied(project)
     assert recorded(project, "post-merge", "args") == "0\n"  # not a squash merge
+    assert user_rows(project) == USER_ROWS_ADDED
 
 
 def test_an_earlier_post_checkout_hook_keeps_its_status_and_the_database_still_follows(
     project: DjangoProject,
 ) -> None:
+    """feature's migration imports a helper module only feature has: leaving feature unapplies
+    it with feature's code."""
     main_branch(project)
     project.git("switch", "-q", "-c", "feature")
-    add(project, "shop", "0002_price", "0001_initial")
+    migration_with_helper(project, "shop", "0002_price", "0001_initial", "item")
     project.commit("price")
     project.git("switch", "-q", "main")
-    sync(project)
+    sync_with_user_rows(project)
+    project.query("INSERT INTO shop_item (name) VALUES (7)")
     keep_earlier_hook(project, "post-checkout", exit_status=3)
     install(project)
     status, out = git(project, "switch", "feature")
     assert status != 0  # the earlier hook failed, and git says so as it did before migrail
     assert "+ shop.0002_price" in out
     assert ["shop", "0002_price"] in applied(project)
+    assert project.query("SELECT name, price FROM shop_item") == [[7, 5]]
     set_earlier_exit(project, 0)
     status, out = git(project, "switch", "main")
     assert status == 0, out
     assert "- shop.0002_price" in out
+    assert "1 to unapply with the code of" in out
+    assert "Traceback" not in out
     assert ["shop", "0002_price"] not in applied(project)
+    assert not (project.root / "shop/helpers.py").exists()
+    assert project.query("SELECT name FROM shop_item") == [[7]]
+    assert user_rows(project) == USER_ROWS_ADDED
     assert recorded(project, "post-checkout", "args").count(" 1\n") == 2
 
 

@@ -1,7 +1,9 @@
 """A killed sync converges: MariaDB has no transactional DDL, so a sync killed midway
 leaves a column dropped while its migration is still recorded. The journal written
 before the first change names the backup; the next sync restores it, says so, and
-plans again. Also: a killed run's files are removed, and journaled backups are kept."""
+plans again. Also: a killed run's files are removed, and journaled backups are kept.
+The projects have Django's contrib apps (a user, a session) and a third-party app installed
+outside the work tree (a row): a recovery restores the backup whole, and loses none of them."""
 
 from __future__ import annotations
 
@@ -17,7 +19,16 @@ import pytest
 from migrail.database.backup import Origin, list_backups, take_backup
 from migrail.database.identity import identity_of
 from tests.databases import database_settings
-from tests.djangoproject import DjangoProject, create_model, migration_source, run_env
+from tests.djangoproject import (
+    USER_ROWS_ADDED,
+    DjangoProject,
+    add_user_rows,
+    create_model,
+    migration_source,
+    real_project,
+    run_env,
+    user_rows,
+)
 from tests.test_sync import fresh_schema, sync
 
 STEPS = 20
@@ -43,6 +54,7 @@ def twenty_migrations_on_feature(project: DjangoProject) -> None:
     project.write("pyproject.toml", "[tool.migrail]\nbackups_kept = 1\n")
     project.commit("main")
     sync(project)
+    add_user_rows(project)
     project.query("INSERT INTO shop_item (name) VALUES (10), (20), (30)")
     project.git("switch", "-q", "-c", "feature")
     parent = "0001_initial"
@@ -70,7 +82,7 @@ def kill_sync_after(project: DjangoProject, marker: str, count: int, env: dict[s
     proc = subprocess.Popen(
         [sys.executable, "-m", "migrail", "sync", "--from", "feature"],
         cwd=project.root,
-        env=run_env({"PYTHONUNBUFFERED": "1", **env}),
+        env=run_env({"PYTHONUNBUFFERED": "1", **project.env, **env}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -94,7 +106,7 @@ def kill_sync_after(project: DjangoProject, marker: str, count: int, env: dict[s
 )
 def test_killed_mariadb_rollback_converges(tmp_path: Path, marker: str, count: int) -> None:
     with database_settings("mariadb", tmp_path) as (settings, fresh_name):
-        project = DjangoProject(tmp_path / "repo", database=settings)
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
         twenty_migrations_on_feature(project)
         temp = tmp_path / "tmp"
         temp.mkdir()
@@ -111,13 +123,14 @@ def test_killed_mariadb_rollback_converges(tmp_path: Path, marker: str, count: i
             [2, 20],
             [3, 30],
         ]
+        assert user_rows(project) == USER_ROWS_ADDED
         assert not journals.exists() or list(journals.iterdir()) == []
         assert list(temp.iterdir()) == []  # the killed run's rollback directory is gone
 
 
 def test_rerun_after_a_kill_restores_the_backup_and_says_so(tmp_path: Path) -> None:
     with database_settings("mariadb", tmp_path) as (settings, _):
-        project = DjangoProject(tmp_path / "repo", database=settings)
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
         twenty_migrations_on_feature(project)
         kill_sync_after(project, "reversed", 3, {})
         (backup,) = list_backups(project.root / ".git/migrail/backups")
@@ -135,14 +148,20 @@ def test_rerun_after_a_kill_restores_the_backup_and_says_so(tmp_path: Path) -> N
             "migrail: the last sync of database 'default' stopped midway; restoring "
             f"{backup.name}, taken before it, then planning again\n"
         )
+        assert user_rows(project) == USER_ROWS_ADDED
 
 
-def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(
-    project: DjangoProject, tmp_path: Path
-) -> None:
+def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(tmp_path: Path) -> None:
+    project = real_project(tmp_path / "repo", tmp_path / "packages")
     project.add_app("shop")
     project.migration("shop", "0001_initial", migration_source([], create_model("Item")))
     project.commit("main")
+    sync(project)
+    add_user_rows(project)
+    project.migration(
+        "shop", "0002_more", migration_source([("shop", "0001_initial")], create_model("More"))
+    )
+    project.commit("more")
     backups = project.root / ".git/migrail/backups"
     backups.mkdir(parents=True)
     gone = subprocess.Popen(["true"])
@@ -168,6 +187,8 @@ def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(
     assert not (project.root / ".git/migrail/journal").exists() or not list(
         (project.root / ".git/migrail/journal").iterdir()
     )
+    assert ["shop", "0002_more"] in project.query("SELECT app, name FROM django_migrations")
+    assert user_rows(project) == USER_ROWS_ADDED
 
 
 def test_backup_named_by_an_unfinished_journal_is_never_pruned(tmp_path: Path) -> None:

@@ -1,5 +1,10 @@
 """`migrail restore` never makes things worse: it refuses other databases' backups and
-damaged files before touching anything, obeys sync's rules, and can be undone."""
+damaged files before touching anything, obeys sync's rules, and can be undone.
+
+The projects have Django's contrib apps (a user, a session) and a third-party app installed
+outside the work tree (a row): a restore brings back their tables with the rest, and a
+refused one leaves them as they were. Only the refusals of damaged SQLite files, decided
+from the file before the database is opened, use the small project."""
 
 from __future__ import annotations
 
@@ -14,10 +19,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.djangoproject import DjangoProject, migration_source
+from tests.djangoproject import (
+    USER_ROWS_ADDED,
+    DjangoProject,
+    add_user_rows,
+    migration_source,
+    real_project,
+    run_env,
+    user_rows,
+)
 from tests.test_sync import feature_branch, main_branch, sync
 
 ROWS = "SELECT id, name FROM shop_item ORDER BY id"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> DjangoProject:
+    """Contrib apps and a third-party app outside the work tree, on SQLite."""
+    return real_project(tmp_path / "repo", tmp_path / "packages")
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> DjangoProject:
+    """Without them: for the refusals of damaged files, decided before any table is read."""
+    return DjangoProject(tmp_path / "repo")
+
+
+def has_user_rows(project: DjangoProject) -> bool:
+    return "taglib" in project.apps
 
 
 def backups(project: DjangoProject) -> Path:
@@ -28,6 +57,8 @@ def rolled_back(project: DjangoProject) -> Path:
     """A project on main with rows in shop_item, and the backup its last rollback took."""
     main_branch(project)
     sync(project)
+    if has_user_rows(project):
+        add_user_rows(project)
     feature_branch(project)
     sync(project)
     project.query("INSERT INTO shop_item (name, stock) VALUES (1, 9), (2, 8)")
@@ -58,6 +89,8 @@ def assert_refused(project: DjangoProject, dump: Path, message: str) -> None:
     assert proc.returncode == 2
     assert project.schema() == schema
     assert project.query(ROWS) == rows == [[1, 1], [2, 2], [3, 3]]
+    if has_user_rows(project):
+        assert user_rows(project) == USER_ROWS_ADDED
 
 
 def half(data: bytes) -> bytes:
@@ -82,18 +115,18 @@ SQLITE_DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
 
 
 @pytest.mark.parametrize("kind", list(SQLITE_DAMAGE))
-def test_damaged_sqlite_backup_is_refused(project: DjangoProject, kind: str) -> None:
-    dump = rolled_back(project)
+def test_damaged_sqlite_backup_is_refused(small: DjangoProject, kind: str) -> None:
+    dump = rolled_back(small)
     make, message = SQLITE_DAMAGE[kind]
     damage(dump, make(dump.read_bytes()))
-    assert_refused(project, dump, message)
+    assert_refused(small, dump, message)
 
 
-def test_backup_changed_since_it_was_taken_is_refused(project: DjangoProject) -> None:
-    dump = rolled_back(project)
+def test_backup_changed_since_it_was_taken_is_refused(small: DjangoProject) -> None:
+    dump = rolled_back(small)
     damage(dump, half(dump.read_bytes()), keep_checksum=True)
     assert_refused(
-        project,
+        small,
         dump,
         "cannot be restored: the file changed since it was taken (its checksum does not match)",
     )
@@ -121,7 +154,7 @@ def test_damaged_server_backup_is_refused(
     from tests.databases import database_settings
 
     with database_settings(vendor, tmp_path) as (settings, _):
-        project = DjangoProject(tmp_path / "repo", database=settings)
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
         dump = rolled_back(project)
         damage(dump, make(dump.read_bytes()))
         if vendor == "postgresql":
@@ -135,6 +168,7 @@ def test_damaged_server_backup_is_refused(
             ), proc.stderr
             assert project.schema() == schema
             assert project.query(ROWS) == rows == [[1, 1], [2, 2], [3, 3]]
+            assert user_rows(project) == USER_ROWS_ADDED
         else:
             assert_refused(project, dump, message)
 
@@ -179,7 +213,7 @@ def test_backup_of_another_engine_is_refused(project: DjangoProject) -> None:
     assert proc.returncode == 2
     assert proc.stderr == (
         f"migrail: error: backup {dump.name} is of sqlite {project.root / 'db.sqlite3'}, "
-        "not of database 'default' (postgresql 'app' on localhost:5432); nothing was changed\n"
+        "not of database 'default' (postgresql 'app' on 127.0.0.1:5432); nothing was changed\n"
     )
     assert sorted(p.name for p in project.root.iterdir()) == files
 
@@ -193,6 +227,7 @@ def test_restore_obeys_the_debug_rule(project: DjangoProject) -> None:
     assert proc.stderr.startswith("migrail: error: settings have DEBUG = False")
     project.write_settings()
     assert project.query(ROWS) == rows
+    assert user_rows(project) == USER_ROWS_ADDED
 
 
 def test_listing_is_this_databases_backups_newest_first_in_utc(project: DjangoProject) -> None:
@@ -209,14 +244,21 @@ def test_listing_is_this_databases_backups_newest_first_in_utc(project: DjangoPr
     feature = project.git("rev-parse", "feature").strip()
     listing = project.migrail("restore")
     assert listing.returncode == 0, listing.stderr
-    lines = listing.stdout.splitlines()
+    assert project.migrail("restore", "--list").stdout == listing.stdout
+    header, *lines = listing.stdout.splitlines()
     assert len(lines) == 2
     pattern = (
         r"(\d{8}-\d{6}-\d{6}-default\.sqlite3)  default  (\S+)  ([0-9a-f]{10})  "
-        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC  (\d+\.\d) kB"
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)  ( *\d+\.\d) kB"
     )
     parsed = [re.fullmatch(pattern, line) for line in lines]
     assert all(parsed), lines
+    width = len(parsed[0].group(5) + " kB") if parsed[0] else 0  # the size column's
+    assert header == (
+        "BACKUP                                  ALIAS    BRANCH   COMMIT      TAKEN (UTC)        "
+        + "  "
+        + "SIZE".rjust(width)
+    )
     assert [m.group(2, 3) for m in parsed if m] == [("feature", feature[:10])] * 2
     assert main != feature  # the branch left, not the one arrived at
     times = [datetime.fromisoformat(m.group(4)).replace(tzinfo=timezone.utc) for m in parsed if m]
@@ -226,7 +268,10 @@ def test_listing_is_this_databases_backups_newest_first_in_utc(project: DjangoPr
     for m in parsed:
         assert m is not None
         size = (backups(project) / m.group(1)).stat().st_size
-        assert m.group(5) == f"{size / 1024:.1f}"
+        assert m.group(5).strip() == f"{size / 1024:.1f}"
+    both = project.migrail("restore", "--list", parsed[0].group(1) if parsed[0] else "")
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
 
 
 def test_restore_backs_up_the_current_state_first(project: DjangoProject) -> None:
@@ -234,13 +279,16 @@ def test_restore_backs_up_the_current_state_first(project: DjangoProject) -> Non
     on_main = project.schema()
     proc = project.migrail("restore", dump.name)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
     undo = re.search(r"to undo this, run `migrail restore (\S+)`", proc.stdout)
     assert undo, proc.stdout
     assert project.query("SELECT id, name, stock FROM shop_item") == [[1, 1, 9], [2, 2, 8]]
+    assert user_rows(project) == USER_ROWS_ADDED
     proc = project.migrail("restore", undo.group(1))
     assert proc.returncode == 0, proc.stderr
     assert project.schema() == on_main
     assert project.query(ROWS) == [[1, 1], [2, 2], [3, 3]]
+    assert user_rows(project) == USER_ROWS_ADDED
 
 
 def test_backups_are_private_whatever_the_umask(project: DjangoProject) -> None:
@@ -308,8 +356,6 @@ def test_restore_waits_for_a_sync_of_the_same_database(project: DjangoProject) -
     import subprocess
     import sys
 
-    from tests.djangoproject import run_env
-
     dump = rolled_back(project)
     lock = project.root / ".git/migrail/locks/default.lock"
     with lock.open("w") as held:
@@ -317,7 +363,7 @@ def test_restore_waits_for_a_sync_of_the_same_database(project: DjangoProject) -
         proc = subprocess.Popen(
             [sys.executable, "-m", "migrail", "restore", dump.name],
             cwd=project.root,
-            env=run_env(),
+            env=run_env(project.env),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -328,3 +374,49 @@ def test_restore_waits_for_a_sync_of_the_same_database(project: DjangoProject) -
     proc.communicate()
     assert proc.returncode == 0
     assert project.query("SELECT id, name, stock FROM shop_item") == [[1, 1, 9], [2, 2, 8]]
+    assert user_rows(project) == USER_ROWS_ADDED
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "mariadb"])
+def test_restore_on_a_server_brings_every_table_back_and_can_be_undone(
+    tmp_path: Path, vendor: str
+) -> None:
+    """PostgreSQL refuses while another session is connected, and says which database;
+    MariaDB's restore is undone too."""
+    from tests.databases import database_settings
+
+    with database_settings(vendor, tmp_path) as (settings, _):
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
+        dump = rolled_back(project)
+        on_main = project.schema()
+        if vendor == "postgresql":
+            import psycopg
+
+            dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={settings['NAME']}"
+            with psycopg.connect(dsn):
+                proc = project.migrail("restore", dump.name)
+            assert proc.returncode == 2
+            assert proc.stderr == (
+                f"migrail: error: cannot restore {dump.name}: postgresql '{settings['NAME']}' "
+                "on 127.0.0.1:5432 is in use by another session (a running server or shell?); "
+                "stop it and try again; nothing was changed\n"
+            )
+            assert project.schema() == on_main
+            assert project.query(ROWS) == [[1, 1], [2, 2], [3, 3]]
+        proc = project.migrail("restore", dump.name)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == ""
+        assert project.query("SELECT id, name, stock FROM shop_item ORDER BY id") == [
+            [1, 1, 9],
+            [2, 2, 8],
+        ]
+        assert user_rows(project) == USER_ROWS_ADDED
+        if vendor == "postgresql":
+            return  # its undo is the same load again; SQLite and MariaDB undo theirs
+        undo = re.search(r"to undo this, run `migrail restore (\S+)`", proc.stdout)
+        assert undo, proc.stdout
+        proc = project.migrail("restore", undo.group(1))
+        assert proc.returncode == 0, proc.stderr
+        assert project.schema() == on_main
+        assert project.query(ROWS) == [[1, 1], [2, 2], [3, 3]]
+        assert user_rows(project) == USER_ROWS_ADDED

@@ -176,7 +176,7 @@ def test_backup_is_taken_and_restored(db_project: tuple[DjangoProject, str]) -> 
     sync(project)
     listing = project.migrail("restore")
     assert listing.returncode == 0
-    name = listing.stdout.split()[0]
+    name = listing.stdout.splitlines()[1].split()[0]  # under the header line
     assert name.endswith(("-default.sqlite3", "-default.dump", "-default.sql"))
     proc = project.migrail("restore", name)
     assert proc.returncode == 0, proc.stderr

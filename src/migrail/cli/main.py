@@ -92,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("--no-backup", action="store_true")
 
     restore = sub.add_parser("restore", help="list the backups sync took, or restore one")
-    restore.add_argument("backup", nargs="?", help="backup file name (from the list)")
+    chosen = restore.add_mutually_exclusive_group()
+    chosen.add_argument("backup", nargs="?", help="backup file name (from the list)")
+    chosen.add_argument(
+        "--list", action="store_true", help="list this database's backups (the default)"
+    )
     restore.add_argument("--database", metavar="ALIAS", default="default")
 
     demo = sub.add_parser("demo", help="show migrail at work in a throwaway repository (SQLite)")

@@ -11,6 +11,7 @@ database are readable only by their owner.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from typing import Any
 
 from migrail.database.client_programs import (
     ProgramFailed,
+    ProgramMissing,
     lock_wait_seconds,
     mysql_args,
     pg_args,
@@ -116,9 +118,12 @@ def take_backup(
         )
         _write_metadata(backup)
     except OSError as err:
+        cause = err.strerror or str(err)
+        if err.errno in (errno.EACCES, errno.EPERM):
+            cause = "permission denied"
         raise MigrailError(
             f"cannot write a backup of database {database.alias!r} in {directory}: "
-            f"{err.strerror or err}; nothing was changed"
+            f"{cause}; nothing was changed"
         ) from err
     prune(directory, kept, protected)
     return backup
@@ -201,6 +206,15 @@ def sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
 
 
 def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: Any) -> None:
+    try:
+        _dump_by_engine(database, settings, path, out)
+    except ProgramMissing as err:
+        raise _cannot_back_up(database, f"{err}; install it, or sync with --no-backup") from err
+
+
+def _dump_by_engine(
+    database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: Any
+) -> None:
     name = str(settings["NAME"])
     if database.vendor == "sqlite":
         try:

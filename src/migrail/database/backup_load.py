@@ -15,6 +15,7 @@ from typing import Any
 
 from migrail.database.backup import Backup, sqlite_copy
 from migrail.database.client_programs import ProgramFailed, mysql_args, pg_args, run_program
+from migrail.database.identity import identity_of
 from migrail.errors import MigrailError
 
 SCRATCH = "_migrail_restore"
@@ -81,9 +82,10 @@ def _load_postgresql(backup: Backup, settings: Mapping[str, Any], name: str) -> 
             psql(swap)
         except ProgramFailed as err:
             if "being accessed by other users" in err.stderr:
+                live = identity_of(backup.database.alias, "postgresql", settings).describe()
                 raise MigrailError(
-                    f"database {name!r} is in use by another session (a running server or "
-                    "shell?); stop it and restore again; nothing was changed"
+                    f"cannot restore {backup.name}: {live} is in use by another session "
+                    "(a running server or shell?); stop it and try again; nothing was changed"
                 ) from err
             raise
     except BaseException:

@@ -36,7 +36,7 @@ def run_program(
 ) -> bytes:
     """Run `command`; print `slow_notice` when it has not finished after a second."""
     if shutil.which(command[0]) is None:
-        raise MigrailError(f"{command[0]} is not installed; install it, or use --no-backup")
+        raise ProgramMissing(f"{command[0]} is not installed (not found on PATH)")
     env = {**os.environ, **_password_env(command[0], settings)}
     proc = subprocess.Popen(command, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
     try:
@@ -47,6 +47,10 @@ def run_program(
     if proc.returncode != 0:
         raise ProgramFailed(command[0], err.decode(errors="replace"))
     return out or b""
+
+
+class ProgramMissing(MigrailError):
+    """The server's client program is not on PATH; nothing was run."""
 
 
 class ProgramFailed(MigrailError):

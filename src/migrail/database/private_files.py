@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 
 def private_directory(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
+    if stat.S_IMODE(directory.stat().st_mode) != 0o700:
+        os.chmod(directory, 0o700)  # only when needed: a directory of another user refuses it
     return directory
 
 

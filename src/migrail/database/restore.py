@@ -8,6 +8,7 @@ cannot hurt (see `backup_load`).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,10 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
             f"backup {backup.name} is of {backup.database.describe()}, not of database "
             f"{alias!r} ({database.describe()}); nothing was changed"
         )
-    with file_lock(repo.migrail_dir / "locks", alias):
+    with file_lock(repo.migrail_dir / "locks", alias), warnings.catch_warnings():
+        # Restore reads the settings without `django.setup()`, so that a project whose apps
+        # do not import can still be restored; Django would warn about every query.
+        warnings.filterwarnings("ignore", "Accessing the database during app initialization")
         verify_backup(backup)
         undo = _back_up_current_state(repo, config, connection, database, keep=backup.name)
         connection.close()
@@ -72,14 +76,35 @@ def print_listing(database: DatabaseIdentity, backups: list[Backup]) -> None:
             f"migrail: no backups of database {database.alias!r} ({database.describe()}) yet "
             "(sync takes one before every rollback)"
         )
-    for backup in mine:
-        print(
-            f"{backup.name}  {backup.database.alias}  {backup.branch or '-'}  "
-            f"{backup.commit[:10] or '-'}  {backup.created.replace('T', ' ').rstrip('Z')} UTC  "
-            f"{_size(backup.size)}"
-        )
+    else:
+        print("\n".join(listing_table(mine)))
     if hidden:
         print(f"migrail: {hidden} backup{'s' if hidden != 1 else ''} of other databases not shown")
+
+
+LISTING_HEADERS = ("BACKUP", "ALIAS", "BRANCH", "COMMIT", "TAKEN (UTC)", "SIZE")
+
+
+def listing_table(backups: list[Backup]) -> list[str]:
+    """A header line and one line per backup, columns aligned; the size right-aligned."""
+    rows = [LISTING_HEADERS] + [
+        (
+            backup.name,
+            backup.database.alias,
+            backup.branch or "-",
+            backup.commit[:10] or "-",
+            backup.created.replace("T", " ").rstrip("Z"),
+            _size(backup.size),
+        )
+        for backup in backups
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LISTING_HEADERS))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        cells[-1] = row[-1].rjust(widths[-1])
+        lines.append("  ".join(cells))
+    return lines
 
 
 def _back_up_current_state(

@@ -78,7 +78,7 @@ def refusal(
             if place.is_local:
                 continue
             if place.host is None:
-                where = f"cannot tell which host {place.origin} names"
+                where = f"is on a host migrail cannot tell from {place.origin}"
             else:
                 via = "" if place.origin == "HOST" else f" (from {place.origin})"
                 where = f"is on {place.host!r}{via}, not this machine"
