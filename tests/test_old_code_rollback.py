@@ -196,7 +196,7 @@ def test_switch_and_sync_never_unapply_contrib_or_third_party(real: DjangoProjec
     sync(real)
     proc = real.migrail("switch", "main")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 to unapply, 0 to apply\n  - shop.0003_fill" in proc.stdout
+    assert "2 to unapply first\n  - shop.0003_fill" in proc.stdout
     assert_no_outside_app_in_plan(proc.stdout)
     assert user_rows(real) == ROWS
     applied = real.query("SELECT app FROM django_migrations WHERE app = 'taglib'")
@@ -211,7 +211,7 @@ def test_rebase_unapply_keeps_contrib_and_third_party(real: DjangoProject) -> No
     add_user_rows(real)
     real.git("merge", "main", check=False)
     out = rebase(real, "--unapply")
-    assert "1 to unapply, 0 to apply\n  - shop.0003_stock" in out
+    assert "1 to unapply first\n  - shop.0003_stock" in out
     assert_no_outside_app_in_plan(out)
     assert user_rows(real) == ROWS
 
@@ -259,8 +259,17 @@ def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
     before = real.schema()
     proc = real.migrail("sync", "--dry-run", "--from", "helper")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "2 to unapply with the code of" in proc.stdout
-    assert "migrail: database 'default' (sqlite): 2 to unapply, 0 to apply" in proc.stdout
+    helper = real.git("rev-parse", "helper").strip()[:12]
+    assert proc.stdout == (
+        f"migrail: database 'default' (sqlite): 2 to unapply with the code of {helper}\n"
+        "  - shop.0003_fill\n"
+        "      undoes: Raw Python operation\n"
+        "  - shop.0002_stock\n"
+        "      drops column stock of shop.item\n"
+        "migrail: this rollback drops tables or columns that hold rows; to keep each branch's "
+        "data instead, set `snapshots = true` in [tool.migrail]\n"
+        "migrail: database 'default' (sqlite): 0 to apply once those are unapplied\n"
+    )
     assert real.schema() == before
 
 

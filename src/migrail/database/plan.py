@@ -40,6 +40,7 @@ class SyncPlan:
     tree_leaves: dict[str, list[str]] = field(default_factory=dict)
     last_applied: dict[str, str] = field(default_factory=dict)
     unloadable: str | None = None  # why the orphans cannot be loaded (status only)
+    elsewhere: bool = False  # `unapply` is the old code's child's, which printed it
 
     @property
     def in_step(self) -> bool:
@@ -114,6 +115,7 @@ def plan_sync(
         plan = SyncPlan(
             connection.alias, connection.vendor, [], sorted(unapplied_elsewhere), [], {}
         )
+        plan.elsewhere = True
         plan.not_installed = [a for a in not_installed if a not in {k[0] for k in plan.unapply}]
         _fill_tree_state(plan, tree, applied)
         return plan
@@ -274,12 +276,19 @@ def _undo(operation: Any, app: str) -> str:
     return f"undoes: {operation.describe()}"
 
 
-def describe_plan(plan: SyncPlan) -> str:
-    lines = [
-        f"migrail: database {plan.alias!r} ({plan.vendor}): "
-        f"{len(plan.unapply)} to unapply, {len(plan.apply)} to apply"
-    ]
-    for key in plan.unapply:
+def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
+    """The plan's heading and steps.
+
+    `first`: the rollback that `switch` and `rebase --unapply` run before git moves files.
+    """
+    if first:
+        counts = f"{len(plan.unapply)} to unapply first"
+    elif plan.elsewhere:
+        counts = f"{len(plan.apply)} to apply once those are unapplied"
+    else:
+        counts = f"{len(plan.unapply)} to unapply, {len(plan.apply)} to apply"
+    lines = [f"migrail: database {plan.alias!r} ({plan.vendor}): {counts}"]
+    for key in [] if plan.elsewhere else plan.unapply:
         lines.append(f"  - {key[0]}.{key[1]}")
         lines += [f"      {drop}" for drop in plan.drops.get(key, [])]
     lines += [f"  + {a}.{n}" for a, n in plan.apply]

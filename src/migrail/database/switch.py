@@ -20,9 +20,11 @@ from migrail.sources.gitrepo import GitRepo
 
 
 def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
-    target = static_target(repo, config, repo.resolve(branch))
+    commit = repo.resolve(branch)
+    target = static_target(repo, config, commit)
     if repo.run("status", "--porcelain", "--untracked-files=no").strip():
         raise MigrailError("the working tree has uncommitted changes; commit or stash them first")
+    _refuse_a_switch_git_would_refuse(repo, branch, commit)
     if config.snapshots:
         from migrail.database.branch_snapshots import switch_with_snapshots
 
@@ -42,10 +44,28 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
         env["DJANGO_SETTINGS_MODULE"] = caller
     status = subprocess.run(forward, cwd=repo.root, env=env).returncode
     if switched.returncode != 0:
-        print(
-            f"migrail: git switch {branch} failed; the database was put back to this branch's "
-            "migrations",
-            file=sys.stderr,
+        outcome = (
+            "the database was put back to this branch's migrations"
+            if status == 0
+            else "putting the database back failed too (see above); run `migrail sync`"
         )
+        print(f"migrail: git switch {branch} failed; {outcome}", file=sys.stderr)
         return EXIT_FINDINGS
     return status
+
+
+def _refuse_a_switch_git_would_refuse(repo: GitRepo, branch: str, commit: str) -> None:
+    """Ask git first (a dry-run two-tree merge, as checkout does), before rolling anything back.
+
+    An untracked file in the way would stop `git switch` after the rollback.
+    """
+    proc = subprocess.run(
+        ["git", "read-tree", "-n", "-m", "-u", "HEAD", commit],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        reason = lines[0].removeprefix("error: ") if lines else f"exit status {proc.returncode}"
+        raise MigrailError(f"git switch {branch} would fail ({reason}); nothing was changed")

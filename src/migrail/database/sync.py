@@ -123,7 +123,8 @@ def _sync_alias(
         recover_interrupted_sync(repo, connection, dry_run=options.dry_run)
         with LoadedMigrations(connection) as loaded:  # one loader from plan to unapply
             plan = _plan_alias(repo, config, loaded, options, target)
-            print(describe_plan(plan))
+            if target is None or plan.unapply or plan.squash_records:
+                print(describe_plan(plan, first=target is not None))
             check_rollback(plan, repo, connection, config)
             if options.dry_run:
                 return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
