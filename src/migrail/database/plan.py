@@ -22,6 +22,8 @@ from migrail.graph.parser import Key, ParsedMigration, parse_migration
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 
+JOIN_FORK = "join them with `migrail rebase` or `python manage.py makemigrations --merge`"
+
 
 @dataclass
 class SyncPlan:
@@ -44,10 +46,14 @@ class SyncPlan:
 
     @property
     def in_step(self) -> bool:
-        return (
-            not (self.unapply or self.apply or self.missing_sources or self.squash_records)
-            and not self.unloadable
-        )
+        return not (
+            self.unapply or self.apply or self.missing_sources or self.squash_records
+        ) and not (self.unloadable or self.forked)
+
+    @property
+    def forked(self) -> dict[str, list[str]]:
+        """Apps whose tree has several leaves: `migrate` refuses them."""
+        return {app: leaves for app, leaves in self.tree_leaves.items() if len(leaves) > 1}
 
 
 @dataclass(frozen=True)
@@ -317,6 +323,10 @@ def describe_status(plan: SyncPlan) -> str:
         lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
         lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
+    lines += [
+        f"  {app}: forked, leaves {', '.join(leaves)}: `migrate` refuses it; {JOIN_FORK}"
+        for app, leaves in sorted(plan.forked.items())
+    ]
     if plan.unloadable:
         lines.append(
             f"  {plan.unloadable}; run `migrail sync --from REV` with the commit that applied it"

@@ -81,6 +81,12 @@ def database_aliases(config: Config, database: str | None = None) -> list[str]:
     from django.conf import settings
 
     aliases = [database] if database else list(config.databases) or list(settings.DATABASES)
+    if not aliases:
+        raise MigrailError(
+            f"the settings {settings.SETTINGS_MODULE!r} define no DATABASES, so there is "
+            "nothing to sync; name the settings module you run with: DJANGO_SETTINGS_MODULE, "
+            "--settings, or `git config migrail.settings MODULE`"
+        )
     for alias in aliases:
         if alias not in settings.DATABASES:
             raise MigrailError(f"no database {alias!r} in settings.DATABASES")

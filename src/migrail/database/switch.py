@@ -20,10 +20,14 @@ from migrail.sources.gitrepo import GitRepo
 
 
 def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
-    commit = repo.resolve(branch)
+    commit = _local_branch(repo, branch)
     target = static_target(repo, config, commit)
-    if repo.run("status", "--porcelain", "--untracked-files=no").strip():
-        raise MigrailError("the working tree has uncommitted changes; commit or stash them first")
+    changed = repo.run("status", "--porcelain", "--untracked-files=no").decode().splitlines()
+    if changed:
+        names = ", ".join(line[3:] for line in changed[:5]) + (", …" if len(changed) > 5 else "")
+        raise MigrailError(
+            f"the working tree has uncommitted changes ({names}); commit or stash them first"
+        )
     _refuse_a_switch_git_would_refuse(repo, branch, commit)
     if config.snapshots:
         from migrail.database.branch_snapshots import switch_with_snapshots
@@ -52,6 +56,40 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
         print(f"migrail: git switch {branch} failed; {outcome}", file=sys.stderr)
         return EXIT_FINDINGS
     return status
+
+
+def _local_branch(repo: GitRepo, branch: str) -> str:
+    """The commit of local branch `branch`, which must be one `git switch` takes as it is.
+
+    Anything else (a remote branch, a tag, a commit, a branch another worktree has
+    checked out) would make `git switch` refuse after the rollback had run.
+    """
+    ref = f"refs/heads/{branch}"
+    if not _exists(repo, ref):
+        raise MigrailError(
+            f"{branch!r} is not a local branch, and `git switch` takes only those; "
+            "nothing was changed (for a remote branch: `git branch NAME REMOTE/BRANCH`, "
+            "then `migrail switch NAME`)"
+        )
+    current = repo.run("symbolic-ref", "--quiet", "HEAD", check=False).decode().strip()
+    if ref != current:
+        for block in repo.run("worktree", "list", "--porcelain").decode().split("\n\n"):
+            lines = block.splitlines()
+            if f"branch {ref}" in lines and lines and lines[0].startswith("worktree "):
+                raise MigrailError(
+                    f"branch {branch!r} is checked out in another worktree "
+                    f"({lines[0].removeprefix('worktree ')}); nothing was changed"
+                )
+    return repo.resolve(ref)
+
+
+def _exists(repo: GitRepo, ref: str) -> bool:
+    return (
+        subprocess.run(
+            ["git", "show-ref", "--verify", "--quiet", ref], cwd=repo.root, check=False
+        ).returncode
+        == 0
+    )
 
 
 def _refuse_a_switch_git_would_refuse(repo: GitRepo, branch: str, commit: str) -> None:

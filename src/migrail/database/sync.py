@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from migrail.database.loader import LoadedMigrations
 from migrail.database.orphan_sources import remember_applied_sources
 from migrail.database.plan import (
+    JOIN_FORK,
     SyncPlan,
     Target,
     describe_plan,
@@ -31,7 +32,7 @@ from migrail.database.rollback_safety import (
     recover_interrupted_sync,
 )
 from migrail.database.settings import database_aliases
-from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 
@@ -125,6 +126,8 @@ def _sync_alias(
             plan = _plan_alias(repo, config, loaded, options, target)
             if target is None or plan.unapply or plan.squash_records:
                 print(describe_plan(plan, first=target is not None))
+            if target is None:
+                _refuse_forked(plan)
             check_rollback(plan, repo, connection, config)
             if options.dry_run:
                 return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
@@ -176,6 +179,18 @@ def _plan_alias(
     return plan
 
 
+def _refuse_forked(plan: SyncPlan) -> None:
+    """A forked tree cannot be migrated: refuse before rolling anything back."""
+    if plan.forked:
+        apps = "; ".join(
+            f"{app}: {', '.join(leaves)}" for app, leaves in sorted(plan.forked.items())
+        )
+        raise SyncRefused(
+            f"the working tree's migrations are forked ({apps}), which `migrate` refuses; "
+            f"nothing was changed: {JOIN_FORK}"
+        )
+
+
 def _orphans_need_old_code(
     repo: GitRepo, config: Config, loaded: LoadedMigrations, from_rev: str
 ) -> Target | None:
@@ -202,5 +217,9 @@ def _orphans_need_old_code(
 
 def _migrate_forward(alias: str) -> None:
     from django.core.management import call_command
+    from django.core.management.base import CommandError
 
-    call_command("migrate", database=alias, interactive=False, verbosity=0)
+    try:
+        call_command("migrate", database=alias, interactive=False, verbosity=0)
+    except CommandError as err:
+        raise MigrailError(f"`migrate` stopped: {err}") from err
