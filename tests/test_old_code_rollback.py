@@ -228,10 +228,11 @@ def test_plain_sync_names_the_orphan_that_cannot_import(real: DjangoProject) -> 
     helper_applied_on_main(real)
     proc = real.migrail("sync")
     assert proc.returncode == 2
+    helper = real.git("rev-parse", "helper").strip()[:12]
     assert proc.stderr == (
         "migrail: error: cannot load shop.0003_fill to unapply it with this checkout's code: "
         "ModuleNotFoundError: No module named 'shop.helpers'; nothing was changed. Its code is "
-        "in the commit that applied it: run `migrail sync --from REV` with that commit\n"
+        f"in commit {helper}: run `migrail sync --from {helper}`\n"
     )
     out = sync(real, "--from", "helper")
     assert "2 to unapply with the code of" in out
@@ -249,7 +250,7 @@ def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
         "    orphan (applied, not in the tree): shop.0003_fill\n"
         "  cannot load shop.0003_fill to unapply it with this checkout's code: "
         "ModuleNotFoundError: No module named 'shop.helpers'; "
-        "run `migrail sync --from REV` with the commit that applied it\n"
+        f"run `migrail sync --from {real.git('rev-parse', 'helper').strip()[:12]}`\n"
     )
     assert user_rows(real) == ROWS
 

@@ -77,7 +77,11 @@ class LoadedMigrations:
                 raise RuntimeError("the orphans of one sync were restored twice, differently")
             return self._with_orphans
         directory = self._stack.enter_context(materialised(self.tree, sources, hidden))
-        self._with_orphans = _load_with_orphans(self.connection, directory)
+        try:
+            self._with_orphans = _load_with_orphans(self.connection, directory)
+        except BaseException:
+            self.close()  # the settings as they were, for whoever handles the error
+            raise
         self._restored = (sources, hidden)
         return self._with_orphans
 
@@ -108,11 +112,11 @@ def _load_with_orphans(connection: Any, directory: Path) -> Any:
         cause = err.__cause__
         if not isinstance(cause, ImportError):
             raise
-        orphan = None
+        orphan: Key | None = None
         for frame in traceback.extract_tb(cause.__traceback__):
             path = Path(frame.filename)
             if directory in path.parents and path.parent.name.startswith(ROLLBACK_PACKAGE_PREFIX):
-                orphan = f"{path.parent.name[len(ROLLBACK_PACKAGE_PREFIX) :]}.{path.stem}"
+                orphan = (path.parent.name[len(ROLLBACK_PACKAGE_PREFIX) :], path.stem)
         if orphan is None:
             raise
         raise OrphanUnloadable(orphan, f"{type(cause).__name__}: {cause}") from cause
@@ -121,9 +125,22 @@ def _load_with_orphans(connection: Any, directory: Path) -> Any:
 class OrphanUnloadable(MigrailError):
     """An orphan's restored source imports what this checkout's code lacks."""
 
-    def __init__(self, orphan: str, reason: str) -> None:
-        self.reason = f"cannot load {orphan} to unapply it with this checkout's code: {reason}"
-        super().__init__(
-            f"{self.reason}; nothing was changed. Its code is in the commit that applied it: "
-            "run `migrail sync --from REV` with that commit"
+    def __init__(self, orphan: Key, reason: str, commit: str | None = None) -> None:
+        self.orphan = orphan
+        self.cause = reason
+        self.reason = (
+            f"cannot load {orphan[0]}.{orphan[1]} to unapply it with this checkout's code: {reason}"
         )
+        if commit:
+            self.way_out = f"run `migrail sync --from {commit[:12]}`"
+            message = f"Its code is in commit {commit[:12]}: {self.way_out}"
+        else:
+            self.way_out = "run `migrail sync --from REV` with the commit that applied it"
+            message = "Its code is in the commit that applied it: run `migrail sync --from REV`"
+        super().__init__(f"{self.reason}; nothing was changed. {message}")
+
+    def in_commit(self, commit: str) -> OrphanUnloadable:
+        """The same error, naming the commit that has the orphan's code."""
+        error = OrphanUnloadable(self.orphan, self.cause, commit)
+        error.__cause__ = self.__cause__
+        return error

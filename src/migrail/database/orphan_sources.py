@@ -48,28 +48,39 @@ def find_sources(
             cached = repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
             data = cached.read_bytes() if cached.is_file() else None
         if data is None and path:
-            commits = (
-                repo.run(
-                    "log",
-                    "--all",
-                    "--reflog",
-                    "-m",  # a file a merge added (say, renamed by `migrail rebase`) counts
-                    "--format=%H",
-                    "--diff-filter=AM",
-                    "-1",
-                    "--",
-                    path,
-                    check=False,
-                )
-                .decode()
-                .split()
-            )
-            data = _blob_at(repo, commits[0], path) if commits else None
+            commit = _last_commit_with(repo, path)
+            data = _blob_at(repo, commit, path) if commit else None
         if data is None:
             missing.append(key)
         else:
             found[key] = data
     return found, missing
+
+
+def commit_with(repo: GitRepo, tree: Any, key: Key, *, code_root: Path | None = None) -> str | None:
+    """The last commit, on any ref or in the reflog, that added or changed `key`'s file."""
+    path = _migration_path(code_root or repo.root, tree, key)
+    return _last_commit_with(repo, path) if path else None
+
+
+def _last_commit_with(repo: GitRepo, path: str) -> str | None:
+    commits = (
+        repo.run(
+            "log",
+            "--all",
+            "--reflog",
+            "-m",  # a file a merge added (say, renamed by `migrail rebase`) counts
+            "--format=%H",
+            "--diff-filter=AM",
+            "-1",
+            "--",
+            path,
+            check=False,
+        )
+        .decode()
+        .split()
+    )
+    return commits[0] if commits else None
 
 
 def _migration_path(root: Path, tree: Any, key: Key) -> str | None:

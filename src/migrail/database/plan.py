@@ -13,6 +13,7 @@ from typing import Any
 
 from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
+    commit_with,
     find_sources,
     point_past_squashes,
     squashes_depended_on,
@@ -192,9 +193,11 @@ def plan_sync(
                 else tree
             )
         except OrphanUnloadable as err:
+            commit = commit_with(repo, tree, err.orphan, code_root=root)
+            error = err.in_commit(commit) if commit else err
             if strict:
-                raise
-            plan.unloadable = err.reason
+                raise error from err.__cause__
+            plan.unloadable = f"{error.reason}; {error.way_out}"
             rollback = None
         if rollback is not None:
             _plan_rollback(plan, rollback, orphans)
@@ -328,7 +331,5 @@ def describe_status(plan: SyncPlan) -> str:
         for app, leaves in sorted(plan.forked.items())
     ]
     if plan.unloadable:
-        lines.append(
-            f"  {plan.unloadable}; run `migrail sync --from REV` with the commit that applied it"
-        )
+        lines.append(f"  {plan.unloadable}")
     return "\n".join(lines)
