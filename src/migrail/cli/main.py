@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--database", metavar="ALIAS", help="sync this database alias only")
     sync.add_argument("--no-backup", action="store_true", help="do not back up before a rollback")
     sync.add_argument(
+        "--redo-edited",
+        action="store_true",
+        help="unapply migrations changed since they were applied (with the applied version's "
+        "code) and apply them again",
+    )
+    sync.add_argument(
         "--yes", action="store_true", help="do not ask (sync never asks; accepted for scripts)"
     )
 
@@ -204,5 +210,6 @@ def _run_database_command(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         database=args.database,
         backup=not args.no_backup,
+        redo_edited=args.redo_edited,
     )
     return run_sync(repo, config, options)

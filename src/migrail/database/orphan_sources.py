@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -144,15 +144,18 @@ def materialised(
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def remember_applied_sources(repo: GitRepo, connection: Any, tree: Any) -> None:
+def remember_applied_sources(
+    repo: GitRepo, connection: Any, tree: Any, keep: Collection[Key] = ()
+) -> None:
     """Keep the source of every applied migration, so a rollback works after its branch is gone.
 
     `tree`: the working tree's loader (its files; what is applied is read again here).
+    `keep`: migrations edited since they were applied, whose copy stays the applied one.
     """
     from django.db.migrations.recorder import MigrationRecorder
 
     applied = set(MigrationRecorder(connection).applied_migrations())
-    for key in applied & set(tree.disk_migrations):
+    for key in (applied & set(tree.disk_migrations)) - set(keep):
         module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
         source = Path(getattr(module, "__file__", "") or "")
         if source.suffix != ".py" or not source.is_file():

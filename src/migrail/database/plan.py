@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrail.database.edited_migrations import applied_source, edited_since_applied
 from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
     commit_with,
@@ -44,12 +45,13 @@ class SyncPlan:
     last_applied: dict[str, str] = field(default_factory=dict)
     unloadable: str | None = None  # why the orphans cannot be loaded (status only)
     elsewhere: bool = False  # `unapply` is the old code's child's, which printed it
+    edited: list[Key] = field(default_factory=list)  # changed since they were applied
 
     @property
     def in_step(self) -> bool:
         return not (
             self.unapply or self.apply or self.missing_sources or self.squash_records
-        ) and not (self.unloadable or self.forked)
+        ) and not (self.unloadable or self.forked or self.edited)
 
     @property
     def forked(self) -> dict[str, list[str]]:
@@ -89,6 +91,7 @@ def plan_sync(
     code_root: Path | None = None,
     unapplied_elsewhere: frozenset[Key] | None = None,
     strict: bool = True,
+    redo_edited: bool = False,
 ) -> SyncPlan:
     """The plan for `loaded.connection`, with the code this process runs.
 
@@ -101,16 +104,24 @@ def plan_sync(
     with the code that applied them; the plan then only applies.
     `strict=False` (status): orphans that cannot be loaded are reported in
     `plan.unloadable` instead of raising.
+    `redo_edited`: migrations changed since they were applied are unapplied with the
+    applied version (migrail's copy) like orphans, and so applied again.
     """
     from django.db.migrations.recorder import MigrationRecorder
 
     root = code_root or repo.root
     connection = loaded.connection
     recorder = MigrationRecorder(connection)
-    applied: set[Key] = set(recorder.applied_migrations()) if recorder.has_table() else set()
+    records = recorder.applied_migrations() if recorder.has_table() else {}
+    applied: set[Key] = set(records)
     tree = loaded.tree
     on_disk = set(tree.disk_migrations)
     first_party = first_party_apps(tree, root)
+    edited = (
+        edited_since_applied(repo, tree, records, first_party)
+        if target is None and code_root is None
+        else []
+    )
     if target is None:
         target = tree_target(tree)
     else:
@@ -123,6 +134,7 @@ def plan_sync(
             connection.alias, connection.vendor, [], sorted(unapplied_elsewhere), [], {}
         )
         plan.elsewhere = True
+        plan.edited = edited
         plan.not_installed = [a for a in not_installed if a not in {k[0] for k in plan.unapply}]
         _fill_tree_state(plan, tree, applied)
         return plan
@@ -149,6 +161,11 @@ def plan_sync(
             squash_records[key] = replaces[-1]
             continue
         orphans.append(key)
+    if redo_edited and edited:
+        for key in sorted(edited):
+            orphans.append(key)
+            sources[key] = applied_source(repo, key)
+        edited = []
     squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev, code_root=root)
     for key, squash in tree.replacements.items():
         # Older code's squash of orphans: Django would put it in the orphans' place.
@@ -184,6 +201,7 @@ def plan_sync(
         not_installed=not_installed,
         squash_records=sorted(squash_records),
         hidden=hidden,
+        edited=edited,
     )
     if orphans and not plan.missing_sources:
         try:
@@ -305,7 +323,16 @@ def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
         f"  note: app {app!r} has applied migrations but is not installed; left alone"
         for app in plan.not_installed
     ]
+    lines += [f"  note: {edited}" for edited in describe_edited(plan)]
     return "\n".join(lines)
+
+
+def describe_edited(plan: SyncPlan) -> list[str]:
+    return [
+        f"{app}.{name} changed since it was applied, and `migrate` does not re-run it: "
+        "`migrail sync --redo-edited` unapplies the applied version and applies this one"
+        for app, name in sorted(plan.edited)
+    ]
 
 
 def describe_status(plan: SyncPlan) -> str:
@@ -326,6 +353,7 @@ def describe_status(plan: SyncPlan) -> str:
         lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
         lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
+    lines += [f"  {edited}" for edited in describe_edited(plan)]
     lines += [
         f"  {app}: forked, leaves {', '.join(leaves)}: `migrate` refuses it; {JOIN_FORK}"
         for app, leaves in sorted(plan.forked.items())

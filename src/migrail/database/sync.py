@@ -43,6 +43,7 @@ class SyncOptions:
     dry_run: bool = False
     database: str | None = None
     backup: bool = True
+    redo_edited: bool = False
 
 
 def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
@@ -138,11 +139,12 @@ def _sync_alias(
             return EXIT_CLEAN
         if plan.apply:  # Django's `migrate` builds its own loader: only when it has work
             _migrate_forward(alias)
-        remember_applied_sources(repo, connection, loaded.tree)
+        remember_applied_sources(repo, connection, loaded.tree, keep=plan.edited)
         end_rollback(connection, repo)
-    print(
-        f"migrail: database {alias!r} matches the working tree ({time.monotonic() - started:.2f}s)"
-    )
+    state = "matches the working tree"
+    if plan.edited:
+        state += ", but for the changed migrations named above"
+    print(f"migrail: database {alias!r} {state} ({time.monotonic() - started:.2f}s)")
     return EXIT_CLEAN
 
 
@@ -173,7 +175,15 @@ def _plan_alias(
                 elsewhere = frozenset(unapplied)
             else:
                 loaded.reload_tree()  # the child changed what is applied
-    plan = plan_sync(repo, config, loaded, options.from_rev, target, unapplied_elsewhere=elsewhere)
+    plan = plan_sync(
+        repo,
+        config,
+        loaded,
+        options.from_rev,
+        target,
+        unapplied_elsewhere=elsewhere,
+        redo_edited=options.redo_edited,
+    )
     if target is not None:
         plan.apply = []  # the target's migrations are applied after the switch
     return plan

@@ -1,0 +1,69 @@
+"""Applied migrations whose file changed since they were applied (an amend, an edit in place).
+
+Django records only a migration's name, so `migrate` never notices that
+`0004_comment.py` gained a field after it ran. migrail keeps the source of every
+migration it saw applied (`orphan_sources.remember_applied_sources`); a file
+whose code (its syntax tree: formatting and comments do not count) differs from
+that copy, while the database row is older than the copy, was edited after it
+was applied. Sync names it; `sync --redo-edited` unapplies it with that copy and
+applies it again. Sync does not do so unasked: a rollback drops data, and a copy
+may be older than a `migrate` run by hand.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from migrail.graph.parser import Key
+from migrail.sources.gitrepo import GitRepo
+
+
+def edited_since_applied(
+    repo: GitRepo, tree: Any, applied: dict[Key, Any], first_party: frozenset[str]
+) -> list[Key]:
+    """The applied migrations whose file's code is not the code that was applied."""
+    edited: list[Key] = []
+    for key, record in applied.items():
+        if key[0] not in first_party or key not in tree.disk_migrations:
+            continue
+        cached = _copy(repo, key)
+        current = _source_file(tree, key)
+        if current is None or not cached.is_file():
+            continue
+        if _applied_at(record) >= cached.stat().st_mtime:
+            continue  # applied again since the copy was taken: the copy may be the stale one
+        if not _same_code(current.read_bytes(), cached.read_bytes()):
+            edited.append(key)
+    return sorted(edited)
+
+
+def applied_source(repo: GitRepo, key: Key) -> bytes:
+    """migrail's copy of `key` as it was applied."""
+    return _copy(repo, key).read_bytes()
+
+
+def _copy(repo: GitRepo, key: Key) -> Path:
+    return repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
+
+
+def _source_file(tree: Any, key: Key) -> Path | None:
+    module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
+    path = Path(getattr(module, "__file__", "") or "")
+    return path if path.suffix == ".py" and path.is_file() else None
+
+
+def _applied_at(record: Any) -> float:
+    """When the row was written; naive times are local, as Django writes them without USE_TZ."""
+    applied = getattr(record, "applied", None)
+    return applied.timestamp() if isinstance(applied, datetime) else float("inf")
+
+
+def _same_code(one: bytes, other: bytes) -> bool:
+    try:
+        return ast.dump(ast.parse(one)) == ast.dump(ast.parse(other))
+    except (SyntaxError, ValueError):
+        return one == other
