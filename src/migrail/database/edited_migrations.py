@@ -2,12 +2,13 @@
 
 Django records only a migration's name, so `migrate` never notices that
 `0004_comment.py` gained a field after it ran. migrail keeps the source of every
-migration it saw applied (`orphan_sources.remember_applied_sources`); a file
-whose code (its syntax tree: formatting and comments do not count) differs from
-that copy, while the database row is older than the copy, was edited after it
-was applied. Sync names it; `sync --redo-edited` unapplies it with that copy and
-applies it again. Sync does not do so unasked: a rollback drops data, and a copy
-may be older than a `migrate` run by hand.
+migration it saw applied (`orphan_sources.remember_applied_sources`). A file
+whose syntax tree, less dependencies and replaces, differs from that copy, while
+the database row is older than the copy, was edited after it was applied
+(formatting, comments and a squash's re-pointing do not count). Sync names it;
+`sync --redo-edited` unapplies it with that copy and applies it again. Sync does
+not do so unasked: a rollback drops data, and a copy may be older than a
+`migrate` run by hand.
 """
 
 from __future__ import annotations
@@ -62,8 +63,31 @@ def _applied_at(record: Any) -> float:
     return applied.timestamp() if isinstance(applied, datetime) else float("inf")
 
 
+# Where a migration sits in the graph, not what it does: Django's squashing docs ask
+# for dependencies to be pointed at the squash once the replaced migrations go.
+PLACEMENT = {"dependencies", "replaces", "run_before", "initial"}
+
+
 def _same_code(one: bytes, other: bytes) -> bool:
     try:
-        return ast.dump(ast.parse(one)) == ast.dump(ast.parse(other))
-    except (SyntaxError, ValueError):
+        return _what_it_does(one) == _what_it_does(other)
+    except (SyntaxError, ValueError, RecursionError):
         return one == other
+
+
+def _what_it_does(source: bytes) -> str:
+    module = ast.parse(source)
+    for node in ast.walk(module):
+        if isinstance(node, ast.ClassDef):
+            node.body = [statement for statement in node.body if not _placement(statement)]
+    return ast.dump(module)
+
+
+def _placement(statement: ast.stmt) -> bool:
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    else:
+        return False
+    return all(isinstance(t, ast.Name) and t.id in PLACEMENT for t in targets)
