@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,6 +152,33 @@ def test_removed_app_is_rolled_back_with_its_own_code(
     assert "audit_log" in project.schema()["tables"]  # type: ignore[operator]
     proc = project.migrail("switch", "main")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+
+
+def test_an_app_removed_in_place_is_named_and_rolled_back_from_a_commit_with_it(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    main_branch(project)
+    project.add_app("audit")
+    project.migration("audit", "0001_initial", migration_source([], create_model("Log")))
+    set_max(project, "audit", "0001_initial")
+    with_audit = project.commit("audit")
+    sync(project)
+    # Removed and committed on the same branch: no checkout tells migrail it was there.
+    shutil.rmtree(project.root / "audit")
+    project.apps.remove("audit")
+    project.write_settings()
+    project.commit("remove audit")
+    proc = project.migrail("status")
+    assert (proc.returncode, proc.stdout) == (
+        0,
+        "migrail: database 'default' (sqlite) matches the working tree\n"
+        "  note: app 'audit' has applied migrations but is not installed; left alone (if your "
+        "project removed it, `migrail sync --from REV` with a commit that has it rolls it "
+        "back)\n",
+    )
+    out = sync(project, "--from", with_audit)
+    assert "  - audit.0001_initial\n      drops table audit_log" in out
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 
 

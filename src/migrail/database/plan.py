@@ -319,12 +319,17 @@ def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
         lines.append(f"  - {key[0]}.{key[1]}")
         lines += [f"      {drop}" for drop in plan.drops.get(key, [])]
     lines += [f"  + {a}.{n}" for a, n in plan.apply]
-    lines += [
-        f"  note: app {app!r} has applied migrations but is not installed; left alone"
-        for app in plan.not_installed
-    ]
+    lines += [f"  note: {note}" for note in describe_not_installed(plan)]
     lines += [f"  note: {edited}" for edited in describe_edited(plan)]
     return "\n".join(lines)
+
+
+def describe_not_installed(plan: SyncPlan) -> list[str]:
+    return [
+        f"app {app!r} has applied migrations but is not installed; left alone (if your "
+        "project removed it, `migrail sync --from REV` with a commit that has it rolls it back)"
+        for app in plan.not_installed
+    ]
 
 
 def describe_edited(plan: SyncPlan) -> list[str]:
@@ -354,6 +359,7 @@ def describe_status(plan: SyncPlan) -> str:
         lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
     lines += [f"  {edited}" for edited in describe_edited(plan)]
+    lines += [f"  note: {note}" for note in describe_not_installed(plan)]
     lines += [
         f"  {app}: forked, leaves {', '.join(leaves)}: `migrate` refuses it; {JOIN_FORK}"
         for app, leaves in sorted(plan.forked.items())
