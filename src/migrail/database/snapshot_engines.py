@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from migrail.database.snapshot_store import Identity, Snapshot, SnapshotStore
 from migrail.errors import MigrailError
 
 Step = list[str]
+SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy or rename
 
 
 class SnapshotUnavailable(MigrailError):
@@ -95,6 +97,10 @@ class PostgresEngine(Engine):
 
     def refusal(self) -> str | None:
         others = self.others_connected(self.live)
+        deadline = time.monotonic() + SESSION_GRACE
+        while others and time.monotonic() < deadline:  # a client that just closed: its
+            time.sleep(0.05)  # server process outlives the connection for a moment
+            others = self.others_connected(self.live)
         if others:
             return (
                 f"database {self.live!r} is open in {others} other session(s) (a dev server?); "
@@ -384,19 +390,9 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
 
 
 def _finish(store: SnapshotStore, identity: Identity, journal: dict[str, Any]) -> None:
-    from migrail.database.snapshot_store import Snapshot as SnapshotRecord
+    from migrail.database.snapshot_store import snapshot_from_json
 
     store.forget(list(journal["forget"]))
-    data = journal["record"]
-    if data:
-        store.record(
-            SnapshotRecord(
-                data["id"],
-                data["branch"],
-                data["commit"],
-                Identity(**data["identity"]),
-                dict(data["leaves"]),
-                float(data["created"]),
-            )
-        )
+    if journal["record"]:
+        store.record(snapshot_from_json(journal["record"]))
     store.clear_journal(identity)

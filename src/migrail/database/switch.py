@@ -21,6 +21,7 @@ from migrail.sources.gitrepo import GitRepo
 
 def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
     target = static_target(repo, config, repo.resolve(branch))
+    left = repo.resolve("HEAD")
     if repo.run("status", "--porcelain", "--untracked-files=no").strip():
         raise MigrailError("the working tree has uncommitted changes; commit or stash them first")
     if config.snapshots:
@@ -41,6 +42,10 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
     if caller:
         env["DJANGO_SETTINGS_MODULE"] = caller
     status = subprocess.run(forward, cwd=repo.root, env=env).returncode
+    if config.snapshots and switched.returncode == 0:
+        from migrail.database.branch_snapshots import note_sync_result
+
+        note_sync_result(repo, config, left, synced=status == 0, database=options.database)
     if switched.returncode != 0:
         print(
             f"migrail: git switch {branch} failed; the database was put back to this branch's "
