@@ -602,3 +602,47 @@ def fragile(apps, schema_editor):
     if os.path.exists({block!r}):
         raise RuntimeError("blocked")
 """
+
+
+def test_a_sqlite_switch_killed_mid_swap_converges_on_the_next_run(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    import sqlite3
+    import time
+
+    start(project, snapshots=True)
+    project.git("switch", "main")
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("switch", "feature")  # main parked, feature restored
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+    journals = project.root / ".git/migrail/snapshots"
+    holder = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # readers go on: feature is saved; main waits
+        switch = subprocess.Popen(
+            ["git", "switch", "main"],
+            cwd=project.root,
+            env=run_env(),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while not any(
+            json.loads(p.read_text()).get("done") == 1 for p in journals.glob("journal-*.json")
+        ):
+            assert switch.poll() is None, "the switch ended before it was killed"
+            time.sleep(0.02)
+        os.killpg(switch.pid, signal.SIGKILL)  # between saving feature and restoring main
+        switch.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 2]]  # feature's, whole
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail: finished an interrupted snapshot switch of database 'default'" in proc.stdout
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+    assert [s["branch"] for s in stored(project)] == ["feature"]
+    project.git("switch", "feature")
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
