@@ -1,6 +1,6 @@
 """Does a checkout need migrail? One `git diff --quiet`, no heavy imports.
 
-This module imports nothing but `os`, `pathlib` and `subprocess`, so the executable's entry
+This module imports nothing but `os` and `subprocess`, so the executable's entry
 can answer the common case (nothing under a migrations directory changed, snapshots
 off) before loading the rest of migrail; the installed hook scripts make the same
 decision in the shell, from the same pathspecs and the same reading of the settings.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 ZERO_SHA = "0" * 40
 MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
@@ -50,7 +49,8 @@ def snapshots_may_be_on(cwd: os.PathLike[str] | None = None) -> bool:
     if proc.returncode == 0:
         return proc.stdout.decode(errors="replace").strip().lower() not in _FALSE
     try:
-        text = (Path(cwd or ".") / "pyproject.toml").read_text(errors="replace")
+        with open(os.path.join(cwd or ".", "pyproject.toml"), errors="replace") as file:
+            text = file.read()
     except OSError:
         return False
     seen = False
