@@ -646,3 +646,26 @@ def test_a_sqlite_switch_killed_mid_swap_converges_on_the_next_run(
     assert [s["branch"] for s in stored(project)] == ["feature"]
     project.git("switch", "feature")
     assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+
+
+def test_the_pre_commit_entry_swaps_on_a_switch_with_the_same_migrations(
+    project: DjangoProject,
+) -> None:
+    main_branch(project)  # no hooks installed: pre-commit's `migrail-sync` entry runs instead
+    sync(project)
+    main = project.git("rev-parse", "HEAD").strip()
+    project.git("switch", "-q", "-c", "feature")
+    checkout = {
+        "PRE_COMMIT_CHECKOUT_TYPE": "1",
+        "PRE_COMMIT_FROM_REF": main,
+        "PRE_COMMIT_TO_REF": main,
+    }
+    proc = project.migrail("hook", "pre-commit-sync", env=checkout)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")  # snapshots off
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    proc = project.migrail("hook", "pre-commit-sync", env=checkout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "saved database 'default' as the snapshot of 'main'; 'feature' has no snapshot" in (
+        proc.stdout
+    )
+    assert [s["branch"] for s in stored(project)] == ["main"]
