@@ -81,8 +81,10 @@ def build(project: DjangoProject, engine: str, size_mb: int, snapshots: bool) ->
     assert project.migrail("install").returncode == 0
     assert project.migrail("sync").returncode == 0
     project.query(FILL[engine].format(rows=size_mb * 1000))
-    feature_branch(project)
+    feature_branch(project)  # with snapshots, creating feature saved main's:
     assert project.migrail("sync").returncode == 0
+    if snapshots:  # dropped, so the first switch back to main is a first visit (a copy)
+        assert project.migrail("snapshot", "drop", "main").returncode == 0
 
 
 def by_hand(engine: str, settings: dict[str, str], work: Path) -> float | None:

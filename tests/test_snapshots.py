@@ -11,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import MARIADB, PG_DSN
-from tests.djangoproject import DjangoProject, add_field, git, migration_source, run_env
+from tests.databases import MARIADB, PG_DSN, database_settings
+from tests.djangoproject import (
+    DjangoProject,
+    add_field,
+    add_user_rows,
+    git,
+    migration_source,
+    real_project,
+    run_env,
+    user_rows,
+)
 from tests.test_sync import feature_branch, fresh_schema, main_branch, sync
 
 HINT = (
@@ -47,8 +56,23 @@ def drop_snapshot_databases(tmp_path: Path) -> Iterator[None]:
             admin.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def real_db_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DjangoProject, str]]:
+    """`real_project()` (contrib apps, a third-party app) on each real database."""
+    with database_settings(request.param, tmp_path) as (settings, fresh_name):
+        yield real_project(tmp_path / "repo", tmp_path / "packages", settings), fresh_name
+
+
+USERS = [["alice"], [1], ["kept"]]  # a user, a session, a third-party row: on every branch
+
+
 def start(project: DjangoProject, *, snapshots: bool, extra: str = "", **feature: str) -> None:
-    """main, then feature (hooks installed) with its migrations applied."""
+    """main, then feature (hooks installed) with its migrations applied; main has no snapshot.
+
+    (Creating feature saved main's; it is dropped, so leaving feature finds none for main.)
+    """
     if snapshots:
         project.write("pyproject.toml", f"[tool.migrail]\nsnapshots = true\n{extra}")
     main_branch(project)
@@ -56,6 +80,9 @@ def start(project: DjangoProject, *, snapshots: bool, extra: str = "", **feature
     sync(project)
     feature_branch(project, **feature)
     sync(project)
+    if snapshots:
+        proc = project.migrail("snapshot", "drop", "main")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def stored(project: DjangoProject) -> list[dict[str, object]]:
@@ -383,3 +410,262 @@ def test_snapshot_restore_puts_back_a_saved_copy(db_project: tuple[DjangoProject
     assert project.query("SELECT name, stock FROM shop_item") == [[1, 1]]
     assert [s["branch"] for s in stored(project)] == ["feature"]  # the snapshot is kept
     assert project.migrail("status").returncode == 0
+
+
+def test_branches_with_the_same_migrations_keep_their_own_rows(
+    real_db_project: tuple[DjangoProject, str],
+) -> None:
+    """Set in pyproject.toml only: the very first switch (a new branch) already saves."""
+    project, fresh_name = real_db_project
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    add_user_rows(project)
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+
+    out = project.git("switch", "-c", "feature")
+    assert (
+        "migrail: saved database 'default' as the snapshot of 'main'; 'feature' has no snapshot, "
+        "so it goes on from this database ("
+    ) in out
+    assert "matches the working tree" not in out  # nothing to sync: the same migrations
+    project.query("INSERT INTO shop_item (name) VALUES (2)")  # feature's own row
+    project.write("README", "feature\n")
+    project.commit("docs")
+
+    out = project.git("switch", "main")
+    assert "saved database 'default' as the snapshot of 'feature' and restored the snapshot " in out
+    assert "migrail: database 'default' matches the working tree" in out
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+    assert user_rows(project) == USERS
+    project.query("INSERT INTO shop_item (name) VALUES (3)")  # main's own row
+
+    out = project.git("switch", "feature")
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1], [2]], out
+    assert user_rows(project) == USERS
+    project.git("switch", "main")
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1], [3]]
+    assert user_rows(project) == USERS
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert [s["branch"] for s in stored(project)] == ["feature"]
+
+
+def test_a_file_checkout_or_the_same_branch_never_swaps(project: DjangoProject) -> None:
+    project.git("config", "migrail.snapshots", "true")  # git config alone turns them on
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.write("README", "one\n")
+    project.commit("docs")
+    project.write("README", "two\n")
+
+    assert project.git("checkout", "--", "README") == ""  # a file checkout: flag 0
+    assert project.git("checkout", "main") == "Already on 'main'\n"
+    assert stored(project) == []
+    out = project.git("switch", "-c", "feature")
+    assert "as the snapshot of 'main'; 'feature' has no snapshot" in out
+    project.git("config", "migrail.snapshots", "false")  # git config wins over everything
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    assert project.git("switch", "main") == "Switched to branch 'main'\n"
+    assert [s["branch"] for s in stored(project)] == ["main"]
+
+
+def test_snapshots_off_still_skip_python_on_a_switch_without_migration_changes(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    project.git("switch", "-q", "-c", "feature")
+    project.write("README", "docs\n")
+    project.commit("docs")
+    ran = tmp_path / "ran"
+    fake = tmp_path / "python"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {ran}\n')
+    fake.chmod(0o755)
+    hook = project.root / ".git/hooks/post-checkout"
+    script = hook.read_text()
+    hook.write_text(script.replace(script.split("python=", 1)[1].split("\n", 1)[0], f"'{fake}'"))
+
+    project.git("switch", "main")
+    project.git("switch", "feature")
+    assert not ran.exists()  # the shell decided: no Python started
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    project.git("switch", "main")
+    assert ran.read_text().startswith("-c import sys")  # with snapshots on, Python decides
+
+
+SAVE_FIRST_HINT = (
+    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
+    "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
+    "NAME`, or bring them back from the backup with `migrail restore`\n"
+)
+
+
+def test_a_plain_sync_dropping_rows_says_no_snapshot_keeps_them(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 5)")
+    project.git("reset", "-q", "--hard", "main")  # no hook: feature's migrations are orphans
+    proc = project.migrail("sync", "--dry-run")
+    assert SAVE_FIRST_HINT in proc.stdout
+    assert HINT not in proc.stdout
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stderr
+    before, _, after = proc.stdout.partition(SAVE_FIRST_HINT)
+    assert "drops column stock of shop.item" in before  # the plan, then the line, then the drop
+    assert "  - unapplying shop.0002_stock" in after
+    assert stored(project) == []  # a sync is no switch: it saves no snapshot
+
+
+def test_a_switch_that_saved_the_rows_gives_no_hint(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 5)")
+    out = project.git("switch", "main")
+    assert "- shop.0002_stock" in out  # rolled back, but its rows are in feature's snapshot
+    assert "rows" not in out
+
+
+def test_rebase_unapply_dropping_rows_says_no_snapshot_keeps_them(project: DjangoProject) -> None:
+    from tests.test_rebase import base, diverge
+
+    project.git("config", "migrail.snapshots", "true")
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    sync(project)
+    project.query("INSERT INTO shop_item (price, stock) VALUES (3, 4)")
+    project.git("merge", "main", check=False)
+    proc = project.migrail("rebase", "--unapply")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before, _, after = proc.stdout.partition(SAVE_FIRST_HINT)
+    assert "drops column stock of shop.item" in before
+    assert "unapplying shop.0003_stock" in after
+
+
+def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
+    db_project: tuple[DjangoProject, str], tmp_path: Path
+) -> None:
+    """It holds the migrations the failed sync started from, and is synced from there later."""
+    project, fresh_name = db_project
+    block = tmp_path / "block"
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    project.migration(
+        "shop",
+        "0003_fragile",
+        migration_source(
+            [("shop", "0002_stock")],
+            "migrations.RunPython(migrations.RunPython.noop, reverse_code=fragile),",
+            header=FRAGILE.format(block=str(block)),
+        ),
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_fragile\n")
+    feature = project.commit("fragile")
+    project.git("config", "migrail.snapshots", "true")
+    sync(project)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 2)")
+
+    block.write_text("")  # unapplying 0003_fragile fails until this file is gone
+    out = project.git("switch", "main", check=False)
+    assert "migrail: the database was not synced: unapplying failed" in out
+    out = project.git("switch", "-c", "other")
+    assert (
+        "migrail: saved database 'default' as the snapshot of 'main' (not synced: it holds the "
+        f"migrations of commit {feature[:12]}); 'other' has no snapshot, so it goes on from this "
+        "database ("
+    ) in out
+    listing = project.migrail("snapshot", "list").stdout
+    assert f"  main  {feature[:12]} (not synced)  " in listing
+
+    block.unlink()
+    out = project.git("switch", "main")
+    assert "as the snapshot of 'other' (not synced: it holds the migrations of commit" in out
+    assert "restored the snapshot of 'main'" in out
+    assert "unapplying shop.0003_fragile" in out  # with the code that applied it
+    assert "migrail: database 'default' matches the working tree" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name FROM shop_item") == [[1]]
+    out = project.git("switch", "other")
+    assert "restored the snapshot of 'other'" in out
+    assert "unapplying shop.0003_fragile" in out
+    assert project.schema() == fresh_schema(project, fresh_name)
+
+
+FRAGILE = """
+import os
+
+
+def fragile(apps, schema_editor):
+    if os.path.exists({block!r}):
+        raise RuntimeError("blocked")
+"""
+
+
+def test_a_sqlite_switch_killed_mid_swap_converges_on_the_next_run(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    import sqlite3
+    import time
+
+    start(project, snapshots=True)
+    project.git("switch", "main")
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("switch", "feature")  # main parked, feature restored
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+    journals = project.root / ".git/migrail/snapshots"
+    holder = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # readers go on: feature is saved; main waits
+        switch = subprocess.Popen(
+            ["git", "switch", "main"],
+            cwd=project.root,
+            env=run_env(),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while not any(
+            json.loads(p.read_text()).get("done") == 1 for p in journals.glob("journal-*.json")
+        ):
+            assert switch.poll() is None, "the switch ended before it was killed"
+            time.sleep(0.02)
+        os.killpg(switch.pid, signal.SIGKILL)  # between saving feature and restoring main
+        switch.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 2]]  # feature's, whole
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail: finished an interrupted snapshot switch of database 'default'" in proc.stdout
+    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+    assert [s["branch"] for s in stored(project)] == ["feature"]
+    project.git("switch", "feature")
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+
+
+def test_the_pre_commit_entry_swaps_on_a_switch_with_the_same_migrations(
+    project: DjangoProject,
+) -> None:
+    main_branch(project)  # no hooks installed: pre-commit's `migrail-sync` entry runs instead
+    sync(project)
+    main = project.git("rev-parse", "HEAD").strip()
+    project.git("switch", "-q", "-c", "feature")
+    checkout = {
+        "PRE_COMMIT_CHECKOUT_TYPE": "1",
+        "PRE_COMMIT_FROM_REF": main,
+        "PRE_COMMIT_TO_REF": main,
+    }
+    proc = project.migrail("hook", "pre-commit-sync", env=checkout)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")  # snapshots off
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    proc = project.migrail("hook", "pre-commit-sync", env=checkout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "saved database 'default' as the snapshot of 'main'; 'feature' has no snapshot" in (
+        proc.stdout
+    )
+    assert [s["branch"] for s in stored(project)] == ["main"]

@@ -1,8 +1,9 @@
 """The `migrail` executable's first step: answer "nothing to do" before importing anything heavy.
 
 pre-commit's `migrail-sync` entry runs on every checkout; when no migration
-file differs between the two commits (the common case) this returns after one
-`git diff --quiet`, as the installed hook scripts do in the shell.
+file differs between the two commits (the common case) and branch snapshots are off,
+this returns after one `git diff --quiet` and one `git config`, as the installed hook
+scripts do in the shell.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from migrail.sources.checkout_decision import checkout_needs_sync
+from migrail.sources.checkout_decision import (
+    checkout_needs_sync,
+    is_branch_checkout,
+    snapshots_may_be_on,
+)
 
 
 def main() -> int:
@@ -28,8 +33,9 @@ def _post_checkout_has_nothing_to_do(env: os._Environ[str]) -> bool:
         return True
     if "PRE_COMMIT_CHECKOUT_TYPE" not in env or env.get("CI"):
         return False  # post-merge, post-rewrite, or CI (which the configuration decides)
-    return not checkout_needs_sync(
-        env.get("PRE_COMMIT_FROM_REF", ""),
-        env.get("PRE_COMMIT_TO_REF", ""),
-        env["PRE_COMMIT_CHECKOUT_TYPE"],
-    )
+    old, flag = env.get("PRE_COMMIT_FROM_REF", ""), env["PRE_COMMIT_CHECKOUT_TYPE"]
+    if not is_branch_checkout(old, flag):
+        return True
+    if checkout_needs_sync(old, env.get("PRE_COMMIT_TO_REF", ""), flag):
+        return False
+    return not snapshots_may_be_on()  # the same migrations: only snapshots have work

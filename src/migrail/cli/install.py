@@ -32,15 +32,33 @@ MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
 MIGRATION_PATHS = " ".join(f"'{pathspec}'" for pathspec in MIGRATION_PATHSPECS)
 
 # post-checkout decides in the shell whether anything can have changed, so the
-# common branch switch never starts Python, let alone Django.
+# common branch switch never starts Python, let alone Django. With the same migrations
+# on both sides only branch snapshots have work: `git config migrail.snapshots` decides
+# when set, else a line scan of pyproject.toml (`checkout_decision.snapshots_may_be_on`
+# reads it the same way; a wrong yes costs a Python start that then reads it for real).
 FAST_PATH = {
     "post-checkout": f"""\
 [ "$3" = 1 ] || exit $status  # a file checkout, not a branch switch
 case "$1" in {ZERO_SHA}) exit $status ;; esac  # a clone
-for d in rebase-merge rebase-apply; do
-    [ -d "$(git rev-parse --git-path $d)" ] && exit $status  # mid-rebase: post-rewrite syncs
-done
-git diff --quiet "$1" "$2" -- {MIGRATION_PATHS} && exit $status
+if git diff --quiet "$1" "$2" -- {MIGRATION_PATHS}; then  # same migrations
+    if snapshots=$(git config --get migrail.snapshots); then
+        case $snapshots in [Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|[Oo][Ff][Ff]|0|'') exit $status ;; esac
+    elif [ -f pyproject.toml ]; then
+        seen=''
+        while IFS= read -r line || [ -n "$line" ]; do
+            case $line in *migrail*) seen=1 ;; esac
+            case $seen$line in 1*snapshots*true*) seen=on; break ;; esac
+        done <pyproject.toml
+        [ "$seen" = on ] || exit $status
+    else
+        exit $status
+    fi
+fi
+while IFS= read -r d; do
+    [ -d "$d" ] && exit $status  # mid-rebase: post-rewrite syncs
+done <<EOF
+$(git rev-parse --git-path rebase-merge --git-path rebase-apply)
+EOF
 """,
 }
 # Runs migrail in the environment that installed the hooks, or exits 127 when that

@@ -10,6 +10,8 @@ from migrail.database.branch_snapshots import (
     current_branch,
     database_engine,
     drop_snapshot,
+    holding,
+    label,
     prune_beyond_kept,
 )
 from migrail.database.snapshot_engines import run_journalled
@@ -28,8 +30,10 @@ def run_snapshot_command(
 
     setup_django(repo.root, config)
     for alias in database_aliases(config, database):
-        leaves = applied_leaves(connections[alias]) if action in ("save", "restore") else {}
-        with database_engine(repo, config, alias) as (engine, identity, store):
+        changes = action in ("save", "restore")
+        with database_engine(repo, config, alias, recover=changes) as (engine, identity, store):
+            leaves = applied_leaves(connections[alias]) if changes else {}
+            connections[alias].close()  # PostgreSQL copies a database nobody is in
             snapshots = store.all(identity)
             if action == "list":
                 if not snapshots:
@@ -40,7 +44,8 @@ def run_snapshot_command(
                 for snapshot in snapshots:
                     applied = ", ".join(f"{a}.{n}" for a, n in sorted(snapshot.leaves.items()))
                     print(
-                        f"  {snapshot.branch}  {snapshot.commit[:12]}  "
+                        f"  {snapshot.branch}  {snapshot.commit[:12] or '?'}"
+                        f"{'' if snapshot.synced else ' (not synced)'}  "
                         f"{describe_size(engine.size(snapshot))}  "
                         f"{describe_age(snapshot.created, now)} old  {applied or 'no migrations'}"
                     )
@@ -48,12 +53,13 @@ def run_snapshot_command(
                 branch = name or current_branch(repo)
                 if refused := engine.refusal():
                     raise MigrailError(f"no snapshot of database {alias!r}: {refused}")
-                snapshot = new_snapshot(identity, branch, repo.resolve("HEAD"), leaves)
+                commit, synced = holding(store, identity, repo.resolve("HEAD"), leaves)
+                snapshot = new_snapshot(identity, branch, commit, leaves, synced=synced)
                 run_journalled(
                     engine, store, identity, engine.save_steps(snapshot), record=snapshot
                 )
                 print(
-                    f"migrail: saved database {alias!r} as the snapshot of {branch!r} "
+                    f"migrail: saved database {alias!r} as the snapshot of {label(snapshot)} "
                     f"({describe_size(engine.size(snapshot))})"
                 )
             elif action in ("drop", "restore"):
@@ -71,14 +77,21 @@ def run_snapshot_command(
                     raise MigrailError(f"cannot restore database {alias!r}: {refused}")
                 here = current_branch(repo)
                 if here != name:  # keep what the database holds now
-                    kept = new_snapshot(identity, here, repo.resolve("HEAD"), leaves)
+                    commit, synced = holding(store, identity, repo.resolve("HEAD"), leaves)
+                    kept = new_snapshot(identity, here, commit, leaves, synced=synced)
                     run_journalled(engine, store, identity, engine.save_steps(kept), record=kept)
-                    print(f"migrail: saved database {alias!r} as the snapshot of {here!r}")
+                    print(f"migrail: saved database {alias!r} as the snapshot of {label(kept)}")
                 steps = engine.restore_copy_steps(chosen[0])
                 run_journalled(engine, store, identity, steps)
+                store.clear_unsynced(identity)  # the live database is another one now
+                sync = (
+                    "`migrail sync`"
+                    if chosen[0].synced or not chosen[0].commit
+                    else f"`migrail sync --from {chosen[0].commit[:12]}`"
+                )
                 print(
                     f"migrail: database {alias!r} is now a copy of the snapshot of {name!r} "
-                    f"(commit {chosen[0].commit[:12]}); run `migrail sync` to bring it to "
+                    f"(commit {chosen[0].commit[:12]}); run {sync} to bring it to "
                     "this checkout's migrations"
                 )
             elif action == "prune":

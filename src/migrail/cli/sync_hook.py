@@ -1,8 +1,9 @@
 """post-checkout, post-merge and post-rewrite: sync the database after git moved HEAD.
 
-The installed hook script already returned when no migration changed; this
-repeats those checks for callers that skip the script (the pre-commit
-framework's `migrail-sync` entry) before importing Django.
+The installed hook script already returned when no migration changed (and snapshots
+are off); this repeats those checks for callers that skip the script (the pre-commit
+framework's `migrail-sync` entry) before importing Django. With snapshots on, a
+checkout that moved to another branch swaps snapshots even with the same migrations.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import os
 import sys
 
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
-from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync
-from migrail.sources.config import load_config
+from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync, is_branch_checkout
+from migrail.sources.config import Config, load_config
 from migrail.sources.gitrepo import GitRepo
 
 
@@ -23,23 +24,70 @@ def run_sync_hook(name: str, args: list[str]) -> int:
         return EXIT_CLEAN
     if name == "pre-commit-sync":
         name, args = _from_pre_commit_environment()
-    from_rev = _previous_head(repo, name, args)
-    if from_rev is None:
+    if name == "post-checkout":
+        return _post_checkout(repo, config, args)
+    if name == "post-merge":
+        return _sync(repo, config, "ORIG_HEAD")
+    if name == "post-rewrite":
+        return _sync(repo, config, "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}")
+    raise MigrailError(f"unknown hook {name!r}")
+
+
+def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:
+    """Sync when the migrations changed; with snapshots, swap on any switch of branch."""
+    if len(args) != 3:
         return EXIT_CLEAN
+    for state in ("rebase-merge", "rebase-apply"):
+        if (repo.git_dir / state).exists():
+            return EXIT_CLEAN  # post-rewrite syncs once the rebase is done
+    old, new, flag = args
+    if not is_branch_checkout(old, flag):
+        return EXIT_CLEAN
+    changed = checkout_needs_sync(old, new, flag, cwd=repo.root)
+    if config.snapshots:
+        from migrail.database.branch_snapshots import branch_switch
+
+        switch = branch_switch(repo, old)
+        if switch is not None:
+            return _sync(repo, config, old, switch=switch, changed=changed)
+    return _sync(repo, config, old) if changed else EXIT_CLEAN
+
+
+def _sync(
+    repo: GitRepo,
+    config: Config,
+    from_rev: str | None,
+    *,
+    switch: tuple[str, str] | None = None,
+    changed: bool = True,
+) -> int:
+    """Sync from `from_rev` (after the snapshot swap of a `switch` of branches)."""
     from migrail.database.errors import database_errors
     from migrail.database.sync import SyncOptions, run_sync
 
+    status: int | None = EXIT_FINDINGS
     try:
         with database_errors():
-            if name == "post-checkout" and config.snapshots:
+            if switch is not None:
                 from migrail.database.branch_snapshots import arrive_after_checkout
 
-                from_rev = arrive_after_checkout(repo, config, from_rev)
-            return run_sync(repo, config, SyncOptions(from_rev=from_rev))
+                assert from_rev is not None
+                arrival = arrive_after_checkout(repo, config, from_rev, switch)
+                from_rev = arrival.from_rev
+                if not (changed or arrival.restored):
+                    status = None  # the database goes on as it was, under a new branch
+                    return EXIT_CLEAN
+            status = run_sync(repo, config, SyncOptions(from_rev=from_rev))
+            return status
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
         print(f"migrail: when that is fixed, run {_retry(repo, from_rev)}", file=sys.stderr)
         return EXIT_FINDINGS
+    finally:
+        if config.snapshots and status is not None:
+            from migrail.database.branch_snapshots import note_sync_result
+
+            note_sync_result(repo, config, from_rev, synced=status == EXIT_CLEAN)
 
 
 def _retry(repo: GitRepo, from_rev: str | None) -> str:
@@ -50,23 +98,6 @@ def _retry(repo: GitRepo, from_rev: str | None) -> str:
         )
     except MigrailError:
         return "`migrail sync`"
-
-
-def _previous_head(repo: GitRepo, name: str, args: list[str]) -> str | None:
-    """The commit whose migrations the database follows now, or None when there is nothing to do."""
-    if name == "post-checkout":
-        if len(args) != 3:
-            return None
-        for state in ("rebase-merge", "rebase-apply"):
-            if (repo.git_dir / state).exists():
-                return None  # post-rewrite syncs once the rebase is done
-        old, new, flag = args
-        return old if checkout_needs_sync(old, new, flag, cwd=repo.root) else None
-    if name == "post-merge":
-        return "ORIG_HEAD"
-    if name == "post-rewrite":
-        return "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}"
-    raise MigrailError(f"unknown hook {name!r}")
 
 
 def _from_pre_commit_environment() -> tuple[str, list[str]]:

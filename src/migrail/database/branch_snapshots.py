@@ -1,17 +1,19 @@
 """Branch switches with snapshots: save the branch left, restore the branch arrived at.
 
-Called by the post-checkout hook and `migrail switch` before they sync; the sync that
-follows applies what the branch gained since its snapshot and rolls back what a
-rebase removed. Where no snapshot can be taken (a dev server holds a PostgreSQL
-database open, views on MySQL), it says why and the switch rolls back as before.
+Called by the post-checkout hook and `migrail switch` on every switch to another
+branch (with the same migrations too), before they sync; the sync that follows
+applies what the branch gained since its snapshot and rolls back what a rebase
+removed. Where no snapshot can be taken (a dev server holds a PostgreSQL database
+open, views on MySQL), it says why and the switch rolls back as before.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,15 @@ SNAPSHOT_HINT = (
     "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
     "instead, set `snapshots = true` in [tool.migrail]"
 )
+SAVE_FIRST_HINT = (
+    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
+    "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
+    "NAME`, or bring them back from the backup with `migrail restore`"
+)
+# The aliases whose database, as it stands, this switch saved as the snapshot of the branch
+# left: a rollback of it drops nothing that is not kept. In the environment, so the child
+# that rolls back with the old commit's code knows it too.
+SAVED_ENV = "MIGRAIL_SNAPSHOT_SAVED"
 CHECKOUT_MESSAGE = re.compile(r"^checkout: moving from (.+) to (.+)$")
 
 
@@ -54,9 +65,14 @@ class _FileLockOnly:
 
 @contextmanager
 def database_engine(
-    repo: GitRepo, config: Config, alias: str
+    repo: GitRepo, config: Config, alias: str, *, recover: bool = False
 ) -> Iterator[tuple[Engine, Identity, SnapshotStore]]:
-    """Refuse what sync would refuse, lock, finish an interrupted switch, open the engine."""
+    """Refuse what sync would refuse, lock, finish an interrupted switch, open the engine.
+
+    `recover`: first undo a sync that stopped midway, as the next sync would, so no
+    snapshot holds a half-done rollback and that sync's backup never lands on another
+    branch's database.
+    """
     from django.conf import settings
     from django.db import connections
 
@@ -76,13 +92,15 @@ def database_engine(
     connection = connections[alias]
     identity = identity_of(alias, connection.vendor, settings_dict)
     store = snapshot_store(repo)
-    with (
-        database_lock(repo.migrail_dir / "locks", alias, _FileLockOnly(settings_dict)),
-        open_engine(connection, store) as engine,
-    ):
-        if finish_journal(engine, store, identity):
-            print(f"migrail: finished an interrupted snapshot switch of database {alias!r}")
-        yield engine, identity, store
+    with database_lock(repo.migrail_dir / "locks", alias, _FileLockOnly(settings_dict)):
+        if recover:
+            from migrail.database.rollback_safety import recover_interrupted_sync
+
+            recover_interrupted_sync(repo, connection)
+        with open_engine(connection, store) as engine:
+            if finish_journal(engine, store, identity):
+                print(f"migrail: finished an interrupted snapshot switch of database {alias!r}")
+            yield engine, identity, store
 
 
 def finish_interrupted(repo: GitRepo, config: Config) -> None:
@@ -120,6 +138,12 @@ def branch_exists(repo: GitRepo, branch: str) -> bool:
     return bool(repo.run("rev-parse", "--verify", "--quiet", ref, check=False).strip())
 
 
+def branch_switch(repo: GitRepo, previous: str) -> tuple[str, str] | None:
+    """(branch left, branch arrived at) after a checkout; None when it stayed on its branch."""
+    left, arriving = branch_left(repo, previous), current_branch(repo)
+    return None if left == arriving else (left, arriving)
+
+
 def applied_leaves(connection: Any) -> dict[str, str]:
     """The last applied migration of each app, by the order they were applied."""
     with connection.cursor() as cursor:
@@ -129,14 +153,21 @@ def applied_leaves(connection: Any) -> dict[str, str]:
         return {app: name for app, name in cursor.fetchall()}
 
 
-def arrive_after_checkout(repo: GitRepo, config: Config, previous: str) -> str | None:
-    """post-checkout: save and restore, then the `--from` for sync (see `leave_and_arrive`)."""
+@dataclass(frozen=True)
+class Arrival:
+    """What a switch's snapshot step did, for the sync that follows."""
+
+    from_rev: str | None  # sync's --from; None when the commit it names is gone
+    restored: bool  # a snapshot replaced the database: sync it even with the same migrations
+
+
+def arrive_after_checkout(
+    repo: GitRepo, config: Config, previous: str, switch: tuple[str, str]
+) -> Arrival:
+    """post-checkout from `previous`: save and restore (see `leave_and_arrive`)."""
+    left, arriving = switch
     return leave_and_arrive(
-        repo,
-        config,
-        left=branch_left(repo, previous),
-        left_commit=repo.resolve(previous),
-        arriving=current_branch(repo),
+        repo, config, left=left, left_commit=repo.resolve(previous), arriving=arriving
     )
 
 
@@ -148,12 +179,12 @@ def leave_and_arrive(
     left_commit: str,
     arriving: str | None,
     database: str | None = None,
-) -> str | None:
+) -> Arrival:
     """Save each database as `left`'s snapshot; restore `arriving`'s where it has one.
 
-    Returns sync's `--from`: the commit whose code applied the database's migrations now
-    (the restored snapshot's, `left_commit` when none was restored), or None when that
-    commit is gone (sync then finds sources in its cache and history).
+    The sync to run next goes from the commit whose code applied the database's
+    migrations now: the restored snapshot's, else `left_commit` (or, after a sync that
+    failed, the commit that sync went from, which the saved snapshot records).
     """
     from django.db import connections
 
@@ -162,13 +193,15 @@ def leave_and_arrive(
     setup_django(repo.root, config)
     restored_at = None
     for alias in database_aliases(config, database):
-        leaves = applied_leaves(connections[alias])
         try:
-            with database_engine(repo, config, alias) as (engine, identity, store):
+            with database_engine(repo, config, alias, recover=True) as (engine, identity, store):
+                leaves = applied_leaves(connections[alias])
+                connections[alias].close()  # PostgreSQL renames a database nobody is in
                 refused = engine.refusal()
                 if refused:
                     raise SnapshotUnavailable(refused)
-                save_as = new_snapshot(identity, left, left_commit, leaves)
+                commit, synced = holding(store, identity, left_commit, leaves)
+                save_as = new_snapshot(identity, left, commit, leaves, synced=synced)
                 started = time.monotonic()
                 waiting = _usable(engine, store, identity, arriving) if arriving else None
                 if waiting is not None and waiting.id != save_as.id:
@@ -176,17 +209,20 @@ def leave_and_arrive(
                     run_journalled(
                         engine, store, identity, steps, record=save_as, forget=[waiting.id]
                     )
+                    store.clear_unsynced(identity)  # the live database is another one now
+                    _saved_as_it_stands(alias, False)
                     print(
-                        f"migrail: saved database {alias!r} as the snapshot of {left!r} and "
-                        f"restored the snapshot of {arriving!r} (commit {waiting.commit[:12]}, "
-                        f"{time.monotonic() - started:.2f}s)"
+                        f"migrail: saved database {alias!r} as the snapshot of {label(save_as)} "
+                        f"and restored the snapshot of {arriving!r} (commit "
+                        f"{waiting.commit[:12]}, {time.monotonic() - started:.2f}s)"
                     )
                     restored_at = waiting.commit
                 else:
                     steps = engine.save_steps(save_as)
                     run_journalled(engine, store, identity, steps, record=save_as)
+                    _saved_as_it_stands(alias, True)
                     print(
-                        f"migrail: saved database {alias!r} as the snapshot of {left!r}"
+                        f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}"
                         + (
                             f"; {arriving!r} has no snapshot, so it goes on from this database"
                             if arriving
@@ -198,8 +234,79 @@ def leave_and_arrive(
         except SnapshotUnavailable as err:
             print(f"migrail: no snapshot of database {alias!r}: {err}; rolling back instead")
     if restored_at is None:
-        return left_commit
-    return restored_at if _commit_exists(repo, restored_at) else None
+        return Arrival(left_commit, restored=False)
+    return Arrival(restored_at if _commit_exists(repo, restored_at) else None, restored=True)
+
+
+def holding(
+    store: SnapshotStore, identity: Identity, commit: str, leaves: dict[str, str]
+) -> tuple[str, bool]:
+    """(the commit whose code applied the database's migrations, whether it was synced).
+
+    After a sync that failed (`note_sync_result`) the database holds what the commit
+    that sync went from applied, until its migrations change (a sync or migrate since).
+    """
+    noted = store.unsynced(identity)
+    if noted is None:
+        return commit, True
+    noted_commit, then = noted
+    if then is not None and then != leaves:
+        store.clear_unsynced(identity)  # synced or migrated since the failure
+        return commit, True
+    return noted_commit, False
+
+
+def label(snapshot: Snapshot) -> str:
+    if snapshot.synced:
+        return repr(snapshot.branch)
+    held = f"commit {snapshot.commit[:12]}" if snapshot.commit else "an unknown commit"
+    return f"{snapshot.branch!r} (not synced: it holds the migrations of {held})"
+
+
+def _saved_as_it_stands(alias: str, saved: bool) -> None:
+    aliases = set(filter(None, os.environ.get(SAVED_ENV, "").split(",")))
+    aliases = aliases | {alias} if saved else aliases - {alias}
+    os.environ[SAVED_ENV] = ",".join(sorted(aliases))
+
+
+def note_sync_result(
+    repo: GitRepo,
+    config: Config,
+    from_rev: str | None,
+    *,
+    synced: bool,
+    database: str | None = None,
+) -> None:
+    """After a switch's or hook's sync: note a failure, so the next snapshot saved of the
+    database says what it really holds (the migrations `from_rev`'s code applied)."""
+    from django.conf import settings
+
+    if not config.snapshots or not settings.configured:
+        return  # Django never started: the database was not touched
+    from django.db import connections
+
+    from migrail.database.journal import unfinished
+    from migrail.database.rollback_safety import database_of, journal_dir
+    from migrail.database.settings import database_aliases
+
+    commit = ""
+    if from_rev:
+        with suppress(MigrailError):  # a commit gone: sync then finds sources elsewhere
+            commit = repo.resolve(from_rev)
+    store = snapshot_store(repo)
+    for alias in database_aliases(config, database):
+        connection = connections[alias]
+        identity = identity_of(alias, connection.vendor, settings.DATABASES[alias])
+        if synced:
+            store.clear_unsynced(identity)
+            continue
+        try:
+            leaves: dict[str, str] | None = applied_leaves(connection)
+            if unfinished(journal_dir(repo), database_of(connection)):
+                leaves = None  # its backup comes back first: the note holds whatever they are
+        except Exception:  # the server is down: the note holds without them
+            leaves = None
+        store.mark_unsynced(identity, commit, leaves)
 
 
 def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
@@ -297,6 +404,15 @@ DROP_TABLE = re.compile(r"^drops table (\S+)$")
 DROP_COLUMN = re.compile(r"^drops column (\S+) of (\w+)\.(\w+)$")
 
 
+def rollback_hint(connection: Any, drops: dict[Any, list[str]], config: Config) -> str | None:
+    """The line a rollback prints before it drops rows that no snapshot keeps, if any."""
+    if config.snapshots and connection.alias in os.environ.get(SAVED_ENV, "").split(","):
+        return None  # this switch saved the database as it stands: its snapshot has them
+    if not plan_drops_hold_rows(connection, drops):
+        return None
+    return SAVE_FIRST_HINT if config.snapshots else SNAPSHOT_HINT
+
+
 def plan_drops_hold_rows(connection: Any, drops: dict[Any, list[str]]) -> bool:
     """`holds_rows` for a `SyncPlan.drops` (its "drops table T" and "drops column C of a.m").
 
@@ -330,17 +446,18 @@ def switch_with_snapshots(
 
     When every database has `branch`'s snapshot and can swap now, git switches first and
     the swap follows, as with the hooks; otherwise this branch's snapshot is saved and
-    the usual rollback runs.
+    the usual rollback runs. A switch to the branch checked out saves nothing.
     """
-    import os
     import subprocess
     import sys
 
     from migrail.database.settings import database_aliases, setup_django
-    from migrail.errors import EXIT_FINDINGS
+    from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS
 
     setup_django(repo.root, config)
     left = current_branch(repo)
+    if left == branch:
+        return None
     left_commit = repo.resolve("HEAD")
     aliases = database_aliases(config, database)
     if not all(_can_restore(repo, config, alias, branch) for alias in aliases):
@@ -349,17 +466,20 @@ def switch_with_snapshots(
         )
         return None
     env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command does what the hooks would
-    if subprocess.run(["git", "switch", branch], cwd=repo.root, env=env).returncode != 0:
+    switched = subprocess.run(["git", "switch", "--end-of-options", branch], cwd=repo.root, env=env)
+    if switched.returncode != 0:
         print(f"migrail: git switch {branch} failed; nothing was changed", file=sys.stderr)
         return EXIT_FINDINGS
-    from_rev = leave_and_arrive(
+    arrival = leave_and_arrive(
         repo, config, left=left, left_commit=left_commit, arriving=branch, database=database
     )
     forward = [sys.executable, "-m", "migrail", "sync"]
-    forward += ["--from", from_rev] if from_rev else []
+    forward += ["--from", arrival.from_rev] if arrival.from_rev else []
     if database:
         forward += ["--database", database]
-    return subprocess.run(forward, cwd=repo.root).returncode
+    status = subprocess.run(forward, cwd=repo.root).returncode
+    note_sync_result(repo, config, arrival.from_rev, synced=status == EXIT_CLEAN, database=database)
+    return status
 
 
 def _can_restore(repo: GitRepo, config: Config, alias: str, branch: str) -> bool:

@@ -35,13 +35,13 @@ class SyncRefused(MigrailError):
 def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, config: Config) -> None:
     """Refuse, before anything changes, a rollback that cannot be carried out.
 
-    A rollback that would drop rows first says how snapshots would keep them.
+    A rollback that would drop rows no snapshot keeps first says how to keep them.
     """
-    if plan.unapply and not config.snapshots:
-        from migrail.database.branch_snapshots import SNAPSHOT_HINT, plan_drops_hold_rows
+    if plan.unapply:
+        from migrail.database.branch_snapshots import rollback_hint
 
-        if plan_drops_hold_rows(connection, plan.drops):  # never fails: a hint only
-            print(SNAPSHOT_HINT)
+        if hint := rollback_hint(connection, plan.drops, config):  # never fails: a hint only
+            print(hint)
     if plan.missing_sources:
         names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
         raise SyncRefused(

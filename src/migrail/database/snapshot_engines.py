@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,8 @@ from migrail.database.snapshot_store import Identity, Snapshot, SnapshotStore
 from migrail.errors import MigrailError
 
 Step = list[str]
+FILE_COPY_FROM = 256 * 1024 * 1024  # bytes: PostgreSQL copies larger databases file by file
+SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy or rename
 
 
 class SnapshotUnavailable(MigrailError):
@@ -95,6 +98,10 @@ class PostgresEngine(Engine):
 
     def refusal(self) -> str | None:
         others = self.others_connected(self.live)
+        deadline = time.monotonic() + SESSION_GRACE
+        while others and time.monotonic() < deadline:  # a client that just closed: its
+            time.sleep(0.05)  # server process outlives the connection for a moment
+            others = self.others_connected(self.live)
         if others:
             return (
                 f"database {self.live!r} is open in {others} other session(s) (a dev server?); "
@@ -127,6 +134,7 @@ class PostgresEngine(Engine):
             if not self._exists(target):
                 self.cursor.execute(
                     f"CREATE DATABASE {pg_quote(target)} TEMPLATE {pg_quote(source)}"
+                    + self._strategy(source)
                 )
         elif op == "rename":
             source, target = names
@@ -138,6 +146,17 @@ class PostgresEngine(Engine):
                 raise MigrailError(f"neither database {source!r} nor {target!r} exists")
         else:
             raise MigrailError(f"unknown snapshot step {step!r}")
+
+    def _strategy(self, source: str) -> str:
+        """PostgreSQL 15+ copies a large database faster file by file (after a checkpoint)
+        than through the WAL, its default; measured: 1 GB 1.4-1.5 s against 2.2-3.7 s,
+        100 MB about even."""
+        self.cursor.execute(
+            "SELECT current_setting('server_version_num')::int >= 150000 "
+            "AND pg_database_size(%s) >= %s",
+            [source, FILE_COPY_FROM],
+        )
+        return " STRATEGY FILE_COPY" if self.cursor.fetchone()[0] else ""
 
 
 class MysqlEngine(Engine):
@@ -295,19 +314,37 @@ class SqliteEngine(Engine):
         if op == "drop":
             Path(names[0]).unlink(missing_ok=True)
         elif op == "copy":
-            source, target = names
-            if not Path(target).exists():
-                os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
-            source_db = sqlite3.connect(source)
-            target_db = sqlite3.connect(target, timeout=30)
-            try:
-                with target_db:
-                    source_db.backup(target_db)
-            finally:
-                source_db.close()
-                target_db.close()
+            self._copy(*names)
         else:
             raise MigrailError(f"unknown snapshot step {step!r}")
+
+    def _copy(self, source: str, target: str) -> None:
+        """The online backup API, then one fsync: the journal's order makes it safe.
+
+        Into the live file, its rollback journal is kept (another process never sees a
+        half-copied file, and a kill rolls back) but not fsync'd (`synchronous=OFF`);
+        into a new snapshot file, no journal at all. Either way an OS crash mid-copy
+        leaves a step the snapshot journal, fsync'd before it, runs again.
+        """
+        fresh = not Path(target).exists() or Path(target).stat().st_size == 0
+        if fresh:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+        source_db = sqlite3.connect(source)
+        target_db = sqlite3.connect(target, timeout=30)
+        try:
+            target_db.execute("PRAGMA synchronous = OFF")
+            if fresh and target != self.live:
+                target_db.execute("PRAGMA journal_mode = OFF")
+            with target_db:
+                source_db.backup(target_db)
+        finally:
+            source_db.close()
+            target_db.close()
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextmanager
@@ -384,19 +421,9 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
 
 
 def _finish(store: SnapshotStore, identity: Identity, journal: dict[str, Any]) -> None:
-    from migrail.database.snapshot_store import Snapshot as SnapshotRecord
+    from migrail.database.snapshot_store import snapshot_from_json
 
     store.forget(list(journal["forget"]))
-    data = journal["record"]
-    if data:
-        store.record(
-            SnapshotRecord(
-                data["id"],
-                data["branch"],
-                data["commit"],
-                Identity(**data["identity"]),
-                dict(data["leaves"]),
-                float(data["created"]),
-            )
-        )
+    if journal["record"]:
+        store.record(snapshot_from_json(journal["record"]))
     store.clear_journal(identity)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrail.database.private_files import write_private_json
+from migrail.database.private_files import private_directory, write_private_json
 from migrail.errors import MigrailError
 
 OBJECT_PREFIX = "migrail_snap_"
@@ -67,6 +67,9 @@ class Snapshot:
     identity: Identity
     leaves: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
+    # False: saved after a sync that failed, so it holds the migrations `commit`'s code
+    # applied, not its branch's; restoring it syncs from `commit` like any other.
+    synced: bool = True
 
     @property
     def object_name(self) -> str:
@@ -74,8 +77,24 @@ class Snapshot:
         return OBJECT_PREFIX + self.id
 
 
-def new_snapshot(identity: Identity, branch: str, commit: str, leaves: dict[str, str]) -> Snapshot:
-    return Snapshot(snapshot_id(identity, branch), branch, commit, identity, leaves, time.time())
+def new_snapshot(
+    identity: Identity, branch: str, commit: str, leaves: dict[str, str], *, synced: bool = True
+) -> Snapshot:
+    return Snapshot(
+        snapshot_id(identity, branch), branch, commit, identity, leaves, time.time(), synced
+    )
+
+
+def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        data["id"],
+        data["branch"],
+        data["commit"],
+        Identity(**data["identity"]),
+        dict(data["leaves"]),
+        float(data["created"]),
+        bool(data.get("synced", True)),
+    )
 
 
 class SnapshotStore:
@@ -97,15 +116,7 @@ class SnapshotStore:
             if path.name.startswith("journal-"):
                 continue
             try:
-                data = json.loads(path.read_text())
-                snapshot = Snapshot(
-                    data["id"],
-                    data["branch"],
-                    data["commit"],
-                    Identity(**data["identity"]),
-                    dict(data["leaves"]),
-                    float(data["created"]),
-                )
+                snapshot = snapshot_from_json(json.loads(path.read_text()))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # a torn or foreign file is not a snapshot
             if identity is None or snapshot.identity.key == identity.key:
@@ -144,6 +155,25 @@ class SnapshotStore:
 
     def clear_journal(self, identity: Identity) -> None:
         self.journal_path(identity).unlink(missing_ok=True)
+
+    def _unsynced_path(self, identity: Identity) -> Path:
+        return self.directory / "unsynced" / f"{identity.key}.json"
+
+    def mark_unsynced(self, identity: Identity, commit: str, leaves: dict[str, str] | None) -> None:
+        """The live database's last sync failed: it holds what `commit`'s code applied."""
+        path = private_directory(self.ensure() / "unsynced") / f"{identity.key}.json"
+        write_private_json(path, {"commit": commit, "leaves": leaves})
+
+    def unsynced(self, identity: Identity) -> tuple[str, dict[str, str] | None] | None:
+        """(commit, applied leaves then) of the failed sync `mark_unsynced` noted, if any."""
+        try:
+            data = json.loads(self._unsynced_path(identity).read_text())
+            return str(data["commit"]), data["leaves"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def clear_unsynced(self, identity: Identity) -> None:
+        self._unsynced_path(identity).unlink(missing_ok=True)
 
 
 def describe_age(created: float, now: float) -> str:

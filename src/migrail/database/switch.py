@@ -22,6 +22,7 @@ from migrail.sources.gitrepo import GitRepo
 def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
     commit = _local_branch(repo, branch)
     target = static_target(repo, config, commit)
+    left = repo.resolve("HEAD")
     changed = repo.run("status", "--porcelain", "--untracked-files=no").decode().splitlines()
     if changed:
         names = ", ".join(line[3:] for line in changed[:5]) + (", …" if len(changed) > 5 else "")
@@ -47,6 +48,10 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
     if caller:
         env["DJANGO_SETTINGS_MODULE"] = caller
     status = subprocess.run(forward, cwd=repo.root, env=env).returncode
+    if config.snapshots and switched.returncode == 0:
+        from migrail.database.branch_snapshots import note_sync_result
+
+        note_sync_result(repo, config, left, synced=status == 0, database=options.database)
     if switched.returncode != 0:
         outcome = (
             "the database was put back to this branch's migrations"

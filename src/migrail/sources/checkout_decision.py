@@ -1,9 +1,9 @@
-"""Does a checkout need the database synced? One `git diff --quiet`, no heavy imports.
+"""Does a checkout need migrail? One `git diff --quiet`, no heavy imports.
 
-This module imports nothing but `os` and `subprocess`, so the executable's entry can
-answer the common case (nothing under a migrations directory changed) before
-loading the rest of migrail; the installed hook scripts make the same decision
-in the shell, from the same pathspecs.
+This module imports nothing but `os` and `subprocess`, so the executable's entry
+can answer the common case (nothing under a migrations directory changed, snapshots
+off) before loading the rest of migrail; the installed hook scripts make the same
+decision in the shell, from the same pathspecs and the same reading of the settings.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import subprocess
 
 ZERO_SHA = "0" * 40
 MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
+_FALSE = ("false", "no", "off", "0", "")
 
 
 def checkout_needs_sync(old: str, new: str, flag: str, cwd: os.PathLike[str] | None = None) -> bool:
     """A branch checkout (flag 1), not a clone (no old HEAD), that changed a migration file."""
-    if flag != "1" or old in ("", ZERO_SHA):
+    if not is_branch_checkout(old, flag):
         return False
     diff = subprocess.run(
         ["git", "diff", "--quiet", "--end-of-options", old, new, "--", *MIGRATION_PATHSPECS],
@@ -26,3 +27,36 @@ def checkout_needs_sync(old: str, new: str, flag: str, cwd: os.PathLike[str] | N
         check=False,
     )
     return diff.returncode != 0
+
+
+def is_branch_checkout(old: str, flag: str) -> bool:
+    """post-checkout's flag 1 (not a file checkout) with an old HEAD (not a clone)."""
+    return flag == "1" and old not in ("", ZERO_SHA)
+
+
+def snapshots_may_be_on(cwd: os.PathLike[str] | None = None) -> bool:
+    """Whether branch snapshots may be on, without importing a TOML parser.
+
+    `git config migrail.snapshots` decides when set (a value that is not a boolean says
+    yes: migrail then reports it); else the line scan the hook script does of
+    pyproject.toml (`cwd`: hooks run at the top of the work tree): a line holding
+    `snapshots` then `true`, on or after one naming migrail. The scan may say yes wrongly
+    (a comment; the full configuration then says no), never no to `snapshots = true`.
+    """
+    proc = subprocess.run(
+        ["git", "config", "--get", "migrail.snapshots"], cwd=cwd, capture_output=True, check=False
+    )
+    if proc.returncode == 0:
+        return proc.stdout.decode(errors="replace").strip().lower() not in _FALSE
+    try:
+        with open(os.path.join(cwd or ".", "pyproject.toml"), errors="replace") as file:
+            text = file.read()
+    except OSError:
+        return False
+    seen = False
+    for line in text.splitlines():
+        seen = seen or "migrail" in line
+        where = line.find("snapshots")
+        if seen and where >= 0 and "true" in line[where:]:
+            return True
+    return False
