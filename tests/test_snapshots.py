@@ -525,6 +525,13 @@ def test_a_switch_that_saved_the_rows_gives_no_hint(project: DjangoProject) -> N
     out = project.git("switch", "main")
     assert "- shop.0002_stock" in out  # rolled back, but its rows are in feature's snapshot
     assert "rows" not in out
+    # Nor a backup: the snapshot just saved is one.
+    assert (
+        "migrail: no backup of database 'default': the snapshot this switch just saved holds it "
+        "as it stands\n"
+    ) in out
+    backups = project.root / ".git/migrail/backups"
+    assert not backups.exists() or not any(backups.iterdir())
 
 
 def test_rebase_unapply_dropping_rows_says_no_snapshot_keeps_them(project: DjangoProject) -> None:

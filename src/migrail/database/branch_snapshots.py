@@ -404,9 +404,14 @@ DROP_TABLE = re.compile(r"^drops table (\S+)$")
 DROP_COLUMN = re.compile(r"^drops column (\S+) of (\w+)\.(\w+)$")
 
 
+def saved_as_it_stands(alias: str) -> bool:
+    """Whether this switch saved `alias` as a snapshot, unchanged since (here or in a parent)."""
+    return alias in os.environ.get(SAVED_ENV, "").split(",")
+
+
 def rollback_hint(connection: Any, drops: dict[Any, list[str]], config: Config) -> str | None:
     """The line a rollback prints before it drops rows that no snapshot keeps, if any."""
-    if config.snapshots and connection.alias in os.environ.get(SAVED_ENV, "").split(","):
+    if config.snapshots and saved_as_it_stands(connection.alias):
         return None  # this switch saved the database as it stands: its snapshot has them
     if not plan_drops_hold_rows(connection, drops):
         return None

@@ -79,6 +79,15 @@ def roll_back(
     The journal is finished by whoever ends the sync (`end_rollback`), after migrate.
     """
     connection = loaded.connection
+    if backup and config.snapshots:
+        from migrail.database.branch_snapshots import saved_as_it_stands
+
+        if saved_as_it_stands(connection.alias):
+            print(
+                f"migrail: no backup of database {connection.alias!r}: the snapshot this "
+                "switch just saved holds it as it stands"
+            )
+            backup = False
     taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
     begin_rollback(connection, repo, plan.unapply, taken)
     unapply(plan, loaded)
