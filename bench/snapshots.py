@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.databases import database_settings  # noqa: E402
 from tests.djangoproject import DjangoProject, run_env  # noqa: E402
-from tests.test_sync import feature_branch, main_branch  # noqa: E402
+from tests.scenarios import feature_branch, main_branch  # noqa: E402
 
 BULK = """\
 from django.db import migrations, models

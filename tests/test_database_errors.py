@@ -18,7 +18,7 @@ import pytest
 
 from tests.databases import database_settings
 from tests.djangoproject import DjangoProject, run_env
-from tests.test_sync import feature_branch, main_branch, sync
+from tests.scenarios import feature_branch, main_branch, sync
 
 DOWN = {
     "postgresql": (

@@ -12,7 +12,7 @@ from tests.djangoproject import (
     real_project,
     user_rows,
 )
-from tests.test_sync import feature_branch, main_branch, sync
+from tests.scenarios import feature_branch, main_branch, sync
 
 NOTE = (
     "shop.0002_stock changed since it was applied, and `migrate` does not re-run it: "

@@ -26,7 +26,7 @@ from tests.djangoproject import (
     run_env,
     user_rows,
 )
-from tests.test_sync import main_branch, sync
+from tests.scenarios import main_branch, sync
 
 # A hook that was there before migrail: it records its arguments and input, and exits with
 # the number in the file `exit-status` beside it (0 when the file is absent).

@@ -29,7 +29,7 @@ from tests.djangoproject import (
     run_env,
     user_rows,
 )
-from tests.test_sync import fresh_schema, sync
+from tests.scenarios import fresh_schema, sync
 
 STEPS = 20
 SLOW_REVERSE = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.djangoproject import DjangoProject
-from tests.test_rebase import diverge
+from tests.scenarios import diverge
 
 
 def forked_and_merged(p: DjangoProject) -> str:

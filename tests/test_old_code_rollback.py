@@ -23,8 +23,7 @@ from tests.djangoproject import (
     real_project,
     user_rows,
 )
-from tests.test_rebase import diverge, rebase
-from tests.test_sync import sync
+from tests.scenarios import diverge, rebase, sync
 
 HELPERS = """\
 def fill(apps, schema_editor):

@@ -5,46 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
-
-
-def base(p: DjangoProject) -> None:
-    p.linear_app("shop", "0002_price")
-    p.commit("base")
-
-
-def add(p: DjangoProject, app: str, name: str, parent: str, *, commit: bool = True) -> None:
-    p.migration(app, name, migration_source([(app, parent)], add_field("item", name[5:])))
-    p.write(f"{app}/migrations/max_migration.txt", f"{name}\n")
-    if commit:
-        p.commit(name)
-
-
-def diverge(p: DjangoProject, ours: list[str], theirs: list[str]) -> None:
-    """feature gets `ours` (a chain after 0002_price), main gets `theirs`."""
-    p.git("switch", "-q", "-c", "feature")
-    parent = "0002_price"
-    for name in ours:
-        add(p, "shop", name, parent)
-        parent = name
-    p.git("switch", "-q", "main")
-    parent = "0002_price"
-    for name in theirs:
-        add(p, "shop", name, parent)
-        parent = name
-    p.git("switch", "-q", "feature")
-
-
-def assert_repaired(p: DjangoProject) -> None:
-    proc = p.migrail("check")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    leaves = p.django_graph()["leaves"]
-    assert len(leaves) == len({app for app, _ in leaves})  # one leaf per app
-
-
-def rebase(p: DjangoProject, *args: str) -> str:
-    proc = p.migrail("rebase", *args)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+from tests.scenarios import add_migration, assert_repaired, base, diverge, rebase
 
 
 @pytest.mark.parametrize("style", ["merge", "diff3", "zdiff3"])
@@ -107,7 +68,7 @@ def test_moved_file_keeps_every_other_byte(project: DjangoProject) -> None:
     project.write("shop/migrations/max_migration.txt", "0003_stock\n")
     project.commit("stock")
     project.git("switch", "-q", "main")
-    add(project, "shop", "0003_color", "0002_price")
+    add_migration(project, "shop", "0003_color", "0002_price")
     project.git("switch", "-q", "feature")
     project.git("rebase", "main", check=False)
     rebase(project)
@@ -127,7 +88,7 @@ def test_two_apps_forked_at_once_and_a_cross_app_dependency(project: DjangoProje
     project.write("billing/migrations/max_migration.txt", "0001_initial\n")
     project.commit("billing")
     project.git("switch", "-q", "-c", "feature")
-    add(project, "shop", "0003_stock", "0002_price", commit=False)
+    add_migration(project, "shop", "0003_stock", "0002_price", commit=False)
     project.migration(
         "billing",
         "0002_stock",
@@ -138,7 +99,7 @@ def test_two_apps_forked_at_once_and_a_cross_app_dependency(project: DjangoProje
     project.write("billing/migrations/max_migration.txt", "0002_stock\n")
     project.commit("feature")
     project.git("switch", "-q", "main")
-    add(project, "shop", "0003_color", "0002_price", commit=False)
+    add_migration(project, "shop", "0003_color", "0002_price", commit=False)
     project.migration(
         "billing",
         "0002_total",
@@ -162,7 +123,7 @@ def test_cross_app_reference_elsewhere_is_updated_and_reported(project: DjangoPr
     base(project)
     project.add_app("billing")
     project.git("switch", "-q", "-c", "feature")
-    add(project, "shop", "0003_stock", "0002_price", commit=False)
+    add_migration(project, "shop", "0003_stock", "0002_price", commit=False)
     project.migration(
         "billing",
         "0001_initial",
@@ -171,7 +132,7 @@ def test_cross_app_reference_elsewhere_is_updated_and_reported(project: DjangoPr
     project.write("billing/migrations/max_migration.txt", "0001_initial\n")
     project.commit("feature")
     project.git("switch", "-q", "main")
-    add(project, "shop", "0003_color", "0002_price")
+    add_migration(project, "shop", "0003_color", "0002_price")
     project.git("switch", "-q", "feature")
     project.git("merge", "main", check=False)
     out = rebase(project)
@@ -219,7 +180,7 @@ def test_applied_migration_is_refused_and_unapply_rolls_it_back(project: DjangoP
 def test_rebase_refuses_a_file_with_conflict_markers(project: DjangoProject) -> None:
     base(project)
     project.git("switch", "-q", "-c", "feature")
-    add(project, "shop", "0003_stock", "0002_price")
+    add_migration(project, "shop", "0003_stock", "0002_price")
     project.git("switch", "-q", "main")
     project.migration(
         "shop", "0003_stock", migration_source([("shop", "0002_price")], add_field("item", "other"))

@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.djangoproject import DjangoProject, add_field, migration_source
-from tests.test_rebase import assert_repaired, base, diverge
+from tests.scenarios import assert_repaired, base, diverge, repository_state
 
 
 def add(p: DjangoProject, name: str, parent: str, field: str) -> None:
     p.migration("shop", name, migration_source([("shop", parent)], add_field("item", field)))
     p.write("shop/migrations/max_migration.txt", f"{name}\n")
     p.commit(name)
-
-
-def state(p: DjangoProject) -> dict[str, object]:
-    """Everything a failed rebase must leave as it was: every file's bytes, the index, the status."""
-    files = {
-        str(path.relative_to(p.root)): (
-            os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
-        )
-        for path in sorted(p.root.rglob("*"))
-        if ".git" not in path.relative_to(p.root).parts
-        and "__pycache__" not in path.parts
-        and not path.name.endswith(".sqlite3")
-        and (path.is_file() or path.is_symlink())
-    }
-    return {
-        "files": files,
-        "status": p.git("status", "--porcelain"),
-        "staged": p.git("diff", "--cached"),
-        "index": p.git("ls-files", "--stage"),
-    }
 
 
 def merge_migration_committed(p: DjangoProject) -> None:
@@ -55,10 +34,10 @@ NOTHING = "migrail: nothing to rebase: no app has several leaf migrations\n"
 
 def test_fork_resolved_by_a_merge_migration_is_left_alone(project: DjangoProject) -> None:
     merge_migration_committed(project)
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, NOTHING, "")
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 def test_linear_graph_during_a_merge_is_left_alone(project: DjangoProject) -> None:
@@ -70,10 +49,10 @@ def test_linear_graph_during_a_merge_is_left_alone(project: DjangoProject) -> No
     project.commit("main notes")
     project.git("switch", "-q", "feature")
     assert "CONFLICT" in project.git("merge", "main", check=False)
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, NOTHING, "")
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 def test_linear_graph_during_a_rebase_is_left_alone(project: DjangoProject) -> None:
@@ -89,10 +68,10 @@ def test_linear_graph_during_a_rebase_is_left_alone(project: DjangoProject) -> N
     project.commit("main notes")
     project.git("switch", "-q", "feature")
     assert "CONFLICT" in project.git("rebase", "main", check=False)
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, NOTHING, "")
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 def test_linear_chain_is_not_renumbered_during_a_rebase(project: DjangoProject) -> None:
@@ -114,10 +93,10 @@ def test_linear_chain_is_not_renumbered_during_a_rebase(project: DjangoProject) 
     project.git("switch", "-q", "feature")
     assert "CONFLICT" in project.git("rebase", "main", check=False)
     assert not project.git("ls-tree", "HEAD", "shop/migrations/0003_stock.py")  # being replayed
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, NOTHING, "")
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 @pytest.mark.parametrize("broken", ["settings", "database"])
@@ -133,7 +112,7 @@ def test_applied_migrations_are_not_moved_blind(project: DjangoProject, broken: 
         project.database = {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent/db"}
         project.write_settings()
         reason = "unable to open database file"
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert proc.returncode == 2
     assert proc.stderr == (
@@ -143,7 +122,7 @@ def test_applied_migrations_are_not_moved_blind(project: DjangoProject, broken: 
         "it applied.\n"
     )
     assert proc.stdout == ""
-    assert state(project) == before
+    assert repository_state(project) == before
     proc = project.migrail("rebase", "--no-db-check")
     assert proc.returncode == 0, proc.stderr
     assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in proc.stdout
@@ -203,27 +182,27 @@ def test_destination_taken_by_an_ignored_file_changes_nothing(project: DjangoPro
     forked_chain_mid_merge(project)
     (project.root / ".git/info/exclude").write_text("0005_size.py\n")
     project.write("shop/migrations/0005_size.py", "# someone's work in progress\n")
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert proc.returncode == 2
     assert proc.stderr == (
         "migrail: error: shop/migrations/0005_size.py already exists and is not a migration "
         "being moved; nothing was changed. Move it away, then run `migrail rebase` again.\n"
     )
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 def test_git_failing_while_staging_puts_everything_back(project: DjangoProject) -> None:
     forked_chain_mid_merge(project)
     (project.root / ".git/index.lock").write_text("")  # another git process holds the index
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert proc.returncode == 2
     assert proc.stderr.startswith("migrail: error: git add ")
     assert proc.stderr.endswith("; nothing was changed\n")
     assert "Traceback" not in proc.stderr
     (project.root / ".git/index.lock").unlink()
-    assert state(project) == before
+    assert repository_state(project) == before
     assert project.migrail("rebase").returncode == 0  # and the repair still works afterwards
     project.git("commit", "-q", "--no-edit")
     assert_repaired(project)
@@ -246,7 +225,7 @@ def test_a_symlinked_migration_is_refused(
     add(project, "0003_color", "0002_price", "color")
     project.git("switch", "-q", "feature")
     project.git("merge", "main", check=False)
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase")
     assert proc.returncode == 2
     if where == "outside":
@@ -263,7 +242,7 @@ def test_a_symlinked_migration_is_refused(
             "`migrail rebase` again\n"
         )
     assert proc.stderr == expected
-    assert state(project) == before
+    assert repository_state(project) == before
     assert target.read_text() == source
 
 
@@ -280,7 +259,7 @@ def test_a_fork_the_default_branch_has_neither_side_of_is_refused(project: Djang
     project.write("shop/migrations/max_migration.txt", "0003_views\n")
     project.git("add", "-A")
     project.git("commit", "-q", "--no-edit", "--no-verify")
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase", "shop", "--no-db-check")
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == (
@@ -288,7 +267,7 @@ def test_a_fork_the_default_branch_has_neither_side_of_is_refused(project: Djang
         "(0003_subtitle, 0003_views): name the side to keep with --onto REV "
         "(the branch whose migrations keep their names); nothing was changed\n"
     )
-    assert state(project) == before
+    assert repository_state(project) == before
     proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "fa")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert project.migrail("check").returncode == 0

@@ -28,7 +28,7 @@ from tests.djangoproject import (
     run_env,
     user_rows,
 )
-from tests.test_sync import feature_branch, main_branch, sync
+from tests.scenarios import feature_branch, main_branch, sync
 
 ROWS = "SELECT id, name FROM shop_item ORDER BY id"
 

@@ -7,35 +7,34 @@ from pathlib import Path
 import pytest
 
 from tests.djangoproject import DjangoProject
-from tests.test_rebase import base, diverge
-from tests.test_rebase_guards import state
+from tests.scenarios import base, diverge, repository_state
 
 
 def test_rebase_onto_an_option_during_a_merge(project: DjangoProject) -> None:
     base(project)
     diverge(project, ["0003_stock"], ["0003_color"])
     project.git("merge", "main", check=False)
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase", "--onto=-d")
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         2,
         "",
         "migrail: error: unknown revision '-d'\n",
     )
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 def test_rebase_onto_nothing(project: DjangoProject) -> None:
     base(project)
     diverge(project, ["0003_stock"], ["0003_color"])
-    before = state(project)
+    before = repository_state(project)
     proc = project.migrail("rebase", "--onto=")
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         2,
         "",
         "migrail: error: unknown revision ''\n",
     )
-    assert state(project) == before
+    assert repository_state(project) == before
 
 
 @pytest.mark.parametrize("rev", ["--output={out}", ""])

@@ -4,7 +4,7 @@ configuration (git config over [tool.migrail]), then manage.py's default."""
 from __future__ import annotations
 
 from tests.djangoproject import DjangoProject
-from tests.test_sync import main_branch
+from tests.scenarios import main_branch
 
 NO_DEFAULT_MANAGE_PY = """\
 import sys

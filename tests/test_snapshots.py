@@ -22,7 +22,7 @@ from tests.djangoproject import (
     run_env,
     user_rows,
 )
-from tests.test_sync import feature_branch, fresh_schema, main_branch, sync
+from tests.scenarios import base, diverge, feature_branch, fresh_schema, main_branch, sync
 
 HINT = (
     "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
@@ -535,7 +535,6 @@ def test_a_switch_that_saved_the_rows_gives_no_hint(project: DjangoProject) -> N
 
 
 def test_rebase_unapply_dropping_rows_says_no_snapshot_keeps_them(project: DjangoProject) -> None:
-    from tests.test_rebase import base, diverge
 
     project.git("config", "migrail.snapshots", "true")
     base(project)

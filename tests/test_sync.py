@@ -5,53 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
-
-
-def main_branch(p: DjangoProject) -> None:
-    p.add_app("shop")
-    p.add_app("billing")
-    p.migration("shop", "0001_initial", migration_source([], create_model("Item", "name")))
-    p.migration(
-        "billing",
-        "0001_initial",
-        migration_source([("shop", "0001_initial")], create_model("Invoice")),
-    )
-    p.write("shop/migrations/max_migration.txt", "0001_initial\n")
-    p.write("billing/migrations/max_migration.txt", "0001_initial\n")
-    p.commit("main")
-
-
-def feature_branch(p: DjangoProject, *, shop_operation: str | None = None) -> None:
-    p.git("switch", "-q", "-c", "feature")
-    p.migration(
-        "shop",
-        "0002_stock",
-        migration_source([("shop", "0001_initial")], shop_operation or add_field("item", "stock")),
-    )
-    p.migration(
-        "billing",
-        "0002_seen",
-        migration_source(
-            [("billing", "0001_initial"), ("shop", "0002_stock")], add_field("invoice", "seen")
-        ),
-    )
-    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
-    p.write("billing/migrations/max_migration.txt", "0002_seen\n")
-    p.commit("feature")
-
-
-def fresh_schema(p: DjangoProject, fresh_name: str) -> dict[str, object]:
-    """What a plain `migrate` of the checked-out tree gives on an empty database."""
-    proc = p.manage("migrate", env={"TEST_DB_NAME": fresh_name})
-    assert proc.returncode == 0, proc.stderr
-    return p.schema(fresh_name)
-
-
-def sync(p: DjangoProject, *args: str) -> str:
-    proc = p.migrail("sync", *args)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+from tests.djangoproject import DjangoProject
+from tests.scenarios import feature_branch, fresh_schema, main_branch, sync
 
 
 def test_switching_branches_rolls_back_and_forward(db_project: tuple[DjangoProject, str]) -> None:

@@ -17,7 +17,7 @@ from tests.djangoproject import (
     migration_source,
     run_env,
 )
-from tests.test_sync import feature_branch, fresh_schema, main_branch, sync
+from tests.scenarios import feature_branch, fresh_schema, main_branch, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_REVERSE = """\

@@ -10,9 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.djangoproject import DjangoProject, add_user_rows, real_project, run_env, user_rows
-from tests.test_old_code_rollback import ROWS
-from tests.test_sync import feature_branch, main_branch, sync
+from tests.djangoproject import (
+    USER_ROWS_ADDED,
+    DjangoProject,
+    add_user_rows,
+    real_project,
+    run_env,
+    user_rows,
+)
+from tests.scenarios import feature_branch, main_branch, sync
 
 COUNTING_MIGRAIL = """\
 import atexit, sys
@@ -71,7 +77,7 @@ def test_a_rollback_builds_each_loader_once(tmp_path: Path) -> None:
         ["0001_initial"],
         ["0001_initial"],
     ]
-    assert user_rows(p) == ROWS
+    assert user_rows(p) == USER_ROWS_ADDED
 
     out, graphs = counted(p, "sync")
     assert "0 to unapply, 0 to apply" in out
@@ -82,4 +88,4 @@ def test_a_rollback_builds_each_loader_once(tmp_path: Path) -> None:
     assert "0 to unapply, 2 to apply" in out
     # The tree's loader, and Django's own `migrate`.
     assert graphs == "graphs built: 2, with orphans: 0"
-    assert user_rows(p) == ROWS
+    assert user_rows(p) == USER_ROWS_ADDED

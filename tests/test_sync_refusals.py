@@ -20,7 +20,7 @@ from tests.djangoproject import (
     real_project,
     user_rows,
 )
-from tests.test_sync import feature_branch, main_branch, sync
+from tests.scenarios import feature_branch, main_branch, sync
 
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
