@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.djangoproject import DJANGO_GRAPH, DjangoProject, add_field, migration_source
-from tests.test_graph_agreement import static_graph
+from tests.graph.test_graph_agreement import static_graph
 
 MISSING = "('shop', '0009_missing')"
 
