@@ -12,7 +12,7 @@ import pytest
 from migrail.cli.install import HOOKS, render_script
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source, run_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def shop(p: DjangoProject) -> None:

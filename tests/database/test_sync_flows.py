@@ -19,7 +19,6 @@ from tests.djangoproject import (
 )
 from tests.scenarios import feature_branch, fresh_schema, main_branch, sync
 
-ROOT = Path(__file__).resolve().parent.parent
 SLOW_REVERSE = """\
 import time
 
