@@ -18,6 +18,7 @@ from migrail.database.backup_load import load_backup
 from migrail.database.identity import DatabaseIdentity, identity_of
 from migrail.database.journal import protected_backups
 from migrail.database.lock import file_lock
+from migrail.database.next_step import next_step
 from migrail.database.rollback_safety import applied_migrations, backups_dir, journal_dir, origin_of
 from migrail.database.safety import UnsafeDatabase, refusal
 from migrail.errors import EXIT_CLEAN, MigrailError
@@ -64,6 +65,9 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
     )
     if undo is not None:
         print(f"migrail: to undo this, run `migrail restore {undo.name}`")
+    step = next_step(repo, config, backup.applied, backup.commit)
+    if step:
+        print(step)
     return EXIT_CLEAN
 
 
