@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from migrail.database.errors import syntax_error_text
 from migrail.errors import MigrailError
 from migrail.sources.config import Config
 from migrail.sources.settings_location import settings_module
@@ -44,6 +45,10 @@ def configure_settings(root: Path, config: Config) -> None:
         from django.conf import settings
 
         settings.DATABASES  # noqa: B018 - touching a setting imports the module
+    except SyntaxError as err:
+        raise MigrailError(
+            f"cannot import the settings {module!r}: {syntax_error_text(err)}"
+        ) from err
     except Exception as err:
         raise MigrailError(f"cannot import the settings {module!r}: {err}") from err
 
@@ -71,6 +76,10 @@ def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
     except ImportError as err:
         raise MigrailError(
             f"cannot import the settings {module!r} or an installed app: {err}"
+        ) from err
+    except SyntaxError as err:
+        raise MigrailError(
+            f"Django could not start with settings {module!r}: {syntax_error_text(err)}"
         ) from err
     except Exception as err:
         raise MigrailError(f"Django could not start with settings {module!r}: {err}") from err
