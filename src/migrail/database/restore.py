@@ -79,7 +79,10 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
     )
     if undo is not None:
         print(f"migrail: to undo this, run `migrail restore {undo.name}`")
-    step = next_step(repo, config, backup.applied, backup.commit)
+    try:
+        step = next_step(repo, config, backup.applied, backup.commit)
+    except MigrailError:
+        step = None  # the restore is done; only the hint could not be worked out
     if step:
         print(step)
     return EXIT_CLEAN
