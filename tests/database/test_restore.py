@@ -420,3 +420,41 @@ def test_restore_on_a_server_brings_every_table_back_and_can_be_undone(
         assert project.schema() == on_main
         assert project.query(ROWS) == [[1, 1], [2, 2], [3, 3]]
         assert user_rows(project) == USER_ROWS_ADDED
+
+
+@pytest.mark.parametrize(
+    ("metadata", "why"),
+    [
+        (
+            b'{"database": {"vendor": "sql',
+            "not JSON (Unterminated string starting at: line 1 column 25 (char 24))",
+        ),
+        (b"{}", "no 'database' in it"),
+    ],
+    ids=["cut-short", "empty-object"],
+)
+def test_backup_with_unreadable_metadata_is_listed_and_refused(
+    project: DjangoProject, metadata: bytes, why: str
+) -> None:
+    dump = rolled_back(project)
+    meta = dump.with_name(dump.name + ".json")
+    meta.write_bytes(metadata)
+    listing = project.migrail("restore")
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout == (
+        f"migrail: no backups of database 'default' (sqlite {project.root / 'db.sqlite3'}) yet "
+        "(sync takes one before every rollback)\n"
+        f"migrail: {dump.name} cannot be restored: {meta.name} is unreadable: {why}\n"
+    )
+    schema, rows = project.schema(), project.query(ROWS)
+    proc = project.migrail("restore", dump.name)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        f"migrail: error: backup {dump.name} cannot be restored: its metadata {meta} is "
+        f"unreadable: {why}; nothing was changed\n"
+    )
+    assert project.schema() == schema
+    assert project.query(ROWS) == rows
+    assert dump.exists()
+    assert meta.read_bytes() == metadata

@@ -80,6 +80,7 @@ def test_git_config_overrides_pyproject(project: DjangoProject) -> None:
 def test_debug_false_blocks_only_what_changes_the_database(project: DjangoProject) -> None:
     main_branch(project)
     project.write_settings("DEBUG = False\n")
+    (project.root / "db.sqlite3").touch()  # an empty database: read-only commands create none
     proc = project.migrail("status")
     assert proc.returncode == 1, proc.stderr  # out of step, and says so
     assert proc.stdout.startswith("migrail: database 'default' (sqlite) is out of step\n")

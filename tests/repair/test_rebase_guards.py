@@ -271,3 +271,19 @@ def test_a_fork_the_default_branch_has_neither_side_of_is_refused(project: Djang
     proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "fa")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert project.migrail("check").returncode == 0
+
+
+def test_several_applied_migrations_are_named_as_them(project: DjangoProject) -> None:
+    base(project)
+    diverge(project, ["0003_stock", "0004_size"], ["0003_color"])
+    assert project.migrail("sync").returncode == 0
+    project.git("merge", "main", check=False)
+    proc = project.migrail("rebase")
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "migrail: error: shop.0003_stock, shop.0004_size would be renamed but the local "
+        "database has them applied; nothing was changed. Run `migrail rebase --unapply` to "
+        "roll them back first (then `migrail sync` applies them again under their new names).\n"
+    )
+    assert (project.root / "shop/migrations/0004_size.py").exists()

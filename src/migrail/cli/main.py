@@ -189,6 +189,11 @@ def _run_database_command(args: argparse.Namespace) -> int:
         from migrail.database.branch_snapshots import finish_interrupted
 
         finish_interrupted(repo, config)
+    if args.command == "status" or (args.command == "sync" and args.dry_run):
+        from migrail.database.settings import require_sqlite_files
+
+        command = "status" if args.command == "status" else "sync --dry-run"
+        require_sqlite_files(repo.root, config, command, args.database)
     if args.command == "status":
         from migrail.database.sync import run_status
 

@@ -38,10 +38,12 @@ def run_rebase_command(
         applied = _applied_locally(repo, config, plan.moved)
         if applied and not unapply:
             names = ", ".join(f"{a}.{n}" for a, n in applied)
+            several = len(applied) > 1
+            it, its, name = ("them", "their", "names") if several else ("it", "its", "name")
             print(
-                f"migrail: error: {names} would be renamed but the local database has it applied; "
-                "nothing was changed. Run `migrail rebase --unapply` to roll it back first "
-                "(then `migrail sync` applies it again under its new name).",
+                f"migrail: error: {names} would be renamed but the local database has {it} "
+                f"applied; nothing was changed. Run `migrail rebase --unapply` to roll {it} back "
+                f"first (then `migrail sync` applies {it} again under {its} new {name}).",
                 file=sys.stderr,
             )
             return EXIT_FINDINGS
@@ -85,7 +87,7 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
             f"cannot tell whether a local database has {names} applied ({reason}); "
             "nothing was changed. Renaming an applied migration breaks that database: "
             "fix the settings or the database, or run `migrail rebase --no-db-check` if no "
-            "database has it applied."
+            f"database has {'them' if len(keys) > 1 else 'it'} applied."
         ) from err
     return [key for key in keys if key in applied]
 

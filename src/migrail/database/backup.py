@@ -130,29 +130,68 @@ def take_backup(
 
 
 def list_backups(directory: Path) -> list[Backup]:
-    """Every complete backup, newest first."""
+    """Every complete backup with readable metadata, newest first."""
     found = []
-    for meta in directory.glob(f"*{METADATA}") if directory.is_dir() else []:
-        path = meta.with_name(meta.name[: -len(METADATA)])
-        if not path.is_file():
-            continue
+    for meta in _metadata_files(directory):
         try:
-            data = json.loads(meta.read_text())
-            found.append(
-                Backup(
-                    path,
-                    DatabaseIdentity.from_json(data["database"]),
-                    str(data["branch"]),
-                    str(data["commit"]),
-                    tuple((str(app), str(name)) for app, name in data["applied"]),
-                    str(data["sha256"]),
-                    str(data["created"]),
-                    int(data["size"]),
-                )
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # metadata of an older migrail, or unreadable: not offered
+            found.append(read_backup(meta))
+        except UnreadableMetadata:
+            continue  # listed apart by `unreadable_backups`
     return sorted(found, key=lambda b: b.name, reverse=True)  # names start with the UTC time
+
+
+def unreadable_backups(directory: Path) -> list[tuple[Path, str]]:
+    """Dumps whose metadata cannot be read (damaged, or an older migrail's), with why."""
+    found = []
+    for meta in _metadata_files(directory):
+        try:
+            read_backup(meta)
+        except UnreadableMetadata as err:
+            found.append((meta.with_name(meta.name[: -len(METADATA)]), str(err)))
+    return sorted(found, reverse=True)
+
+
+class UnreadableMetadata(Exception):
+    """`str()` says why a backup's `.json` cannot be read."""
+
+
+def read_backup(meta: Path) -> Backup:
+    path = meta.with_name(meta.name[: -len(METADATA)])
+    try:
+        data = json.loads(meta.read_text())
+        return Backup(
+            path,
+            DatabaseIdentity.from_json(data["database"]),
+            str(data["branch"]),
+            str(data["commit"]),
+            tuple((str(app), str(name)) for app, name in data["applied"]),
+            str(data["sha256"]),
+            str(data["created"]),
+            int(data["size"]),
+        )
+    except OSError as err:
+        raise UnreadableMetadata(err.strerror or str(err)) from err
+    except UnicodeDecodeError as err:
+        raise UnreadableMetadata("not UTF-8 text") from err
+    except ValueError as err:
+        raise UnreadableMetadata(
+            f"not JSON ({err})" if isinstance(err, json.JSONDecodeError) else f"a bad value ({err})"
+        ) from err
+    except KeyError as err:
+        raise UnreadableMetadata(f"no {err} in it") from err
+    except (TypeError, AttributeError) as err:
+        raise UnreadableMetadata(f"not what migrail writes ({err})") from err
+
+
+def _metadata_files(directory: Path) -> list[Path]:
+    """The `.json` of every dump that exists."""
+    if not directory.is_dir():
+        return []
+    return [
+        meta
+        for meta in directory.glob(f"*{METADATA}")
+        if meta.with_name(meta.name[: -len(METADATA)]).is_file()
+    ]
 
 
 def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:

@@ -12,6 +12,7 @@ import errno
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from migrail.errors import MigrailError
@@ -27,7 +28,8 @@ class DatabaseUnavailable(MigrailError):
 def database_errors() -> Iterator[None]:
     try:
         yield
-    except MigrailError:
+    except MigrailError as err:
+        _name_the_file(err)
         raise
     except OSError as err:
         if err.errno not in DISK_ERRORS:
@@ -77,3 +79,35 @@ def _which_database() -> str:
     connection = candidates[0]
     identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
     return f"database {connection.alias!r} ({identity.describe()})"
+
+
+def syntax_error_text(err: SyntaxError) -> str:
+    """Python's `msg (models.py, line 8)`, with the file as the user knows it: `shop/models.py`."""
+    if not err.filename or err.lineno is None:
+        return str(err)
+    return f"{err.msg} ({shown_path(err.filename)}, line {err.lineno})"
+
+
+def shown_path(filename: str) -> str:
+    """A path relative to its repository (or to the old commit's tree migrail wrote under
+    `.git/migrail/trees/`); one outside any repository as it is."""
+    path = Path(filename).absolute()
+    for parent in path.parents:
+        if parent.parent.name == "trees" and parent.parent.parent.name == "migrail":
+            return str(path.relative_to(parent))  # an older commit's files
+        if (parent / ".git").exists():
+            return str(path.relative_to(parent))
+    return filename
+
+
+def _name_the_file(err: MigrailError) -> None:
+    """A message quoting a SyntaxError names the file by its basename, as Python does;
+    rewrite it to the path in the repository (loaders and the old-code child quote it)."""
+    cause = err.__cause__
+    while cause is not None and not isinstance(cause, SyntaxError):
+        cause = cause.__cause__
+    if cause is None or len(err.args) != 1 or not isinstance(err.args[0], str):
+        return
+    quoted, better = str(cause), syntax_error_text(cause)
+    if quoted != better and quoted in err.args[0]:
+        err.args = (err.args[0].replace(quoted, better),)

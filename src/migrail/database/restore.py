@@ -9,15 +9,23 @@ cannot hurt (see `backup_load`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from migrail.database.backup import Backup, list_backups, take_backup
+from migrail.database.backup import (
+    Backup,
+    list_backups,
+    metadata_path,
+    take_backup,
+    unreadable_backups,
+)
 from migrail.database.backup_check import BadBackup, verify_backup
 from migrail.database.backup_load import load_backup
 from migrail.database.identity import DatabaseIdentity, identity_of
 from migrail.database.journal import protected_backups
 from migrail.database.lock import file_lock
+from migrail.database.next_step import next_step
 from migrail.database.rollback_safety import applied_migrations, backups_dir, journal_dir, origin_of
 from migrail.database.safety import UnsafeDatabase, refusal
 from migrail.errors import EXIT_CLEAN, MigrailError
@@ -37,11 +45,18 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
     connection = connections[alias]
     database = identity_of(alias, connection.vendor, connection.settings_dict)
     backups = list_backups(backups_dir(repo))
+    unreadable = unreadable_backups(backups_dir(repo))
     if name is None:
-        print_listing(database, backups)
+        print_listing(database, backups, unreadable)
         return EXIT_CLEAN
     refuse_unsafe(alias, config)  # before any connection is opened
     chosen = [b for b in backups if b.name == name]
+    for path, why in unreadable:
+        if path.name == name:
+            raise BadBackup(
+                f"backup {name} cannot be restored: its metadata {metadata_path(path)} is "
+                f"unreadable: {why}; nothing was changed"
+            )
     if not chosen:
         raise MigrailError(f"no backup named {name!r}; `migrail restore` lists them")
     backup = chosen[0]
@@ -64,11 +79,19 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
     )
     if undo is not None:
         print(f"migrail: to undo this, run `migrail restore {undo.name}`")
+    try:
+        step = next_step(repo, config, backup.applied, backup.commit)
+    except MigrailError:
+        step = None  # the restore is done; only the hint could not be worked out
+    if step:
+        print(step)
     return EXIT_CLEAN
 
 
-def print_listing(database: DatabaseIdentity, backups: list[Backup]) -> None:
-    """This database's backups, newest first; the others only counted."""
+def print_listing(
+    database: DatabaseIdentity, backups: list[Backup], unreadable: Sequence[tuple[Path, str]] = ()
+) -> None:
+    """This database's backups, newest first; the others only counted; the unreadable named."""
     mine = [b for b in backups if b.database.same_database(database)]
     hidden = len(backups) - len(mine)
     if not mine:
@@ -80,6 +103,11 @@ def print_listing(database: DatabaseIdentity, backups: list[Backup]) -> None:
         print("\n".join(listing_table(mine)))
     if hidden:
         print(f"migrail: {hidden} backup{'s' if hidden != 1 else ''} of other databases not shown")
+    for path, why in unreadable:
+        print(
+            f"migrail: {path.name} cannot be restored: "
+            f"{metadata_path(path).name} is unreadable: {why}"
+        )
 
 
 LISTING_HEADERS = ("BACKUP", "ALIAS", "BRANCH", "COMMIT", "TAKEN (UTC)", "SIZE")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrail.database.loader import LoadedMigrations
+from migrail.database.lock_wait import giving_up_on_locks
 from migrail.database.plan import SyncPlan
 from migrail.database.rollback_safety import backup_before_rollback, begin_rollback, usable_backups
 from migrail.errors import EXIT_FINDINGS, MigrailError
@@ -90,7 +91,8 @@ def roll_back(
             backup = False
     taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
     begin_rollback(connection, repo, plan.unapply, taken)
-    unapply(plan, loaded)
+    with giving_up_on_locks(connection, "the rollback"):
+        unapply(plan, loaded)
 
 
 def unapply(plan: SyncPlan, loaded: LoadedMigrations) -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from migrail.database.errors import syntax_error_text
 from migrail.errors import MigrailError
 from migrail.sources.config import Config
 from migrail.sources.settings_location import settings_module
@@ -43,7 +44,11 @@ def configure_settings(root: Path, config: Config) -> None:
     try:
         from django.conf import settings
 
-        settings.DATABASES  # noqa: B018 - touching a setting imports the module
+        anchor_sqlite_names(settings.DATABASES, project_directory())
+    except SyntaxError as err:
+        raise MigrailError(
+            f"cannot import the settings {module!r}: {syntax_error_text(err)}"
+        ) from err
     except Exception as err:
         raise MigrailError(f"cannot import the settings {module!r}: {err}") from err
 
@@ -67,13 +72,55 @@ def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
         if databases is not None:
             settings.DATABASES  # noqa: B018 - imports the module before the override
             settings.DATABASES = databases
+        else:
+            anchor_sqlite_names(settings.DATABASES, project_directory())
         django.setup()
     except ImportError as err:
         raise MigrailError(
             f"cannot import the settings {module!r} or an installed app: {err}"
         ) from err
+    except SyntaxError as err:
+        raise MigrailError(
+            f"Django could not start with settings {module!r}: {syntax_error_text(err)}"
+        ) from err
     except Exception as err:
         raise MigrailError(f"Django could not start with settings {module!r}: {err}") from err
+
+
+def anchor_sqlite_names(databases: dict[str, Any], project_dir: Path) -> None:
+    """A relative SQLite NAME is opened from the project directory, as `manage.py` run there
+    opens it, not from wherever migrail was started (`cd shop; migrail status`)."""
+    for settings_dict in databases.values():
+        name = settings_dict.get("NAME")
+        if (
+            "sqlite" in str(settings_dict.get("ENGINE", ""))
+            and isinstance(name, (str, os.PathLike))
+            and str(name) not in ("", ":memory:")
+            and not str(name).startswith("file:")
+            and not Path(name).is_absolute()
+        ):
+            anchored = project_dir.absolute() / name
+            settings_dict["NAME"] = anchored if isinstance(name, os.PathLike) else str(anchored)
+
+
+def require_sqlite_files(root: Path, config: Config, command: str, database: str | None) -> None:
+    """A read-only command never creates a database: a missing SQLite file is said, exit 2."""
+    from django.conf import settings
+
+    setup_django(root, config)
+    for alias in database_aliases(config, database):
+        settings_dict = settings.DATABASES[alias]
+        name = str(settings_dict.get("NAME") or "")
+        if (
+            "sqlite" in str(settings_dict.get("ENGINE", ""))
+            and name not in ("", ":memory:")
+            and not name.startswith("file:")
+            and not Path(name).exists()
+        ):
+            raise MigrailError(
+                f"database {alias!r}: the SQLite file {name} does not exist; "
+                f"`migrail {command}` creates nothing (`migrail sync` creates and migrates it)"
+            )
 
 
 def database_aliases(config: Config, database: str | None = None) -> list[str]:

@@ -1,0 +1,56 @@
+"""A file that does not compile while Django starts or loads migrations is named by its
+path in the repository (`shop/models.py`), not by Python's bare file name: one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.djangoproject import DjangoProject, real_project
+from tests.scenarios import main_branch, sync
+
+BROKEN_CLASS = "from django.db import models\n\n\nclass Item(models.Model)\n    pass\n"
+
+
+def project_on_main(tmp_path: Path) -> DjangoProject:
+    project = real_project(tmp_path / "repo", tmp_path / "packages")
+    main_branch(project)
+    sync(project)
+    return project
+
+
+def test_a_models_py_that_does_not_compile_is_named_by_its_path(tmp_path: Path) -> None:
+    project = project_on_main(tmp_path)
+    project.write("shop/models.py", BROKEN_CLASS)
+    for command in (["status"], ["sync"], ["sync", "--dry-run"]):
+        proc = project.migrail(*command)
+        assert proc.returncode == 2, command
+        assert proc.stdout == ""
+        assert proc.stderr == (
+            "migrail: error: Django could not start with settings 'project.settings': "
+            "expected ':' (shop/models.py, line 4)\n"
+        )
+
+
+def test_settings_that_do_not_compile_are_named_by_their_path(tmp_path: Path) -> None:
+    project = project_on_main(tmp_path)
+    settings = project.read("project/settings.py")
+    project.write("project/settings.py", settings + "DEBUG = (\n")
+    line = len(settings.splitlines()) + 1
+    proc = project.migrail("restore")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "migrail: error: cannot import the settings 'project.settings': "
+        f"'(' was never closed (project/settings.py, line {line})\n"
+    )
+
+
+def test_a_migration_that_does_not_compile_is_named_by_its_path(tmp_path: Path) -> None:
+    project = project_on_main(tmp_path)
+    project.migration("shop", "0002_broken", BROKEN_CLASS)
+    for command in (["status"], ["sync"]):
+        proc = project.migrail(*command)
+        assert proc.returncode == 2, command
+        assert proc.stderr == (
+            "migrail: error: Django cannot load the migrations: SyntaxError: expected ':' "
+            "(shop/migrations/0002_broken.py, line 4)\n"
+        )
