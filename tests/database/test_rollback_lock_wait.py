@@ -97,3 +97,32 @@ def test_a_rollback_blocked_by_another_session_says_so_and_gives_up(
         assert project.query("SELECT id, name FROM shop_item") == [[1, 1]]
         applied = project.query("SELECT name FROM django_migrations WHERE app = 'billing'")
         assert applied == [["0001_initial"]]
+
+
+def test_migrate_blocked_by_another_session_gives_up_too(tmp_path: Path) -> None:
+    with database_settings("postgresql", tmp_path) as (settings, _):
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
+        main_branch(project)
+        sync(project)
+        feature_branch(project)  # not synced: shop.0002_stock alters shop_item
+        holder = holder_session("postgresql", settings)
+        try:
+            proc = sync_with_wait(project, 3)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert (
+            "migrail: migrate of database 'default' is waiting for a lock held by another "
+            "session (pid "
+        ) in proc.stdout
+        assert proc.stderr == (
+            "migrail: error: migrate of database 'default' gave up: another session held a lock "
+            "on a table it changes for 3s (MIGRAIL_LOCK_WAIT); it stopped midway, where the next "
+            "sync takes over. End that session (a shell or server in an open transaction?) and "
+            "run `migrail sync` again\n"
+        )
+        assert proc.returncode == 2
+        assert "stock" not in str(project.schema()["tables"])
+        out = sync(project)
+        assert "+ shop.0002_stock" in out
+        assert "stock" in str(project.schema()["tables"])

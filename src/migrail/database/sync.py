@@ -228,8 +228,12 @@ def _orphans_need_old_code(
 def _migrate_forward(alias: str) -> None:
     from django.core.management import call_command
     from django.core.management.base import CommandError
+    from django.db import connections
+
+    from migrail.database.lock_wait import giving_up_on_locks
 
     try:
-        call_command("migrate", database=alias, interactive=False, verbosity=0)
+        with giving_up_on_locks(connections[alias], "migrate"):
+            call_command("migrate", database=alias, interactive=False, verbosity=0)
     except CommandError as err:
         raise MigrailError(f"`migrate` stopped: {err}") from err
