@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import database_settings
-from tests.djangoproject import DjangoProject
+from tests.djangoproject import DjangoProject, real_project
 
 
 @pytest.fixture
@@ -21,3 +21,13 @@ def db_project(
     """A project on each real database, with the NAME of a second, empty one for comparisons."""
     with database_settings(request.param, tmp_path) as (settings, fresh_name):
         yield DjangoProject(tmp_path / "repo", database=settings), fresh_name
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def real_db_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DjangoProject, str]]:
+    """`real_project()` (contrib apps with rows, a third-party app) on each real database,
+    with the NAME of a second, empty one for comparisons."""
+    with database_settings(request.param, tmp_path) as (settings, fresh_name):
+        yield real_project(tmp_path / "repo", tmp_path / "packages", settings), fresh_name

@@ -8,13 +8,13 @@ only they have; removed apps; SQLite named relative to BASE_DIR.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.databases import _mariadb, _postgres, database_settings
+from tests.databases import _mariadb, _postgres
 from tests.djangoproject import (
+    USER_ROWS_ADDED,
     DjangoProject,
     add_field,
     add_user_rows,
@@ -40,17 +40,7 @@ from django.db import models
 class PriceField(models.IntegerField):
     pass
 """
-ROWS = [["alice"], [1], ["kept"]]
 OUTSIDE_APPS = ("admin", "auth", "contenttypes", "sessions", "taglib")
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def real_db_project(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[DjangoProject, str]]:
-    """A contrib + third-party project on each real database, and a second database's NAME."""
-    with database_settings(request.param, tmp_path) as (settings, fresh_name):
-        yield real_project(tmp_path / "repo", tmp_path / "packages", settings), fresh_name
 
 
 @pytest.fixture
@@ -153,14 +143,14 @@ def test_branch_only_code_rolls_back_with_hooks_and_switch(
         assert_no_outside_app_in_plan(out)
         assert "Traceback" not in out
         assert project.schema() == fresh_schema(project, fresh_name), branch
-        assert user_rows(project) == ROWS
+        assert user_rows(project) == USER_ROWS_ADDED
         assert project.query("SELECT name FROM shop_item") == [[7]]
     for branch in ("price", "helper", "main"):
         proc = project.migrail("switch", branch)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert_no_outside_app_in_plan(proc.stdout)
         assert project.schema() == fresh_schema(project, fresh_name), branch
-        assert user_rows(project) == ROWS
+        assert user_rows(project) == USER_ROWS_ADDED
         assert project.query("SELECT name FROM shop_item") == [[7]]
 
 
@@ -197,7 +187,7 @@ def test_switch_and_sync_never_unapply_contrib_or_third_party(real: DjangoProjec
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 to unapply first\n  - shop.0003_fill" in proc.stdout
     assert_no_outside_app_in_plan(proc.stdout)
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED
     applied = real.query("SELECT app FROM django_migrations WHERE app = 'taglib'")
     assert applied == [["taglib"]]
 
@@ -212,7 +202,7 @@ def test_rebase_unapply_keeps_contrib_and_third_party(real: DjangoProject) -> No
     out = rebase(real, "--unapply")
     assert "1 to unapply first\n  - shop.0003_stock" in out
     assert_no_outside_app_in_plan(out)
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED
 
 
 def helper_applied_on_main(p: DjangoProject) -> None:
@@ -235,7 +225,7 @@ def test_plain_sync_names_the_orphan_that_cannot_import(real: DjangoProject) -> 
     )
     out = sync(real, "--from", "helper")
     assert "2 to unapply with the code of" in out
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED
 
 
 def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
@@ -251,7 +241,7 @@ def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
         "ModuleNotFoundError: No module named 'shop.helpers'; "
         f"run `migrail sync --from {real.git('rev-parse', 'helper').strip()[:12]}`\n"
     )
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED
 
 
 def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
@@ -291,7 +281,7 @@ def test_sqlite_named_relative_to_base_dir_is_the_one_rolled_back(
     out = real.git("switch", "main")
     assert "2 to unapply with the code of" in out
     assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED
 
 
 def test_removed_app_rolls_back_to_zero_on_every_engine(
@@ -321,7 +311,7 @@ def test_removed_app_rolls_back_to_zero_on_every_engine(
     assert "  - audit.0001_initial\n      drops table audit_log" in out
     assert_no_outside_app_in_plan(out)
     assert project.schema() == fresh_schema(project, fresh_name)
-    assert user_rows(project) == ROWS
+    assert user_rows(project) == USER_ROWS_ADDED
     out = project.git("switch", "-q", "main")  # later checkouts have nothing to say
     assert "audit" not in project.migrail("status").stdout
 
@@ -346,7 +336,7 @@ def test_sqlite_named_relative_to_the_working_directory_is_the_one_rolled_back(
     assert "2 to unapply with the code of" in out
     assert "0 to unapply with the code of" not in out
     assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED
     assert not list((real.root / ".git").rglob("db.sqlite3"))  # no stray file in the tree
 
 
@@ -365,4 +355,4 @@ def test_untracked_settings_module_in_the_settings_package_imports_with_the_old_
     assert "No module named" not in out
     assert "2 to unapply with the code of" in out
     assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
-    assert user_rows(real) == ROWS
+    assert user_rows(real) == USER_ROWS_ADDED

@@ -13,12 +13,12 @@ import pytest
 
 from tests.databases import MARIADB, PG_DSN, database_settings
 from tests.djangoproject import (
+    USER_ROWS_ADDED,
     DjangoProject,
     add_field,
     add_user_rows,
     git,
     migration_source,
-    real_project,
     run_env,
     user_rows,
 )
@@ -54,18 +54,6 @@ def drop_snapshot_databases(tmp_path: Path) -> Iterator[None]:
             with admin.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
             admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def real_db_project(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[DjangoProject, str]]:
-    """`real_project()` (contrib apps, a third-party app) on each real database."""
-    with database_settings(request.param, tmp_path) as (settings, fresh_name):
-        yield real_project(tmp_path / "repo", tmp_path / "packages", settings), fresh_name
-
-
-USERS = [["alice"], [1], ["kept"]]  # a user, a session, a third-party row: on every branch
 
 
 def start(project: DjangoProject, *, snapshots: bool, extra: str = "", **feature: str) -> None:
@@ -222,7 +210,6 @@ def test_a_branch_rebased_while_parked_loses_the_orphan_after_the_restore(
 
 def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> None:
     psycopg = pytest.importorskip("psycopg")
-    from tests.databases import database_settings
 
     with database_settings("postgresql", tmp_path) as (settings, fresh_name):
         project = DjangoProject(tmp_path / "repo", database=settings)
@@ -244,7 +231,6 @@ def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> Non
 
 def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> None:
     pymysql = pytest.importorskip("pymysql")
-    from tests.databases import database_settings
 
     with database_settings("mariadb", tmp_path) as (settings, fresh_name):
         project = DjangoProject(tmp_path / "repo", database=settings)
@@ -296,7 +282,6 @@ def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> N
 
 def test_a_postgresql_swap_stopped_halfway_is_finished_by_the_next_sync(tmp_path: Path) -> None:
     psycopg = pytest.importorskip("psycopg")
-    from tests.databases import database_settings
 
     with database_settings("postgresql", tmp_path) as (settings, fresh_name):
         project = DjangoProject(tmp_path / "repo", database=settings)
@@ -438,15 +423,15 @@ def test_branches_with_the_same_migrations_keep_their_own_rows(
     assert "saved database 'default' as the snapshot of 'feature' and restored the snapshot " in out
     assert "migrail: database 'default' matches the working tree" in out
     assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
-    assert user_rows(project) == USERS
+    assert user_rows(project) == USER_ROWS_ADDED
     project.query("INSERT INTO shop_item (name) VALUES (3)")  # main's own row
 
     out = project.git("switch", "feature")
     assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1], [2]], out
-    assert user_rows(project) == USERS
+    assert user_rows(project) == USER_ROWS_ADDED
     project.git("switch", "main")
     assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1], [3]]
-    assert user_rows(project) == USERS
+    assert user_rows(project) == USER_ROWS_ADDED
     assert project.schema() == fresh_schema(project, fresh_name)
     assert [s["branch"] for s in stored(project)] == ["feature"]
 
