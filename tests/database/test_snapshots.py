@@ -229,6 +229,31 @@ def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> Non
         assert stored(project) == []
 
 
+def test_a_dev_server_session_is_ended_only_when_configured(tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+
+    with database_settings("postgresql", tmp_path) as (settings, _):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.git("config", "migrail.snapshotTerminateSessions", "true")
+        project.query("INSERT INTO shop_item (name, stock) VALUES (5, 6)")
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={settings['NAME']}")
+        dev_server = psycopg.connect(dsn, autocommit=True)
+        try:
+            out = project.git("switch", "main")
+            with pytest.raises(psycopg.OperationalError):
+                dev_server.execute("SELECT 1")  # its session was ended
+        finally:
+            dev_server.close()
+        assert (
+            f"migrail: ended 1 other session(s) of database {settings['NAME']!r} "
+            "(snapshot_terminate_sessions = true)\n"
+        ) in out
+        assert "migrail: saved database 'default' as the snapshot of 'feature'" in out
+        project.git("switch", "feature")
+        assert project.query("SELECT name, stock FROM shop_item") == [[5, 6]]
+
+
 def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> None:
     pymysql = pytest.importorskip("pymysql")
 

@@ -51,7 +51,7 @@ def run_snapshot_command(
                     )
             elif action == "save":
                 branch = name or current_branch(repo)
-                if refused := engine.refusal():
+                if refused := engine.refusal(terminate_others=config.snapshot_terminate_sessions):
                     raise MigrailError(f"no snapshot of database {alias!r}: {refused}")
                 commit, synced = holding(store, identity, repo.resolve("HEAD"), leaves)
                 snapshot = new_snapshot(identity, branch, commit, leaves, synced=synced)
@@ -73,7 +73,7 @@ def run_snapshot_command(
                     drop_snapshot(engine, store, identity, chosen[0])
                     print(f"migrail: dropped the snapshot of {name!r} (database {alias!r})")
                     continue
-                if refused := engine.refusal():
+                if refused := engine.refusal(terminate_others=config.snapshot_terminate_sessions):
                     raise MigrailError(f"cannot restore database {alias!r}: {refused}")
                 here = current_branch(repo)
                 if here != name:  # keep what the database holds now

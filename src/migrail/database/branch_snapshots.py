@@ -197,7 +197,7 @@ def leave_and_arrive(
             with database_engine(repo, config, alias, recover=True) as (engine, identity, store):
                 leaves = applied_leaves(connections[alias])
                 connections[alias].close()  # PostgreSQL renames a database nobody is in
-                refused = engine.refusal()
+                refused = engine.refusal(terminate_others=config.snapshot_terminate_sessions)
                 if refused:
                     raise SnapshotUnavailable(refused)
                 commit, synced = holding(store, identity, left_commit, leaves)

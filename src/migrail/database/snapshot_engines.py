@@ -53,7 +53,7 @@ class Engine:
     def place(self, snapshot: Snapshot) -> str:
         return snapshot.object_name
 
-    def refusal(self) -> str | None:
+    def refusal(self, *, terminate_others: bool = False) -> str | None:
         return None
 
     def exists(self, snapshot: Snapshot) -> bool:
@@ -96,8 +96,19 @@ class PostgresEngine(Engine):
         )
         return int(self.cursor.fetchone()[0])
 
-    def refusal(self) -> str | None:
+    def refusal(self, *, terminate_others: bool = False) -> str | None:
         others = self.others_connected(self.live)
+        if others and terminate_others:
+            self.cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                [self.live],
+            )
+            print(
+                f"migrail: ended {others} other session(s) of database {self.live!r} "
+                "(snapshot_terminate_sessions = true)"
+            )
+            others = self.others_connected(self.live)
         deadline = time.monotonic() + SESSION_GRACE
         while others and time.monotonic() < deadline:  # a client that just closed: its
             time.sleep(0.05)  # server process outlives the connection for a moment
@@ -176,7 +187,7 @@ class MysqlEngine(Engine):
         )
         return self.cursor.fetchone() is not None
 
-    def refusal(self) -> str | None:
+    def refusal(self, *, terminate_others: bool = False) -> str | None:
         found = []
         for what, sql in (
             ("view", "SELECT table_name FROM information_schema.views WHERE table_schema = %s"),
@@ -284,7 +295,7 @@ class SqliteEngine(Engine):
     def place(self, snapshot: Snapshot) -> str:
         return str(self.store.file_for(snapshot))
 
-    def refusal(self) -> str | None:
+    def refusal(self, *, terminate_others: bool = False) -> str | None:
         if self.live in ("", ":memory:") or self.live.startswith("file:"):
             return f"database {self.live!r} is not a file"
         return None

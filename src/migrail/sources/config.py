@@ -32,6 +32,7 @@ class Config:
     sync_in_ci: bool = False
     snapshots: bool = False
     snapshots_kept: int = 10
+    snapshot_terminate_sessions: bool = False
 
     def wants_app(self, label: str) -> bool:
         if self.include_apps and label not in self.include_apps:
@@ -53,6 +54,7 @@ _TYPES: dict[str, type] = {
     "sync_in_ci": bool,
     "snapshots": bool,
     "snapshots_kept": int,
+    "snapshot_terminate_sessions": bool,
 }
 
 
