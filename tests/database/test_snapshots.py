@@ -685,3 +685,51 @@ def test_the_pre_commit_entry_swaps_on_a_switch_with_the_same_migrations(
         proc.stdout
     )
     assert [s["branch"] for s in stored(project)] == ["main"]
+
+
+def test_a_postgresql_switch_killed_between_its_renames_converges(tmp_path: Path) -> None:
+    import time
+
+    psycopg = pytest.importorskip("psycopg")
+
+    with database_settings("postgresql", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.git("switch", "main")
+        project.query("INSERT INTO shop_item (name) VALUES (1)")
+        project.git("switch", "feature")  # main parked, feature restored
+        project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+        (main,) = [s for s in stored(project) if s["branch"] == "main"]
+        journals = project.root / ".git/migrail/snapshots"
+        # Another transaction holds main's parked database's catalogue row: un-parking it waits.
+        holder = psycopg.connect(PG_DSN)
+        holder.execute(f'ALTER DATABASE "migrail_snap_{main["id"]}" CONNECTION LIMIT -1')
+        try:
+            switch = subprocess.Popen(
+                ["git", "switch", "main"],
+                cwd=project.root,
+                env=run_env(),
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            while not any(
+                json.loads(p.read_text()).get("done") == 2 for p in journals.glob("journal-*.json")
+            ):
+                assert switch.poll() is None, "the switch ended before it was killed"
+                time.sleep(0.02)
+            time.sleep(0.3)  # in the second rename, waiting
+            os.killpg(switch.pid, signal.SIGKILL)  # feature parked, main not yet live
+            switch.wait()
+        finally:
+            holder.rollback()
+            holder.close()
+        proc = project.migrail("sync")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (
+            "migrail: finished an interrupted snapshot switch of database 'default'" in proc.stdout
+        )
+        assert project.schema() == fresh_schema(project, fresh_name)
+        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+        project.git("switch", "feature")
+        assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
