@@ -221,7 +221,7 @@ def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> Non
         assert (
             f"migrail: no snapshot of database 'default': database {settings['NAME']!r} is open "
             "in 1 other session(s) (a dev server?); PostgreSQL copies or renames a database only "
-            "when nobody is connected to it; rolling back instead\n"
+            "when nobody is connected to it; syncing without snapshots instead\n"
         ) in out
         assert "- shop.0002_stock" in out
         assert project.schema() == fresh_schema(project, fresh_name)
@@ -386,8 +386,9 @@ def test_snapshot_files_are_private(project: DjangoProject) -> None:
     start(project, snapshots=True)
     project.git("switch", "main")
     directory = project.root / ".git/migrail/snapshots"
-    assert directory.stat().st_mode & 0o777 == 0o700
-    files = list(directory.iterdir())
+    directories = [directory, *(p for p in directory.rglob("*") if p.is_dir())]
+    assert all(d.stat().st_mode & 0o777 == 0o700 for d in directories)
+    files = [p for p in directory.rglob("*") if p.is_file()]
     assert {p.suffix for p in files} == {".json", ".sqlite3"}
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in files)
 
@@ -733,3 +734,69 @@ def test_a_postgresql_switch_killed_between_its_renames_converges(tmp_path: Path
         assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
         project.git("switch", "feature")
         assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+
+
+def item_names(project: DjangoProject) -> list[list[object]]:
+    return project.query("SELECT name FROM shop_item ORDER BY id")
+
+
+def switch_skipped(project: DjangoProject, branch: str) -> str:
+    """`MIGRAIL_SKIP=1 git switch BRANCH`: the hooks do nothing."""
+    return git(project.root, "switch", branch, env={**project.env, "MIGRAIL_SKIP": "1"})
+
+
+def test_a_switch_that_did_not_swap_never_overwrites_another_branchs_snapshot(
+    project: DjangoProject,
+) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 3)")  # feature's row
+    project.git("switch", "main")  # feature saved
+    project.query("INSERT INTO shop_item (name) VALUES (2)")  # main's row
+    out = switch_skipped(project, "feature")  # no swap: main's data stays live
+    assert "migrail" not in out
+    out = project.git("switch", "main")
+    assert (
+        "migrail: database 'default' still holds 'main''s data (the last switch did not swap it), "
+        "so it goes on as it is\n"
+    ) in out
+    assert item_names(project) == [[1], [2]]  # main went on from feature's copy
+    out = project.git("switch", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert item_names(project) == [[1]]  # feature's own rows, never overwritten by main's
+    project.git("switch", "main")
+    assert item_names(project) == [[1], [2]]  # main went on from feature's copy
+
+    # Skipped again, then on to a third branch: saved as main's, not feature's.
+    switch_skipped(project, "feature")
+    project.git("branch", "third", "main")
+    out = project.git("switch", "third")
+    assert (
+        "migrail: database 'default' holds 'main''s data (the switch to 'feature' did not swap "
+        "it), so it is saved as the snapshot of 'main'\n"
+    ) in out
+    project.git("switch", "feature")
+    assert item_names(project) == [[1]]
+    project.git("switch", "main")
+    assert item_names(project) == [[1], [2]]  # main went on from feature's copy
+
+
+def test_a_fallback_to_syncing_keeps_both_branches_rows(tmp_path: Path) -> None:
+    psycopg = pytest.importorskip("psycopg")
+
+    with database_settings("postgresql", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        project.query("INSERT INTO shop_item (name, stock) VALUES (1, 5)")
+        project.git("switch", "main")  # feature saved
+        project.query("INSERT INTO shop_item (name) VALUES (2)")
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={settings['NAME']}")
+        with psycopg.connect(dsn, autocommit=True):  # a dev server: no snapshot, a sync
+            out = project.git("switch", "feature")
+        assert "syncing without snapshots instead" in out
+        assert project.schema() == fresh_schema(project, fresh_name)
+        out = project.git("switch", "main")  # main's data was live all along
+        assert "still holds 'main''s data" in out
+        assert item_names(project) == [[1], [2]]  # main went on from feature's copy
+        out = project.git("switch", "feature")
+        assert "restored the snapshot of 'feature'" in out
+        assert project.query("SELECT name, stock FROM shop_item") == [[1, 5]]

@@ -201,9 +201,23 @@ def leave_and_arrive(
                 if refused:
                     raise SnapshotUnavailable(refused)
                 commit, synced = holding(store, identity, left_commit, leaves)
-                save_as = new_snapshot(identity, left, commit, leaves, synced=synced)
+                owner = _owner(store, identity, alias, left)
+                if arriving is not None and owner == arriving and owner != left:
+                    # The switch away from `arriving` never swapped: its data is still live.
+                    store.set_owner(identity, arriving)
+                    _saved_as_it_stands(alias, False)
+                    print(
+                        f"migrail: database {alias!r} still holds {arriving!r}'s data (the last "
+                        "switch did not swap it), so it goes on as it is"
+                    )
+                    continue
+                save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
                 started = time.monotonic()
                 waiting = _usable(engine, store, identity, arriving) if arriving else None
+                if arriving is None:
+                    store.clear_owner(identity)
+                else:
+                    store.set_owner(identity, arriving)  # before the steps: a killed run ends so
                 if waiting is not None and waiting.id != save_as.id:
                     steps = engine.swap_steps(save_as, waiting)
                     run_journalled(
@@ -232,7 +246,10 @@ def leave_and_arrive(
                     )
                 prune_beyond_kept(engine, store, identity, config.snapshots_kept, keep=save_as.id)
         except SnapshotUnavailable as err:
-            print(f"migrail: no snapshot of database {alias!r}: {err}; rolling back instead")
+            print(
+                f"migrail: no snapshot of database {alias!r}: {err}; "
+                "syncing without snapshots instead"
+            )
     if restored_at is None:
         return Arrival(left_commit, restored=False)
     return Arrival(restored_at if _commit_exists(repo, restored_at) else None, restored=True)
@@ -261,6 +278,19 @@ def label(snapshot: Snapshot) -> str:
         return repr(snapshot.branch)
     held = f"commit {snapshot.commit[:12]}" if snapshot.commit else "an unknown commit"
     return f"{snapshot.branch!r} (not synced: it holds the migrations of {held})"
+
+
+def _owner(store: SnapshotStore, identity: Identity, alias: str, left: str) -> str:
+    """The branch to save the live database as: whose data it holds, which is not always
+    the branch git left (a switch that fell back to a rollback, was skipped or killed)."""
+    owner = store.owner(identity)
+    if owner is None or owner == left:
+        return left
+    print(
+        f"migrail: database {alias!r} holds {owner!r}'s data (the switch to {left!r} did not "
+        f"swap it), so it is saved as the snapshot of {owner!r}"
+    )
+    return owner
 
 
 def _saved_as_it_stands(alias: str, saved: bool) -> None:

@@ -98,6 +98,10 @@ class PostgresEngine(Engine):
 
     def refusal(self, *, terminate_others: bool = False) -> str | None:
         others = self.others_connected(self.live)
+        deadline = time.monotonic() + SESSION_GRACE
+        while others and time.monotonic() < deadline:  # a client that just closed: its
+            time.sleep(0.05)  # server process outlives the connection for a moment
+            others = self.others_connected(self.live)
         if others and terminate_others:
             self.cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
@@ -108,11 +112,11 @@ class PostgresEngine(Engine):
                 f"migrail: ended {others} other session(s) of database {self.live!r} "
                 "(snapshot_terminate_sessions = true)"
             )
+            deadline = time.monotonic() + SESSION_GRACE
             others = self.others_connected(self.live)
-        deadline = time.monotonic() + SESSION_GRACE
-        while others and time.monotonic() < deadline:  # a client that just closed: its
-            time.sleep(0.05)  # server process outlives the connection for a moment
-            others = self.others_connected(self.live)
+            while others and time.monotonic() < deadline:  # ended, not yet gone
+                time.sleep(0.05)
+                others = self.others_connected(self.live)
         if others:
             return (
                 f"database {self.live!r} is open in {others} other session(s) (a dev server?); "

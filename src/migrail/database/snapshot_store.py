@@ -175,6 +175,25 @@ class SnapshotStore:
     def clear_unsynced(self, identity: Identity) -> None:
         self._unsynced_path(identity).unlink(missing_ok=True)
 
+    def _owner_path(self, identity: Identity) -> Path:
+        return self.directory / "owners" / f"{identity.key}.json"
+
+    def set_owner(self, identity: Identity, branch: str) -> None:
+        """The live database now holds `branch`'s data (restored, or gone on from as it)."""
+        path = private_directory(self.ensure() / "owners") / f"{identity.key}.json"
+        write_private_json(path, {"branch": branch})
+
+    def clear_owner(self, identity: Identity) -> None:
+        """Unknown again (a detached HEAD): the next switch saves by the branch git left."""
+        self._owner_path(identity).unlink(missing_ok=True)
+
+    def owner(self, identity: Identity) -> str | None:
+        """The branch whose data the live database holds, as the last swap left it."""
+        try:
+            return str(json.loads(self._owner_path(identity).read_text())["branch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
 
 def describe_age(created: float, now: float) -> str:
     seconds = max(0, int(now - created))
