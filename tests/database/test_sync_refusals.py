@@ -76,8 +76,18 @@ def test_a_forked_tree_is_refused_before_anything_changes(real: DjangoProject) -
     assert user_rows(real) == USER_ROWS_ADDED
 
 
-def test_settings_without_databases_say_so(real: DjangoProject) -> None:
-    real.write("project/empty.py", "SECRET_KEY = 'x'\nINSTALLED_APPS = []\n")
+@pytest.mark.parametrize(
+    "source",
+    [
+        "SECRET_KEY = 'x'\nINSTALLED_APPS = []\n",
+        # the project's apps, contrib and migrail included, without DATABASES
+        "from project.settings import *  # noqa\nINSTALLED_APPS = [*INSTALLED_APPS, 'migrail']\n"
+        "del DATABASES\n",
+    ],
+    ids=["bare", "apps-without-databases"],
+)
+def test_settings_without_databases_say_so(real: DjangoProject, source: str) -> None:
+    real.write("project/empty.py", source)
     for command in ("status", "sync"):
         proc = real.migrail(command, "--settings", "project.empty")
         assert (proc.returncode, proc.stdout, proc.stderr) == (

@@ -127,7 +127,13 @@ def database_aliases(config: Config, database: str | None = None) -> list[str]:
     """The aliases to work on: the one asked for, else `databases` in [tool.migrail], else all."""
     from django.conf import settings
 
-    aliases = [database] if database else list(config.databases) or list(settings.DATABASES)
+    # Django fills an empty DATABASES with a "dummy" default once a connection is asked for.
+    defined = [
+        alias
+        for alias, options in settings.DATABASES.items()
+        if options.get("ENGINE") != "django.db.backends.dummy"
+    ]
+    aliases = [database] if database else list(config.databases) or defined
     if not aliases:
         raise MigrailError(
             f"the settings {settings.SETTINGS_MODULE!r} define no DATABASES, so there is "
