@@ -610,6 +610,48 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
     assert project.schema() == fresh_schema(project, fresh_name)
 
 
+def test_a_manual_sync_that_succeeds_clears_the_not_synced_note(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """The hook's sync failed; `migrail sync --from SHA`, as it advised, then succeeded."""
+    block = tmp_path / "block"
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    project.migration(
+        "shop",
+        "0003_fragile",
+        migration_source(
+            [("shop", "0002_stock")],
+            "migrations.RunPython(migrations.RunPython.noop, reverse_code=fragile),",
+            header=FRAGILE.format(block=str(block)),
+        ),
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_fragile\n")
+    feature = project.commit("fragile")
+    project.git("config", "migrail.snapshots", "true")
+    sync(project)
+    block.write_text("")
+    out = project.git("switch", "main", check=False)
+    assert "migrail: the database was not synced: unapplying failed" in out
+    (note,) = (project.root / ".git/migrail/snapshots/unsynced").glob("*.json")
+    # As a note written while the server was down has it: no leaves to compare with later.
+    note.write_text(json.dumps({"commit": feature, "leaves": None}))
+
+    block.unlink()
+    proc = project.migrail("sync", "--from", feature[:12])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail: database 'default' matches the working tree" in proc.stdout
+    assert not note.exists()
+    out = project.git("switch", "-c", "other")
+    assert (
+        "migrail: saved database 'default' as the snapshot of 'main'; 'other' has no snapshot, "
+        "so it goes on from this database ("
+    ) in out
+    assert "not synced" not in project.migrail("snapshot", "list").stdout
+
+
 FRAGILE = """
 import os
 

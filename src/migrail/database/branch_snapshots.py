@@ -360,6 +360,13 @@ def drop_snapshot(
     run_journalled(engine, store, identity, engine.drop_steps(snapshot), forget=[snapshot.id])
 
 
+def clear_unsynced_note(repo: GitRepo, connection: Any) -> None:
+    """A sync of this database succeeded: it holds its branch's migrations again, so the
+    next snapshot saved of it is not labelled `(not synced: …)` (see `note_sync_result`)."""
+    identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
+    snapshot_store(repo).clear_unsynced(identity)
+
+
 def holds_rows(connection: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]) -> bool:
     """Whether any of these tables, or the tables of these (table, column)s, has a row.
 
