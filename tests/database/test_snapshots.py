@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from tests.djangoproject import (
     add_user_rows,
     git,
     migration_source,
+    real_project,
     run_env,
     user_rows,
 )
@@ -344,9 +346,15 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("database default (")
-    assert [line.split()[0] for line in lines[1:]] == ["one", "two"]
-    assert all("billing.0002_seen, shop.0002_stock" in line for line in lines[1:])
-    assert all(" old " in line for line in lines[1:])
+    head = project.git("rev-parse", "HEAD").strip()[:12]
+    assert re.fullmatch(r"  SNAPSHOT  KIND    COMMIT        SYNCED +SIZE  AGE +APPLIED", lines[1])
+    for line, branch in zip(lines[2:], ["one", "two"], strict=True):
+        assert re.fullmatch(
+            rf"  {branch}       branch  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
+            "billing.0002_seen, shop.0002_stock",
+            line,
+        ), line
+    assert lines[1].index("APPLIED") == lines[2].index("billing.0002_seen")
 
     project.git("switch", "main")  # saves feature: one is now beyond snapshots_kept
     assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "two"]
@@ -405,21 +413,86 @@ def test_migrail_switch_restores_a_snapshot(project: DjangoProject, tmp_path: Pa
 
 
 def test_snapshot_restore_puts_back_a_saved_copy(db_project: tuple[DjangoProject, str]) -> None:
+    """The database it replaces is backed up first; the command printed brings it back."""
     project, _ = db_project
     start(project, snapshots=True)
     head = project.git("rev-parse", "HEAD").strip()
     project.query("INSERT INTO shop_item (name, stock) VALUES (1, 1)")
     assert project.migrail("snapshot", "save").returncode == 0
     project.query("DELETE FROM shop_item")
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")  # only in the live one
     proc = project.migrail("snapshot", "restore", "feature")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    backups = project.root / ".git/migrail/backups"
+    (backup,) = [p for p in backups.iterdir() if not p.name.endswith(".json")]
     assert proc.stdout == (
+        f"migrail: backed up database 'default' to {backup}; "
+        f"`migrail restore {backup.name}` brings it back\n"
         f"migrail: database 'default' is now a copy of the snapshot of 'feature' (commit "
         f"{head[:12]}); run `migrail sync` to bring it to this checkout's migrations\n"
     )
     assert project.query("SELECT name, stock FROM shop_item") == [[1, 1]]
     assert [s["branch"] for s in stored(project)] == ["feature"]  # the snapshot is kept
     assert project.migrail("status").returncode == 0
+
+    proc = project.migrail("restore", backup.name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"migrail: restored database 'default' from {backup.name} " in proc.stdout
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 2]]
+
+
+def test_a_named_snapshot_is_kept_until_dropped_by_name(tmp_path: Path) -> None:
+    """`snapshot save NAME` (no such branch): not pruned, not counted in snapshots_kept."""
+    project = real_project(tmp_path / "repo", tmp_path / "packages")
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\nsnapshots_kept = 1\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    proc = project.migrail("snapshot", "save", "before-experiment")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(
+        "migrail: saved database 'default' as the snapshot of 'before-experiment' ("
+    )
+    project.git("switch", "-c", "feature")  # saves main
+    project.git("switch", "-c", "other")  # saves feature: main is beyond snapshots_kept = 1
+    assert sorted((str(s["branch"]), s["named"]) for s in stored(project)) == [
+        ("before-experiment", True),
+        ("feature", False),
+    ]
+    project.git("branch", "-D", "feature")
+    proc = project.migrail("snapshot", "prune")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == (
+        "migrail: dropped the snapshot of 'feature' (database 'default'): its branch is gone\n"
+    )
+
+    proc = project.migrail("snapshot", "list")
+    assert proc.returncode == 0, proc.stderr
+    head = project.git("rev-parse", "HEAD").strip()[:12]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("database default (sqlite: ")
+    assert re.fullmatch(r"  SNAPSHOT +KIND   COMMIT +SYNCED +SIZE  AGE +APPLIED", lines[1])
+    assert re.fullmatch(  # the project's apps only: not admin, auth, ... nor taglib
+        rf"  before-experiment  named  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
+        "billing.0001_initial, shop.0001_initial",
+        lines[2],
+    ), lines[2]
+    assert len(lines) == 3
+
+    (meta,) = (project.root / ".git/migrail/snapshots").glob("*.json")
+    written_before = json.loads(meta.read_text())
+    del written_before["named"]  # a file from before named snapshots: a branch's
+    meta.write_text(json.dumps(written_before))
+    assert "  before-experiment  branch  " in project.migrail("snapshot", "list").stdout
+    meta.write_text(json.dumps({**written_before, "named": True}))
+
+    proc = project.migrail("snapshot", "drop", "before-experiment")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "migrail: dropped the snapshot of 'before-experiment' (database 'default')\n"
+    )
+    assert stored(project) == []
 
 
 def test_branches_with_the_same_migrations_keep_their_own_rows(
@@ -594,7 +667,7 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
         "database ("
     ) in out
     listing = project.migrail("snapshot", "list").stdout
-    assert f"  main  {feature[:12]} (not synced)  " in listing
+    assert f"  main      branch  {feature[:12]}  no  " in listing
 
     block.unlink()
     out = project.git("switch", "main")

@@ -345,8 +345,11 @@ def _commit_exists(repo: GitRepo, commit: str) -> bool:
 def prune_beyond_kept(
     engine: Engine, store: SnapshotStore, identity: Identity, kept: int, keep: str = ""
 ) -> list[Snapshot]:
-    """Drop the oldest snapshots of this database beyond `kept` (never `keep`)."""
-    snapshots = [s for s in store.all(identity) if s.id != keep]
+    """Drop the oldest snapshots of this database beyond `kept` (never `keep`).
+
+    Named snapshots (`migrail snapshot save NAME`) neither count nor go.
+    """
+    snapshots = [s for s in store.all(identity) if s.id != keep and not s.named]
     excess = len(snapshots) + (1 if keep else 0) - max(kept, 0)
     dropped = snapshots[: max(excess, 0)]
     for snapshot in dropped:
