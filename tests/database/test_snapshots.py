@@ -451,9 +451,12 @@ def test_a_named_snapshot_is_kept_until_dropped_by_name(tmp_path: Path) -> None:
     project.query("INSERT INTO shop_item (name) VALUES (1)")
     proc = project.migrail("snapshot", "save", "before-experiment")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith(
-        "migrail: saved database 'default' as the snapshot of 'before-experiment' ("
-    )
+    assert re.fullmatch(
+        r"migrail: saved database 'default' as the snapshot of 'before-experiment' "
+        r"\([0-9.]+ [KM]?B\); no branch is named so: only "
+        "`migrail snapshot drop before-experiment` removes it\n",
+        proc.stdout,
+    ), proc.stdout
     project.git("switch", "-c", "feature")  # saves main
     project.git("switch", "-c", "other")  # saves feature: main is beyond snapshots_kept = 1
     assert sorted((str(s["branch"]), s["named"]) for s in stored(project)) == [
@@ -472,9 +475,9 @@ def test_a_named_snapshot_is_kept_until_dropped_by_name(tmp_path: Path) -> None:
     head = project.git("rev-parse", "HEAD").strip()[:12]
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("database default (sqlite: ")
-    assert re.fullmatch(r"  SNAPSHOT +KIND   COMMIT +SYNCED +SIZE  AGE +APPLIED", lines[1])
+    assert re.fullmatch(r"  SNAPSHOT +KIND +COMMIT +SYNCED +SIZE  AGE +APPLIED", lines[1])
     assert re.fullmatch(  # the project's apps only: not admin, auth, ... nor taglib
-        rf"  before-experiment  named  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
+        rf"  before-experiment  named \(kept\)  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
         "billing.0001_initial, shop.0001_initial",
         lines[2],
     ), lines[2]

@@ -70,6 +70,11 @@ def run_snapshot_command(
                 print(
                     f"migrail: saved database {alias!r} as the snapshot of {label(snapshot)} "
                     f"({describe_size(engine.size(snapshot))})"
+                    + (
+                        f"; no branch is named so: only `migrail snapshot drop {name}` removes it"
+                        if snapshot.named
+                        else ""
+                    )
                 )
             elif action in ("drop", "restore"):
                 chosen = [s for s in snapshots if s.branch == name]
@@ -128,7 +133,7 @@ def listing_table(
     rows = [LISTING_HEADERS] + [
         (
             snapshot.branch,
-            "named" if snapshot.named else "branch",
+            "named (kept)" if snapshot.named else "branch",
             snapshot.commit[:12] or "?",
             "yes" if snapshot.synced else "no",
             size,
