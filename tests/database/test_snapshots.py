@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -378,6 +379,45 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
     assert project.migrail("snapshot", "list").stdout.startswith(
         "migrail: no snapshots of database default ("
     )
+
+
+def test_a_sqlite_swap_blocked_by_an_open_transaction_gives_up_and_rolls_back(
+    project: DjangoProject,
+) -> None:
+    """Another connection in `BEGIN IMMEDIATE`: the copy into the live file says it waits,
+    gives up after MIGRAIL_LOCK_WAIT, and the swap is undone whole."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature's snapshot now waits
+    project.query("INSERT INTO shop_item (name) VALUES (8)")  # main's row
+    snapshots = project.root / ".git/migrail/snapshots"
+    before = sorted(p.name for p in snapshots.iterdir())
+    other = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        proc = project.migrail("switch", "feature", env={"MIGRAIL_LOCK_WAIT": "3"})
+    finally:
+        other.close()
+    live = str(project.root / "db.sqlite3")
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == [
+        "migrail: the snapshot copy is waiting for another connection to database "
+        f"{live!r} (a shell or server in an open transaction?); giving up after 3s "
+        "(MIGRAIL_LOCK_WAIT)",
+        f"migrail: no snapshot of database 'default': the copy into {live!r} waited 3s "
+        "(MIGRAIL_LOCK_WAIT) for another connection's transaction; nothing was changed; "
+        "rolling back instead",
+    ], proc.stdout + proc.stderr
+    # The swap is undone whole: feature's snapshot still waits, no journal, main's rows.
+    assert sorted(p.name for p in snapshots.iterdir() if p.name != "unsynced") == before
+    assert project.query("SELECT name FROM shop_item") == [[8]]
+    assert proc.stderr == (  # the sync that follows waits on the same transaction: refused
+        "Switched to branch 'feature'\n"
+        f"migrail: error: database 'default' (sqlite {live}): another process holds it "
+        "locked (database is locked)\n"
+    )
+    assert proc.returncode == 2
+    sync(project)  # once the transaction is over
+    assert project.query("SELECT name, stock FROM shop_item") == [[8, 0]]
 
 
 def test_status_says_which_switch_restores_a_snapshot(project: DjangoProject) -> None:
