@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from tests.djangoproject import (
     add_user_rows,
     git,
     migration_source,
+    real_project,
     run_env,
     user_rows,
 )
@@ -344,9 +347,15 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("database default (")
-    assert [line.split()[0] for line in lines[1:]] == ["one", "two"]
-    assert all("billing.0002_seen, shop.0002_stock" in line for line in lines[1:])
-    assert all(" old " in line for line in lines[1:])
+    head = project.git("rev-parse", "HEAD").strip()[:12]
+    assert re.fullmatch(r"  SNAPSHOT  KIND    COMMIT        SYNCED +SIZE  AGE +APPLIED", lines[1])
+    for line, branch in zip(lines[2:], ["one", "two"], strict=True):
+        assert re.fullmatch(
+            rf"  {branch}       branch  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
+            "billing.0002_seen, shop.0002_stock",
+            line,
+        ), line
+    assert lines[1].index("APPLIED") == lines[2].index("billing.0002_seen")
 
     project.git("switch", "main")  # saves feature: one is now beyond snapshots_kept
     assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "two"]
@@ -370,6 +379,50 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
     assert project.migrail("snapshot", "list").stdout.startswith(
         "migrail: no snapshots of database default ("
     )
+
+
+def test_a_sqlite_swap_blocked_by_an_open_transaction_gives_up_and_rolls_back(
+    project: DjangoProject,
+) -> None:
+    """Another connection in `BEGIN IMMEDIATE`: the copy into the live file says it waits,
+    gives up after MIGRAIL_LOCK_WAIT, and the swap is undone whole."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature's snapshot now waits
+    project.query("INSERT INTO shop_item (name) VALUES (8)")  # main's row
+    snapshots = project.root / ".git/migrail/snapshots"
+    before = sorted(p.name for p in snapshots.iterdir())
+    other = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        proc = project.migrail("switch", "feature", env={"MIGRAIL_LOCK_WAIT": "3"})
+    finally:
+        other.close()
+    live = str(project.root / "db.sqlite3")
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == [
+        "migrail: the snapshot copy is waiting for another connection to database "
+        f"{live!r} (a shell or server in an open transaction?); giving up after 3s "
+        "(MIGRAIL_LOCK_WAIT)",
+        f"migrail: no snapshot of database 'default': the copy into {live!r} waited 3s "
+        "(MIGRAIL_LOCK_WAIT) for another connection's transaction; nothing was changed; "
+        "syncing without snapshots instead",
+    ], proc.stdout + proc.stderr
+    # The swap is undone whole: feature's snapshot still waits, no journal, main's rows.
+    assert sorted(p.name for p in snapshots.iterdir() if p.name != "unsynced") == before
+    assert project.query("SELECT name FROM shop_item") == [[8]]
+    assert proc.stderr == (  # the sync that follows waits on the same transaction: refused
+        "Switched to branch 'feature'\n"
+        f"migrail: error: database 'default' (sqlite {live}): another process holds it "
+        "locked (database is locked)\n"
+    )
+    assert proc.returncode == 2
+    sync(project)  # once the transaction is over
+    assert project.query("SELECT name, stock FROM shop_item") == [[8, 0]]
+    # main's data is still live: going back keeps it, and feature's snapshot was never touched.
+    assert "still holds 'main''s data" in project.git("switch", "main")
+    assert project.query("SELECT name FROM shop_item") == [[8]]
+    assert "restored the snapshot of 'feature'" in project.git("switch", "feature")
+    assert project.query("SELECT name FROM shop_item") == []
 
 
 def test_status_says_which_switch_restores_a_snapshot(project: DjangoProject) -> None:
@@ -406,21 +459,89 @@ def test_migrail_switch_restores_a_snapshot(project: DjangoProject, tmp_path: Pa
 
 
 def test_snapshot_restore_puts_back_a_saved_copy(db_project: tuple[DjangoProject, str]) -> None:
+    """The database it replaces is backed up first; the command printed brings it back."""
     project, _ = db_project
     start(project, snapshots=True)
     head = project.git("rev-parse", "HEAD").strip()
     project.query("INSERT INTO shop_item (name, stock) VALUES (1, 1)")
     assert project.migrail("snapshot", "save").returncode == 0
     project.query("DELETE FROM shop_item")
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")  # only in the live one
     proc = project.migrail("snapshot", "restore", "feature")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    backups = project.root / ".git/migrail/backups"
+    (backup,) = [p for p in backups.iterdir() if not p.name.endswith(".json")]
     assert proc.stdout == (
+        f"migrail: backed up database 'default' to {backup}; "
+        f"`migrail restore {backup.name}` brings it back\n"
         f"migrail: database 'default' is now a copy of the snapshot of 'feature' (commit "
         f"{head[:12]}); run `migrail sync` to bring it to this checkout's migrations\n"
     )
     assert project.query("SELECT name, stock FROM shop_item") == [[1, 1]]
     assert [s["branch"] for s in stored(project)] == ["feature"]  # the snapshot is kept
     assert project.migrail("status").returncode == 0
+
+    proc = project.migrail("restore", backup.name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"migrail: restored database 'default' from {backup.name} " in proc.stdout
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 2]]
+
+
+def test_a_named_snapshot_is_kept_until_dropped_by_name(tmp_path: Path) -> None:
+    """`snapshot save NAME` (no such branch): not pruned, not counted in snapshots_kept."""
+    project = real_project(tmp_path / "repo", tmp_path / "packages")
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\nsnapshots_kept = 1\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    proc = project.migrail("snapshot", "save", "before-experiment")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.fullmatch(
+        r"migrail: saved database 'default' as the snapshot of 'before-experiment' "
+        r"\([0-9.]+ [KM]?B\); no branch is named so: only "
+        "`migrail snapshot drop before-experiment` removes it\n",
+        proc.stdout,
+    ), proc.stdout
+    project.git("switch", "-c", "feature")  # saves main
+    project.git("switch", "-c", "other")  # saves feature: main is beyond snapshots_kept = 1
+    assert sorted((str(s["branch"]), s["named"]) for s in stored(project)) == [
+        ("before-experiment", True),
+        ("feature", False),
+    ]
+    project.git("branch", "-D", "feature")
+    proc = project.migrail("snapshot", "prune")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == (
+        "migrail: dropped the snapshot of 'feature' (database 'default'): its branch is gone\n"
+    )
+
+    proc = project.migrail("snapshot", "list")
+    assert proc.returncode == 0, proc.stderr
+    head = project.git("rev-parse", "HEAD").strip()[:12]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("database default (sqlite: ")
+    assert re.fullmatch(r"  SNAPSHOT +KIND +COMMIT +SYNCED +SIZE  AGE +APPLIED", lines[1])
+    assert re.fullmatch(  # the project's apps only: not admin, auth, ... nor taglib
+        rf"  before-experiment  named \(kept\)  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
+        "billing.0001_initial, shop.0001_initial",
+        lines[2],
+    ), lines[2]
+    assert len(lines) == 3
+
+    (meta,) = (project.root / ".git/migrail/snapshots").glob("*.json")
+    written_before = json.loads(meta.read_text())
+    del written_before["named"]  # a file from before named snapshots: a branch's
+    meta.write_text(json.dumps(written_before))
+    assert "  before-experiment  branch  " in project.migrail("snapshot", "list").stdout
+    meta.write_text(json.dumps({**written_before, "named": True}))
+
+    proc = project.migrail("snapshot", "drop", "before-experiment")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "migrail: dropped the snapshot of 'before-experiment' (database 'default')\n"
+    )
+    assert stored(project) == []
 
 
 def test_branches_with_the_same_migrations_keep_their_own_rows(
@@ -595,7 +716,7 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
         "database ("
     ) in out
     listing = project.migrail("snapshot", "list").stdout
-    assert f"  main  {feature[:12]} (not synced)  " in listing
+    assert f"  main      branch  {feature[:12]}  no  " in listing
 
     block.unlink()
     out = project.git("switch", "main")
@@ -609,6 +730,48 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
     assert "restored the snapshot of 'other'" in out
     assert "unapplying shop.0003_fragile" in out
     assert project.schema() == fresh_schema(project, fresh_name)
+
+
+def test_a_manual_sync_that_succeeds_clears_the_not_synced_note(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """The hook's sync failed; `migrail sync --from SHA`, as it advised, then succeeded."""
+    block = tmp_path / "block"
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    project.migration(
+        "shop",
+        "0003_fragile",
+        migration_source(
+            [("shop", "0002_stock")],
+            "migrations.RunPython(migrations.RunPython.noop, reverse_code=fragile),",
+            header=FRAGILE.format(block=str(block)),
+        ),
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_fragile\n")
+    feature = project.commit("fragile")
+    project.git("config", "migrail.snapshots", "true")
+    sync(project)
+    block.write_text("")
+    out = project.git("switch", "main", check=False)
+    assert "migrail: the database was not synced: unapplying failed" in out
+    (note,) = (project.root / ".git/migrail/snapshots/unsynced").glob("*.json")
+    # As a note written while the server was down has it: no leaves to compare with later.
+    note.write_text(json.dumps({"commit": feature, "leaves": None}))
+
+    block.unlink()
+    proc = project.migrail("sync", "--from", feature[:12])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail: database 'default' matches the working tree" in proc.stdout
+    assert not note.exists()
+    out = project.git("switch", "-c", "other")
+    assert (
+        "migrail: saved database 'default' as the snapshot of 'main'; 'other' has no snapshot, "
+        "so it goes on from this database ("
+    ) in out
+    assert "not synced" not in project.migrail("snapshot", "list").stdout
 
 
 FRAGILE = """

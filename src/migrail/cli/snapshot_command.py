@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+from migrail.database.backup import take_backup
 from migrail.database.branch_snapshots import (
     applied_leaves,
     branch_exists,
@@ -14,8 +18,16 @@ from migrail.database.branch_snapshots import (
     label,
     prune_beyond_kept,
 )
+from migrail.database.journal import protected_backups
+from migrail.database.rollback_safety import (
+    applied_migrations,
+    backups_dir,
+    database_of,
+    journal_dir,
+    origin_of,
+)
 from migrail.database.snapshot_engines import run_journalled
-from migrail.database.snapshot_store import describe_age, describe_size, new_snapshot
+from migrail.database.snapshot_store import Snapshot, describe_age, describe_size, new_snapshot
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
@@ -40,27 +52,29 @@ def run_snapshot_command(
                     print(f"migrail: no snapshots of database {identity.describe()}")
                     continue
                 print(f"database {identity.describe()}:")
-                now = time.time()
-                for snapshot in snapshots:
-                    applied = ", ".join(f"{a}.{n}" for a, n in sorted(snapshot.leaves.items()))
-                    print(
-                        f"  {snapshot.branch}  {snapshot.commit[:12] or '?'}"
-                        f"{'' if snapshot.synced else ' (not synced)'}  "
-                        f"{describe_size(engine.size(snapshot))}  "
-                        f"{describe_age(snapshot.created, now)} old  {applied or 'no migrations'}"
-                    )
+                sizes = [describe_size(engine.size(s)) for s in snapshots]
+                ours = first_party_apps(repo.root)
+                for line in listing_table(snapshots, sizes, ours, time.time()):
+                    print(f"  {line}")
             elif action == "save":
                 branch = name or current_branch(repo)
                 if refused := engine.refusal(terminate_others=config.snapshot_terminate_sessions):
                     raise MigrailError(f"no snapshot of database {alias!r}: {refused}")
                 commit, synced = holding(store, identity, repo.resolve("HEAD"), leaves)
                 snapshot = new_snapshot(identity, branch, commit, leaves, synced=synced)
+                if name is not None and not branch_exists(repo, name):
+                    snapshot = replace(snapshot, named=True)  # kept until dropped by name
                 run_journalled(
                     engine, store, identity, engine.save_steps(snapshot), record=snapshot
                 )
                 print(
                     f"migrail: saved database {alias!r} as the snapshot of {label(snapshot)} "
                     f"({describe_size(engine.size(snapshot))})"
+                    + (
+                        f"; no branch is named so: only `migrail snapshot drop {name}` removes it"
+                        if snapshot.named
+                        else ""
+                    )
                 )
             elif action in ("drop", "restore"):
                 chosen = [s for s in snapshots if s.branch == name]
@@ -75,12 +89,7 @@ def run_snapshot_command(
                     continue
                 if refused := engine.refusal(terminate_others=config.snapshot_terminate_sessions):
                     raise MigrailError(f"cannot restore database {alias!r}: {refused}")
-                here = current_branch(repo)
-                if here != name:  # keep what the database holds now
-                    commit, synced = holding(store, identity, repo.resolve("HEAD"), leaves)
-                    kept = new_snapshot(identity, here, commit, leaves, synced=synced)
-                    run_journalled(engine, store, identity, engine.save_steps(kept), record=kept)
-                    print(f"migrail: saved database {alias!r} as the snapshot of {label(kept)}")
+                back_up_live(repo, config, connections[alias])  # the copy replaces it
                 steps = engine.restore_copy_steps(chosen[0])
                 run_journalled(engine, store, identity, steps)
                 store.clear_unsynced(identity)  # the live database is another one now
@@ -96,7 +105,7 @@ def run_snapshot_command(
                 )
             elif action == "prune":
                 for snapshot in snapshots:
-                    if not branch_exists(repo, snapshot.branch):
+                    if not snapshot.named and not branch_exists(repo, snapshot.branch):
                         drop_snapshot(engine, store, identity, snapshot)
                         print(
                             f"migrail: dropped the snapshot of {snapshot.branch!r} "
@@ -108,3 +117,70 @@ def run_snapshot_command(
                         f"(database {alias!r}): beyond snapshots_kept = {config.snapshots_kept}"
                     )
     return EXIT_CLEAN
+
+
+LISTING_HEADERS = ("SNAPSHOT", "KIND", "COMMIT", "SYNCED", "SIZE", "AGE", "APPLIED")
+
+
+def listing_table(
+    snapshots: list[Snapshot], sizes: list[str], first_party: frozenset[str], now: float
+) -> list[str]:
+    """A header line and one line per snapshot, columns aligned; the size right-aligned.
+
+    APPLIED names the last applied migration of the project's own apps only (contrib and
+    installed apps are the same on every branch).
+    """
+    rows = [LISTING_HEADERS] + [
+        (
+            snapshot.branch,
+            "named (kept)" if snapshot.named else "branch",
+            snapshot.commit[:12] or "?",
+            "yes" if snapshot.synced else "no",
+            size,
+            describe_age(snapshot.created, now),
+            ", ".join(f"{a}.{n}" for a, n in sorted(snapshot.leaves.items()) if a in first_party)
+            or "-",
+        )
+        for snapshot, size in zip(snapshots, sizes, strict=True)
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LISTING_HEADERS))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        cells[4] = row[4].rjust(widths[4])
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def first_party_apps(root: Path) -> frozenset[str]:
+    """Labels of the installed apps whose code lives in the work tree (not contrib, not
+    a package installed into site-packages)."""
+    from django.apps import apps
+
+    root = root.resolve()
+    labels = set()
+    for app in apps.get_app_configs():
+        path = Path(app.path).resolve()
+        inside = path == root or root in path.parents
+        if inside and not {"site-packages", "dist-packages"} & set(path.parts):
+            labels.add(app.label)
+    return frozenset(labels)
+
+
+def back_up_live(repo: GitRepo, config: Config, connection: Any) -> None:
+    """Before `snapshot restore` replaces the database: a backup, as sync takes before a
+    rollback, that `migrail restore NAME` brings back."""
+    backup = take_backup(
+        backups_dir(repo),
+        database_of(connection),
+        connection.settings_dict,
+        origin=origin_of(repo, None),
+        applied=applied_migrations(connection),
+        kept=config.backups_kept,
+        protected=protected_backups(journal_dir(repo)),
+    )
+    connection.close()  # PostgreSQL copies a database nobody is in
+    print(
+        f"migrail: backed up database {connection.alias!r} to {backup.path}; "
+        f"`migrail restore {backup.name}` brings it back"
+    )

@@ -214,15 +214,17 @@ def leave_and_arrive(
                 save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
                 started = time.monotonic()
                 waiting = _usable(engine, store, identity, arriving) if arriving else None
+                recorded = store.owner(identity)
                 if arriving is None:
                     store.clear_owner(identity)
                 else:
                     store.set_owner(identity, arriving)  # before the steps: a killed run ends so
                 if waiting is not None and waiting.id != save_as.id:
                     steps = engine.swap_steps(save_as, waiting)
-                    run_journalled(
-                        engine, store, identity, steps, record=save_as, forget=[waiting.id]
-                    )
+                    with _owner_kept_unless_done(store, identity, recorded):
+                        run_journalled(
+                            engine, store, identity, steps, record=save_as, forget=[waiting.id]
+                        )
                     store.clear_unsynced(identity)  # the live database is another one now
                     _saved_as_it_stands(alias, False)
                     print(
@@ -233,7 +235,8 @@ def leave_and_arrive(
                     restored_at = waiting.commit
                 else:
                     steps = engine.save_steps(save_as)
-                    run_journalled(engine, store, identity, steps, record=save_as)
+                    with _owner_kept_unless_done(store, identity, recorded):
+                        run_journalled(engine, store, identity, steps, record=save_as)
                     _saved_as_it_stands(alias, True)
                     print(
                         f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}"
@@ -291,6 +294,21 @@ def _owner(store: SnapshotStore, identity: Identity, alias: str, left: str) -> s
         f"swap it), so it is saved as the snapshot of {owner!r}"
     )
     return owner
+
+
+@contextmanager
+def _owner_kept_unless_done(
+    store: SnapshotStore, identity: Identity, recorded: str | None
+) -> Iterator[None]:
+    """Steps that gave up with nothing changed leave the live database's owner as it was."""
+    try:
+        yield
+    except SnapshotUnavailable:
+        if recorded is None:
+            store.clear_owner(identity)
+        else:
+            store.set_owner(identity, recorded)
+        raise
 
 
 def _saved_as_it_stands(alias: str, saved: bool) -> None:
@@ -375,8 +393,11 @@ def _commit_exists(repo: GitRepo, commit: str) -> bool:
 def prune_beyond_kept(
     engine: Engine, store: SnapshotStore, identity: Identity, kept: int, keep: str = ""
 ) -> list[Snapshot]:
-    """Drop the oldest snapshots of this database beyond `kept` (never `keep`)."""
-    snapshots = [s for s in store.all(identity) if s.id != keep]
+    """Drop the oldest snapshots of this database beyond `kept` (never `keep`).
+
+    Named snapshots (`migrail snapshot save NAME`) neither count nor go.
+    """
+    snapshots = [s for s in store.all(identity) if s.id != keep and not s.named]
     excess = len(snapshots) + (1 if keep else 0) - max(kept, 0)
     dropped = snapshots[: max(excess, 0)]
     for snapshot in dropped:
@@ -388,6 +409,13 @@ def drop_snapshot(
     engine: Engine, store: SnapshotStore, identity: Identity, snapshot: Snapshot
 ) -> None:
     run_journalled(engine, store, identity, engine.drop_steps(snapshot), forget=[snapshot.id])
+
+
+def clear_unsynced_note(repo: GitRepo, connection: Any) -> None:
+    """A sync of this database succeeded: it holds its branch's migrations again, so the
+    next snapshot saved of it is not labelled `(not synced: …)` (see `note_sync_result`)."""
+    identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
+    snapshot_store(repo).clear_unsynced(identity)
 
 
 def holds_rows(connection: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]) -> bool:

@@ -23,6 +23,9 @@ from typing import Any
 from migrail.database.snapshot_store import Identity, Snapshot, SnapshotStore
 from migrail.errors import MigrailError
 
+NOTICE_AFTER = 2.0  # seconds a copy waits for a lock before it says so
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # result codes (the module names them from Python 3.11)
+
 Step = list[str]
 FILE_COPY_FROM = 256 * 1024 * 1024  # bytes: PostgreSQL copies larger databases file by file
 SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy or rename
@@ -30,6 +33,11 @@ SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy 
 
 class SnapshotUnavailable(MigrailError):
     """No snapshot can be taken or restored now; the database is as it was."""
+
+
+class CopyGaveUp(SnapshotUnavailable):
+    """A copy into the live database waited too long for a lock and wrote nothing: the
+    steps before it only made copies, which are undone."""
 
 
 def pg_quote(name: str) -> str:
@@ -345,13 +353,15 @@ class SqliteEngine(Engine):
         if fresh:
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
         source_db = sqlite3.connect(source)
-        target_db = sqlite3.connect(target, timeout=30)
+        # Into the live file: poll for its lock ourselves (say so, give up in time).
+        target_db = sqlite3.connect(target, timeout=0.2 if target == self.live else 30)
         try:
             target_db.execute("PRAGMA synchronous = OFF")
             if fresh and target != self.live:
                 target_db.execute("PRAGMA journal_mode = OFF")
             with target_db:
-                source_db.backup(target_db)
+                progress = _LockWait(target) if target == self.live else None
+                source_db.backup(target_db, progress=progress)
         finally:
             source_db.close()
             target_db.close()
@@ -360,6 +370,38 @@ class SqliteEngine(Engine):
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class _LockWait:
+    """The backup's progress callback: one notice after `NOTICE_AFTER` s waiting for another
+    connection's lock, and `CopyGaveUp` after `MIGRAIL_LOCK_WAIT` s (the copy is all pages
+    in one step, so until it gets the lock it has written nothing)."""
+
+    def __init__(self, database: str) -> None:
+        from migrail.database.client_programs import lock_wait_seconds
+
+        self.database = database
+        self.wait = lock_wait_seconds()
+        self.started = time.monotonic()
+        self.told = False
+
+    def __call__(self, status: int, remaining: int, total: int) -> None:
+        if status not in (SQLITE_BUSY, SQLITE_LOCKED):
+            return
+        waited = time.monotonic() - self.started
+        if waited >= self.wait:
+            raise CopyGaveUp(
+                f"the copy into {self.database!r} waited {self.wait}s (MIGRAIL_LOCK_WAIT) for "
+                "another connection's transaction; nothing was changed"
+            )
+        if waited >= NOTICE_AFTER and not self.told:
+            self.told = True
+            print(
+                f"migrail: the snapshot copy is waiting for another connection to database "
+                f"{self.database!r} (a shell or server in an open transaction?); giving up "
+                f"after {self.wait}s (MIGRAIL_LOCK_WAIT)",
+                flush=True,
+            )
 
 
 @contextmanager
@@ -406,11 +448,14 @@ def run_journalled(
         try:
             engine.run(step)
         except Exception as err:
-            if all(earlier[0] == "drop" for earlier in steps[:number]):
+            gave_up = isinstance(err, CopyGaveUp)  # the steps before it only made copies
+            if gave_up or all(earlier[0] == "drop" for earlier in steps[:number]):
                 if record is not None:  # the snapshot it replaced is gone or torn
                     engine.run(["drop", engine.place(record)])
                     store.forget([record.id])
                 store.clear_journal(identity)
+                if gave_up:
+                    raise
                 raise SnapshotUnavailable(f"{type(err).__name__}: {err}".strip()) from err
             raise MigrailError(
                 f"a snapshot switch of database {identity.describe()} stopped at step "

@@ -70,6 +70,9 @@ class Snapshot:
     # False: saved after a sync that failed, so it holds the migrations `commit`'s code
     # applied, not its branch's; restoring it syncs from `commit` like any other.
     synced: bool = True
+    # Saved by `migrail snapshot save NAME` with a NAME that is no branch: kept by `prune`
+    # and by `snapshots_kept`; only `migrail snapshot drop NAME` removes it.
+    named: bool = False
 
     @property
     def object_name(self) -> str:
@@ -94,6 +97,7 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
         dict(data["leaves"]),
         float(data["created"]),
         bool(data.get("synced", True)),
+        bool(data.get("named", False)),  # absent from files written before it existed
     )
 
 

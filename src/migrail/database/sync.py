@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from migrail.database.branch_snapshots import clear_unsynced_note
 from migrail.database.loader import LoadedMigrations
 from migrail.database.orphan_sources import remember_applied_sources
 from migrail.database.plan import (
@@ -141,6 +142,7 @@ def _sync_alias(
             _migrate_forward(alias)
         remember_applied_sources(repo, connection, loaded.tree, keep=plan.edited)
         end_rollback(connection, repo)
+        clear_unsynced_note(repo, connection)  # a failed hook sync's note no longer holds
     state = "matches the working tree"
     if plan.edited:
         state += ", but for the changed migrations named above"
