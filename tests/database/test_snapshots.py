@@ -681,12 +681,9 @@ def test_rebase_unapply_dropping_rows_says_no_snapshot_keeps_them(project: Djang
     assert "unapplying shop.0003_stock" in after
 
 
-def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
-    db_project: tuple[DjangoProject, str], tmp_path: Path
-) -> None:
-    """It holds the migrations the failed sync started from, and is synced from there later."""
-    project, fresh_name = db_project
-    block = tmp_path / "block"
+def fragile_feature(project: DjangoProject, block: Path) -> str:
+    """feature, synced with snapshots on, whose 0003_fragile cannot be unapplied while
+    `block` exists; returns its commit."""
     main_branch(project)
     assert project.migrail("install").returncode == 0
     sync(project)
@@ -704,6 +701,16 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
     feature = project.commit("fragile")
     project.git("config", "migrail.snapshots", "true")
     sync(project)
+    return feature
+
+
+def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
+    db_project: tuple[DjangoProject, str], tmp_path: Path
+) -> None:
+    """It holds the migrations the failed sync started from, and is synced from there later."""
+    project, fresh_name = db_project
+    block = tmp_path / "block"
+    feature = fragile_feature(project, block)
     project.query("INSERT INTO shop_item (name, stock) VALUES (1, 2)")
 
     block.write_text("")  # unapplying 0003_fragile fails until this file is gone
@@ -737,23 +744,7 @@ def test_a_manual_sync_that_succeeds_clears_the_not_synced_note(
 ) -> None:
     """The hook's sync failed; `migrail sync --from SHA`, as it advised, then succeeded."""
     block = tmp_path / "block"
-    main_branch(project)
-    assert project.migrail("install").returncode == 0
-    sync(project)
-    feature_branch(project)
-    project.migration(
-        "shop",
-        "0003_fragile",
-        migration_source(
-            [("shop", "0002_stock")],
-            "migrations.RunPython(migrations.RunPython.noop, reverse_code=fragile),",
-            header=FRAGILE.format(block=str(block)),
-        ),
-    )
-    project.write("shop/migrations/max_migration.txt", "0003_fragile\n")
-    feature = project.commit("fragile")
-    project.git("config", "migrail.snapshots", "true")
-    sync(project)
+    feature = fragile_feature(project, block)
     block.write_text("")
     out = project.git("switch", "main", check=False)
     assert "migrail: the database was not synced: unapplying failed" in out

@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from migrail.database.backup import take_backup
 from migrail.database.branch_snapshots import (
     applied_leaves,
     branch_exists,
@@ -18,14 +17,7 @@ from migrail.database.branch_snapshots import (
     label,
     prune_beyond_kept,
 )
-from migrail.database.journal import protected_backups
-from migrail.database.rollback_safety import (
-    applied_migrations,
-    backups_dir,
-    database_of,
-    journal_dir,
-    origin_of,
-)
+from migrail.database.rollback_safety import back_up
 from migrail.database.snapshot_engines import run_journalled
 from migrail.database.snapshot_store import Snapshot, describe_age, describe_size, new_snapshot
 from migrail.errors import EXIT_CLEAN, MigrailError
@@ -170,15 +162,7 @@ def first_party_apps(root: Path) -> frozenset[str]:
 def back_up_live(repo: GitRepo, config: Config, connection: Any) -> None:
     """Before `snapshot restore` replaces the database: a backup, as sync takes before a
     rollback, that `migrail restore NAME` brings back."""
-    backup = take_backup(
-        backups_dir(repo),
-        database_of(connection),
-        connection.settings_dict,
-        origin=origin_of(repo, None),
-        applied=applied_migrations(connection),
-        kept=config.backups_kept,
-        protected=protected_backups(journal_dir(repo)),
-    )
+    backup = back_up(repo, config, connection, None)
     connection.close()  # PostgreSQL copies a database nobody is in
     print(
         f"migrail: backed up database {connection.alias!r} to {backup.path}; "

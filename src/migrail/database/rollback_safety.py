@@ -98,7 +98,14 @@ def recover_interrupted_sync(repo: GitRepo, connection: Any, *, dry_run: bool = 
 def backup_before_rollback(
     repo: GitRepo, config: Config, connection: Any, from_rev: str | None
 ) -> Backup:
-    backup = take_backup(
+    backup = back_up(repo, config, connection, from_rev)
+    print(f"migrail: backed up database {connection.alias!r} to {backup.path}")
+    return backup
+
+
+def back_up(repo: GitRepo, config: Config, connection: Any, from_rev: str | None) -> Backup:
+    """A backup of the database as it stands, kept by the rules sync's backups follow."""
+    return take_backup(
         backups_dir(repo),
         database_of(connection),
         connection.settings_dict,
@@ -107,8 +114,6 @@ def backup_before_rollback(
         kept=config.backups_kept,
         protected=protected_backups(journal_dir(repo)),
     )
-    print(f"migrail: backed up database {connection.alias!r} to {backup.path}")
-    return backup
 
 
 def begin_rollback(
