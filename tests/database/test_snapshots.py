@@ -8,6 +8,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -257,30 +258,64 @@ def test_a_dev_server_session_is_ended_only_when_configured(tmp_path: Path) -> N
         assert project.query("SELECT name, stock FROM shop_item") == [[5, 6]]
 
 
+def main_parked_feature_live(project: DjangoProject) -> None:
+    """A row on each branch; main's snapshot parked, feature's data live."""
+    project.git("switch", "main")
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("switch", "feature")
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+
+
+def switch_in_background(project: DjangoProject, branch: str) -> subprocess.Popen[bytes]:
+    """`git switch BRANCH` with the hooks, in a process group of its own to kill."""
+    return subprocess.Popen(
+        ["git", "switch", branch],
+        cwd=project.root,
+        env=run_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for_journal_step(
+    project: DjangoProject, switch: subprocess.Popen[bytes], done: int
+) -> None:
+    """Until the snapshot journal says `done` steps are done (the switch still running)."""
+    journals = project.root / ".git/migrail/snapshots"
+    while not any(
+        json.loads(p.read_text()).get("done") == done for p in journals.glob("journal-*.json")
+    ):
+        assert switch.poll() is None, "the switch ended before it was killed"
+        time.sleep(0.02)
+
+
+def assert_the_next_sync_finishes_the_switch(project: DjangoProject, fresh_name: str) -> None:
+    """main's data live, as a fresh migrate of main, and feature's back on feature."""
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail: finished an interrupted snapshot switch of database 'default'" in proc.stdout
+    assert project.schema() == fresh_schema(project, fresh_name)
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+    assert [s["branch"] for s in stored(project)] == ["feature"]
+    project.git("switch", "feature")
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+
+
 def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> None:
     pymysql = pytest.importorskip("pymysql")
 
     with database_settings("mariadb", tmp_path) as (settings, fresh_name):
         project = DjangoProject(tmp_path / "repo", database=settings)
         start(project, snapshots=True)
-        project.git("switch", "main")
-        project.query("INSERT INTO shop_item (name) VALUES (1)")
-        project.git("switch", "feature")  # main parked, feature restored
-        project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+        main_parked_feature_live(project)
         parked = "migrail_snap_" + str(next(s["id"] for s in stored(project)))
         holder = pymysql.connect(autocommit=False, **MARIADB)
         watcher = pymysql.connect(autocommit=True, **MARIADB)
         try:
             with holder.cursor() as cursor:  # blocks the move of main's tables back
                 cursor.execute(f"SELECT * FROM `{parked}`.shop_item")
-            switch = subprocess.Popen(
-                ["git", "switch", "main"],
-                cwd=project.root,
-                env=run_env(),
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            switch = switch_in_background(project, "main")
             while True:
                 with watcher.cursor() as cursor:
                     cursor.execute(
@@ -296,16 +331,7 @@ def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> N
             holder.rollback()
             holder.close()
             watcher.close()
-        proc = project.migrail("sync")
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "migrail: finished an interrupted snapshot switch of database 'default'" in (
-            proc.stdout
-        )
-        assert project.schema() == fresh_schema(project, fresh_name)
-        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
-        assert [s["branch"] for s in stored(project)] == ["feature"]
-        project.git("switch", "feature")
-        assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+        assert_the_next_sync_finishes_the_switch(project, fresh_name)
 
 
 def test_a_postgresql_swap_stopped_halfway_is_finished_by_the_next_sync(tmp_path: Path) -> None:
@@ -779,44 +805,21 @@ def test_a_sqlite_switch_killed_mid_swap_converges_on_the_next_run(
     project: DjangoProject, tmp_path: Path
 ) -> None:
     import sqlite3
-    import time
 
     start(project, snapshots=True)
-    project.git("switch", "main")
-    project.query("INSERT INTO shop_item (name) VALUES (1)")
-    project.git("switch", "feature")  # main parked, feature restored
-    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
-    journals = project.root / ".git/migrail/snapshots"
+    main_parked_feature_live(project)
     holder = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # readers go on: feature is saved; main waits
-        switch = subprocess.Popen(
-            ["git", "switch", "main"],
-            cwd=project.root,
-            env=run_env(),
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        while not any(
-            json.loads(p.read_text()).get("done") == 1 for p in journals.glob("journal-*.json")
-        ):
-            assert switch.poll() is None, "the switch ended before it was killed"
-            time.sleep(0.02)
+        switch = switch_in_background(project, "main")
+        wait_for_journal_step(project, switch, 1)
         os.killpg(switch.pid, signal.SIGKILL)  # between saving feature and restoring main
         switch.wait()
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert project.query("SELECT name, stock FROM shop_item") == [[2, 2]]  # feature's, whole
-    proc = project.migrail("sync")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "migrail: finished an interrupted snapshot switch of database 'default'" in proc.stdout
-    assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
-    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
-    assert [s["branch"] for s in stored(project)] == ["feature"]
-    project.git("switch", "feature")
-    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+    assert_the_next_sync_finishes_the_switch(project, str(tmp_path / "fresh.sqlite3"))
 
 
 def test_the_pre_commit_entry_swaps_on_a_switch_with_the_same_migrations(
@@ -843,51 +846,27 @@ def test_the_pre_commit_entry_swaps_on_a_switch_with_the_same_migrations(
 
 
 def test_a_postgresql_switch_killed_between_its_renames_converges(tmp_path: Path) -> None:
-    import time
 
     psycopg = pytest.importorskip("psycopg")
 
     with database_settings("postgresql", tmp_path) as (settings, fresh_name):
         project = DjangoProject(tmp_path / "repo", database=settings)
         start(project, snapshots=True)
-        project.git("switch", "main")
-        project.query("INSERT INTO shop_item (name) VALUES (1)")
-        project.git("switch", "feature")  # main parked, feature restored
-        project.query("INSERT INTO shop_item (name, stock) VALUES (2, 2)")
+        main_parked_feature_live(project)
         (main,) = [s for s in stored(project) if s["branch"] == "main"]
-        journals = project.root / ".git/migrail/snapshots"
         # Another transaction holds main's parked database's catalogue row: un-parking it waits.
         holder = psycopg.connect(PG_DSN)
         holder.execute(f'ALTER DATABASE "migrail_snap_{main["id"]}" CONNECTION LIMIT -1')
         try:
-            switch = subprocess.Popen(
-                ["git", "switch", "main"],
-                cwd=project.root,
-                env=run_env(),
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            while not any(
-                json.loads(p.read_text()).get("done") == 2 for p in journals.glob("journal-*.json")
-            ):
-                assert switch.poll() is None, "the switch ended before it was killed"
-                time.sleep(0.02)
+            switch = switch_in_background(project, "main")
+            wait_for_journal_step(project, switch, 2)
             time.sleep(0.3)  # in the second rename, waiting
             os.killpg(switch.pid, signal.SIGKILL)  # feature parked, main not yet live
             switch.wait()
         finally:
             holder.rollback()
             holder.close()
-        proc = project.migrail("sync")
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert (
-            "migrail: finished an interrupted snapshot switch of database 'default'" in proc.stdout
-        )
-        assert project.schema() == fresh_schema(project, fresh_name)
-        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
-        project.git("switch", "feature")
-        assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 2]]
+        assert_the_next_sync_finishes_the_switch(project, fresh_name)
 
 
 def item_names(project: DjangoProject) -> list[list[object]]:

@@ -201,7 +201,8 @@ def leave_and_arrive(
                 if refused:
                     raise SnapshotUnavailable(refused)
                 commit, synced = holding(store, identity, left_commit, leaves)
-                owner = _owner(store, identity, alias, left)
+                recorded = store.owner(identity)
+                owner = _owner(recorded, alias, left)
                 if arriving is not None and owner == arriving and owner != left:
                     # The switch away from `arriving` never swapped: its data is still live.
                     store.set_owner(identity, arriving)
@@ -214,7 +215,6 @@ def leave_and_arrive(
                 save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
                 started = time.monotonic()
                 waiting = _usable(engine, store, identity, arriving) if arriving else None
-                recorded = store.owner(identity)
                 if arriving is None:
                     store.clear_owner(identity)
                 else:
@@ -283,10 +283,9 @@ def label(snapshot: Snapshot) -> str:
     return f"{snapshot.branch!r} (not synced: it holds the migrations of {held})"
 
 
-def _owner(store: SnapshotStore, identity: Identity, alias: str, left: str) -> str:
-    """The branch to save the live database as: whose data it holds, which is not always
-    the branch git left (a switch that fell back to a rollback, was skipped or killed)."""
-    owner = store.owner(identity)
+def _owner(owner: str | None, alias: str, left: str) -> str:
+    """The branch to save the live database as: whose data it holds (`owner`, as recorded),
+    which is not always the branch git left (a switch that fell back, was skipped or killed)."""
     if owner is None or owner == left:
         return left
     print(

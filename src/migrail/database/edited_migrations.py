@@ -14,11 +14,10 @@ not do so unasked: a rollback drops data, and a copy may be older than a
 from __future__ import annotations
 
 import ast
-import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from migrail.database.orphan_sources import applied_copy, migration_file
 from migrail.graph.parser import Key
 from migrail.sources.gitrepo import GitRepo
 
@@ -31,8 +30,8 @@ def edited_since_applied(
     for key, record in applied.items():
         if key[0] not in first_party or key not in tree.disk_migrations:
             continue
-        cached = _copy(repo, key)
-        current = _source_file(tree, key)
+        cached = applied_copy(repo, key)
+        current = migration_file(tree, key)
         if current is None or not cached.is_file():
             continue
         if _applied_at(record) >= cached.stat().st_mtime:
@@ -44,17 +43,7 @@ def edited_since_applied(
 
 def applied_source(repo: GitRepo, key: Key) -> bytes:
     """migrail's copy of `key` as it was applied."""
-    return _copy(repo, key).read_bytes()
-
-
-def _copy(repo: GitRepo, key: Key) -> Path:
-    return repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
-
-
-def _source_file(tree: Any, key: Key) -> Path | None:
-    module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
-    path = Path(getattr(module, "__file__", "") or "")
-    return path if path.suffix == ".py" and path.is_file() else None
+    return applied_copy(repo, key).read_bytes()
 
 
 def _applied_at(record: Any) -> float:

@@ -45,7 +45,7 @@ def find_sources(
         if from_rev and path:
             data = _blob_at(repo, from_rev, path)
         if data is None:
-            cached = repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
+            cached = applied_copy(repo, key)
             data = cached.read_bytes() if cached.is_file() else None
         if data is None and path:
             commit = _last_commit_with(repo, path)
@@ -156,19 +156,30 @@ def remember_applied_sources(
 
     applied = set(MigrationRecorder(connection).applied_migrations())
     for key in (applied & set(tree.disk_migrations)) - set(keep):
-        module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
-        source = Path(getattr(module, "__file__", "") or "")
-        if source.suffix != ".py" or not source.is_file():
+        source = migration_file(tree, key)
+        if source is None:
             continue
         try:
             source.resolve().relative_to(repo.root.resolve())
         except ValueError:
             continue  # third-party: its source does not come and go with branches
-        cached = repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
+        cached = applied_copy(repo, key)
         data = source.read_bytes()
         if not cached.is_file() or cached.read_bytes() != data:
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_bytes(data)
+
+
+def applied_copy(repo: GitRepo, key: Key) -> Path:
+    """Where migrail keeps the source of `key` as it was when a sync saw it applied."""
+    return repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
+
+
+def migration_file(tree: Any, key: Key) -> Path | None:
+    """The `.py` file the loader `tree` read `key` from, if it was one."""
+    module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
+    path = Path(getattr(module, "__file__", "") or "")
+    return path if path.suffix == ".py" and path.is_file() else None
 
 
 def squashes_depended_on(

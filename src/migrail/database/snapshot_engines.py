@@ -89,6 +89,13 @@ class Engine:
         raise NotImplementedError
 
 
+# Client sessions in database %s other than this one.
+OTHER_SESSIONS = (
+    "FROM pg_stat_activity WHERE datname = %s "
+    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+)
+
+
 class PostgresEngine(Engine):
     vendor = "postgresql"
 
@@ -97,34 +104,30 @@ class PostgresEngine(Engine):
         return self.cursor.fetchone() is not None
 
     def others_connected(self, name: str) -> int:
-        self.cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-            [name],
-        )
+        self.cursor.execute(f"SELECT count(*) {OTHER_SESSIONS}", [name])
         return int(self.cursor.fetchone()[0])
 
-    def refusal(self, *, terminate_others: bool = False) -> str | None:
+    def _others_once_settled(self) -> int:
+        """Other sessions, given up to SESSION_GRACE to go: a client that just closed (or a
+        session just ended) has a server process that outlives it for a moment."""
         others = self.others_connected(self.live)
         deadline = time.monotonic() + SESSION_GRACE
-        while others and time.monotonic() < deadline:  # a client that just closed: its
-            time.sleep(0.05)  # server process outlives the connection for a moment
+        while others and time.monotonic() < deadline:
+            time.sleep(0.05)
             others = self.others_connected(self.live)
+        return others
+
+    def refusal(self, *, terminate_others: bool = False) -> str | None:
+        others = self._others_once_settled()
         if others and terminate_others:
             self.cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
-                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                [self.live],
+                f"SELECT count(pg_terminate_backend(pid)) {OTHER_SESSIONS}", [self.live]
             )
             print(
                 f"migrail: ended {others} other session(s) of database {self.live!r} "
                 "(snapshot_terminate_sessions = true)"
             )
-            deadline = time.monotonic() + SESSION_GRACE
-            others = self.others_connected(self.live)
-            while others and time.monotonic() < deadline:  # ended, not yet gone
-                time.sleep(0.05)
-                others = self.others_connected(self.live)
+            others = self._others_once_settled()
         if others:
             return (
                 f"database {self.live!r} is open in {others} other session(s) (a dev server?); "

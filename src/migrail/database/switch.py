@@ -70,7 +70,12 @@ def _local_branch(repo: GitRepo, branch: str) -> str:
     checked out) would make `git switch` refuse after the rollback had run.
     """
     ref = f"refs/heads/{branch}"
-    if not _exists(repo, ref):
+    commit = (
+        repo.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        .decode()
+        .strip()
+    )
+    if not commit:
         raise MigrailError(
             f"{branch!r} is not a local branch, and `git switch` takes only those; "
             "nothing was changed (for a remote branch: `git branch NAME REMOTE/BRANCH`, "
@@ -85,16 +90,7 @@ def _local_branch(repo: GitRepo, branch: str) -> str:
                     f"branch {branch!r} is checked out in another worktree "
                     f"({lines[0].removeprefix('worktree ')}); nothing was changed"
                 )
-    return repo.resolve(ref)
-
-
-def _exists(repo: GitRepo, ref: str) -> bool:
-    return (
-        subprocess.run(
-            ["git", "show-ref", "--verify", "--quiet", ref], cwd=repo.root, check=False
-        ).returncode
-        == 0
-    )
+    return commit
 
 
 def _refuse_a_switch_git_would_refuse(repo: GitRepo, branch: str, commit: str) -> None:
