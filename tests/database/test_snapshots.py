@@ -318,9 +318,10 @@ def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> N
             switch = switch_in_background(project, "main")
             while True:
                 with watcher.cursor() as cursor:
-                    cursor.execute(
+                    cursor.execute(  # this switch's move, not another test's
                         "SELECT COUNT(*) FROM information_schema.processlist "
-                        "WHERE info LIKE 'RENAME TABLE%%'"
+                        "WHERE info LIKE 'RENAME TABLE%%' AND info LIKE %s",
+                        [f"%{parked}%"],
                     )
                     if cursor.fetchone()[0]:
                         break
@@ -933,3 +934,55 @@ def test_a_fallback_to_syncing_keeps_both_branches_rows(tmp_path: Path) -> None:
         out = project.git("switch", "feature")
         assert "restored the snapshot of 'feature'" in out
         assert project.query("SELECT name, stock FROM shop_item") == [[1, 5]]
+
+
+def test_a_refused_rollback_offers_this_branchs_snapshot_and_both_keep_their_rows(
+    tmp_path: Path,
+) -> None:
+    """A switch that did not swap (MIGRAIL_SKIP=1) leaves feature's irreversible migration
+    live on main: the refusal offers main's snapshot, and following it loses no branch's rows."""
+    project = real_project(tmp_path / "repo", tmp_path / "packages")
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    add_user_rows(project)
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("switch", "-q", "-c", "feature")  # saves main's snapshot
+    feature_branch_irreversible(project)
+    sync(project)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    skipped = subprocess.run(
+        ["git", "switch", "-q", "main"],
+        cwd=project.root,
+        env=run_env({**project.env, "MIGRAIL_SKIP": "1"}),
+        check=True,
+    )
+    assert skipped.returncode == 0
+
+    proc = project.migrail("sync")
+    assert proc.returncode == 1
+    assert (
+        "    on the branch that has it, and switch back and forth again;\n"
+        "  - or restore this branch's snapshot (its data as you left it): "
+        "`migrail snapshot restore main`, then `migrail sync`;\n"
+        "  - or start this database afresh"
+    ) in proc.stderr
+
+    proc = project.migrail("snapshot", "restore", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (
+        "migrail: saved database 'default' as the snapshot of 'feature' (it held 'feature''s "
+        "data); a switch to 'feature' brings it back\n"
+    ) in proc.stdout
+    sync(project)
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+    assert user_rows(project) == USER_ROWS_ADDED
+
+    out = project.git("switch", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[1, 0], [2, 9]]
+    assert user_rows(project) == USER_ROWS_ADDED
+    out = project.git("switch", "main")
+    assert "restored the snapshot of 'main'" in out
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]

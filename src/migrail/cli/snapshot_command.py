@@ -18,8 +18,15 @@ from migrail.database.branch_snapshots import (
     prune_beyond_kept,
 )
 from migrail.database.rollback_safety import back_up
-from migrail.database.snapshot_engines import run_journalled
-from migrail.database.snapshot_store import Snapshot, describe_age, describe_size, new_snapshot
+from migrail.database.snapshot_engines import Engine, run_journalled
+from migrail.database.snapshot_store import (
+    Identity,
+    Snapshot,
+    SnapshotStore,
+    describe_age,
+    describe_size,
+    new_snapshot,
+)
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
@@ -81,10 +88,18 @@ def run_snapshot_command(
                     continue
                 if refused := engine.refusal(terminate_others=config.snapshot_terminate_sessions):
                     raise MigrailError(f"cannot restore database {alias!r}: {refused}")
-                back_up_live(repo, config, connections[alias])  # the copy replaces it
+                here = current_branch(repo)
+                owner = store.owner(identity)
+                if owner is not None and owner != here:
+                    # A switch that did not swap left another branch's data live: it is kept
+                    # as that branch's snapshot, as the next switch would have kept it.
+                    save_owners_data(repo, engine, store, identity, owner=owner, leaves=leaves)
+                else:
+                    back_up_live(repo, config, connections[alias])  # the copy replaces it
                 steps = engine.restore_copy_steps(chosen[0])
                 run_journalled(engine, store, identity, steps)
                 store.clear_unsynced(identity)  # the live database is another one now
+                store.set_owner(identity, here)  # its data is this branch's from now on
                 sync = (
                     "`migrail sync`"
                     if chosen[0].synced or not chosen[0].commit
@@ -167,4 +182,24 @@ def back_up_live(repo: GitRepo, config: Config, connection: Any) -> None:
     print(
         f"migrail: backed up database {connection.alias!r} to {backup.path}; "
         f"`migrail restore {backup.name}` brings it back"
+    )
+
+
+def save_owners_data(
+    repo: GitRepo,
+    engine: Engine,
+    store: SnapshotStore,
+    identity: Identity,
+    *,
+    owner: str,
+    leaves: dict[str, str],
+) -> None:
+    """Save the live database as the snapshot of `owner`, the branch whose data it holds."""
+    tip = repo.run("rev-parse", "--verify", "--quiet", f"refs/heads/{owner}", check=False)
+    commit, synced = holding(store, identity, tip.decode().strip() or repo.resolve("HEAD"), leaves)
+    snapshot = new_snapshot(identity, owner, commit, leaves, synced=synced)
+    run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)
+    print(
+        f"migrail: saved database {identity.alias!r} as the snapshot of {label(snapshot)} (it "
+        f"held {owner!r}'s data); a switch to {owner!r} brings it back"
     )

@@ -59,11 +59,35 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, config: Confi
 
 
 def _ways_out(repo: GitRepo, connection: Any) -> str:
-    """Offer a restore only when a usable backup of this database exists."""
+    """Offer a restore only when a usable backup of this database exists, and this
+    branch's snapshot when one is kept (a switch that could not restore it, say)."""
     usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
     if usable:
-        return WAYS_OUT.replace("`migrail restore`", f"`migrail restore {usable[0].name}`")
-    return "\n".join(line for line in WAYS_OUT.splitlines() if "migrail restore" not in line)
+        ways = WAYS_OUT.replace("`migrail restore`", f"`migrail restore {usable[0].name}`")
+    else:
+        ways = "\n".join(line for line in WAYS_OUT.splitlines() if "migrail restore" not in line)
+    if snapshot := _this_branchs_snapshot(repo, connection):
+        lines = ways.splitlines()
+        second = next(n for n, line in enumerate(lines) if line.startswith("  - or "))
+        lines.insert(
+            second,
+            "  - or restore this branch's snapshot (its data as you left it): "
+            f"`migrail snapshot restore {snapshot}`, then `migrail sync`;",
+        )
+        ways = "\n".join(lines)
+    return ways
+
+
+def _this_branchs_snapshot(repo: GitRepo, connection: Any) -> str | None:
+    from migrail.database.branch_snapshots import current_branch, snapshot_store
+    from migrail.database.snapshot_store import identity_of
+
+    identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
+    try:
+        branch = current_branch(repo)
+    except MigrailError:  # an unborn branch
+        return None
+    return branch if snapshot_store(repo).find(identity, branch) is not None else None
 
 
 def roll_back(
