@@ -177,6 +177,28 @@ def test_applied_migration_is_refused_and_unapply_rolls_it_back(project: DjangoP
     assert_repaired(project)
 
 
+def test_unapply_mid_rebase_labels_its_backup_with_the_branch_being_rebased(
+    project: DjangoProject,
+) -> None:
+    """Mid-rebase HEAD is detached on main; the database holds feature's migrations."""
+    import json
+
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    assert project.migrail("sync").returncode == 0
+    feature = project.git("rev-parse", "feature").strip()
+    assert "CONFLICT" in project.git("rebase", "main", check=False)
+    out = rebase(project, "--unapply")
+    assert "unapplying shop.0003_stock" in out
+    (meta,) = (project.root / ".git/migrail/backups").glob("*.json")
+    data = json.loads(meta.read_text())
+    assert (data["branch"], data["commit"]) == ("feature", feature)
+    assert [k for k in data["applied"] if k[1] == "0003_stock"] == [["shop", "0003_stock"]]
+    project.git("-c", "core.editor=true", "rebase", "--continue")
+    assert project.migrail("sync").returncode == 0
+    assert_repaired(project)
+
+
 def test_rebase_refuses_a_file_with_conflict_markers(project: DjangoProject) -> None:
     base(project)
     project.git("switch", "-q", "-c", "feature")

@@ -26,6 +26,7 @@ from migrail.database.identity import DatabaseIdentity, identity_of
 from migrail.database.journal import begin, finish, protected_backups, unfinished
 from migrail.errors import MigrailError
 from migrail.graph.parser import Key
+from migrail.repair.merge_state import branch_being_rebased
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.processes import process_alive
@@ -149,7 +150,10 @@ def usable_backups(repo: GitRepo, alias: str, vendor: str, settings: Any) -> lis
 
 
 def origin_of(repo: GitRepo, from_rev: str | None) -> Origin:
-    """The branch and commit whose migrations the database holds now."""
+    """The branch and commit whose migrations the database holds now (mid-rebase, the
+    branch being rebased as it was: HEAD is only the new base)."""
+    if from_rev is None and (rebasing := branch_being_rebased(repo)):
+        return Origin(*rebasing)
     try:
         commit = repo.resolve(from_rev or "HEAD")
     except MigrailError:

@@ -58,3 +58,21 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
         "no merge, rebase or cherry-pick is in progress and no default branch differs from HEAD; "
         "name the side to keep with --onto REV"
     )
+
+
+def branch_being_rebased(repo: GitRepo) -> tuple[str, str] | None:
+    """(the branch a rebase in progress rewrites, the commit it was at), or None.
+
+    Mid-rebase HEAD is detached on the new base; the database still holds what the
+    branch had before (its original head), which is what a backup taken now records.
+    """
+    for state in ("rebase-merge", "rebase-apply"):
+        directory = repo.git_dir / state
+        try:
+            name = (directory / "head-name").read_text().strip()
+            orig = (directory / "orig-head").read_text().strip()
+        except OSError:
+            continue
+        branch = name.removeprefix("refs/heads/") if name.startswith("refs/heads/") else ""
+        return branch, orig
+    return None
