@@ -7,6 +7,7 @@ only they have; removed apps; SQLite named relative to BASE_DIR.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -175,6 +176,20 @@ def test_hooks_print_the_rollback_with_the_old_code(real: DjangoProject) -> None
     ) in out
     assert "migrail: database 'default' (sqlite): 0 to unapply, 0 to apply" in out
     assert not list((real.root / ".git/migrail/trees").iterdir())  # the old tree is removed
+
+
+def test_a_sync_with_nothing_to_unapply_removes_a_killed_runs_tree(real: DjangoProject) -> None:
+    prepare(real)
+    sync(real)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    leftover = real.root / f".git/migrail/trees/{gone.pid}-killed"
+    (leftover / "shop").mkdir(parents=True)
+    alive = real.root / f".git/migrail/trees/{os.getpid()}-running"
+    alive.mkdir()  # another sync still running keeps its tree
+    sync(real)
+    assert not leftover.exists()
+    assert alive.is_dir()
 
 
 def test_switch_and_sync_never_unapply_contrib_or_third_party(real: DjangoProject) -> None:

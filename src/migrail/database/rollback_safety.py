@@ -29,6 +29,7 @@ from migrail.graph.parser import Key
 from migrail.repair.merge_state import branch_being_rebased
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.old_tree import remove_dead_trees
 from migrail.sources.processes import process_alive
 
 ROLLBACK_DIRECTORY_PREFIX = "migrail-rollback-"
@@ -62,6 +63,7 @@ def recover_interrupted_sync(repo: GitRepo, connection: Any, *, dry_run: bool = 
             )
         return
     remove_stale_rollback_directories()
+    remove_dead_trees(repo)
     remove_leftovers(backups_dir(repo), protected_backups(journal_dir(repo)))
     if journal is None:
         return

@@ -103,6 +103,13 @@ def commit_tree(repo: GitRepo, commit: str) -> Iterator[Path]:
         files.discard()
 
 
+def remove_dead_trees(repo: GitRepo) -> None:
+    """Every sync's first step: a killed run's trees go even when no rollback follows."""
+    parent = repo.migrail_dir / "trees"
+    if parent.is_dir():
+        remove_leftovers(parent)
+
+
 def remove_leftovers(parent: Path) -> None:
     """Trees and indexes of processes that no longer run (a killed sync)."""
     for path in parent.iterdir():
