@@ -12,7 +12,7 @@ from tests.djangoproject import (
     real_project,
     user_rows,
 )
-from tests.scenarios import feature_branch, main_branch, sync
+from tests.scenarios import feature_branch, fresh_schema, main_branch, sync
 
 NOTE = (
     "shop.0002_stock changed since it was applied, and `migrate` does not re-run it: "
@@ -59,3 +59,42 @@ def test_an_amended_migration_is_named_until_it_is_applied_again(tmp_path: Path)
     assert "price" in str(p.schema()["tables"])
     assert p.migrail("status").returncode == 0
     assert user_rows(p) == USER_ROWS_ADDED
+
+
+def test_a_renamed_migration_is_rolled_back_after_what_was_applied_on_it(
+    tmp_path: Path,
+) -> None:
+    """A branch renames applied 0002 (and re-points 0003 at the new name); a plain sync,
+    with no --from, still unapplies 0003 first: its applied copy depends on the old name."""
+    p = real_project(tmp_path / "repo", tmp_path / "packages")
+    main_branch(p)
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    p.migration(
+        "shop",
+        "0003_stock_text",
+        migration_source(
+            [("shop", "0002_stock")],
+            "migrations.AlterField(model_name='item', name='stock', "
+            "field=models.CharField(max_length=10, default='0')),",
+        ),
+    )
+    p.write("shop/migrations/max_migration.txt", "0003_stock_text\n")
+    p.commit("stock as text")
+    sync(p)
+    add_user_rows(p)
+    p.git("mv", "shop/migrations/0002_stock.py", "shop/migrations/0002_add_stock.py")
+    third = p.root / "shop/migrations/0003_stock_text.py"
+    third.write_text(third.read_text().replace("'0002_stock'", "'0002_add_stock'"))
+    p.commit("rename")
+
+    out = sync(p)
+    assert "  - shop.0003_stock_text\n" in out
+    assert "  - shop.0002_stock\n" in out
+    assert "  + shop.0002_add_stock\n  + shop.0003_stock_text\n" in out
+    assert p.schema() == fresh_schema(p, str(tmp_path / "fresh.sqlite3"))
+    assert user_rows(p) == USER_ROWS_ADDED
+    assert p.migrail("status").returncode == 0

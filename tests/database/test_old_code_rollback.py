@@ -24,7 +24,7 @@ from tests.djangoproject import (
     real_project,
     user_rows,
 )
-from tests.scenarios import diverge, rebase, sync
+from tests.scenarios import add_migration, diverge, rebase, sync
 
 HELPERS = """\
 def fill(apps, schema_editor):
@@ -329,6 +329,37 @@ def test_removed_app_rolls_back_to_zero_on_every_engine(
     assert user_rows(project) == USER_ROWS_ADDED
     out = project.git("switch", "-q", "main")  # later checkouts have nothing to say
     assert "audit" not in project.migrail("status").stdout
+
+
+def test_an_app_only_uninstalled_in_settings_keeps_its_tables_on_every_switch(
+    real: DjangoProject, tmp_path: Path
+) -> None:
+    """Its migrations are still in the tree: left alone with a note, whether or not another
+    app's migrations changed too (as a switch that changes no migration leaves it)."""
+    main_branch(real)
+    real.add_app("notes")
+    real.migration("notes", "0001_initial", migration_source([], create_model("Note")))
+    real.write("notes/migrations/max_migration.txt", "0001_initial\n")
+    real.commit("notes")
+    assert real.migrail("install").returncode == 0
+    sync(real)
+    add_user_rows(real)
+    real.query("INSERT INTO notes_note (id) VALUES (1)")
+    real.git("switch", "-q", "-c", "uninstalled")
+    real.apps.remove("notes")
+    real.write_settings()
+    add_migration(real, "shop", "0002_qty", "0001_initial")
+
+    out = real.git("switch", "main")
+    out = real.git("switch", "uninstalled")
+    assert "notes.0001_initial" not in out
+    assert "drops table notes_note" not in out
+    assert "note: app 'notes' has applied migrations but is not installed; left alone" in out
+    assert real.query("SELECT id FROM notes_note") == [[1]]
+    assert user_rows(real) == USER_ROWS_ADDED
+    real.git("switch", "main")
+    assert real.query("SELECT id FROM notes_note") == [[1]]
+    assert real.migrail("status").returncode == 0
 
 
 CWD_RELATIVE_SETTINGS = """\

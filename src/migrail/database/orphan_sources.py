@@ -84,14 +84,27 @@ def _last_commit_with(repo: GitRepo, path: str) -> str | None:
 
 
 def _migration_path(root: Path, tree: Any, key: Key) -> str | None:
-    module_name, _ = tree.migrations_module(key[0])
+    directory = migrations_directory(root, tree, key[0])
+    return f"{directory}/{key[1]}.py" if directory is not None else None
+
+
+def migrations_directory(root: Path, tree: Any, app: str) -> str | None:
+    """`app`'s migrations package as a path relative to `root`; None outside it."""
+    try:
+        module_name, _ = tree.migrations_module(app)
+    except LookupError:  # not installed in this code
+        return None
+    if module_name is None:
+        return None
     try:
         module = importlib.import_module(module_name)
     except ImportError:
         return None
-    directory = Path(next(iter(module.__path__))).resolve()
+    entries = list(getattr(module, "__path__", []))
+    if not entries:
+        return None
     try:
-        return (directory / f"{key[1]}.py").relative_to(root.resolve()).as_posix()
+        return Path(entries[0]).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
 
@@ -224,3 +237,47 @@ def point_past_squashes(source: bytes, squash_records: dict[Key, Key]) -> bytes:
         for quote in (b"'", b'"'):
             source = source.replace(quote + name.encode() + quote, quote + last.encode() + quote)
     return source
+
+
+def squash_history(
+    repo: GitRepo, tree: Any, apps: Collection[str], *, code_root: Path | None = None
+) -> dict[Key, frozenset[Key]]:
+    """The migrations of `apps` that some commit wrote as squashes → what they replaced
+    there, though their `replaces` may be gone now (a completed squash)."""
+    from migrail.sources.squash_history import replaces_in_history
+
+    directories = {}
+    for app in sorted(apps):
+        directory = migrations_directory(code_root or repo.root, tree, app)
+        if directory is not None:
+            directories[directory] = app
+    found = replaces_in_history(repo, sorted(directories))
+    squashes = {}
+    for path, replaced in found.items():
+        directory, _, filename = path.rpartition("/")
+        if directory in directories:
+            squashes[(directories[directory], filename.removesuffix(".py"))] = replaced
+    return squashes
+
+
+def dependents_as_applied(
+    repo: GitRepo, tree: Any, orphans: Collection[Key], applied: Collection[Key]
+) -> dict[Key, bytes]:
+    """Applied migrations on disk that were applied depending on an orphan, as migrail kept
+    them: the file now depends on something else (the orphan renamed, say), so only the
+    applied copy puts them after the orphan, where the rollback must undo them first."""
+    names = {name.encode() for _, name in orphans}
+    found = {}
+    for key in sorted(set(applied) & set(tree.disk_migrations)):
+        cached = applied_copy(repo, key)
+        if not cached.is_file():
+            continue
+        data = cached.read_bytes()
+        if not any(b"'" + n + b"'" in data or b'"' + n + b'"' in data for n in names):
+            continue  # nearly always: no parse
+        parsed = parse_migration(data)
+        if isinstance(parsed, ParsedMigration) and {
+            (d.app, d.name) for d in parsed.dependencies
+        } & set(orphans):
+            found[key] = data
+    return found

@@ -15,8 +15,10 @@ from migrail.database.edited_migrations import applied_source, edited_since_appl
 from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
     commit_with,
+    dependents_as_applied,
     find_sources,
     point_past_squashes,
+    squash_history,
     squashes_depended_on,
 )
 from migrail.errors import MigrailError
@@ -46,12 +48,15 @@ class SyncPlan:
     unloadable: str | None = None  # why the orphans cannot be loaded (status only)
     elsewhere: bool = False  # `unapply` is the old code's child's, which printed it
     edited: list[Key] = field(default_factory=list)  # changed since they were applied
+    # Completed squashes (their `replaces` gone) whose replaced migrations are all applied:
+    # recorded as applied, as Django records a squash, instead of run again.
+    record: dict[Key, frozenset[Key]] = field(default_factory=dict)
 
     @property
     def in_step(self) -> bool:
         return not (
             self.unapply or self.apply or self.missing_sources or self.squash_records
-        ) and not (self.unloadable or self.forked or self.edited)
+        ) and not (self.unloadable or self.forked or self.edited or self.record)
 
     @property
     def forked(self) -> dict[str, list[str]]:
@@ -67,13 +72,14 @@ class Target:
     apps: frozenset[str]
 
 
-def static_target(repo: GitRepo, config: Config, rev: str) -> Target:
-    """A commit's migrations, read statically from git objects."""
+def static_target(repo: GitRepo, config: Config, rev: str | None) -> Target:
+    """A commit's migrations, read statically from git objects (None: the working tree's)."""
     from migrail.checks.lint import load_packages
-    from migrail.sources.trees import Commit
+    from migrail.sources.trees import Commit, WorkingTree
 
     keys: set[Key] = set()
-    for package in load_packages(repo, Commit(repo, rev), config):
+    source = WorkingTree(repo) if rev is None else Commit(repo, rev)
+    for package in load_packages(repo, source, config):
         for migration_file in package.migrations.values():
             keys.add((package.label, migration_file.name))
             if migration_file.migration is not None:
@@ -129,12 +135,19 @@ def plan_sync(
     gone = applied - target.keys
     candidates = sorted(k for k in gone if k[0] in first_party | target.apps)
     not_installed = sorted({k[0] for k in gone} - {k[0] for k in candidates})
+    # What history says was squashed: a completed squash has no `replaces` left.
+    history = squash_history(repo, tree, {k[0] for k in candidates}, code_root=root)
+    covering = squashes_kept(history, target.keys, applied)
+    covered = {key for replaced in covering.values() for key in replaced}
+    record = {s: r for s, r in covering.items() if s not in applied}
+    candidates = [k for k in candidates if k not in covered]  # kept as the squash is
     if unapplied_elsewhere is not None:
         plan = SyncPlan(
             connection.alias, connection.vendor, [], sorted(unapplied_elsewhere), [], {}
         )
         plan.elsewhere = True
         plan.edited = edited
+        plan.record = record
         plan.not_installed = [a for a in not_installed if a not in {k[0] for k in plan.unapply}]
         _fill_tree_state(plan, tree, applied)
         return plan
@@ -153,6 +166,7 @@ def plan_sync(
                 if isinstance(parsed, ParsedMigration)
                 else []
             )
+        replaces = replaces or sorted(history.get(key, ()))
         if replaces and set(replaces) <= target.keys:
             continue  # a squash's record; the migrations it replaces are kept
         if replaces:
@@ -175,6 +189,11 @@ def plan_sync(
     # and the migrations on disk that depend on it are restored pointing past it.
     hidden = sorted(k for k in squash_records if k in on_disk)
     restored = set(orphans)
+    if orphans:
+        applied_after = dependents_as_applied(repo, tree, orphans, applied)
+        applied_after = {k: v for k, v in applied_after.items() if k not in sources}
+        sources |= applied_after
+        restored |= set(applied_after)
     if hidden:
         for key, migration in tree.disk_migrations.items():
             if set(migration.dependencies) & set(hidden) and key not in sources:
@@ -202,6 +221,7 @@ def plan_sync(
         squash_records=sorted(squash_records),
         hidden=hidden,
         edited=edited,
+        record=record,
     )
     if orphans and not plan.missing_sources:
         try:
@@ -221,6 +241,18 @@ def plan_sync(
             _plan_rollback(plan, rollback, orphans)
     _fill_tree_state(plan, tree, applied)
     return plan
+
+
+def squashes_kept(
+    history: dict[Key, frozenset[Key]], keys: frozenset[Key], applied: set[Key]
+) -> dict[Key, frozenset[Key]]:
+    """The squashes (as history has them) the target keeps whose replaced migrations need
+    no rollback: the squash is applied, or all it replaced is (so it is recorded instead)."""
+    return {
+        squash: replaced
+        for squash, replaced in history.items()
+        if squash in keys and (squash in applied or replaced <= applied)
+    }
 
 
 def _plan_rollback(plan: SyncPlan, rollback: Any, orphans: list[Key]) -> None:
@@ -250,7 +282,7 @@ def _fill_tree_state(plan: SyncPlan, tree: Any, applied: set[Key]) -> None:
     for app, name in sorted(applied):
         plan.last_applied[app] = name  # by name: the order migrations are numbered in
     # The loader's view: a squash counts as applied when all it replaces is.
-    remaining = (applied | set(tree.applied_migrations)) - set(plan.unapply)
+    remaining = (applied | set(tree.applied_migrations) | set(plan.record)) - set(plan.unapply)
     plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
 
 
@@ -319,9 +351,19 @@ def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
         lines.append(f"  - {key[0]}.{key[1]}")
         lines += [f"      {drop}" for drop in plan.drops.get(key, [])]
     lines += [f"  + {a}.{n}" for a, n in plan.apply]
+    lines += [f"  = {line}" for line in describe_record(plan)]
     lines += [f"  note: {note}" for note in describe_not_installed(plan)]
     lines += [f"  note: {edited}" for edited in describe_edited(plan)]
     return "\n".join(lines)
+
+
+def describe_record(plan: SyncPlan) -> list[str]:
+    return [
+        f"{app}.{name} recorded as applied: it squashes "
+        + ", ".join(f"{a}.{n}" for a, n in sorted(replaced))
+        + ", all applied"
+        for (app, name), replaced in sorted(plan.record.items())
+    ]
 
 
 def describe_not_installed(plan: SyncPlan) -> list[str]:
@@ -344,7 +386,16 @@ def describe_status(plan: SyncPlan) -> str:
     state = "matches the working tree" if plan.in_step else "is out of step"
     lines = [f"migrail: database {plan.alias!r} ({plan.vendor}) {state}"]
     touched = sorted(
-        {app for app, _ in [*plan.orphans, *plan.unapply, *plan.apply, *plan.missing_sources]}
+        {
+            app
+            for app, _ in [
+                *plan.orphans,
+                *plan.unapply,
+                *plan.apply,
+                *plan.missing_sources,
+                *plan.record,
+            ]
+        }
     )
     for app in touched:
         leaves = ", ".join(plan.tree_leaves.get(app, [])) or "none (app not in the tree)"
@@ -356,6 +407,11 @@ def describe_status(plan: SyncPlan) -> str:
         ]
         lines += [f"    would unapply: {a}.{n}" for a, n in plan.unapply if a == app]
         lines += [f"    would apply: {a}.{n}" for a, n in plan.apply if a == app]
+        lines += [
+            f"    would record: {line}"
+            for line in describe_record(plan)
+            if line.startswith(f"{app}.")
+        ]
         lines += [f"    source not found: {a}.{n}" for a, n in plan.missing_sources if a == app]
     lines += [f"  cannot unapply: {line}" for line in plan.irreversible]
     lines += [f"  {edited}" for edited in describe_edited(plan)]

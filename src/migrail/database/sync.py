@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from migrail.database.branch_snapshots import clear_unsynced_note
 from migrail.database.loader import LoadedMigrations
-from migrail.database.orphan_sources import remember_applied_sources
+from migrail.database.orphan_sources import remember_applied_sources, squash_history
 from migrail.database.plan import (
     JOIN_FORK,
     SyncPlan,
@@ -24,6 +25,7 @@ from migrail.database.plan import (
     describe_plan,
     describe_status,
     plan_sync,
+    squashes_kept,
     static_target,
     tree_target,
 )
@@ -34,6 +36,7 @@ from migrail.database.rollback_safety import (
 )
 from migrail.database.settings import database_aliases
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
+from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 
@@ -138,6 +141,8 @@ def _sync_alias(
         if target is not None:
             end_rollback(connection, repo)
             return EXIT_CLEAN
+        if plan.record:  # before `migrate`, which would run them again
+            _record_completed_squashes(loaded.connection, plan.record)
         if plan.apply:  # Django's `migrate` builds its own loader: only when it has work
             _migrate_forward(alias)
         remember_applied_sources(repo, connection, loaded.tree, keep=plan.edited)
@@ -188,6 +193,7 @@ def _plan_alias(
     )
     if target is not None:
         plan.apply = []  # the target's migrations are applied after the switch
+        plan.record = {}
     return plan
 
 
@@ -217,14 +223,33 @@ def _orphans_need_old_code(
     if not recorder.has_table():
         return None
     target = tree_target(loaded.tree)
-    gone = set(recorder.applied_migrations()) - target.keys
+    applied = set(recorder.applied_migrations())
+    gone = applied - target.keys
+    if gone:  # a completed squash's replaced migrations are not orphans
+        history = squash_history(repo, loaded.tree, {app for app, _ in gone})
+        gone -= {k for r in squashes_kept(history, target.keys, applied).values() for k in r}
+        gone -= {k for k in gone if k in history and history[k] <= target.keys}  # its record
     apps = set(target.apps)
     uninstalled = {app for app, _ in gone} - apps
     if uninstalled:
-        apps |= uninstalled & static_target(repo, config, from_rev).apps
+        # Removed with its code: rolled back. Only uninstalled in settings, its migrations
+        # still in the tree: left alone, as a switch that changes no migration leaves it.
+        kept = static_target(repo, config, None).apps
+        removed = static_target(repo, config, from_rev).apps - kept
+        apps |= uninstalled & removed
     if not any(app in apps for app, _ in gone):
         return None
     return Target(target.keys, frozenset(apps))
+
+
+def _record_completed_squashes(connection: Any, record: dict[Key, frozenset[Key]]) -> None:
+    """What Django does for a squash whose replaced migrations are all applied, for squashes
+    whose `replaces` is gone (the last step of Django's squash procedure)."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    for app, name in sorted(record):
+        recorder.record_applied(app, name)
 
 
 def _migrate_forward(alias: str) -> None:
