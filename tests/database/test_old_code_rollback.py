@@ -402,3 +402,42 @@ def test_untracked_settings_module_in_the_settings_package_imports_with_the_old_
     assert "2 to unapply with the code of" in out
     assert real.schema() == fresh_schema(real, str(tmp_path / "fresh.sqlite3"))
     assert user_rows(real) == USER_ROWS_ADDED
+
+
+def table_sql(n: int, reverse: str | None = None) -> str:
+    return (
+        f"migrations.RunSQL('CREATE TABLE t{n} (id integer)', {reverse or f'DROP TABLE t{n}'!r}),"
+    )
+
+
+def test_a_failed_rollback_then_a_checkout_of_newer_code_still_plans(
+    project: DjangoProject,
+) -> None:
+    """The database stays at A after the rollback to B failed (a broken reverse); checking
+    out C, which has a migration B lacks, rolls back with B's code: that migration is put in
+    B's graph from history, never reported as a missing parent. No "stopped midway" either:
+    the failed rollback's transaction left nothing half done."""
+    project.add_app("shop")
+    parent: list[tuple[str, str]] = []
+    tags = {"0002_b": "B", "0003_c": "C", "0005_e": "A"}
+    for n, name in enumerate(["0001_a", "0002_b", "0003_c", "0004_d", "0005_e"], 1):
+        reverse = "DROP TABLE no_such_table" if n == 5 else None
+        project.migration("shop", name, migration_source(parent, table_sql(n, reverse)))
+        parent = [("shop", name)]
+        if name in tags:
+            project.write("shop/migrations/max_migration.txt", f"{name}\n")
+            project.commit(tags[name])
+            project.git("tag", tags[name])
+    sync(project)
+    assert project.migrail("install").returncode == 0
+
+    out = project.git("checkout", "-q", "B", check=False)
+    assert "unapplying failed (nothing was changed): OperationalError: no such table" in out
+    out = project.git("checkout", "-q", "C", check=False)
+    assert "stopped midway" not in out
+    assert "NodeNotFoundError" not in out
+    assert "  - shop.0005_e\n" in out
+    assert "  - shop.0004_d\n" in out
+    assert "unapplying failed (nothing was changed): OperationalError: no such table" in out
+    applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY id")
+    assert applied == [["0001_a"], ["0002_b"], ["0003_c"], ["0004_d"], ["0005_e"]]

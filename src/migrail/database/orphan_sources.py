@@ -281,3 +281,43 @@ def dependents_as_applied(
         } & set(orphans):
             found[key] = data
     return found
+
+
+def applied_dependencies(
+    repo: GitRepo,
+    tree: Any,
+    sources: dict[Key, bytes],
+    applied: Collection[Key],
+    from_rev: str | None,
+    *,
+    code_root: Path | None = None,
+) -> dict[Key, bytes]:
+    """Applied migrations the restored sources depend on that the loaded code lacks (older
+    code than the database's), found as orphans are: without them Django cannot place the
+    orphans in its graph. They are put back in the graph only, never unapplied."""
+    found: dict[Key, bytes] = {}
+    frontier = dict(sources)
+    for _ in range(100):  # a chain of missing parents, bounded
+        wanted = set()
+        for data in frontier.values():
+            parsed = parse_migration(data)
+            if isinstance(parsed, ParsedMigration):
+                wanted |= {
+                    (d.app, d.name) for d in parsed.dependencies if d.swappable_setting is None
+                }
+        wanted = {
+            k
+            for k in wanted
+            if k in applied
+            and k[0] in tree.migrated_apps
+            and k not in tree.disk_migrations
+            and k not in sources
+            and k not in found
+        }
+        if not wanted:
+            break
+        frontier, _ = find_sources(repo, tree, sorted(wanted), from_rev, code_root=code_root)
+        if not frontier:
+            break
+        found |= frontier
+    return found

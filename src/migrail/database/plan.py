@@ -14,6 +14,7 @@ from typing import Any
 from migrail.database.edited_migrations import applied_source, edited_since_applied
 from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
+    applied_dependencies,
     commit_with,
     dependents_as_applied,
     find_sources,
@@ -194,6 +195,16 @@ def plan_sync(
         applied_after = {k: v for k, v in applied_after.items() if k not in sources}
         sources |= applied_after
         restored |= set(applied_after)
+        parents = applied_dependencies(
+            repo,
+            tree,
+            {k: sources[k] for k in restored if k in sources},
+            applied,
+            from_rev,
+            code_root=root,
+        )
+        sources |= parents
+        restored |= set(parents)
     if hidden:
         for key, migration in tree.disk_migrations.items():
             if set(migration.dependencies) & set(hidden) and key not in sources:

@@ -12,8 +12,13 @@ from typing import Any
 from migrail.database.loader import LoadedMigrations
 from migrail.database.lock_wait import giving_up_on_locks
 from migrail.database.plan import SyncPlan
-from migrail.database.rollback_safety import backup_before_rollback, begin_rollback, usable_backups
-from migrail.errors import EXIT_FINDINGS, MigrailError
+from migrail.database.rollback_safety import (
+    backup_before_rollback,
+    begin_rollback,
+    end_rollback,
+    usable_backups,
+)
+from migrail.errors import MigrailError, Refusal
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
@@ -27,10 +32,12 @@ Ways out:
   - or start this database afresh (drop it, then `python manage.py migrate`)."""
 
 
-class SyncRefused(MigrailError):
-    """Sync stopped before changing anything; the database is left as it was."""
+class NothingUnapplied(MigrailError):
+    """The rollback's one transaction failed and was rolled back: the database is as it was."""
 
-    exit_status = EXIT_FINDINGS
+
+class SyncRefused(Refusal):
+    """Sync stopped before changing anything; the database is left as it was."""
 
 
 def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, config: Config) -> None:
@@ -115,8 +122,12 @@ def roll_back(
             backup = False
     taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
     begin_rollback(connection, repo, plan.unapply, taken)
-    with giving_up_on_locks(connection, "the rollback"):
-        unapply(plan, loaded)
+    try:
+        with giving_up_on_locks(connection, "the rollback"):
+            unapply(plan, loaded)
+    except NothingUnapplied:
+        end_rollback(connection, repo)  # its transaction rolled back: no sync is midway
+        raise
 
 
 def unapply(plan: SyncPlan, loaded: LoadedMigrations) -> None:
@@ -147,8 +158,13 @@ def unapply(plan: SyncPlan, loaded: LoadedMigrations) -> None:
     except MigrailError:
         raise
     except Exception as err:
-        where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
-        raise MigrailError(f"unapplying failed ({where}): {type(err).__name__}: {err}") from err
+        if atomic:
+            raise NothingUnapplied(
+                f"unapplying failed (nothing was changed): {type(err).__name__}: {err}"
+            ) from err
+        raise MigrailError(
+            f"unapplying failed (re-run `migrail sync` to go on): {type(err).__name__}: {err}"
+        ) from err
 
 
 def _run_backwards(executor: Any, steps: list[tuple[Any, bool]], squash_records: list[Key]) -> None:
