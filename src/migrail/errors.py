@@ -19,3 +19,10 @@ class NotAGitRepository(MigrailError):
 
 class GitCommandError(MigrailError):
     pass
+
+
+class Refusal(MigrailError):
+    """A refusal that changed nothing (a remote database, `DEBUG = False`, an irreversible
+    rollback): exit 1, as the README's table of exit statuses says."""
+
+    exit_status = EXIT_FINDINGS

@@ -443,13 +443,14 @@ def test_a_sqlite_swap_blocked_by_an_open_transaction_gives_up_and_rolls_back(
         "locked (database is locked)\n"
     )
     assert proc.returncode == 2
-    sync(project)  # once the transaction is over
-    assert project.query("SELECT name, stock FROM shop_item") == [[8, 0]]
-    # main's data is still live: going back keeps it, and feature's snapshot was never touched.
-    assert "still holds 'main''s data" in project.git("switch", "main")
+    # Once the transaction is over, the sync makes the swap the switch gave up: main's rows
+    # are saved as main's, feature's snapshot (never touched) comes back.
+    out = sync(project)
+    assert "migrail: database 'default' holds 'main''s data; saving it before this sync" in out
+    assert "restored the snapshot of 'feature'" in out
+    assert project.query("SELECT name, stock FROM shop_item") == []
+    assert "restored the snapshot of 'main'" in project.git("switch", "main")
     assert project.query("SELECT name FROM shop_item") == [[8]]
-    assert "restored the snapshot of 'feature'" in project.git("switch", "feature")
-    assert project.query("SELECT name FROM shop_item") == []
 
 
 def test_status_says_which_switch_restores_a_snapshot(project: DjangoProject) -> None:
@@ -939,50 +940,151 @@ def test_a_fallback_to_syncing_keeps_both_branches_rows(tmp_path: Path) -> None:
 def test_a_refused_rollback_offers_this_branchs_snapshot_and_both_keep_their_rows(
     tmp_path: Path,
 ) -> None:
-    """A switch that did not swap (MIGRAIL_SKIP=1) leaves feature's irreversible migration
-    live on main: the refusal offers main's snapshot, and following it loses no branch's rows."""
-    project = real_project(tmp_path / "repo", tmp_path / "packages")
-    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
-    main_branch(project)
-    assert project.migrail("install").returncode == 0
-    sync(project)
-    add_user_rows(project)
-    project.query("INSERT INTO shop_item (name) VALUES (1)")
-    project.git("switch", "-q", "-c", "feature")  # saves main's snapshot
-    feature_branch_irreversible(project)
-    sync(project)
-    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
-    skipped = subprocess.run(
-        ["git", "switch", "-q", "main"],
+    """A dev server holds the PostgreSQL database through a switch and the sync after it:
+    feature's irreversible migration stays live on main, the refusal offers main's snapshot,
+    and following it once the server is gone loses no branch's rows."""
+    psycopg = pytest.importorskip("psycopg")
+
+    with database_settings("postgresql", tmp_path) as (settings, _):
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
+        project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+        main_branch(project)
+        assert project.migrail("install").returncode == 0
+        sync(project)
+        add_user_rows(project)
+        project.query("INSERT INTO shop_item (name) VALUES (1)")
+        project.git("switch", "-q", "-c", "feature")  # saves main's snapshot
+        feature_branch_irreversible(project)
+        sync(project)
+        project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={settings['NAME']}")
+        with psycopg.connect(dsn, autocommit=True):  # the dev server
+            out = project.git("switch", "main", check=False)
+            assert "syncing without snapshots instead" in out
+            proc = project.migrail("sync")
+        assert proc.returncode == 1
+        assert (
+            "    on the branch that has it, and switch back and forth again;\n"
+            "  - or restore this branch's snapshot (its data as you left it): "
+            "`migrail snapshot restore main`, then `migrail sync`;\n"
+            "  - or start this database afresh"
+        ) in proc.stderr
+
+        proc = project.migrail("snapshot", "restore", "main")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        feature = project.git("rev-parse", "feature").strip()[:12]
+        assert (  # the hook's sync failed: the snapshot says whose migrations it holds
+            "migrail: saved database 'default' as the snapshot of 'feature' (not synced: it "
+            f"holds the migrations of commit {feature}) (it held 'feature''s data); a switch "
+            "to 'feature' brings it back\n"
+        ) in proc.stdout
+        sync(project)
+        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+        assert user_rows(project) == USER_ROWS_ADDED
+
+        out = project.git("switch", "feature")
+        assert "restored the snapshot of 'feature'" in out
+        assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[1, 0], [2, 9]]
+        assert user_rows(project) == USER_ROWS_ADDED
+        out = project.git("switch", "main")
+        assert "restored the snapshot of 'main'" in out
+        assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+
+
+def skipped_switch(project: DjangoProject, branch: str) -> None:
+    """`git switch BRANCH` whose hooks did not run (`MIGRAIL_SKIP=1`, or killed)."""
+    subprocess.run(
+        ["git", "switch", "-q", branch],
         cwd=project.root,
         env=run_env({**project.env, "MIGRAIL_SKIP": "1"}),
         check=True,
     )
-    assert skipped.returncode == 0
 
-    proc = project.migrail("sync")
-    assert proc.returncode == 1
-    assert (
-        "    on the branch that has it, and switch back and forth again;\n"
-        "  - or restore this branch's snapshot (its data as you left it): "
-        "`migrail snapshot restore main`, then `migrail sync`;\n"
-        "  - or start this database afresh"
-    ) in proc.stderr
 
-    proc = project.migrail("snapshot", "restore", "main")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_a_sync_after_a_switch_that_did_not_swap_makes_the_swap_first(tmp_path: Path) -> None:
+    """feature's rows are live on main after a skipped switch: `migrail sync` (what status
+    advises) saves them as feature's snapshot and restores main's, never rolls them back."""
+    project = real_project(tmp_path / "repo", tmp_path / "packages")
+    start(project, snapshots=True)
+    add_user_rows(project)
+    project.git("switch", "main")
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("switch", "feature")
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    skipped_switch(project, "main")
+
+    out = sync(project)
     assert (
-        "migrail: saved database 'default' as the snapshot of 'feature' (it held 'feature''s "
-        "data); a switch to 'feature' brings it back\n"
-    ) in proc.stdout
-    sync(project)
+        "migrail: database 'default' holds 'feature''s data; saving it before this sync\n"
+        "migrail: saved database 'default' as the snapshot of 'feature' and restored the "
+        "snapshot of 'main'"
+    ) in out
+    assert "unapplying" not in out
     assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
     assert user_rows(project) == USER_ROWS_ADDED
-
     out = project.git("switch", "feature")
-    assert "restored the snapshot of 'feature'" in out
-    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[1, 0], [2, 9]]
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 9]]
     assert user_rows(project) == USER_ROWS_ADDED
-    out = project.git("switch", "main")
-    assert "restored the snapshot of 'main'" in out
-    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
+
+
+def test_a_rebase_that_ends_on_another_branch_restores_its_snapshot(project: DjangoProject) -> None:
+    """`git rebase main feature` run on main checks feature out mid-rebase (no post-checkout);
+    post-rewrite's sync makes the swap."""
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    project.git("switch", "main")
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.write("README", "main moves on\n")
+    project.commit("main moves on")
+
+    out = project.git("rebase", "main", "feature")
+    assert "restored the snapshot of 'feature'" in out
+    assert project.git("branch", "--show-current").strip() == "feature"
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 9]]
+    project.git("switch", "main")  # main began as a copy of feature's (its first visit)
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[2], [1]]
+
+
+def test_a_new_branch_with_a_deleted_branchs_name_goes_on_from_the_database_left(
+    project: DjangoProject,
+) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    project.git("switch", "main")  # feature's snapshot is saved
+    project.query("INSERT INTO shop_item (name) VALUES (1)")
+    project.git("branch", "-q", "-D", "feature")
+    time.sleep(1.1)  # reflog times are in seconds
+
+    out = project.git("switch", "-c", "feature")
+    assert (
+        "migrail: the snapshot of 'feature' was saved before this branch was made (an earlier "
+        "branch of that name was deleted); dropped, not restored\n"
+    ) in out
+    # main's data (it began as a copy of feature's), not the deleted feature's [2, 9] alone
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == [[2], [1]]
+
+
+def test_snapshot_refusals_exit_1_and_list_is_read_only(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.write_settings("DEBUG = False\n")
+    proc = project.migrail("snapshot", "save", "x")
+    assert proc.returncode == 1
+    assert "DEBUG = False" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = project.migrail("snapshot", "list")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_status_offers_only_other_branches_that_exist(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.git("switch", "main")
+    assert project.migrail("snapshot", "save", "before-experiment").returncode == 0
+    assert project.migrail("snapshot", "save").returncode == 0  # main's own
+    project.git("switch", "-q", "-c", "gone")
+    project.git("switch", "-q", "main")
+    project.git("branch", "-q", "-D", "gone")
+    out = project.migrail("status").stdout
+    assert (
+        "  snapshots: on; a switch to 'feature' restores its snapshot; to any other branch, "
+        "it saves this one and goes on\n"
+    ) in out

@@ -42,7 +42,11 @@ def run_snapshot_command(
     setup_django(repo.root, config)
     for alias in database_aliases(config, database):
         changes = action in ("save", "restore")
-        with database_engine(repo, config, alias, recover=changes) as (engine, identity, store):
+        with database_engine(repo, config, alias, recover=changes, read_only=action == "list") as (
+            engine,
+            identity,
+            store,
+        ):
             leaves = applied_leaves(connections[alias]) if changes else {}
             connections[alias].close()  # PostgreSQL copies a database nobody is in
             snapshots = store.all(identity)

@@ -31,7 +31,7 @@ from migrail.database.snapshot_store import (
     identity_of,
     new_snapshot,
 )
-from migrail.errors import MigrailError
+from migrail.errors import MigrailError, Refusal
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 
@@ -48,6 +48,9 @@ SAVE_FIRST_HINT = (
 # left: a rollback of it drops nothing that is not kept. In the environment, so the child
 # that rolls back with the old commit's code knows it too.
 SAVED_ENV = "MIGRAIL_SNAPSHOT_SAVED"
+# The aliases this switch's snapshot step already saw (swapped or fell back), so the sync
+# that follows it, here or in a child, does not try again.
+TRIED_ENV = "MIGRAIL_SNAPSHOT_TRIED"
 CHECKOUT_MESSAGE = re.compile(r"^checkout: moving from (.+) to (.+)$")
 
 
@@ -65,13 +68,14 @@ class _FileLockOnly:
 
 @contextmanager
 def database_engine(
-    repo: GitRepo, config: Config, alias: str, *, recover: bool = False
+    repo: GitRepo, config: Config, alias: str, *, recover: bool = False, read_only: bool = False
 ) -> Iterator[tuple[Engine, Identity, SnapshotStore]]:
     """Refuse what sync would refuse, lock, finish an interrupted switch, open the engine.
 
     `recover`: first undo a sync that stopped midway, as the next sync would, so no
     snapshot holds a half-done rollback and that sync's backup never lands on another
-    branch's database.
+    branch's database. `read_only` (`snapshot list`): allowed under `DEBUG = False`, as
+    `status` is.
     """
     from django.conf import settings
     from django.db import connections
@@ -85,10 +89,10 @@ def database_engine(
         settings_dict,
         debug=bool(settings.DEBUG),
         allow_remote=config.allow_remote_databases,
-        allow_debug_false=config.allow_debug_false,
+        allow_debug_false=config.allow_debug_false or read_only,
     )
     if reason:
-        raise MigrailError(reason)
+        raise Refusal(reason)
     connection = connections[alias]
     identity = identity_of(alias, connection.vendor, settings_dict)
     store = snapshot_store(repo)
@@ -179,8 +183,12 @@ def leave_and_arrive(
     left_commit: str,
     arriving: str | None,
     database: str | None = None,
+    restore: bool = True,
 ) -> Arrival:
     """Save each database as `left`'s snapshot; restore `arriving`'s where it has one.
+
+    `restore=False`: save only; the database goes on as `arriving`'s (`migrail switch`,
+    which rolls it back before git switches).
 
     The sync to run next goes from the commit whose code applied the database's
     migrations now: the restored snapshot's, else `left_commit` (or, after a sync that
@@ -193,6 +201,8 @@ def leave_and_arrive(
     setup_django(repo.root, config)
     restored_at = None
     for alias in database_aliases(config, database):
+        tried = set(filter(None, os.environ.get(TRIED_ENV, "").split(",")))
+        os.environ[TRIED_ENV] = ",".join(sorted(tried | {alias}))
         try:
             with database_engine(repo, config, alias, recover=True) as (engine, identity, store):
                 leaves = applied_leaves(connections[alias])
@@ -214,7 +224,7 @@ def leave_and_arrive(
                     continue
                 save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
                 started = time.monotonic()
-                waiting = _usable(engine, store, identity, arriving) if arriving else None
+                waiting = _usable(repo, engine, store, identity, arriving) if restore else None
                 if arriving is None:
                     store.clear_owner(identity)
                 else:
@@ -256,6 +266,41 @@ def leave_and_arrive(
     if restored_at is None:
         return Arrival(left_commit, restored=False)
     return Arrival(restored_at if _commit_exists(repo, restored_at) else None, restored=True)
+
+
+def catch_up_with_live_data(
+    repo: GitRepo, config: Config, from_rev: str | None, database: str | None
+) -> str | None:
+    """Before a sync with snapshots on: when a switch did not swap (`MIGRAIL_SKIP=1`, a killed
+    hook, `git rebase main feature` from main), the live database holds another branch's data.
+    That switch is made now: it is saved as that branch's snapshot, and this branch's restored
+    where it has one. Returns the revision the sync goes from."""
+    from django.conf import settings
+    from django.db import connections
+
+    from migrail.database.settings import database_aliases
+
+    here = current_branch(repo)
+    tried = os.environ.get(TRIED_ENV, "").split(",")
+    for alias in database_aliases(config, database):
+        if alias in tried:
+            continue
+        identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
+        owner = snapshot_store(repo).owner(identity)
+        if owner is None or owner == here:
+            continue
+        print(f"migrail: database {alias!r} holds {owner!r}'s data; saving it before this sync")
+        if from_rev:
+            commit = repo.resolve(from_rev)
+        elif branch_exists(repo, owner):
+            commit = repo.resolve(f"refs/heads/{owner}")
+        else:
+            commit = repo.resolve("HEAD")
+        arrival = leave_and_arrive(
+            repo, config, left=owner, left_commit=commit, arriving=here, database=alias
+        )
+        from_rev = arrival.from_rev if arrival.restored else commit
+    return from_rev
 
 
 def holding(
@@ -364,9 +409,20 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     from django.db import connections
 
     identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
-    branches = [s.branch for s in snapshot_store(repo).all(identity)]
-    if not branches:
+    snapshots = snapshot_store(repo).all(identity)
+    if not snapshots:
         return "  snapshots: on; none saved yet (the next switch saves this branch's)"
+    here = current_branch(repo)
+    branches = [
+        s.branch
+        for s in snapshots
+        if not s.named and s.branch != here and branch_exists(repo, s.branch)
+    ]
+    if not branches:
+        return (
+            "  snapshots: on; no other branch has one (`migrail snapshot list` shows them); "
+            "a switch saves this branch's and goes on"
+        )
     return (
         "  snapshots: on; a switch to "
         + ", ".join(repr(b) for b in branches)
@@ -375,13 +431,34 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
 
 
 def _usable(
-    engine: Engine, store: SnapshotStore, identity: Identity, branch: str
+    repo: GitRepo, engine: Engine, store: SnapshotStore, identity: Identity, branch: str | None
 ) -> Snapshot | None:
-    snapshot = store.find(identity, branch)
-    if snapshot is not None and not engine.exists(snapshot):
+    """`branch`'s snapshot, if it has one to restore: not one saved for an earlier branch
+    of that name (deleted, then made anew: its reflog starts after the snapshot)."""
+    snapshot = store.find(identity, branch) if branch else None
+    if snapshot is None:
+        return None
+    if not engine.exists(snapshot):
         store.forget([snapshot.id])  # its database was dropped by hand
         return None
+    made = branch_created(repo, snapshot.branch)
+    if made is not None and made > snapshot.created:
+        print(
+            f"migrail: the snapshot of {snapshot.branch!r} was saved before this branch was "
+            "made (an earlier branch of that name was deleted); dropped, not restored"
+        )
+        drop_snapshot(engine, store, identity, snapshot)
+        return None
     return snapshot
+
+
+def branch_created(repo: GitRepo, branch: str) -> float | None:
+    """When `branch` was made, by its reflog's oldest entry (None: no reflog to tell)."""
+    out = repo.run(
+        "reflog", "show", "--date=unix", "--format=%gd", f"refs/heads/{branch}", "--", check=False
+    ).split()
+    match = re.search(r"@\{(\d+)\}$", out[-1].decode()) if out else None
+    return float(match.group(1)) if match else None
 
 
 def _commit_exists(repo: GitRepo, commit: str) -> bool:
@@ -523,8 +600,15 @@ def switch_with_snapshots(
     left_commit = repo.resolve("HEAD")
     aliases = database_aliases(config, database)
     if not all(_can_restore(repo, config, alias, branch) for alias in aliases):
+        # The database goes on as `branch`'s: rolled back, then git switches.
         leave_and_arrive(
-            repo, config, left=left, left_commit=left_commit, arriving=None, database=database
+            repo,
+            config,
+            left=left,
+            left_commit=left_commit,
+            arriving=branch,
+            database=database,
+            restore=False,
         )
         return None
     env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command does what the hooks would
@@ -547,6 +631,7 @@ def switch_with_snapshots(
 def _can_restore(repo: GitRepo, config: Config, alias: str, branch: str) -> bool:
     try:
         with database_engine(repo, config, alias) as (engine, identity, store):
-            return engine.refusal() is None and _usable(engine, store, identity, branch) is not None
+            usable = _usable(repo, engine, store, identity, branch)
+            return engine.refusal() is None and usable is not None
     except SnapshotUnavailable:
         return False

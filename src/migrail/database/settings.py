@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,11 @@ def setup_django(root: Path, config: Config) -> None:
 def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
     """`django.setup()` with `module`; `databases` replaces its DATABASES (older code)."""
     os.environ["DJANGO_SETTINGS_MODULE"] = module
+    # With the server down, Django warns (source line and all) before the error that
+    # migrail turns into one line.
+    warnings.filterwarnings(
+        "ignore", message="Normally Django will use a connection to the 'postgres' database"
+    )
     try:
         import django
         from django.conf import settings

@@ -29,6 +29,7 @@ SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # result codes (the module names them from Py
 Step = list[str]
 FILE_COPY_FROM = 256 * 1024 * 1024  # bytes: PostgreSQL copies larger databases file by file
 SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy or rename
+SETTLE_WAIT = 60.0  # seconds a replay waits for a killed run's copy still on the server
 
 
 class SnapshotUnavailable(MigrailError):
@@ -88,6 +89,19 @@ class Engine:
     def run(self, step: Step) -> None:
         raise NotImplementedError
 
+    def statements_running(self, names: set[str]) -> int:
+        """Other sessions' statements naming one of `names` (a killed run's, which the server
+        carries on with after its client is gone)."""
+        return 0
+
+    def settle(self, steps: list[Step]) -> None:
+        """Before replaying a journal: wait, up to SETTLE_WAIT, for a killed run's statement
+        still running on the server, so its steps are seen done or not done, not halfway."""
+        names = {name for step in steps for name in step[1:]}
+        deadline = time.monotonic() + SETTLE_WAIT
+        while self.statements_running(names) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
 
 # Client sessions in database %s other than this one.
 OTHER_SESSIONS = (
@@ -102,6 +116,12 @@ class PostgresEngine(Engine):
     def _exists(self, name: str) -> bool:
         self.cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         return self.cursor.fetchone() is not None
+
+    def statements_running(self, names: set[str]) -> int:
+        self.cursor.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active'"
+        )
+        return sum(any(n in str(row[0]) for n in names) for row in self.cursor.fetchall())
 
     def others_connected(self, name: str) -> int:
         self.cursor.execute(f"SELECT count(*) {OTHER_SESSIONS}", [name])
@@ -226,6 +246,13 @@ class MysqlEngine(Engine):
 
     def exists(self, snapshot: Snapshot) -> bool:
         return self._schema_exists(self.place(snapshot))
+
+    def statements_running(self, names: set[str]) -> int:
+        self.cursor.execute(
+            "SELECT info FROM information_schema.processlist "
+            "WHERE id <> CONNECTION_ID() AND info IS NOT NULL"
+        )
+        return sum(any(n in str(row[0]) for n in names) for row in self.cursor.fetchall())
 
     def size(self, snapshot: Snapshot) -> int | None:
         if not self.exists(snapshot):
@@ -475,6 +502,7 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
     if journal is None:
         return False
     steps: list[Step] = journal["steps"]
+    engine.settle(steps[int(journal["done"]) :])
     for number in range(int(journal["done"]), len(steps)):
         engine.run(steps[number])
         journal["done"] = number + 1

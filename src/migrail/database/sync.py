@@ -12,7 +12,7 @@ refusals, backup and unapply run in a child process with that commit's code
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from migrail.database.branch_snapshots import clear_unsynced_note
@@ -58,6 +58,11 @@ def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
         old_tree.prepare(repo, options.from_rev)  # written while Django starts
     try:
         setup_django(repo.root, config)
+        if config.snapshots and not options.dry_run:
+            from migrail.database.branch_snapshots import catch_up_with_live_data
+
+            from_rev = catch_up_with_live_data(repo, config, options.from_rev, options.database)
+            options = replace(options, from_rev=from_rev)
         status = EXIT_CLEAN
         for alias in database_aliases(config, options.database):
             status = max(status, _sync_alias(repo, config, alias, options))
