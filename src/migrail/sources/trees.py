@@ -292,6 +292,42 @@ class Commit(_GitObjects):
         return self._everything
 
 
+def read_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
+    """The file at `path` in commit `rev` as `check --rev` reads it, or None if it has none.
+
+    A link is followed inside that commit's tree (the whole tree is listed only then);
+    one that cannot be followed reads as no file.
+    """
+    out = repo.run(
+        "--literal-pathspecs",
+        "ls-tree",
+        "-z",
+        "--full-tree",
+        "--end-of-options",
+        rev,
+        "--",
+        path,
+        check=False,
+    )
+    for record in out.split(b"\0"):
+        meta, _, name = record.partition(b"\t")
+        if not name or os.fsdecode(name) != path:
+            continue
+        mode, kind, blob = meta.decode().split(" ")
+        if kind != "blob":
+            return None
+        entry = TreeEntry(mode, blob)
+        if not entry.is_symlink:
+            return repo.read_blob(entry.blob)
+        tree = StoredTree(repo.tree_entries(rev))
+        try:
+            target = follow_link(path, tree, repo.read_blob, root=repo.root, description=rev)
+        except Unreadable:
+            return None
+        return repo.read_blob(target)
+    return None
+
+
 @dataclass
 class Directory:
     """Files read straight from disk under `root`; Django's view of the project uses this."""
