@@ -226,6 +226,89 @@ def test_an_ordinary_commit_goes_through_and_a_forking_one_is_stopped(
     assert project.git("log", "-1", "--format=%s").strip() == "price"
 
 
+def linked_migration(p: DjangoProject, target: Path, link_text: str | Path) -> None:
+    """shop's 0002_price as a symbolic link (`link_text`) to `target`, which holds it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(migration_source([("shop", "0001_initial")], add_field("item", "price")))
+    (p.root / "shop/migrations/0002_price.py").symlink_to(link_text)
+    p.write("shop/migrations/max_migration.txt", "0002_price\n")
+
+
+def each_check(p: DjangoProject) -> list[tuple[int, str]]:
+    """`migrail check` on the working tree, the index and HEAD."""
+    return [
+        (proc.returncode, proc.stdout)
+        for proc in (p.migrail("check", *args) for args in ((), ("--staged",), ("--rev", "HEAD")))
+    ]
+
+
+def test_a_migration_linked_inside_the_tree_commits_pushes_and_syncs(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    main_branch(project)
+    bare = remote(project, tmp_path)
+    install(project)
+    sync_with_user_rows(project)
+    project.git("switch", "-q", "-c", "feature")
+    linked_migration(project, project.root / "shared/price.py", "../../shared/price.py")
+    project.git("add", "-A")
+    status, out = git(project, "commit", "-m", "price")
+    assert status == 0, out
+    assert said_by_migrail(out) == []
+    head = project.git("rev-parse", "HEAD").strip()
+    assert each_check(project) == [(0, "")] * 3
+    status, out = git(project, "push", "origin", "feature")
+    assert status == 0, out
+    assert said_by_migrail(out) == []
+    assert tip(project, bare, "feature") == head
+    # The database follows the linked migration both ways.
+    sync(project)
+    assert "price" in columns(project, "shop_item")
+    status, out = git(project, "switch", "main")
+    assert status == 0, out
+    assert "  - unapplying shop.0002_price" in out
+    assert "price" not in columns(project, "shop_item")
+    status, out = git(project, "switch", "feature")
+    assert status == 0, out
+    assert "+ shop.0002_price" in out
+    assert "price" in columns(project, "shop_item")
+    assert user_rows(project) == USER_ROWS_ADDED
+
+
+def test_a_migration_linked_out_of_the_tree_is_stopped_at_commit_and_at_push(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    main_branch(project)
+    bare = remote(project, tmp_path)
+    before = tip(project, bare)
+    install(project)
+    linked_migration(project, tmp_path / "outside/price.py", tmp_path / "outside/price.py")
+    project.git("add", "-A")
+    finding = (
+        "shop/migrations/0002_price.py:1: E011 0002_price cannot be read: is a symbolic link "
+        "that leads outside the work tree; migrail does not follow it"
+    )
+    hint = "    hint: replace the link with the file itself, or with a link inside the repository"
+    report = f"{finding}\n{hint}\nmigrail: 1 error, 0 warnings in 2 apps\n"
+    status, out = git(project, "commit", "-m", "price")
+    assert (status, out) == (
+        1,
+        f"{report}migrail: pre-commit stopped: fix the findings above (or skip once with "
+        "MIGRAIL_SKIP=1)\n",
+    )
+    assert project.git("log", "-1", "--format=%s").strip() == "main"
+    status, out = git(project, "commit", "-m", "price", env={"MIGRAIL_SKIP": "1"})
+    assert status == 0, out
+    assert each_check(project) == [(1, report)] * 3
+    status, out = git(project, "push", "origin", "main")
+    assert status != 0
+    assert out.startswith(
+        f"{report}migrail: push of refs/heads/main stopped: its migration graph has the "
+        "findings above\n"
+    ), out
+    assert tip(project, bare) == before
+
+
 def test_amend_syncs_once(project: DjangoProject) -> None:
     main_branch(project)
     install(project)

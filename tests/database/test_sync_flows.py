@@ -410,6 +410,28 @@ def test_several_databases_each_follow_the_branch_through_the_routers(
     assert "billing_invoice" not in project.schema()["tables"]  # type: ignore[operator]
 
 
+def test_an_orphan_that_is_a_link_in_history_is_read_through_it(project: DjangoProject) -> None:
+    # The commit's blob of a link is the target's name; the source is the file it leads to.
+    main_branch(project)
+    before = project.git("rev-parse", "HEAD").strip()
+    project.write(
+        "shared/stock.py",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    (project.root / "shop/migrations/0002_stock.py").symlink_to("../../shared/stock.py")
+    set_max(project, "shop", "0002_stock")
+    project.commit("stock, as a link")
+    sync(project)
+    project.git("switch", "-q", "-c", "other", before)
+    for cached in (project.root / ".git/migrail/sources").rglob("*.py"):
+        cached.unlink()
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 to unapply" in proc.stdout
+    assert "drops column stock of shop.item" in proc.stdout
+    assert ["shop", "0002_stock"] not in project.schema()["migrations"]  # type: ignore[operator]
+
+
 def test_an_orphan_that_only_a_merge_commit_added_is_found_in_history(
     project: DjangoProject,
 ) -> None:

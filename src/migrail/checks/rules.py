@@ -17,7 +17,7 @@ from migrail.graph.max_migration import (
 )
 from migrail.graph.parser import Key, ParsedMigration, ParseProblem
 from migrail.sources.packages import MigrationPackage
-from migrail.sources.trees import LEAVES_WORK_TREE
+from migrail.sources.trees import DANGLING_LINK, LEAVES_WORK_TREE, LINK_LOOP, LINK_TO_DIRECTORY
 
 PROBLEM_CODES = {
     "binary": codes.UNREADABLE,
@@ -221,6 +221,10 @@ def _check_max_migration(
 def _hint(code: str, message: str) -> str:
     if LEAVES_WORK_TREE in message:
         return "replace the link with the file itself, or with a link inside the repository"
+    if DANGLING_LINK in message:
+        return "`git add` the file the link points to, or replace the link with the file itself"
+    if LINK_LOOP in message or LINK_TO_DIRECTORY in message:
+        return "point the link at a file inside the repository, or replace it with the file itself"
     return PROBLEM_HINTS[code]
 
 

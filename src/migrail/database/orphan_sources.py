@@ -21,6 +21,7 @@ from typing import Any
 
 from migrail.graph.parser import Key, ParsedMigration, parse_migration
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.trees import read_at
 
 ROLLBACK_PACKAGE_PREFIX = "_migrail_rollback_"
 
@@ -43,13 +44,13 @@ def find_sources(
         path = _migration_path(code_root or repo.root, tree, key)
         data = None
         if from_rev and path:
-            data = _blob_at(repo, from_rev, path)
+            data = read_at(repo, from_rev, path)
         if data is None:
             cached = applied_copy(repo, key)
             data = cached.read_bytes() if cached.is_file() else None
         if data is None and path:
             commit = _last_commit_with(repo, path)
-            data = _blob_at(repo, commit, path) if commit else None
+            data = read_at(repo, commit, path) if commit else None
         if data is None:
             missing.append(key)
         else:
@@ -107,17 +108,6 @@ def migrations_directory(root: Path, tree: Any, app: str) -> str | None:
         return Path(entries[0]).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
-
-
-def _blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
-    out = (
-        repo.run(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}:{path}", check=False
-        )
-        .decode()
-        .strip()
-    )
-    return repo.read_blob(out) if out else None
 
 
 @contextmanager

@@ -7,16 +7,23 @@ be cached by content, and reads a file's bytes on demand.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
-import posixpath
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from migrail.graph.excerpt import excerpt
 from migrail.sources.gitrepo import MIGRATION_PATHSPECS, GitRepo, TreeEntry
 
 LEAVES_WORK_TREE = "is a symbolic link that leads outside the work tree; migrail does not follow it"
+# What a link stored in git (the index, a commit) can fail on besides leaving the tree.
+MAX_LINKS = 40  # Linux's limit on links followed in one lookup (MAXSYMLINKS)
+LINK_LOOP = f"is a symbolic link loop, or a chain of more than {MAX_LINKS} links"
+DANGLING_LINK = "is a dangling symbolic link"
+LINK_TO_DIRECTORY = "is a symbolic link to a directory"
 
 
 class Unreadable(Exception):
@@ -37,16 +44,93 @@ def leaves_work_tree(root: Path, path: str) -> bool:
     return first in (os.pardir, ".git") or os.path.isabs(inside)
 
 
-def link_target_leaves_tree(path: str, target: bytes) -> bool:
-    """Does a link stored in git at `path` (a blob of mode 120000) point outside the tree?"""
-    try:
-        text = target.decode()
-    except UnicodeDecodeError:
-        return True
-    if text.startswith("/") or "\0" in text:
-        return True
-    inside = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
-    return inside.split("/", 1)[0] in ("..", ".git")
+class StoredTree:
+    """Every path of the index or of a commit (not only the candidates): where links lead."""
+
+    def __init__(self, entries: Mapping[str, TreeEntry]) -> None:
+        self.entries = entries
+        self._sorted: list[str] | None = None
+
+    def is_directory(self, path: str) -> bool:
+        """Does some file live under `path`? (git stores files, not directories.)"""
+        if not path:
+            return True
+        if self._sorted is None:
+            self._sorted = sorted(self.entries)
+        prefix = f"{path}/"
+        at = bisect.bisect_left(self._sorted, prefix)
+        return at < len(self._sorted) and self._sorted[at].startswith(prefix)
+
+
+def follow_link(
+    path: str,
+    tree: StoredTree,
+    read_blob: Callable[[str], bytes],
+    *,
+    root: Path,
+    description: str,
+) -> str:
+    """The blob a link stored in git at `path` (mode 120000) leads to, within `tree`.
+
+    The target is resolved as the operating system resolves it on disk, one
+    component at a time from the link's directory: a component that is itself a
+    link (a linked directory, the next link of a chain) is replaced by its target,
+    and `..` climbs from where the links led, not from the text. An absolute
+    target counts only when it names a path under `root`, the work tree. What it
+    reaches is read from `tree` (the index or a commit), never from disk.
+
+    Raises `Unreadable` when the target leaves the tree (above its top, into
+    `.git`, an absolute path elsewhere), when the chain loops or is longer than
+    `MAX_LINKS`, or when `tree` has no file there.
+    """
+    done: list[str] = []  # the real directories walked so far, from the top of the tree
+    todo = path.split("/")
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not done:
+                raise Unreadable(LEAVES_WORK_TREE)
+            if not tree.is_directory("/".join(done)):
+                break  # the OS cannot climb out of what is not there either
+            done.pop()
+            continue
+        if not done and part == ".git":
+            raise Unreadable(LEAVES_WORK_TREE)
+        entry = tree.entries.get("/".join([*done, part]))
+        if entry is None or not entry.is_symlink:
+            done.append(part)
+            continue
+        links += 1
+        if links > MAX_LINKS:
+            raise Unreadable(LINK_LOOP)
+        target = os.fsdecode(read_blob(entry.blob))
+        if "\0" in target:
+            raise Unreadable(LEAVES_WORK_TREE)
+        if target.startswith("/"):
+            todo = [*_inside_root(target, root), *todo]
+            done = []
+        else:
+            todo = [*target.split("/"), *todo]
+    found = "/".join(done)
+    entry = tree.entries.get(found)
+    if not todo and entry is not None and entry.mode in ("100644", "100755"):
+        return entry.blob
+    if not todo and (entry is not None or tree.is_directory(found)):
+        raise Unreadable(f"{LINK_TO_DIRECTORY} ({excerpt(found)}), not a file")
+    raise Unreadable(f"{DANGLING_LINK}: {description} has no {excerpt(found)}")
+
+
+def _inside_root(target: str, root: Path) -> list[str]:
+    """The components of an absolute link target below the work tree's top, if it is there."""
+    parts = [part for part in target.split("/") if part not in ("", ".")]
+    for top in {str(root), os.path.realpath(root)}:
+        top_parts = [part for part in top.split("/") if part]
+        if parts[: len(top_parts)] == top_parts:
+            return parts[len(top_parts) :]
+    raise Unreadable(LEAVES_WORK_TREE)
 
 
 class Source(Protocol):
@@ -131,28 +215,54 @@ class WorkingTree:
 
 @dataclass
 class _GitObjects:
+    """Files as git stores them: a link (mode 120000) reads as the file it leads to there."""
+
     repo: GitRepo
     description: str
 
     def __post_init__(self) -> None:
         self._entries: dict[str, TreeEntry] = {}
+        self._followed: dict[str, str | Unreadable] = {}
+        self._ids: dict[str, str] | None = None
 
     @property
     def disk_root(self) -> Path | None:
         return None
 
+    def _whole_tree(self) -> StoredTree:
+        """Every path, not only the candidates: a link may lead anywhere in the tree."""
+        raise NotImplementedError
+
     def entries(self) -> dict[str, str]:
-        return {path: entry.blob for path, entry in self._entries.items()}
+        # A link's content id is its target's blob id, so caches follow the target's
+        # content; one that cannot be followed is never cached.
+        if self._ids is None:
+            self._ids = {}
+            for path, entry in self._entries.items():
+                blob = self._follow(path) if entry.is_symlink else entry.blob
+                self._ids[path] = blob if isinstance(blob, str) else f"unreadable:{path}"
+        return self._ids
 
     def read(self, path: str) -> bytes:
         entry = self._entries[path]
-        if entry.is_symlink:
-            if link_target_leaves_tree(path, self.repo.read_blob(entry.blob)):
-                raise Unreadable(LEAVES_WORK_TREE)
-            raise Unreadable(
-                f"is a symbolic link in {self.description}; migrail reads only files there"
-            )
-        return self.repo.read_blob(entry.blob)
+        blob = self._follow(path) if entry.is_symlink else entry.blob
+        if isinstance(blob, Unreadable):
+            raise Unreadable(str(blob))
+        return self.repo.read_blob(blob)
+
+    def _follow(self, path: str) -> str | Unreadable:
+        if path not in self._followed:
+            try:
+                self._followed[path] = follow_link(
+                    path,
+                    self._whole_tree(),
+                    self.repo.read_blob,
+                    root=self.repo.root,
+                    description=self.description,
+                )
+            except Unreadable as err:
+                self._followed[path] = err
+        return self._followed[path]
 
 
 class Index(_GitObjects):
@@ -161,6 +271,12 @@ class Index(_GitObjects):
     def __init__(self, repo: GitRepo) -> None:
         super().__init__(repo, "the index")
         self._entries = repo.index_entries(MIGRATION_PATHSPECS)
+        self._everything: StoredTree | None = None
+
+    def _whole_tree(self) -> StoredTree:
+        if self._everything is None:  # listed only when there is a link to follow
+            self._everything = StoredTree(self.repo.index_entries(()))
+        return self._everything
 
 
 class Commit(_GitObjects):
@@ -168,7 +284,48 @@ class Commit(_GitObjects):
         sha = repo.resolve(rev)
         super().__init__(repo, f"commit {rev}" if rev == sha else f"{rev} ({sha[:12]})")
         self.sha = sha
-        self._entries = {p: e for p, e in repo.tree_entries(sha).items() if is_candidate(p)}
+        everything = repo.tree_entries(sha)
+        self._everything = StoredTree(everything)
+        self._entries = {p: e for p, e in everything.items() if is_candidate(p)}
+
+    def _whole_tree(self) -> StoredTree:
+        return self._everything
+
+
+def read_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
+    """The file at `path` in commit `rev` as `check --rev` reads it, or None if it has none.
+
+    A link is followed inside that commit's tree (the whole tree is listed only then);
+    one that cannot be followed reads as no file.
+    """
+    out = repo.run(
+        "--literal-pathspecs",
+        "ls-tree",
+        "-z",
+        "--full-tree",
+        "--end-of-options",
+        rev,
+        "--",
+        path,
+        check=False,
+    )
+    for record in out.split(b"\0"):
+        meta, _, name = record.partition(b"\t")
+        if not name or os.fsdecode(name) != path:
+            continue
+        mode, kind, blob = meta.decode().split(" ")
+        if kind != "blob":
+            return None
+        entry = TreeEntry(mode, blob)
+        if not entry.is_symlink:
+            return repo.read_blob(entry.blob)
+        tree = StoredTree(repo.tree_entries(rev))
+        try:
+            target = follow_link(path, tree, repo.read_blob, root=repo.root, description=rev)
+        except Unreadable:
+            return None
+        return repo.read_blob(target)
+    return None
 
 
 @dataclass
