@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.djangoproject import DjangoProject
+import json
+
+from tests.djangoproject import DjangoProject, add_field, migration_source
 from tests.scenarios import diverge
 
 
@@ -54,3 +56,44 @@ def test_conflict_markers_on_a_linear_app_suggest_check_fix(project: DjangoProje
     )
     assert project.read("shop/migrations/max_migration.txt") == f"{merged}\n"
     assert project.migrail("check").returncode == 0
+
+
+def test_a_merge_sharing_its_parents_number_is_not_a_warning(project: DjangoProject) -> None:
+    """django-celery-beat's 0006_periodictask_priority joins two 0006 siblings."""
+    project.linear_app("beat", "0005_base")
+    for name in ("0006_auto_a", "0006_auto_b"):
+        project.migration(
+            "beat", name, migration_source([("beat", "0005_base")], add_field("item", name[-1]))
+        )
+    project.migration(
+        "beat",
+        "0006_priority",
+        migration_source([("beat", "0006_auto_a"), ("beat", "0006_auto_b")]),
+    )
+    project.write("beat/migrations/max_migration.txt", "0006_priority\n")
+    project.commit("celery-beat's shape")
+    proc = project.migrail("check")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_an_app_settings_swappable_dependency_is_read(project: DjangoProject) -> None:
+    """django-oauth-toolkit's `swappable_dependency(oauth2_settings.REFRESH_TOKEN_MODEL)`."""
+    project.linear_app("tokens", "0002_size")
+    project.write(
+        "tokens/migrations/0002_size.py",
+        project.read("tokens/migrations/0002_size.py")
+        .replace(
+            "dependencies = [\n",
+            "dependencies = [\n        migrations.swappable_dependency(oauth2_settings.TOKEN_MODEL),\n",
+        )
+        .replace(
+            "from django.db import",
+            "from tokens.conf import oauth2_settings\nfrom django.db import",
+        ),
+    )
+    project.commit("tokens")
+    proc = project.migrail("check", "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["findings"] == []
+    assert report["apps"]["tokens"]["leaves"] == ["0002_size"]

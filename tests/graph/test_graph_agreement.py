@@ -141,6 +141,51 @@ def swappable_user(p: DjangoProject) -> None:
     )
 
 
+def app_settings_swappable(p: DjangoProject) -> None:
+    """django-oauth-toolkit's shape: `swappable_dependency(oauth2_settings.X_MODEL)`, the
+    model in the app itself, and a string literal form."""
+    p.add_app("tokens")
+    p.write(
+        "tokens/conf.py", "class S:\n    TOKEN_MODEL = 'tokens.Token'\n\n\napp_settings = S()\n"
+    )
+    p.migration(
+        "tokens",
+        "0001_initial",
+        migration_source([], create_model("Token"), extra="    initial = True\n"),
+    )
+    p.migration(
+        "tokens",
+        "0002_size",
+        migration_source(
+            [("tokens", "0001_initial")],
+            add_field("token", "size"),
+            header="from tokens.conf import app_settings",
+        ).replace(
+            "dependencies = [\n",
+            "dependencies = [\n        migrations.swappable_dependency(app_settings.TOKEN_MODEL),\n"
+            "        migrations.swappable_dependency('tokens.Token'),\n",
+        ),
+    )
+
+
+def merge_sharing_its_parents_number(p: DjangoProject) -> None:
+    """django-celery-beat's 0006: two 0006 siblings joined by a third 0006."""
+    p.add_app("beat")
+    p.migration("beat", "0005_initial", migration_source([], create_model("Task")))
+    for name in ("0006_auto_a", "0006_auto_b"):
+        p.migration(
+            "beat", name, migration_source([("beat", "0005_initial")], add_field("task", name[-1]))
+        )
+    p.migration(
+        "beat",
+        "0006_priority",
+        migration_source(
+            [("beat", "0005_initial"), ("beat", "0006_auto_a"), ("beat", "0006_auto_b")],
+            add_field("task", "priority"),
+        ),
+    )
+
+
 def diamond_across_apps(p: DjangoProject) -> None:
     for app in ("a", "b", "c"):
         p.add_app(app)
@@ -167,6 +212,8 @@ FIXTURES: list[Callable[[DjangoProject], None]] = [
     squash_with_replaced_gone,
     unnumbered_and_custom_label,
     swappable_user,
+    app_settings_swappable,
+    merge_sharing_its_parents_number,
     diamond_across_apps,
 ]
 

@@ -266,16 +266,17 @@ def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Fi
 
 def _joined_by_merges(app: str, graph: MigrationGraph) -> Callable[[list[str]], bool]:
     """Whether some merge migration of `app` (two same-app parents or more) has all `names`
-    among its ancestors."""
+    among its ancestors, but for itself (a merge may share its parents' number:
+    django-celery-beat's `0006_periodictask_priority`)."""
     merges = [
         key
         for key, parents in graph.parents.items()
         if key[0] == app and sum(parent[0] == app for parent in parents) > 1
     ]
-    ancestors = [set(graph.forwards_plan(merge)) - {merge} for merge in merges]
+    ancestors = [(merge, set(graph.forwards_plan(merge)) - {merge}) for merge in merges]
 
     def joined(names: list[str]) -> bool:
         keys = {(app, name) for name in names}
-        return any(keys <= above for above in ancestors)
+        return any(keys - {merge} <= above for merge, above in ancestors)
 
     return joined

@@ -426,6 +426,10 @@ def _read_keys(
             if setting is not None:
                 keys.append(Dependency("", "__first__", item.lineno, swappable_setting=setting))
                 continue
+            model = _swappable_literal(item)
+            if model is not None:  # swappable_dependency("app.Model"): that app's first
+                keys.append(Dependency(model, "__first__", item.lineno))
+                continue
         raise _NotStatic(f"a `{attr}` entry", item.lineno)
     return tuple(keys)
 
@@ -438,8 +442,25 @@ def _swappable_setting(node: ast.expr) -> str | None:
         and not node.keywords
     ):
         arg = node.args[0]
-        if isinstance(arg, ast.Attribute) and _dotted_tail(arg.value) == "settings":
+        # `settings.AUTH_USER_MODEL`, or an app's own settings object
+        # (django-oauth-toolkit's `oauth2_settings.REFRESH_TOKEN_MODEL`): the setting's name.
+        if isinstance(arg, ast.Attribute) and _dotted_tail(arg.value):
             return arg.attr
+    return None
+
+
+def _swappable_literal(node: ast.expr) -> str | None:
+    """The app label of `swappable_dependency("app.Model")`."""
+    if (
+        isinstance(node, ast.Call)
+        and _dotted_tail(node.func) == "swappable_dependency"
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+        and node.args[0].value.count(".") == 1
+    ):
+        return node.args[0].value.split(".", 1)[0]
     return None
 
 
