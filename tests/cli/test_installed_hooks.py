@@ -20,6 +20,7 @@ from tests.djangoproject import (
     DjangoProject,
     add_field,
     add_user_rows,
+    create_model,
     migration_source,
     migration_with_helper,
     real_project,
@@ -155,6 +156,37 @@ def test_a_push_of_a_forked_graph_is_blocked_with_the_repair_command(
     assert "migrail: push of refs/heads/main stopped" in out
     assert "not found" not in out
     assert tip(project, bare) == before
+
+
+def test_a_tag_or_branch_of_a_commit_the_remote_has_is_let_through(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """A release tagged before migrail was adopted (no max_migration.txt: E002) is on the
+    remote already; pushing its tag or a branch of it adds nothing to check. A new forked
+    commit on top of it is still stopped."""
+    project.add_app("shop")
+    project.migration("shop", "0001_initial", migration_source([], create_model("Item")))
+    old = project.commit("before migrail")
+    project.write("shop/migrations/max_migration.txt", "0001_initial\n")
+    project.commit("adopt migrail")
+    bare = remote(project, tmp_path)
+    install(project)
+    project.git("tag", "v1.0", old)
+    project.git("branch", "release-1.0", old)
+    for ref in ("v1.0", "release-1.0"):
+        status, out = git(project, "push", "origin", ref)
+        assert status == 0, out
+        assert said_by_migrail(out) == []
+    project.git("switch", "-q", "release-1.0")
+    add(project, "shop", "0002_a", "0001_initial")
+    add(project, "shop", "0002_b", "0001_initial", max_migration=False)
+    project.git("add", "-A")
+    status, out = git(project, "commit", "-qm", "fork", env={"MIGRAIL_SKIP": "1"})
+    assert status == 0, out
+    status, out = git(project, "push", "origin", "release-1.0")
+    assert status != 0
+    assert "migrail: push of refs/heads/release-1.0 stopped" in out
+    assert tip(project, bare, "release-1.0") == old
 
 
 def test_an_earlier_pre_push_hook_gets_the_refs_and_its_refusal_stands(

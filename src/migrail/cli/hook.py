@@ -21,7 +21,7 @@ def run_hook(name: str, args: list[str]) -> int:
     if name in ("pre-commit", "pre-merge-commit"):
         return _blocking(name, run_check(staged=True))
     if name == "pre-push":
-        return _pre_push(sys.stdin.read())
+        return _pre_push(sys.stdin.read(), remote=args[0] if args else "")
     if name == "check":
         return _pre_commit_framework_check()
     if name in ("post-checkout", "post-merge", "post-rewrite", "pre-commit-sync"):
@@ -40,14 +40,17 @@ def _blocking(name: str, status: int) -> int:
     return status
 
 
-def _pre_push(lines: str) -> int:
-    """Check each pushed tip from git objects, whatever is checked out."""
+def _pre_push(lines: str, *, remote: str) -> int:
+    """Check each pushed tip from git objects, whatever is checked out; a tip the remote
+    already has (a tag or branch of a commit pushed before) adds nothing to check."""
     status = EXIT_CLEAN
     for line in lines.splitlines():
         fields = line.split()
         if len(fields) != 4 or fields[1] == ZERO_SHA:
             continue
-        local_ref, local_sha = fields[0], fields[1]
+        local_ref, local_sha, _, remote_sha = fields
+        if _on_the_remote_already(local_sha, remote, remote_sha):
+            continue
         result = run_check(rev=local_sha)
         if result != EXIT_CLEAN:
             print(
@@ -58,9 +61,37 @@ def _pre_push(lines: str) -> int:
     return status
 
 
+def _on_the_remote_already(local_sha: str, remote: str, remote_sha: str) -> bool:
+    """Whether every commit up to `local_sha` is on the remote: reachable from its
+    remote-tracking refs (none for a remote given as a URL) or from what the ref there was."""
+    import subprocess
+
+    if not all(c in "0123456789abcdef" for c in local_sha + remote_sha):
+        return False
+    seen = []
+    if remote and not any(c in remote for c in "*?[") and not remote.startswith("-"):
+        seen.append(f"--remotes={remote}")
+    if remote_sha != ZERO_SHA:
+        known = subprocess.run(
+            ["git", "cat-file", "-e", f"{remote_sha}^{{commit}}"], capture_output=True
+        )
+        if known.returncode == 0:
+            seen.append(remote_sha)
+    if not seen:
+        return False
+    new = subprocess.run(
+        ["git", "rev-list", "-n1", local_sha, "--not", *seen], capture_output=True, text=True
+    )
+    return new.returncode == 0 and not new.stdout.strip()
+
+
 def _pre_commit_framework_check() -> int:
     """The `migrail-check` pre-commit entry: the pushed tip at pre-push, else the index."""
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")
     if to_ref and "PRE_COMMIT_CHECKOUT_TYPE" not in os.environ:
+        remote = os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+        was = os.environ.get("PRE_COMMIT_FROM_REF") or ZERO_SHA
+        if _on_the_remote_already(to_ref, remote, was):
+            return EXIT_CLEAN
         return _blocking("pre-push", run_check(rev=to_ref))
     return _blocking("commit", run_check(staged=True))
