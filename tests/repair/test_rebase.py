@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
-from tests.scenarios import add_migration, assert_repaired, base, diverge, rebase
+from tests.djangoproject import DjangoProject, add_field, create_model, git, migration_source
+from tests.scenarios import (
+    add_migration,
+    assert_repaired,
+    base,
+    diverge,
+    rebase,
+    repository_state,
+)
 
 
 @pytest.mark.parametrize("style", ["merge", "diff3", "zdiff3"])
@@ -266,3 +275,65 @@ def test_applied_migration_is_refused_even_when_the_apps_cannot_import(
     assert "shop.0003_stock would be renamed but the local database has it applied" in proc.stderr
     assert "Warning" not in proc.stderr
     assert (project.root / "shop/migrations/0003_stock.py").exists()
+
+
+def published_main_and_feature(project: DjangoProject, tmp_path: Path) -> None:
+    """main's 0003_color is on origin/main; feature's 0003_stock is pushed as a branch only."""
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    project.git("remote", "add", "origin", str(bare))
+    project.git("push", "-q", "origin", "main", "feature")
+
+
+def test_a_merge_into_main_moves_the_unpublished_side(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    published_main_and_feature(project, tmp_path)
+    project.git("switch", "-q", "main")
+    assert "CONFLICT" in project.git("merge", "feature", check=False)
+    out = rebase(project)
+    assert out.startswith(
+        "migrail: this branch's shop/migrations/0003_color.py is published on a remote, so "
+        "MERGE_HEAD's migrations move after it instead\n"
+    )
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    assert (project.root / "shop/migrations/0003_color.py").exists()
+    assert project.read("shop/migrations/max_migration.txt") == "0004_stock\n"
+    project.git("commit", "-q", "--no-edit")
+    assert_repaired(project)
+
+
+def test_a_merge_into_a_pushed_feature_branch_moves_the_feature(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """A feature branch pushed for review is not published so: its migrations move."""
+    published_main_and_feature(project, tmp_path)
+    assert "CONFLICT" in project.git("merge", "main", check=False)
+    out = rebase(project)
+    assert "published" not in out
+    assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
+    project.git("commit", "-q", "--no-edit")
+    assert_repaired(project)
+
+
+def test_a_merge_of_two_published_sides_is_refused(project: DjangoProject, tmp_path: Path) -> None:
+    published_main_and_feature(project, tmp_path)
+    other = tmp_path / "upstream.git"
+    git(tmp_path, "init", "-q", "--bare", str(other))
+    project.git("remote", "add", "upstream", str(other))
+    project.git("push", "-q", "upstream", "feature:main")
+    project.git("fetch", "-q", "upstream")
+    project.git("switch", "-q", "main")
+    assert "CONFLICT" in project.git("merge", "feature", check=False)
+    before = repository_state(project)
+    proc = project.migrail("rebase")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "migrail: error: both sides' migrations are published on a remote "
+        "(shop/migrations/0003_color.py, shop/migrations/0003_stock.py): renaming either breaks "
+        "the databases that applied them; join them with `python manage.py makemigrations "
+        "--merge APP` instead; nothing was changed\n"
+    )
+    assert repository_state(project) == before

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from migrail.errors import MigrailError
+from migrail.errors import MigrailError, Refusal
+from migrail.sources.checkout_decision import MIGRATION_PATHSPECS
 from migrail.sources.gitrepo import GitRepo
 
 Kind = Literal["merge", "rebase", "cherry-pick", "none"]
@@ -34,9 +35,9 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
     base = repo.resolve(onto) if onto is not None else None
     git_dir = repo.git_dir
     if (git_dir / "MERGE_HEAD").exists():
-        return Operation(
-            "merge", base or repo.resolve("MERGE_HEAD"), base_name=onto or "MERGE_HEAD"
-        )
+        if base is None:
+            return _merge_keeping_published(repo)
+        return Operation("merge", base, base_name=onto or "MERGE_HEAD")
     for state in ("rebase-merge", "rebase-apply"):
         if (git_dir / state).is_dir():
             orig = git_dir / state / "orig-head"
@@ -58,6 +59,72 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
         "no merge, rebase or cherry-pick is in progress and no default branch differs from HEAD; "
         "name the side to keep with --onto REV"
     )
+
+
+def _merge_keeping_published(repo: GitRepo) -> Operation:
+    """During a merge this branch's migrations move after MERGE_HEAD's, unless this branch's
+    are published (on a remote's default branch: deployed databases may have applied them)
+    and MERGE_HEAD's are not; then MERGE_HEAD's move. Both published: refused."""
+    head, merge_head = repo.resolve("HEAD"), repo.resolve("MERGE_HEAD")
+    ours = _published(repo, _only_in(repo, head, merge_head))
+    theirs = _published(repo, _only_in(repo, merge_head, head))
+    if ours and theirs:
+        raise Refusal(
+            "both sides' migrations are published on a remote ("
+            + ", ".join(ours + theirs)
+            + "): renaming either breaks the databases that applied them; join them with "
+            "`python manage.py makemigrations --merge APP` instead; nothing was changed"
+        )
+    if ours:
+        print(
+            f"migrail: this branch's {', '.join(ours)} is published on a remote, so MERGE_HEAD's "
+            "migrations move after it instead"
+        )
+        return Operation("merge", head, base_name="HEAD")
+    return Operation("merge", merge_head, base_name="MERGE_HEAD")
+
+
+def _only_in(repo: GitRepo, commit: str, other: str) -> list[str]:
+    """Migration files `commit` has and `other` lacks."""
+    out = repo.run(
+        "diff",
+        "--name-only",
+        "--no-renames",
+        "--diff-filter=D",
+        commit,
+        other,
+        "--",
+        *MIGRATION_PATHSPECS,
+    )
+    return [p for p in out.decode().splitlines() if p.endswith(".py") and "/migrations/" in f"/{p}"]
+
+
+def _published(repo: GitRepo, paths: list[str]) -> list[str]:
+    """Those of `paths` a remote's default branch has (`origin/HEAD`, `*/main`, `*/master`):
+    what deploys and teammates apply. A pushed feature branch is not published so."""
+    if not paths:
+        return []
+    refs = (
+        repo.run(
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/remotes/*/HEAD",
+            "refs/remotes/*/main",
+            "refs/remotes/*/master",
+        )
+        .decode()
+        .split()
+    )
+    if not refs:
+        return []
+    wanted = "".join(f"{ref}:{path}\n" for path in paths for ref in refs)
+    found = repo.run("cat-file", "--batch-check=%(objecttype)", stdin=wanted.encode()).decode()
+    kinds = iter(found.splitlines())
+    published = []
+    for path in paths:
+        if "blob" in [next(kinds, "") for _ in refs]:
+            published.append(path)
+    return published
 
 
 def branch_being_rebased(repo: GitRepo) -> tuple[str, str] | None:
