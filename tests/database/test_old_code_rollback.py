@@ -441,3 +441,60 @@ def test_a_failed_rollback_then_a_checkout_of_newer_code_still_plans(
     assert "unapplying failed (nothing was changed): OperationalError: no such table" in out
     applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY id")
     assert applied == [["0001_a"], ["0002_b"], ["0003_c"], ["0004_d"], ["0005_e"]]
+
+
+ENV_FILE_SETTINGS = """
+from pathlib import Path as _Path
+_values = dict(
+    line.split("=", 1)
+    for line in (_Path(__file__).resolve().parent.parent / ".env").read_text().splitlines()
+    if "=" in line
+)  # as python-dotenv's dotenv_values() reads it: into a dict, not os.environ
+SECRET_KEY = _values["DJANGO_SECRET_KEY"]
+"""
+
+
+def test_settings_that_read_an_untracked_env_file_roll_back_with_the_old_code(
+    real: DjangoProject,
+) -> None:
+    real.settings_extra += ENV_FILE_SETTINGS
+    real.write(".env", "DJANGO_SECRET_KEY=from-the-env-file\n")
+    real.write(".envs/.local/.django", "KEPT=1\n")  # cookiecutter-django's, untracked too
+    real.write(".gitignore", real.read(".gitignore") + ".env\n.envs/\n")
+    main_branch(real)
+    assert real.migrail("install").returncode == 0
+    sync(real)
+    add_user_rows(real)
+    helper_branch(real)
+    sync(real)
+    out = real.git("switch", "main")
+    assert "cannot start Django" not in out
+    assert "  - shop.0003_fill\n" in out
+    assert "migrail: database 'default' (sqlite): 0 to unapply, 0 to apply" in out
+    assert real.query("SELECT name FROM django_migrations WHERE app = 'shop'") == [["0001_initial"]]
+    assert user_rows(real) == USER_ROWS_ADDED
+    assert not list((real.root / ".git/migrail/trees").iterdir())
+
+
+def test_old_code_that_cannot_start_django_says_so_and_names_the_way_out(
+    real: DjangoProject,
+) -> None:
+    main_branch(real)
+    assert real.migrail("install").returncode == 0
+    sync(real)
+    add_user_rows(real)
+    helper_branch(real)
+    real.write_settings("SECRET_KEY = os.environ['ONLY_ON_HELPER']\n")
+    real.commit("helper's settings need a variable")
+    assert real.migrail("sync", env={"ONLY_ON_HELPER": "1"}).returncode == 0
+    helper = real.git("rev-parse", "HEAD").strip()[:12]
+
+    out = real.git("switch", "main", check=False)
+    assert (
+        f"migrail: the database was not synced: the code of commit {helper} (its files under "
+        ".git/migrail/trees/, to roll back with) cannot start Django: Django could not start "
+        "with settings 'project.settings': 'ONLY_ON_HELPER'; `migrail sync` without --from "
+        "rolls back with this checkout's code instead\n"
+    ) in out
+    assert "Traceback" not in out
+    assert user_rows(real) == USER_ROWS_ADDED

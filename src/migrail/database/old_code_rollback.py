@@ -81,6 +81,7 @@ def roll_back_with_commit(
     commit = repo.resolve(rev)
     with commit_tree(repo, commit) as tree_dir:
         _bring_local_settings(tree_dir, repo)
+        _bring_local_files(tree_dir, repo)
         spec_path = tree_dir.with_name(tree_dir.name + ".spec")
         result_path = tree_dir.with_name(tree_dir.name + ".result")
         spec = RollbackSpec(
@@ -155,6 +156,50 @@ def _bring_local_settings(tree_dir: Path, repo: GitRepo) -> None:
         if source.is_symlink() or not source.is_file() or target.exists():
             continue
         shutil.copyfile(source, target)
+
+
+LOCAL_FILE_LIMIT = 1024 * 1024  # bytes: a local configuration file, not data
+LOCAL_DIRECTORY_FILES = 50  # files: `.envs/`, not a virtualenv or node_modules
+
+
+def _bring_local_files(tree_dir: Path, repo: GitRepo) -> None:
+    """Give the old tree the untracked files at the top of the project directory that
+    settings read (`.env`, django-environ's and pydantic's env files, cookiecutter-django's
+    `.envs/`): small files, and dot-directories of a few small files; never a link, never
+    over a file the commit has."""
+    from migrail.database.settings import project_directory
+
+    live = project_directory()
+    old = _project_dir_in(tree_dir, repo)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--others", "--directory", "--", "."],
+        cwd=live,
+        capture_output=True,
+        check=False,
+    ).stdout
+    for entry in os.fsdecode(listed).split("\0"):
+        name = entry.rstrip("/")
+        if not name or "/" in name or name in (".git", "..", "."):
+            continue
+        source, target = live / name, old / name
+        if source.is_symlink() or target.exists() or target.is_symlink():
+            continue
+        if source.is_file() and source.stat().st_size <= LOCAL_FILE_LIMIT:
+            shutil.copyfile(source, target)
+        elif source.is_dir() and name.startswith(".") and _small_directory(source):
+            shutil.copytree(source, target, symlinks=True)
+
+
+def _small_directory(directory: Path) -> bool:
+    files = 0
+    for path in directory.rglob("*"):
+        if path.is_symlink():
+            return False
+        if path.is_file():
+            files += 1
+            if files > LOCAL_DIRECTORY_FILES or path.stat().st_size > LOCAL_FILE_LIMIT:
+                return False
+    return True
 
 
 def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
@@ -236,7 +281,15 @@ def _child(spec: RollbackSpec) -> None:
     # This commit's code first; the live project after it, for untracked local modules.
     sys.path[:] = [p for p in sys.path if p not in ("", str(project_dir))]
     sys.path[:0] = [str(project_dir), spec.live_project_dir]
-    start_django(module, databases=spec.databases)
+    try:
+        start_django(module, databases=spec.databases)
+    except Exception as err:  # settings that read a file the commit's tree lacks, say
+        reason = str(err) if isinstance(err, MigrailError) else f"{type(err).__name__}: {err}"
+        raise MigrailError(
+            f"the code of commit {spec.rev[:12]} (its files under .git/migrail/trees/, "
+            f"to roll back with) cannot start Django: {reason}; `migrail sync` without "
+            "--from rolls back with this checkout's code instead"
+        ) from err
 
     from django.db import connections
 
