@@ -3,7 +3,9 @@ configuration (git config over [tool.migrail]), then manage.py's default."""
 
 from __future__ import annotations
 
-from tests.djangoproject import DjangoProject
+import sqlite3
+
+from tests.djangoproject import DjangoProject, add_field, migration_source
 from tests.scenarios import main_branch
 
 NO_DEFAULT_MANAGE_PY = """\
@@ -28,7 +30,8 @@ def test_settings_from_the_environment_when_manage_py_sets_none(project: DjangoP
     assert proc.stderr == (
         f"migrail: error: {project.root / 'manage.py'}: sets no DJANGO_SETTINGS_MODULE: pass "
         "--settings MODULE, export DJANGO_SETTINGS_MODULE, or run "
-        "`git config migrail.settings MODULE`\n"
+        "`git config migrail.settings MODULE`; if manage.py is in a subdirectory, "
+        "`git config migrail.projectDir DIR`\n"
     )
     proc = project.migrail("sync", env={"DJANGO_SETTINGS_MODULE": "project.settings"})
     assert proc.returncode == 0, proc.stderr
@@ -58,7 +61,8 @@ def test_project_without_manage_py_uses_git_config(project: DjangoProject) -> No
     assert proc.stderr == (
         f"migrail: error: no manage.py in {project.root} to name the settings: pass "
         "--settings MODULE, export DJANGO_SETTINGS_MODULE, or run "
-        "`git config migrail.settings MODULE`\n"
+        "`git config migrail.settings MODULE`; if manage.py is in a subdirectory, "
+        "`git config migrail.projectDir DIR`\n"
     )
     project.git("config", "migrail.settings", "project.settings")
     proc = project.migrail("sync")
@@ -112,3 +116,62 @@ def test_git_config_keys_with_dashes_and_bad_values(project: DjangoProject) -> N
     proc = project.migrail("status")
     assert proc.returncode == 2
     assert proc.stderr == "migrail: error: git config migrail.settingz: unknown migrail key\n"
+
+
+def monorepo(project: DjangoProject) -> None:
+    """manage.py and the Django project under backend/, a frontend beside it; SQLite named
+    relative to where manage.py runs; no configuration."""
+    main_branch(project)
+    (project.root / "backend").mkdir()
+    settings = project.read("project/settings.py").replace(
+        repr(str(project.root / "db.sqlite3")), "'db.sqlite3'"
+    )
+    project.write("project/settings.py", settings)
+    project.write("frontend/package.json", "{}\n")
+    for path in ("manage.py", "project", "shop", "billing"):
+        project.git("mv", path, f"backend/{path}")
+    project.git("add", "-A")
+    project.git("commit", "-q", "-m", "backend/")
+
+
+def test_a_manage_py_in_a_subdirectory_is_found_with_no_configuration(
+    project: DjangoProject,
+) -> None:
+    monorepo(project)
+    proc = project.migrail("sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    db = project.root / "backend/db.sqlite3"
+    assert db.is_file()
+    assert not (project.root / "db.sqlite3").exists()
+    proc = project.migrail("status")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The hooks roll back with the previous commit's code, found the same way.
+    assert project.migrail("install").returncode == 0
+    project.git("switch", "-q", "-c", "feature")
+    project.migration(
+        "backend/shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    project.write("backend/shop/migrations/max_migration.txt", "0002_stock\n")
+    project.commit("stock")
+    assert project.migrail("sync").returncode == 0
+    out = project.git("switch", "main")
+    assert "  - shop.0002_stock\n" in out
+    assert "with the code of" in out
+    rows = sqlite3.connect(db).execute("SELECT app, name FROM django_migrations WHERE app = 'shop'")
+    assert rows.fetchall() == [("shop", "0001_initial")]
+
+
+def test_several_manage_py_files_ask_which_one(project: DjangoProject) -> None:
+    monorepo(project)
+    project.write("tools/manage.py", NO_DEFAULT_MANAGE_PY)
+    proc = project.migrail("sync")
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "migrail: error: several manage.py files (backend/manage.py, tools/manage.py): name the "
+        "project directory with `git config migrail.projectDir DIR` (or project_dir in "
+        "[tool.migrail])\n",
+    )
+    project.git("config", "migrail.projectDir", "backend")
+    assert project.migrail("sync").returncode == 0

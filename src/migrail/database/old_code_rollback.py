@@ -204,8 +204,9 @@ def _small_directory(directory: Path) -> bool:
 
 def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
     from migrail.sources.config import load_config
+    from migrail.sources.settings_location import project_directory_of
 
-    directory = (tree_dir / load_config(tree_dir, git_root=repo.root).project_dir).resolve()
+    directory = project_directory_of(tree_dir, load_config(tree_dir, git_root=repo.root))
     return directory if directory.is_dir() else tree_dir
 
 
