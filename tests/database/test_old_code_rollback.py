@@ -498,3 +498,35 @@ def test_old_code_that_cannot_start_django_says_so_and_names_the_way_out(
     ) in out
     assert "Traceback" not in out
     assert user_rows(real) == USER_ROWS_ADDED
+
+
+def test_a_reverse_given_as_the_refusal_advises_is_the_one_used(project: DjangoProject) -> None:
+    """The irreversible migration depends on another orphan; once it has a reverse on its
+    branch, the switch rolls back with that code, not with migrail's copy of the applied one."""
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    project.git("switch", "-q", "-c", "feature")
+    add_migration(project, "shop", "0002_note", "0001_initial", commit=False)
+    bump = "migrations.RunPython(lambda apps, schema_editor: None{}),"
+    project.migration(
+        "shop", "0003_bump", migration_source([("shop", "0002_note")], bump.format(""))
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_bump\n")
+    project.commit("note, bump")
+    sync(project)
+    out = project.git("switch", "main", check=False)
+    assert "shop.0003_bump: Raw Python operation (operation 1) is not reversible" in out
+    project.git("switch", "-q", "feature")
+    project.migration(
+        "shop",
+        "0003_bump",
+        migration_source([("shop", "0002_note")], bump.format(", migrations.RunPython.noop")),
+    )
+    project.commit("bump: a reverse")
+
+    out = project.git("switch", "main")
+    assert "not reversible" not in out
+    assert "  - unapplying shop.0003_bump\n  - unapplying shop.0002_note\n" in out
+    applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop'")
+    assert applied == [["0001_initial"]]

@@ -259,6 +259,8 @@ def dependents_as_applied(
     names = {name.encode() for _, name in orphans}
     found = {}
     for key in sorted(set(applied) & set(tree.disk_migrations)):
+        if set(tree.disk_migrations[key].dependencies) & set(orphans):
+            continue  # its file still puts it after the orphan: its own code is the one
         cached = applied_copy(repo, key)
         if not cached.is_file():
             continue
