@@ -35,6 +35,20 @@ def test_an_amended_migration_is_named_until_it_is_applied_again(tmp_path: Path)
     assert "changed since it was applied" not in out
     assert p.migrail("status").returncode == 0
 
+    # Rewritten as upstream projects do (a shim, a value read another way), the same
+    # operations: no change either.
+    stock.write_text(
+        migration_source(
+            [("shop", "0001_initial")],
+            "migrations.AddField(model_name=MODEL, name='st' + 'ock', "
+            "field=models.IntegerField(default=0)),",
+            header="MODEL = 'item'\n",
+        )
+    )
+    out = p.git("commit", "-qa", "--amend", "--no-edit")
+    assert "changed since it was applied" not in out
+    assert p.migrail("status").returncode == 0
+
     # A field added to the applied migration in place: post-rewrite syncs and says so.
     stock.write_text(
         migration_source(

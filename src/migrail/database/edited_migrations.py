@@ -27,6 +27,7 @@ def edited_since_applied(
 ) -> list[Key]:
     """The applied migrations whose file's code is not the code that was applied."""
     edited: list[Key] = []
+    replaced = {r for squash in tree.replacements.values() for r in squash.replaces}
     for key, record in applied.items():
         if key[0] not in first_party or key not in tree.disk_migrations:
             continue
@@ -36,9 +37,39 @@ def edited_since_applied(
             continue
         if _applied_at(record) >= cached.stat().st_mtime:
             continue  # applied again since the copy was taken: the copy may be the stale one
-        if not _same_code(current.read_bytes(), cached.read_bytes()):
+        if key in replaced:
+            continue  # a squash in the tree stands for it: the loader never runs it
+        if _same_code(current.read_bytes(), cached.read_bytes()):
+            continue
+        if not _same_operations(tree.disk_migrations[key], cached, key):
             edited.append(key)
     return sorted(edited)
+
+
+def _same_operations(migration: Any, copy: Any, key: Key) -> bool:
+    """Whether the applied copy's operations, as Django's migration writer writes them, are
+    the file's: an upstream rewrite (a compatibility shim, a setting read another way) that
+    yields the same operations is no edit. A copy that does not import is taken as one."""
+    import importlib.util
+
+    from django.db.migrations.writer import OperationWriter
+
+    # Under the file's own module name (not put in sys.modules), so functions a RunPython
+    # names serialize alike in both.
+    name = type(migration).__module__
+    try:
+        spec = importlib.util.spec_from_file_location(name, copy)
+        if spec is None or spec.loader is None:
+            return False
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        then = module.Migration(key[1], key[0]).operations
+        now = migration.operations
+        return [OperationWriter(op).serialize()[0] for op in then] == [
+            OperationWriter(op).serialize()[0] for op in now
+        ]
+    except Exception:
+        return False
 
 
 def applied_source(repo: GitRepo, key: Key) -> bytes:
