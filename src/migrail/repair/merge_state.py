@@ -28,6 +28,7 @@ class Operation:
     base: str  # the revision whose migrations keep their names
     session: str | None = None  # identifies one rebase, across its steps
     base_name: str = ""  # how the user knows `base`: a branch, MERGE_HEAD, HEAD, --onto's REV
+    why: str = ""  # why `base` is not the usual side, for the command to say
 
 
 def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
@@ -76,11 +77,11 @@ def _merge_keeping_published(repo: GitRepo) -> Operation:
             "`python manage.py makemigrations --merge APP` instead; nothing was changed"
         )
     if ours:
-        print(
-            f"migrail: this branch's {', '.join(ours)} is published on a remote, so MERGE_HEAD's "
+        why = (
+            f"this branch's {', '.join(ours)} is published on a remote, so MERGE_HEAD's "
             "migrations move after it instead"
         )
-        return Operation("merge", head, base_name="HEAD")
+        return Operation("merge", head, base_name="HEAD", why=why)
     return Operation("merge", merge_head, base_name="MERGE_HEAD")
 
 

@@ -251,6 +251,8 @@ def _put_back(repo: GitRepo, originals: dict[str, _Original]) -> None:
 
 
 def run_rebase(repo: GitRepo, plan: RebasePlan) -> int:
+    if plan.operation.why:
+        print(f"migrail: {plan.operation.why}")
     if plan.is_empty:
         print(f"migrail: {plan.nothing_to_do}")
         return EXIT_CLEAN
