@@ -434,33 +434,32 @@ def _read_keys(
     return tuple(keys)
 
 
-def _swappable_setting(node: ast.expr) -> str | None:
+def _swappable_argument(node: ast.expr) -> ast.expr | None:
+    """The one argument of a `swappable_dependency(...)` call."""
     if (
         isinstance(node, ast.Call)
         and _dotted_tail(node.func) == "swappable_dependency"
         and len(node.args) == 1
         and not node.keywords
     ):
-        arg = node.args[0]
-        # `settings.AUTH_USER_MODEL`, or an app's own settings object
-        # (django-oauth-toolkit's `oauth2_settings.REFRESH_TOKEN_MODEL`): the setting's name.
-        if isinstance(arg, ast.Attribute) and _dotted_tail(arg.value):
-            return arg.attr
+        return node.args[0]
+    return None
+
+
+def _swappable_setting(node: ast.expr) -> str | None:
+    # `settings.AUTH_USER_MODEL`, or an app's own settings object
+    # (django-oauth-toolkit's `oauth2_settings.REFRESH_TOKEN_MODEL`): the setting's name.
+    arg = _swappable_argument(node)
+    if isinstance(arg, ast.Attribute) and _dotted_tail(arg.value):
+        return arg.attr
     return None
 
 
 def _swappable_literal(node: ast.expr) -> str | None:
     """The app label of `swappable_dependency("app.Model")`."""
-    if (
-        isinstance(node, ast.Call)
-        and _dotted_tail(node.func) == "swappable_dependency"
-        and len(node.args) == 1
-        and not node.keywords
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[0].value, str)
-        and node.args[0].value.count(".") == 1
-    ):
-        return node.args[0].value.split(".", 1)[0]
+    arg = _swappable_argument(node)
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.count(".") == 1:
+        return arg.value.split(".", 1)[0]
     return None
 
 
