@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.djangoproject import (
@@ -112,3 +113,34 @@ def test_a_renamed_migration_is_rolled_back_after_what_was_applied_on_it(
     assert p.schema() == fresh_schema(p, str(tmp_path / "fresh.sqlite3"))
     assert user_rows(p) == USER_ROWS_ADDED
     assert p.migrail("status").returncode == 0
+
+
+def test_an_amend_after_a_return_visit_is_named_and_the_switch_undoes_what_was_applied(
+    tmp_path: Path,
+) -> None:
+    """The hook applied 0002_stock again on a return visit; an amend then adds a field to it.
+    It is named, and switching away unapplies the version that was applied, not the amended."""
+    p = real_project(tmp_path / "repo", tmp_path / "packages")
+    main_branch(p)
+    assert p.migrail("install").returncode == 0
+    feature_branch(p)
+    sync(p)
+    add_user_rows(p)
+    p.git("switch", "-q", "main")
+    p.git("switch", "-q", "feature")  # applied again by the hook
+    time.sleep(1.1)  # the amend comes later than that application, as a person's would
+    stock = p.root / "shop/migrations/0002_stock.py"
+    stock.write_text(
+        migration_source(
+            [("shop", "0001_initial")], add_field("item", "stock") + add_field("item", "size")
+        )
+    )
+    out = p.git("commit", "-qa", "--amend", "--no-edit")
+    assert f"  note: {NOTE}\n" in out
+    assert p.migrail("status").returncode == 1
+
+    out = p.git("switch", "main")
+    assert "drops column size" not in out
+    assert "migrail: database 'default' matches the working tree" in out
+    assert p.schema() == fresh_schema(p, str(tmp_path / "fresh.sqlite3"))
+    assert user_rows(p) == USER_ROWS_ADDED

@@ -14,10 +14,9 @@ not do so unasked: a rollback drops data, and a copy may be older than a
 from __future__ import annotations
 
 import ast
-from datetime import datetime
 from typing import Any
 
-from migrail.database.orphan_sources import applied_copy, migration_file
+from migrail.database.orphan_sources import applied_at, applied_copy, migration_file
 from migrail.graph.parser import Key
 from migrail.sources.gitrepo import GitRepo
 
@@ -35,7 +34,7 @@ def edited_since_applied(
         current = migration_file(tree, key)
         if current is None or not cached.is_file():
             continue
-        if _applied_at(record) >= cached.stat().st_mtime:
+        if applied_at(record, missing=float("inf")) >= cached.stat().st_mtime:
             continue  # applied again since the copy was taken: the copy may be the stale one
         if key in replaced:
             continue  # a squash in the tree stands for it: the loader never runs it
@@ -75,12 +74,6 @@ def _same_operations(migration: Any, copy: Any, key: Key) -> bool:
 def applied_source(repo: GitRepo, key: Key) -> bytes:
     """migrail's copy of `key` as it was applied."""
     return applied_copy(repo, key).read_bytes()
-
-
-def _applied_at(record: Any) -> float:
-    """When the row was written; naive times are local, as Django writes them without USE_TZ."""
-    applied = getattr(record, "applied", None)
-    return applied.timestamp() if isinstance(applied, datetime) else float("inf")
 
 
 # Where a migration sits in the graph, not what it does: Django's squashing docs ask

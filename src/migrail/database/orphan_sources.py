@@ -157,7 +157,8 @@ def remember_applied_sources(
     """
     from django.db.migrations.recorder import MigrationRecorder
 
-    applied = set(MigrationRecorder(connection).applied_migrations())
+    records = MigrationRecorder(connection).applied_migrations()
+    applied = set(records)
     for key in (applied & set(tree.disk_migrations)) - set(keep):
         source = migration_file(tree, key)
         if source is None:
@@ -171,6 +172,19 @@ def remember_applied_sources(
         if not cached.is_file() or cached.read_bytes() != data:
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_bytes(data)
+        elif applied_at(records[key], missing=0.0) > cached.stat().st_mtime:
+            # Applied again (a return visit) as this copy has it: the copy is what was applied
+            # then, so an edit after this one is noticed (`edited_migrations` compares times).
+            os.utime(cached)
+
+
+def applied_at(record: Any, *, missing: float) -> float:
+    """When the row was written (`missing` without a time); naive times are local, as Django
+    writes them without USE_TZ."""
+    from datetime import datetime
+
+    applied = getattr(record, "applied", None)
+    return applied.timestamp() if isinstance(applied, datetime) else missing
 
 
 def applied_copy(repo: GitRepo, key: Key) -> Path:

@@ -181,6 +181,13 @@ def plan_sync(
             orphans.append(key)
             sources[key] = applied_source(repo, key)
         edited = []
+    # An orphan whose file here (an older commit's, in the old code's child) was edited
+    # after it was applied (an amend): unapplied as it was applied, from migrail's copy.
+    changed = edited_since_applied(
+        repo, tree, {k: records[k] for k in orphans if k in on_disk}, first_party
+    )
+    for key in changed:
+        sources[key] = applied_source(repo, key)
     squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev, code_root=root)
     for key, squash in tree.replacements.items():
         # Older code's squash of orphans: Django would put it in the orphans' place.
