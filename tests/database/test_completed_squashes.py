@@ -161,3 +161,36 @@ def test_a_squash_completed_past_a_half_applied_database_rolls_back_and_applies(
     assert f"  + shop.{SQUASH}\n" in out
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
     assert project.migrail("status").returncode == 0
+
+
+def test_a_database_made_after_the_squash_was_completed_goes_back_to_the_replaced_ones(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """A teammate's or CI database migrated after the squash was completed records the squash
+    only; a branch with the replaced migrations gets them recorded, as Django would have."""
+    with_stock_and_size(project)
+    project.git("switch", "-q", "-c", "squash")
+    squash(project.root, replaces=True)
+    complete_the_squash(project.root)
+    sync(project)  # a new database: the squash alone is recorded
+    project.query("INSERT INTO shop_item (name, stock, size) VALUES (1, 2, 3)")
+
+    out = project.git("switch", "main")
+    assert (
+        f"  = shop.0002_stock recorded as applied: shop.{SQUASH}, applied, squashes it\n"
+        f"  = shop.0003_size recorded as applied: shop.{SQUASH}, applied, squashes it\n"
+    ) in out
+    assert "Traceback" not in out
+    tables = fresh_schema(project, str(tmp_path / "fresh.sqlite3"))["tables"]
+    assert_kept_rows(project, tables)
+    assert project.migrail("status").returncode == 0
+    out = project.git("switch", "squash")
+    assert "unapplying" not in out
+    assert_kept_rows(project, tables)
+
+
+def assert_kept_rows(project: DjangoProject, tables: object) -> None:
+    assert project.schema()["tables"] == tables
+    assert project.query("SELECT name, stock, size FROM shop_item") == [[1, 2, 3]]
+    migrate = project.manage("migrate", "--check")
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr

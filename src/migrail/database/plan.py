@@ -49,9 +49,10 @@ class SyncPlan:
     unloadable: str | None = None  # why the orphans cannot be loaded (status only)
     elsewhere: bool = False  # `unapply` is the old code's child's, which printed it
     edited: list[Key] = field(default_factory=list)  # changed since they were applied
-    # Completed squashes (their `replaces` gone) whose replaced migrations are all applied:
-    # recorded as applied, as Django records a squash, instead of run again.
-    record: dict[Key, frozenset[Key]] = field(default_factory=dict)
+    # Recorded as applied instead of run (why, for the user): a completed squash (its
+    # `replaces` gone) whose replaced migrations are all applied, as Django records a squash;
+    # and the replaced migrations an applied squash stands for, on a tree that has them.
+    record: dict[Key, str] = field(default_factory=dict)
 
     @property
     def in_step(self) -> bool:
@@ -140,7 +141,11 @@ def plan_sync(
     history = squash_history(repo, tree, {k[0] for k in candidates}, code_root=root)
     covering = squashes_kept(history, target.keys, applied)
     covered = {key for replaced in covering.values() for key in replaced}
-    record = {s: r for s, r in covering.items() if s not in applied}
+    record = {
+        s: "it squashes " + ", ".join(f"{a}.{n}" for a, n in sorted(r)) + ", all applied"
+        for s, r in covering.items()
+        if s not in applied
+    }
     candidates = [k for k in candidates if k not in covered]  # kept as the squash is
     if unapplied_elsewhere is not None:
         plan = SyncPlan(
@@ -169,7 +174,11 @@ def plan_sync(
             )
         replaces = replaces or sorted(history.get(key, ()))
         if replaces and set(replaces) <= target.keys:
-            continue  # a squash's record; the migrations it replaces are kept
+            # A squash's record; the migrations it replaces are kept, and Django, which ran
+            # it, recorded them too unless its `replaces` was gone (a completed squash).
+            for replaced in sorted(set(replaces) - applied):
+                record[replaced] = f"{key[0]}.{key[1]}, applied, squashes it"
+            continue
         if replaces:
             # Unapplying the squash would undo what it replaces, kept ones included;
             # the replaced migrations the target lacks are orphans of their own.
@@ -377,10 +386,8 @@ def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
 
 def describe_record(plan: SyncPlan) -> list[str]:
     return [
-        f"{app}.{name} recorded as applied: it squashes "
-        + ", ".join(f"{a}.{n}" for a, n in sorted(replaced))
-        + ", all applied"
-        for (app, name), replaced in sorted(plan.record.items())
+        f"{app}.{name} recorded as applied: {why}"
+        for (app, name), why in sorted(plan.record.items())
     ]
 
 

@@ -147,7 +147,7 @@ def _sync_alias(
             end_rollback(connection, repo)
             return EXIT_CLEAN
         if plan.record:  # before `migrate`, which would run them again
-            _record_completed_squashes(loaded.connection, plan.record)
+            _record_applied(loaded.connection, plan.record)
         if plan.apply:  # Django's `migrate` builds its own loader: only when it has work
             _migrate_forward(alias)
         remember_applied_sources(repo, connection, loaded.tree, keep=plan.edited)
@@ -247,9 +247,9 @@ def _orphans_need_old_code(
     return Target(target.keys, frozenset(apps))
 
 
-def _record_completed_squashes(connection: Any, record: dict[Key, frozenset[Key]]) -> None:
-    """What Django does for a squash whose replaced migrations are all applied, for squashes
-    whose `replaces` is gone (the last step of Django's squash procedure)."""
+def _record_applied(connection: Any, record: dict[Key, str]) -> None:
+    """What Django records when it applies a squash, where a completed squash (its `replaces`
+    gone, the last step of Django's squash procedure) left it unrecorded."""
     from django.db.migrations.recorder import MigrationRecorder
 
     recorder = MigrationRecorder(connection)
@@ -261,11 +261,12 @@ def _migrate_forward(alias: str) -> None:
     from django.core.management import call_command
     from django.core.management.base import CommandError
     from django.db import connections
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
 
     from migrail.database.lock_wait import giving_up_on_locks
 
     try:
         with giving_up_on_locks(connections[alias], "migrate"):
             call_command("migrate", database=alias, interactive=False, verbosity=0)
-    except CommandError as err:
+    except (CommandError, InconsistentMigrationHistory) as err:
         raise MigrailError(f"`migrate` stopped: {err}") from err
