@@ -458,3 +458,17 @@ def test_backup_with_unreadable_metadata_is_listed_and_refused(
     assert project.query(ROWS) == rows
     assert dump.exists()
     assert meta.read_bytes() == metadata
+
+
+def test_a_backup_names_the_branch_left_when_another_shares_its_commit(
+    project: DjangoProject,
+) -> None:
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.git("branch", "a-twin")  # same commit, sorts first, never checked out
+    project.git("switch", "-q", "main")  # the hook backs up before its rollback
+    (meta,) = backups(project).glob("*.json")
+    assert json.loads(meta.read_text())["branch"] == "feature"

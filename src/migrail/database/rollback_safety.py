@@ -171,8 +171,18 @@ def origin_of(repo: GitRepo, from_rev: str | None) -> Origin:
             else b""
         )
         names = out.decode().split()
-        branch = names[0] if names else ""
+        branch = _branch_left(repo, names) or (names[0] if names else "")
     return Origin(branch, commit)
+
+
+def _branch_left(repo: GitRepo, names: list[str]) -> str | None:
+    """Of several branches at the commit, the one the last checkout left (the reflog's
+    "checkout: moving from A to B"), which is the one whose database this was."""
+    if len(names) < 2:
+        return None
+    message = repo.run("reflog", "-n1", "--format=%gs", "HEAD", check=False).decode().strip()
+    left = message.removeprefix("checkout: moving from ").split(" to ", 1)[0]
+    return left if message.startswith("checkout: moving from ") and left in names else None
 
 
 def applied_migrations(connection: Any) -> list[Key]:

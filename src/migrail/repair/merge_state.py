@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from migrail.errors import MigrailError, Refusal
-from migrail.sources.checkout_decision import MIGRATION_PATHSPECS
 from migrail.sources.gitrepo import GitRepo
 
 Kind = Literal["merge", "rebase", "cherry-pick", "none"]
@@ -28,7 +27,9 @@ class Operation:
     base: str  # the revision whose migrations keep their names
     session: str | None = None  # identifies one rebase, across its steps
     base_name: str = ""  # how the user knows `base`: a branch, MERGE_HEAD, HEAD, --onto's REV
-    why: str = ""  # why `base` is not the usual side, for the command to say
+    # In a merge: this branch's migrations on a remote's default branch, which made `base`
+    # this branch's side instead of MERGE_HEAD's.
+    published: tuple[str, ...] = ()
 
 
 def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
@@ -36,9 +37,9 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
     base = repo.resolve(onto) if onto is not None else None
     git_dir = repo.git_dir
     if (git_dir / "MERGE_HEAD").exists():
-        if base is None:
-            return _merge_keeping_published(repo)
-        return Operation("merge", base, base_name=onto or "MERGE_HEAD")
+        return Operation(
+            "merge", base or repo.resolve("MERGE_HEAD"), base_name=onto or "MERGE_HEAD"
+        )
     for state in ("rebase-merge", "rebase-apply"):
         if (git_dir / state).is_dir():
             orig = git_dir / state / "orig-head"
@@ -62,13 +63,16 @@ def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
     )
 
 
-def _merge_keeping_published(repo: GitRepo) -> Operation:
-    """During a merge this branch's migrations move after MERGE_HEAD's, unless this branch's
-    are published (on a remote's default branch: deployed databases may have applied them)
-    and MERGE_HEAD's are not; then MERGE_HEAD's move. Both published: refused."""
-    head, merge_head = repo.resolve("HEAD"), repo.resolve("MERGE_HEAD")
-    ours = _published(repo, _only_in(repo, head, merge_head))
-    theirs = _published(repo, _only_in(repo, merge_head, head))
+def keeping_published(repo: GitRepo, operation: Operation, packages: list[str]) -> Operation:
+    """In a merge (no --onto), this branch's migrations move after MERGE_HEAD's, unless, in
+    the forked migration `packages`, this branch's are published (on a remote's default
+    branch: deployed databases may have applied them) and MERGE_HEAD's are not; then
+    MERGE_HEAD's move. Both published: refused."""
+    if operation.kind != "merge" or operation.base_name != "MERGE_HEAD":
+        return operation
+    head, merge_head = repo.resolve("HEAD"), operation.base
+    ours = _published(repo, _only_in(repo, head, merge_head, packages))
+    theirs = _published(repo, _only_in(repo, merge_head, head, packages))
     if ours and theirs:
         raise Refusal(
             "both sides' migrations are published on a remote ("
@@ -77,16 +81,14 @@ def _merge_keeping_published(repo: GitRepo) -> Operation:
             "`python manage.py makemigrations --merge APP` instead; nothing was changed"
         )
     if ours:
-        why = (
-            f"this branch's {', '.join(ours)} is published on a remote, so MERGE_HEAD's "
-            "migrations move after it instead"
-        )
-        return Operation("merge", head, base_name="HEAD", why=why)
-    return Operation("merge", merge_head, base_name="MERGE_HEAD")
+        return Operation("merge", head, base_name="HEAD", published=tuple(ours))
+    return operation
 
 
-def _only_in(repo: GitRepo, commit: str, other: str) -> list[str]:
-    """Migration files `commit` has and `other` lacks."""
+def _only_in(repo: GitRepo, commit: str, other: str, packages: list[str]) -> list[str]:
+    """Migration files of `packages` (directories) that `commit` has and `other` lacks."""
+    if not packages:
+        return []
     out = repo.run(
         "diff",
         "--name-only",
@@ -95,9 +97,13 @@ def _only_in(repo: GitRepo, commit: str, other: str) -> list[str]:
         commit,
         other,
         "--",
-        *MIGRATION_PATHSPECS,
+        *(f":(literal){package}" for package in packages),
     )
-    return [p for p in out.decode().splitlines() if p.endswith(".py") and "/migrations/" in f"/{p}"]
+    return [
+        path
+        for path in out.decode().splitlines()
+        if path.endswith(".py") and not path.rpartition("/")[2].startswith(("_", "~"))
+    ]
 
 
 def _published(repo: GitRepo, paths: list[str]) -> list[str]:

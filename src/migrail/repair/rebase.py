@@ -27,7 +27,7 @@ from migrail.checks.rules import project_graph
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.graph.max_migration import render
 from migrail.graph.parser import Key, ParsedMigration, ParseProblem
-from migrail.repair.merge_state import Operation, current_operation
+from migrail.repair.merge_state import Operation, current_operation, keeping_published
 from migrail.repair.renumber import new_names, rewrite_dependencies
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.packages import MigrationPackage
@@ -74,17 +74,22 @@ class RebasePlan:
 def plan_rebase(
     repo: GitRepo, packages: list[MigrationPackage], apps: list[str], onto: str | None = None
 ) -> RebasePlan:
-    operation = current_operation(repo, onto)
-    base_paths = set(repo.tree_entries(operation.base))
-    plan = RebasePlan(operation)
     known = {p.label for p in packages}
     for app in apps:
         if app not in known:
             raise RebaseRefused(f"no migrations package for app {app!r}")
+    leaves = project_graph(packages).leaves_by_app()
+    forked = [
+        p.path
+        for p in packages
+        if (not apps or p.label in apps) and len(leaves.get(p.label, [])) > 1
+    ]
+    operation = keeping_published(repo, current_operation(repo, onto), forked)
+    base_paths = set(repo.tree_entries(operation.base))
+    plan = RebasePlan(operation)
     remembered = _load_memory(repo, operation)
     global_map: dict[Key, Key] = dict(remembered)
     root_maps: dict[str, dict[Key, Key]] = {}
-    leaves = project_graph(packages).leaves_by_app()
     for package in packages:
         if apps and package.label not in apps:
             continue
@@ -251,8 +256,11 @@ def _put_back(repo: GitRepo, originals: dict[str, _Original]) -> None:
 
 
 def run_rebase(repo: GitRepo, plan: RebasePlan) -> int:
-    if plan.operation.why:
-        print(f"migrail: {plan.operation.why}")
+    if plan.operation.published:
+        print(
+            f"migrail: this branch's {', '.join(plan.operation.published)} is published on a "
+            "remote, so MERGE_HEAD's migrations move after it instead"
+        )
     if plan.is_empty:
         print(f"migrail: {plan.nothing_to_do}")
         return EXIT_CLEAN
