@@ -215,3 +215,34 @@ def test_pg_dump_blocked_by_a_table_lock(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2
         assert project.schema() == before
+
+
+def test_sqlite_locked_mid_rollback_of_a_data_migration_names_the_lock(
+    project: DjangoProject,
+) -> None:
+    """The lock taken after the plan was made: Django reports it, inside the rollback's atomic
+    block, as a TransactionManagementError; the one line names the lock."""
+    main_branch(project)
+    feature_branch(
+        project,
+        shop_operation="migrations.RunPython(lambda apps, schema_editor: "
+        "apps.get_model('shop', 'Item').objects.create(name=1), "
+        "lambda apps, schema_editor: apps.get_model('shop', 'Item').objects.all().delete()),",
+    )
+    sync(project)
+    project.git("switch", "-q", "main")
+    db = project.root / "db.sqlite3"
+    holder = sqlite3.connect(db, isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE held (id integer)")
+    try:
+        proc = project.migrail("sync", "--no-backup", env={"MIGRAIL_LOCK_WAIT": "1"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "TransactionManagementError" not in proc.stderr
+    assert "another process holds it locked (database is locked)" in proc.stderr
+    applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop'")
+    assert ["0002_stock"] in applied

@@ -42,6 +42,19 @@ def database_errors() -> Iterator[None]:
         raise DatabaseUnavailable(f"{_which_database()}: {_cause(err)}") from err
 
 
+def lock_in_chain(err: BaseException) -> str | None:
+    """ "another process holds it locked …" when `err` comes of SQLite's lock: Django turns it
+    into other errors (TransactionManagementError inside an atomic block, say)."""
+    seen: BaseException | None = err
+    for _ in range(20):
+        if seen is None:
+            return None
+        if _is_database_error(seen) and "database is locked" in str(seen).lower():
+            return _cause(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _is_database_error(err: BaseException) -> bool:
     if isinstance(err, sqlite3.OperationalError):
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from migrail.database.errors import lock_in_chain
 from migrail.database.loader import LoadedMigrations
 from migrail.database.lock_wait import giving_up_on_locks
 from migrail.database.plan import SyncPlan
@@ -158,6 +159,13 @@ def unapply(plan: SyncPlan, loaded: LoadedMigrations) -> None:
     except MigrailError:
         raise
     except Exception as err:
+        if locked := lock_in_chain(err):
+            error = NothingUnapplied if atomic else MigrailError
+            where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
+            raise error(
+                f"unapplying failed ({where}): database {connection.alias!r}: {locked} (a "
+                "shell or dev server in an open transaction?)"
+            ) from err
         if atomic:
             raise NothingUnapplied(
                 f"unapplying failed (nothing was changed): {type(err).__name__}: {err}"
