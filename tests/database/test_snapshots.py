@@ -1088,3 +1088,46 @@ def test_status_offers_only_other_branches_that_exist(project: DjangoProject) ->
         "  snapshots: on; a switch to 'feature' restores its snapshot; to any other branch, "
         "it saves this one and goes on\n"
     ) in out
+
+
+def test_a_renamed_branch_keeps_its_snapshot_and_prune_keeps_it(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    project.git("switch", "main")  # feature's snapshot is saved
+    project.git("branch", "-m", "feature", "feature/fragile")
+    proc = project.migrail("snapshot", "prune")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == (
+        "migrail: the snapshot of 'feature' is 'feature/fragile''s now (the branch was renamed)\n"
+    )
+    out = project.git("switch", "feature/fragile")
+    assert "restored the snapshot of 'feature/fragile'" in out
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]
+
+
+def test_a_renamed_branch_is_restored_without_a_prune(project: DjangoProject) -> None:
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    project.git("switch", "main")
+    project.git("branch", "-m", "feature", "wip")
+    out = project.git("switch", "wip")
+    assert "migrail: the snapshot of 'feature' is 'wip''s now (the branch was renamed)\n" in out
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]
+
+
+def test_snapshots_turned_off_then_on_save_the_branch_git_leaves(project: DjangoProject) -> None:
+    """While snapshots are off the database follows the branches by rollbacks; turned on
+    again, the first switch saves it as the branch it leaves, not the one live back then."""
+    start(project, snapshots=False)
+    project.git("config", "migrail.snapshots", "true")
+    project.git("switch", "main")  # feature's snapshot saved; main's data live
+    project.git("config", "migrail.snapshots", "false")
+    project.git("switch", "feature")  # rolled forward, not swapped
+    project.query("INSERT INTO shop_item (name, stock) VALUES (5, 5)")
+    project.git("config", "migrail.snapshots", "true")
+
+    out = project.git("switch", "-c", "other")
+    assert "holds 'main''s data" not in out
+    assert "migrail: saved database 'default' as the snapshot of 'feature'" in out
+    project.git("switch", "feature")
+    assert project.query("SELECT name, stock FROM shop_item") == [[5, 5]]

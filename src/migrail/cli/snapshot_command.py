@@ -115,8 +115,15 @@ def run_snapshot_command(
                     "this checkout's migrations"
                 )
             elif action == "prune":
+                renamed = renames(repo)
                 for snapshot in snapshots:
-                    if not snapshot.named and not branch_exists(repo, snapshot.branch):
+                    if not snapshot.named and snapshot.branch in renamed:
+                        store.record(replace(snapshot, branch=renamed[snapshot.branch]))
+                        print(
+                            f"migrail: the snapshot of {snapshot.branch!r} is "
+                            f"{renamed[snapshot.branch]!r}'s now (the branch was renamed)"
+                        )
+                    elif not snapshot.named and not branch_exists(repo, snapshot.branch):
                         drop_snapshot(engine, store, identity, snapshot)
                         print(
                             f"migrail: dropped the snapshot of {snapshot.branch!r} "
@@ -207,3 +214,16 @@ def save_owners_data(
         f"migrail: saved database {identity.alias!r} as the snapshot of {label(snapshot)} (it "
         f"held {owner!r}'s data); a switch to {owner!r} brings it back"
     )
+
+
+def renames(repo: GitRepo) -> dict[str, str]:
+    """Former branch names → the local branch each is called now (`git branch -m`)."""
+    from migrail.database.branch_snapshots import former_names
+
+    out = repo.run("for-each-ref", "--format=%(refname:short)", "refs/heads/").decode()
+    found: dict[str, str] = {}
+    for branch in out.split():
+        for old in former_names(repo, branch):
+            if not branch_exists(repo, old):
+                found.setdefault(old, branch)
+    return found

@@ -303,6 +303,22 @@ def catch_up_with_live_data(
     return from_rev
 
 
+def forget_whose_data(repo: GitRepo, config: Config, database: str | None) -> None:
+    """A sync with snapshots off: the database follows the branch by rollbacks now, so the
+    record of whose data it held goes; turned on again, the next switch saves it as the
+    branch it leaves."""
+    from django.conf import settings
+    from django.db import connections
+
+    from migrail.database.settings import database_aliases
+
+    store = snapshot_store(repo)
+    if not (store.directory / "owners").is_dir():
+        return
+    for alias in database_aliases(config, database):
+        store.clear_owner(identity_of(alias, connections[alias].vendor, settings.DATABASES[alias]))
+
+
 def holding(
     store: SnapshotStore, identity: Identity, commit: str, leaves: dict[str, str]
 ) -> tuple[str, bool]:
@@ -436,6 +452,8 @@ def _usable(
     """`branch`'s snapshot, if it has one to restore: not one saved for an earlier branch
     of that name (deleted, then made anew: its reflog starts after the snapshot)."""
     snapshot = store.find(identity, branch) if branch else None
+    if snapshot is None and branch:
+        snapshot = _renamed(repo, store, identity, branch)
     if snapshot is None:
         return None
     if not engine.exists(snapshot):
@@ -450,6 +468,39 @@ def _usable(
         drop_snapshot(engine, store, identity, snapshot)
         return None
     return snapshot
+
+
+RENAMED = re.compile(r"^Branch: renamed refs/heads/(.+) to refs/heads/(.+)$")
+
+
+def former_names(repo: GitRepo, branch: str) -> list[str]:
+    """What `branch` was called before `git branch -m` (its reflog moves with it)."""
+    out = repo.run(
+        "reflog", "show", "--format=%gs", f"refs/heads/{branch}", "--", check=False
+    ).decode(errors="replace")
+    names, current = [], branch
+    for line in out.splitlines():  # newest first
+        match = RENAMED.match(line)
+        if match and match.group(2) == current:
+            current = match.group(1)
+            names.append(current)
+    return names
+
+
+def _renamed(
+    repo: GitRepo, store: SnapshotStore, identity: Identity, branch: str
+) -> Snapshot | None:
+    """The snapshot saved under a name `branch` had, relabelled as `branch`'s."""
+    from dataclasses import replace
+
+    for old in former_names(repo, branch):
+        snapshot = store.find(identity, old)
+        if snapshot is not None and not snapshot.named:
+            relabelled = replace(snapshot, branch=branch)
+            store.record(relabelled)
+            print(f"migrail: the snapshot of {old!r} is {branch!r}'s now (the branch was renamed)")
+            return relabelled
+    return None
 
 
 def branch_created(repo: GitRepo, branch: str) -> float | None:

@@ -128,8 +128,8 @@ class SnapshotStore:
         return sorted(found, key=lambda s: s.created)
 
     def find(self, identity: Identity, branch: str) -> Snapshot | None:
-        wanted = snapshot_id(identity, branch)
-        return next((s for s in self.all(identity) if s.id == wanted), None)
+        """`branch`'s snapshot: by name, so one relabelled after `git branch -m` is found."""
+        return next((s for s in self.all(identity) if s.branch == branch), None)
 
     def record(self, snapshot: Snapshot) -> None:
         write_private_json(self.ensure() / f"{snapshot.id}.json", asdict(snapshot))

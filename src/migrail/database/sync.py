@@ -58,11 +58,17 @@ def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
         old_tree.prepare(repo, options.from_rev)  # written while Django starts
     try:
         setup_django(repo.root, config)
-        if config.snapshots and not options.dry_run:
-            from migrail.database.branch_snapshots import catch_up_with_live_data
+        if not options.dry_run:
+            from migrail.database.branch_snapshots import (
+                catch_up_with_live_data,
+                forget_whose_data,
+            )
 
-            from_rev = catch_up_with_live_data(repo, config, options.from_rev, options.database)
-            options = replace(options, from_rev=from_rev)
+            if config.snapshots:
+                from_rev = catch_up_with_live_data(repo, config, options.from_rev, options.database)
+                options = replace(options, from_rev=from_rev)
+            else:
+                forget_whose_data(repo, config, options.database)
         status = EXIT_CLEAN
         for alias in database_aliases(config, options.database):
             status = max(status, _sync_alias(repo, config, alias, options))
