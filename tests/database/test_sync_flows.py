@@ -410,6 +410,38 @@ def test_several_databases_each_follow_the_branch_through_the_routers(
     assert "billing_invoice" not in project.schema()["tables"]  # type: ignore[operator]
 
 
+REPLICA_ROUTER = """\
+class ReplicaRouter:
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+    def allow_migrate(self, db, app_label, **hints):
+        return db == "default"
+"""
+
+
+def test_a_remote_alias_the_routers_never_migrate_is_left_alone(project: DjangoProject) -> None:
+    """A read replica on another host: `migrate --database replica` does nothing there, so
+    neither does sync, and it is not refused for being remote."""
+    project.write("project/routers.py", REPLICA_ROUTER)
+    main_branch(project)
+    project.write_settings(
+        "DATABASES['replica'] = {'ENGINE': 'django.db.backends.postgresql', 'NAME': 'app', "
+        "'HOST': 'replica.invalid'}\n"
+        "DATABASE_ROUTERS = ['project.routers.ReplicaRouter']\n"
+    )
+    project.commit("a replica")
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    out = project.git("switch", "main")
+    assert "- shop.0002_stock" in out
+    assert "replica" not in out
+    proc = project.migrail("status")
+    assert (proc.returncode, "replica" in proc.stdout + proc.stderr) == (0, False)
+
+
 def test_an_orphan_that_is_a_link_in_history_is_read_through_it(project: DjangoProject) -> None:
     # The commit's blob of a link is the target's name; the source is the file it leads to.
     main_branch(project)

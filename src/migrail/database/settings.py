@@ -139,7 +139,7 @@ def database_aliases(config: Config, database: str | None = None) -> list[str]:
         for alias, options in settings.DATABASES.items()
         if options.get("ENGINE") != "django.db.backends.dummy"
     ]
-    aliases = [database] if database else list(config.databases) or defined
+    aliases = [database] if database else list(config.databases) or _migrated(defined)
     if not aliases:
         raise MigrailError(
             f"the settings {settings.SETTINGS_MODULE!r} define no DATABASES, so there is "
@@ -150,3 +150,23 @@ def database_aliases(config: Config, database: str | None = None) -> list[str]:
         if alias not in settings.DATABASES:
             raise MigrailError(f"no database {alias!r} in settings.DATABASES")
     return aliases
+
+
+def _migrated(aliases: list[str]) -> list[str]:
+    """Of all aliases, those the routers let `migrate` touch (a read replica's or an analytics
+    database's router allows no app there): `migrate --database ALIAS` would do nothing on the
+    others, so sync neither looks at them nor refuses them for being remote."""
+    from django.apps import apps
+    from django.db import router
+
+    if not apps.ready or len(aliases) < 2:
+        return aliases
+    labels = [app.label for app in apps.get_app_configs()]
+
+    def allowed(alias: str) -> bool:
+        try:
+            return any(router.allow_migrate(alias, label) for label in labels)
+        except Exception:  # a router that wants hints migrate would give: keep the alias
+            return True
+
+    return [alias for alias in aliases if allowed(alias)] or aliases
