@@ -22,6 +22,7 @@ from tests.djangoproject import (
     create_model,
     migration_source,
     real_project,
+    run_env,
     user_rows,
 )
 from tests.scenarios import add_migration, diverge, rebase, sync
@@ -530,3 +531,34 @@ def test_a_reverse_given_as_the_refusal_advises_is_the_one_used(project: DjangoP
     assert "  - unapplying shop.0003_bump\n  - unapplying shop.0002_note\n" in out
     applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop'")
     assert applied == [["0001_initial"]]
+
+
+def test_settings_split_since_the_old_commit_start_with_its_own_module(
+    real: DjangoProject,
+) -> None:
+    """DJANGO_SETTINGS_MODULE names `project.settings.local`, which the branch left (made before
+    the settings became a package) lacks: its rollback starts with its own manage.py's."""
+    main_branch(real)
+    assert real.migrail("install").returncode == 0
+    sync(real)
+    add_user_rows(real)
+    real.git("switch", "-q", "-c", "later")
+    settings = real.read("project/settings.py")
+    real.git("rm", "-q", "project/settings.py")
+    real.write("project/settings/__init__.py", "from project.settings.base import *  # noqa\n")
+    real.write("project/settings/base.py", settings)
+    real.write("project/settings/local.py", "from project.settings.base import *  # noqa\n")
+    real.commit("settings as a package")
+    helper_branch(real)  # from main, before the split
+    sync(real)
+
+    env = run_env({**real.env, "DJANGO_SETTINGS_MODULE": "project.settings.local"})
+    proc = subprocess.run(
+        ["git", "switch", "later"], cwd=real.root, env=env, capture_output=True, text=True
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "cannot start Django" not in out
+    assert "  - shop.0003_fill\n" in out
+    assert real.query("SELECT name FROM django_migrations WHERE app = 'shop'") == [["0001_initial"]]
+    assert user_rows(real) == USER_ROWS_ADDED

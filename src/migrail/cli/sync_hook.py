@@ -81,7 +81,8 @@ def _sync(
             return status
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
-        print(f"migrail: when that is fixed, run {_retry(repo, from_rev)}", file=sys.stderr)
+        retry = "`migrail sync`" if getattr(err, "without_from", False) else _retry(repo, from_rev)
+        print(f"migrail: when that is fixed, run {retry}", file=sys.stderr)
         return EXIT_FINDINGS
     finally:
         if config.snapshots and status is not None:

@@ -54,6 +54,12 @@ class RollbackSpec:
     result_path: str
 
 
+class OldCodeCannotStart(MigrailError):
+    """The commit's code does not start Django here: `--from` cannot help, plain sync can."""
+
+    without_from = True
+
+
 class OldCodeRollbackFailed(MigrailError):
     """The child stopped; it printed why."""
 
@@ -121,7 +127,8 @@ def roll_back_with_commit(
             except (OSError, ValueError):
                 result = {}
             if "error" in result:
-                error = OldCodeRollbackFailed(result["error"])
+                kind = OldCodeCannotStart if result.get("without_from") else OldCodeRollbackFailed
+                error = kind(result["error"])
                 error.exit_status = result["exit_status"]
                 raise error
             if child.returncode != 0 or "unapplied" not in result:
@@ -246,7 +253,15 @@ def child_main(spec_path: str) -> int:
         with database_errors():
             _child(spec)
     except MigrailError as err:  # the parent says it, as it would had it failed itself
-        result.write_text(json.dumps({"error": str(err), "exit_status": err.exit_status}))
+        result.write_text(
+            json.dumps(
+                {
+                    "error": str(err),
+                    "exit_status": err.exit_status,
+                    "without_from": isinstance(err, OldCodeCannotStart),
+                }
+            )
+        )
         return err.exit_status
     return 0
 
@@ -271,7 +286,6 @@ def _child(spec: RollbackSpec) -> None:
     from migrail.database.loader import LoadedMigrations
     from migrail.database.plan import plan_sync
     from migrail.database.rollback import check_rollback, roll_back
-    from migrail.database.settings import start_django
     from migrail.sources.config import load_config
     from migrail.sources.settings_location import settings_module
 
@@ -283,10 +297,10 @@ def _child(spec: RollbackSpec) -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", str(project_dir))]
     sys.path[:0] = [str(project_dir), spec.live_project_dir]
     try:
-        start_django(module, databases=spec.databases)
+        _start_old_django(module, tree_dir, config, spec.databases)
     except Exception as err:  # settings that read a file the commit's tree lacks, say
         reason = str(err) if isinstance(err, MigrailError) else f"{type(err).__name__}: {err}"
-        raise MigrailError(
+        raise OldCodeCannotStart(
             f"the code of commit {spec.rev[:12]} (its files under .git/migrail/trees/, "
             f"to roll back with) cannot start Django: {reason}; `migrail sync` without "
             "--from rolls back with this checkout's code instead"
@@ -302,6 +316,31 @@ def _child(spec: RollbackSpec) -> None:
         if not spec.dry_run and (plan.unapply or plan.squash_records):
             roll_back(repo, spec.config, plan, loaded, spec.rev, backup=spec.backup)
     Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply}))
+
+
+def _start_old_django(
+    module: str, tree_dir: Path, config: Config, databases: dict[str, Any]
+) -> None:
+    """Django with `module`; when that is the environment's `DJANGO_SETTINGS_MODULE` and this
+    commit has no such module (settings split into a package since), with the module this
+    commit's own configuration or manage.py names."""
+    from migrail.database.settings import start_django
+    from migrail.sources.settings_location import settings_module
+
+    exported = os.environ.get("DJANGO_SETTINGS_MODULE") == module
+    try:
+        start_django(module, databases=databases)
+    except MigrailError:
+        if not exported:
+            raise
+        del os.environ["DJANGO_SETTINGS_MODULE"]
+        try:
+            own, _ = settings_module(tree_dir, config)
+        except MigrailError:
+            own = None
+        if own is None or own == module:
+            raise
+        start_django(own, databases=databases)
 
 
 def describe_rollback(
