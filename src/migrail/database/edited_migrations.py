@@ -76,6 +76,23 @@ def applied_source(repo: GitRepo, key: Key) -> bytes:
     return applied_copy(repo, key).read_bytes()
 
 
+def source_to_unapply(repo: GitRepo, tree: Any, key: Key) -> bytes:
+    """The code to unapply `key`, edited since it was applied, with: migrail's copy of the
+    applied one, unless the edit only gave reverses to the same forward operations (what
+    the refusal of an irreversible rollback advises), when the file's own code is it."""
+    copy = applied_source(repo, key)
+    current = migration_file(tree, key)
+    if current is None:
+        return copy
+    now = current.read_bytes()
+    try:
+        if _what_it_does(now, forwards_only=True) == _what_it_does(copy, forwards_only=True):
+            return now
+    except (SyntaxError, ValueError, RecursionError):
+        pass
+    return copy
+
+
 # Where a migration sits in the graph, not what it does: Django's squashing docs ask
 # for dependencies to be pointed at the squash once the replaced migrations go.
 PLACEMENT = {"dependencies", "replaces", "run_before", "initial"}
@@ -90,12 +107,28 @@ def _same_code(one: bytes, other: bytes) -> bool:
         return one == other
 
 
-def _what_it_does(source: bytes) -> str:
+# The argument of each operation that only says how to undo it.
+REVERSES = {"RunPython": (1, "reverse_code"), "RunSQL": (1, "reverse_sql")}
+
+
+def _what_it_does(source: bytes, *, forwards_only: bool = False) -> str:
     module = ast.parse(source)
     for node in ast.walk(module):
         if isinstance(node, ast.ClassDef):
             node.body = [statement for statement in node.body if not _placement(statement)]
+        if forwards_only and isinstance(node, ast.Call):
+            _drop_reverse(node)
     return ast.dump(module)
+
+
+def _drop_reverse(call: ast.Call) -> None:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name not in REVERSES:
+        return
+    position, keyword = REVERSES[name]
+    call.args = call.args[:position]
+    call.keywords = [kw for kw in call.keywords if kw.arg != keyword]
 
 
 def _placement(statement: ast.stmt) -> bool:
