@@ -525,6 +525,9 @@ def test_a_reverse_given_as_the_refusal_advises_is_the_one_used(project: DjangoP
         migration_source([("shop", "0002_note")], bump.format(", migrations.RunPython.noop")),
     )
     project.commit("bump: a reverse")
+    status = project.migrail("status")
+    assert "changed since it was applied" not in status.stdout  # the same forwards: no edit
+    assert status.returncode == 0, status.stdout
 
     out = project.git("switch", "main")
     assert "not reversible" not in out

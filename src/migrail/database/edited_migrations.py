@@ -5,7 +5,7 @@ Django records only a migration's name, so `migrate` never notices that
 migration it saw applied (`orphan_sources.remember_applied_sources`). A file
 whose syntax tree, less dependencies and replaces, differs from that copy, while
 the database row is older than the copy, was edited after it was applied
-(formatting, comments and a squash's re-pointing do not count). Sync names it;
+(formatting, comments, a squash's re-pointing and a reverse given since do not count). Sync names it;
 `sync --redo-edited` unapplies it with that copy and applies it again. Sync does
 not do so unasked: a rollback drops data, and a copy may be older than a
 `migrate` run by hand.
@@ -38,7 +38,7 @@ def edited_since_applied(
             continue  # applied again since the copy was taken: the copy may be the stale one
         if key in replaced:
             continue  # a squash in the tree stands for it: the loader never runs it
-        if _same_code(current.read_bytes(), cached.read_bytes()):
+        if _same_forwards(current.read_bytes(), cached.read_bytes()):
             continue
         if not _same_operations(tree.disk_migrations[key], cached, key):
             edited.append(key)
@@ -76,29 +76,15 @@ def applied_source(repo: GitRepo, key: Key) -> bytes:
     return applied_copy(repo, key).read_bytes()
 
 
-def source_to_unapply(repo: GitRepo, tree: Any, key: Key) -> bytes:
-    """The code to unapply `key`, edited since it was applied, with: migrail's copy of the
-    applied one, unless the edit only gave reverses to the same forward operations (what
-    the refusal of an irreversible rollback advises), when the file's own code is it."""
-    copy = applied_source(repo, key)
-    current = migration_file(tree, key)
-    if current is None:
-        return copy
-    now = current.read_bytes()
-    try:
-        if _what_it_does(now, forwards_only=True) == _what_it_does(copy, forwards_only=True):
-            return now
-    except (SyntaxError, ValueError, RecursionError):
-        pass
-    return copy
-
-
 # Where a migration sits in the graph, not what it does: Django's squashing docs ask
 # for dependencies to be pointed at the squash once the replaced migrations go.
 PLACEMENT = {"dependencies", "replaces", "run_before", "initial"}
 
 
-def _same_code(one: bytes, other: bytes) -> bool:
+def _same_forwards(one: bytes, other: bytes) -> bool:
+    """Whether two versions do the same forwards: a reverse given since (what the refusal of
+    an irreversible rollback advises) changes only how it is undone, and `migrate` would
+    not re-run it either way; the file's own reverse is then the one a rollback uses."""
     if one == other:
         return True  # nearly always: parse only what differs
     try:
@@ -111,12 +97,12 @@ def _same_code(one: bytes, other: bytes) -> bool:
 REVERSES = {"RunPython": (1, "reverse_code"), "RunSQL": (1, "reverse_sql")}
 
 
-def _what_it_does(source: bytes, *, forwards_only: bool = False) -> str:
+def _what_it_does(source: bytes) -> str:
     module = ast.parse(source)
     for node in ast.walk(module):
         if isinstance(node, ast.ClassDef):
             node.body = [statement for statement in node.body if not _placement(statement)]
-        if forwards_only and isinstance(node, ast.Call):
+        if isinstance(node, ast.Call):
             _drop_reverse(node)
     return ast.dump(module)
 

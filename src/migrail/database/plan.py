@@ -11,11 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrail.database.edited_migrations import (
-    applied_source,
-    edited_since_applied,
-    source_to_unapply,
-)
+from migrail.database.edited_migrations import applied_source, edited_since_applied
 from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
     applied_dependencies,
@@ -195,13 +191,12 @@ def plan_sync(
             sources[key] = applied_source(repo, key)
         edited = []
     # An orphan whose file here (an older commit's, in the old code's child) was edited
-    # after it was applied (an amend): unapplied as it was applied, from migrail's copy,
-    # unless the edit only gave it reverses.
+    # after it was applied (an amend): unapplied as it was applied, from migrail's copy.
     changed = edited_since_applied(
         repo, tree, {k: records[k] for k in orphans if k in on_disk}, first_party
     )
     for key in changed:
-        sources[key] = source_to_unapply(repo, tree, key)
+        sources[key] = applied_source(repo, key)
     squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev, code_root=root)
     for key, squash in tree.replacements.items():
         # Older code's squash of orphans: Django would put it in the orphans' place.
