@@ -273,7 +273,7 @@ def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
         "  - shop.0002_stock\n"
         "      drops column stock of shop.item\n"
         "migrail: this rollback drops tables or columns that hold rows; to keep each branch's "
-        "data instead, set `snapshots = true` in [tool.migrail]\n"
+        "data instead, run `git config migrail.snapshots true`\n"
         "migrail: database 'default' (sqlite): 0 to apply once those are unapplied\n"
     )
     assert real.schema() == before

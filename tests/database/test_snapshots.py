@@ -30,7 +30,7 @@ from tests.scenarios import base, diverge, feature_branch, fresh_schema, main_br
 
 HINT = (
     "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
-    "instead, set `snapshots = true` in [tool.migrail]"
+    "instead, run `git config migrail.snapshots true`"
 )
 IRREVERSIBLE = "migrations.RunSQL('UPDATE shop_item SET name = name'),\n" + add_field(
     "item", "stock"

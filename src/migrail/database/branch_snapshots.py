@@ -37,7 +37,7 @@ from migrail.sources.gitrepo import GitRepo
 
 SNAPSHOT_HINT = (
     "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
-    "instead, set `snapshots = true` in [tool.migrail]"
+    "instead, run `git config migrail.snapshots true`"
 )
 SAVE_FIRST_HINT = (
     "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
