@@ -1131,3 +1131,48 @@ def test_snapshots_turned_off_then_on_save_the_branch_git_leaves(project: Django
     assert "migrail: saved database 'default' as the snapshot of 'feature'" in out
     project.git("switch", "feature")
     assert project.query("SELECT name, stock FROM shop_item") == [[5, 5]]
+
+
+def test_an_unknown_owner_never_replaces_a_branchs_snapshot(project: DjangoProject) -> None:
+    """Snapshots off for a while (whose data is live is forgotten), then on again and a switch
+    that did not swap: the sync and the next switch save main's data as feature's snapshot,
+    so feature's earlier one, which holds rows nothing else has, is kept under a name."""
+    start(project, snapshots=False)
+    project.git("config", "migrail.snapshots", "true")
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 3)")  # only on feature
+    project.git("switch", "main")  # feature's snapshot saved; main goes on from a copy
+    project.query("DELETE FROM shop_item")
+    project.git("config", "migrail.snapshots", "false")
+    project.git("switch", "feature")
+    project.git("switch", "main")  # rollbacks: whose data is live is forgotten
+    project.git("config", "migrail.snapshots", "true")
+    skipped_switch(project, "feature")
+    sync(project)  # applies feature's migration to main's data
+    status = project.migrail("status")
+    assert (
+        "  snapshots: on; whose data the database holds is not known (a sync ran with snapshots "
+        "off): a switch saves it as this branch's and keeps this branch's earlier snapshot "
+        "under a name of its own\n"
+    ) in status.stdout
+
+    out = project.git("switch", "main")
+    kept = re.search(r"'feature''s earlier snapshot is kept as '(feature@[0-9-]+)'", out)
+    assert kept, out
+    name = kept.group(1)
+    assert (
+        "migrail: whose data the database holds is not known (a sync ran with snapshots off), "
+        f"so 'feature''s earlier snapshot is kept as {name!r}: `migrail snapshot restore "
+        f"{name}` brings it back, `migrail snapshot drop {name}` removes it\n"
+    ) in out
+    assert "migrail: saved database 'default' as the snapshot of 'feature'" in out
+    assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", name]
+
+    project.git("switch", "feature")
+    assert item_names(project) == []  # the snapshot the last switch saved
+    proc = project.migrail("snapshot", "restore", name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sync(project)
+    assert project.query("SELECT name, stock FROM shop_item") == [[1, 3]]  # nothing lost
+    proc = project.migrail("snapshot", "prune")  # a name of its own: kept until dropped
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [s["branch"] for s in stored(project) if s["named"]] == [name]

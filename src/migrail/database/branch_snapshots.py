@@ -30,6 +30,7 @@ from migrail.database.snapshot_store import (
     SnapshotStore,
     identity_of,
     new_snapshot,
+    snapshot_id,
 )
 from migrail.errors import MigrailError, Refusal
 from migrail.sources.config import Config
@@ -223,6 +224,8 @@ def leave_and_arrive(
                     )
                     continue
                 save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
+                if recorded is None and branch_exists(repo, owner):
+                    save_as = _keep_older_snapshot(store, identity, save_as)
                 started = time.monotonic()
                 waiting = _usable(repo, engine, store, identity, arriving) if restore else None
                 if arriving is None:
@@ -356,6 +359,29 @@ def _owner(owner: str | None, alias: str, left: str) -> str:
     return owner
 
 
+def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snapshot) -> Snapshot:
+    """Whose data the live database holds is not known (a sync with snapshots off forgot it,
+    then a switch did not swap): it may be another branch's, so the branch's snapshot it
+    would replace is kept under a name of its own, and the new one is saved beside it."""
+    from dataclasses import replace
+
+    older = store.find(identity, save_as.branch)
+    if older is None:
+        return save_as
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(older.created))
+    kept = replace(older, branch=f"{older.branch}@{stamp}", named=True)
+    store.record(kept)
+    print(
+        f"migrail: whose data the database holds is not known (a sync ran with snapshots off), "
+        f"so {older.branch!r}'s earlier snapshot is kept as {kept.branch!r}: "
+        f"`migrail snapshot restore {kept.branch}` brings it back, "
+        f"`migrail snapshot drop {kept.branch}` removes it"
+    )
+    if save_as.id != older.id:
+        return save_as
+    return replace(save_as, id=snapshot_id(identity, f"{save_as.branch}\0{save_as.created}"))
+
+
 @contextmanager
 def _owner_kept_unless_done(
     store: SnapshotStore, identity: Identity, recorded: str | None
@@ -429,6 +455,19 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     if not snapshots:
         return "  snapshots: on; none saved yet (the next switch saves this branch's)"
     here = current_branch(repo)
+    owner = snapshot_store(repo).owner(identity)
+    own = next((s for s in snapshots if s.branch == here and not s.named), None)
+    if own is not None and owner is not None and owner != here:
+        return (
+            f"  snapshots: on; the database holds {owner!r}'s data (the switch here did not "
+            f"swap it): `migrail sync` saves it as {owner!r}'s and restores this branch's"
+        )
+    if own is not None and owner is None and branch_exists(repo, here):
+        return (
+            "  snapshots: on; whose data the database holds is not known (a sync ran with "
+            "snapshots off): a switch saves it as this branch's and keeps this branch's "
+            "earlier snapshot under a name of its own"
+        )
     branches = [
         s.branch
         for s in snapshots

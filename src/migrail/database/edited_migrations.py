@@ -5,10 +5,10 @@ Django records only a migration's name, so `migrate` never notices that
 migration it saw applied (`orphan_sources.remember_applied_sources`). A file
 whose syntax tree, less dependencies and replaces, differs from that copy, while
 the database row is older than the copy, was edited after it was applied
-(formatting, comments, a squash's re-pointing and a reverse given since do not count). Sync names it;
-`sync --redo-edited` unapplies it with that copy and applies it again. Sync does
-not do so unasked: a rollback drops data, and a copy may be older than a
-`migrate` run by hand.
+(formatting, comments, a squash's re-pointing and a reverse given since do not
+count). Sync names it; `sync --redo-edited` unapplies it with that copy and
+applies it again. Sync does not do so unasked: a rollback drops data, and a copy
+may be older than a `migrate` run by hand.
 """
 
 from __future__ import annotations
