@@ -133,22 +133,37 @@ def test_rerun_after_a_kill_restores_the_backup_and_says_so(tmp_path: Path) -> N
         project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
         twenty_migrations_on_feature(project)
         kill_sync_after(project, "reversed", 3, {})
+        project.git("config", "migrail.backupsKept", "5")  # keeps the recovery's own backup
         (backup,) = list_backups(project.root / ".git/migrail/backups")
         broken = project.schema()
+        project.query(  # written after the kill: the restore must not lose it
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
+            "email, is_staff, is_active, date_joined) VALUES "
+            "('x', 0, 'after_the_kill', '', '', '', 0, 1, '2026-01-01')"
+        )
+        note = (
+            "migrail: the last sync of database 'default' stopped midway; `migrail sync` will "
+            f"first back up the database as it stands, then restore {backup.name}, taken before it\n"
+        )
         proc = project.migrail("sync", "--dry-run")
         assert proc.returncode == 1
-        assert proc.stdout.startswith(
-            "migrail: the last sync of database 'default' stopped midway; "
-            f"`migrail sync` will first restore {backup.name}, taken before it\n"
-        )
+        assert proc.stdout.startswith(note)
+        status = project.migrail("status")
+        assert status.returncode == 1
+        assert note in status.stdout
         assert project.schema() == broken  # a dry run changes nothing
         proc = project.migrail("sync")
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        (as_it_stood,) = [
+            b for b in list_backups(project.root / ".git/migrail/backups") if b.name != backup.name
+        ][-1:]  # the oldest but the journal's: the rollback after the restore took another
         assert proc.stdout.startswith(
             "migrail: the last sync of database 'default' stopped midway; restoring "
-            f"{backup.name}, taken before it, then planning again\n"
+            f"{backup.name}, taken before it, then planning again (the database as it stood, with "
+            f"anything written since, is backed up: `migrail restore {as_it_stood.name}`)\n"
         )
         assert user_rows(project) == USER_ROWS_ADDED
+        assert b"after_the_kill" in as_it_stood.path.read_bytes()
 
 
 def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def database_engine(
         if recover:
             from migrail.database.rollback_safety import recover_interrupted_sync
 
-            recover_interrupted_sync(repo, connection)
+            recover_interrupted_sync(repo, config, connection)
         with open_engine(connection, store) as engine:
             if finish_journal(engine, store, identity):
                 print(f"migrail: finished an interrupted snapshot switch of database {alias!r}")

@@ -47,20 +47,33 @@ def database_of(connection: Any) -> DatabaseIdentity:
     return identity_of(connection.alias, connection.vendor, connection.settings_dict)
 
 
-def recover_interrupted_sync(repo: GitRepo, connection: Any, *, dry_run: bool = False) -> None:
+def interrupted_sync_note(repo: GitRepo, connection: Any) -> str | None:
+    """What the next sync does first when the last one stopped midway through a rollback it
+    cannot take back in a transaction (MySQL/MariaDB): for status and dry runs."""
+    journal = unfinished(journal_dir(repo), database_of(connection))
+    if journal is None or journal.transactional or not journal.backup:
+        return None
+    return (
+        f"migrail: the last sync of database {connection.alias!r} stopped midway; "
+        f"`migrail sync` will first back up the database as it stands, then restore "
+        f"{journal.backup}, taken before it"
+    )
+
+
+def recover_interrupted_sync(
+    repo: GitRepo, config: Config, connection: Any, *, dry_run: bool = False
+) -> None:
     """Before planning: remove a killed run's files; undo an interrupted non-transactional run.
 
+    What was written since the run stopped is backed up first, so the undo loses nothing.
     A dry run only says what the real one will do first.
     """
     database = database_of(connection)
     journal = unfinished(journal_dir(repo), database)
     alias = connection.alias
     if dry_run:
-        if journal is not None and not journal.transactional and journal.backup:
-            print(
-                f"migrail: the last sync of database {alias!r} stopped midway; "
-                f"`migrail sync` will first restore {journal.backup}, taken before it"
-            )
+        if note := interrupted_sync_note(repo, connection):
+            print(note)
         return
     remove_stale_rollback_directories()
     remove_dead_trees(repo)
@@ -88,11 +101,13 @@ def recover_interrupted_sync(repo: GitRepo, connection: Any, *, dry_run: bool = 
             f"({journal.backup}) is gone; nothing was changed. Start the database afresh, or "
             f"remove {journal_dir(repo)} to go on from where it stopped"
         )
+    verify_backup(found[0])
+    as_it_stands = back_up(repo, config, connection, None)
     print(
         f"migrail: the last sync of database {alias!r} stopped midway; restoring "
-        f"{journal.backup}, taken before it, then planning again"
+        f"{journal.backup}, taken before it, then planning again (the database as it stood, "
+        f"with anything written since, is backed up: `migrail restore {as_it_stands.name}`)"
     )
-    verify_backup(found[0])
     connection.close()
     load_backup(found[0], connection.settings_dict)
     finish(journal_dir(repo), database)

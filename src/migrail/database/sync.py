@@ -32,6 +32,7 @@ from migrail.database.plan import (
 from migrail.database.rollback import SyncRefused, check_rollback, roll_back
 from migrail.database.rollback_safety import (
     end_rollback,
+    interrupted_sync_note,
     recover_interrupted_sync,
 )
 from migrail.database.settings import database_aliases
@@ -89,6 +90,9 @@ def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
         with LoadedMigrations(connections[alias]) as loaded:
             plan = plan_sync(repo, config, loaded, None, strict=False)
         print(describe_status(plan))
+        if note := interrupted_sync_note(repo, connections[alias]):
+            print(note)
+            status = EXIT_FINDINGS
         from migrail.database.branch_snapshots import status_line
 
         if line := status_line(repo, config, alias):
@@ -137,7 +141,7 @@ def _sync_alias(
     connection = connections[alias]
     started = time.monotonic()
     with database_lock(repo.migrail_dir / "locks", alias, connection):
-        recover_interrupted_sync(repo, connection, dry_run=options.dry_run)
+        recover_interrupted_sync(repo, config, connection, dry_run=options.dry_run)
         with LoadedMigrations(connection) as loaded:  # one loader from plan to unapply
             plan = _plan_alias(repo, config, loaded, options, target)
             if target is None or plan.unapply or plan.squash_records:
