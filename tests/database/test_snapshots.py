@@ -384,7 +384,10 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
         ), line
     assert lines[1].index("APPLIED") == lines[2].index("billing.0002_seen")
 
-    project.git("switch", "main")  # saves feature: one is now beyond snapshots_kept
+    out = project.git("switch", "main")  # saves feature: one is now beyond snapshots_kept
+    assert (
+        "migrail: dropped the snapshot of 'one' (database 'default'): beyond snapshots_kept = 2\n"
+    ) in out
     assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "two"]
 
     project.git("branch", "-D", "two")
@@ -1176,3 +1179,17 @@ def test_an_unknown_owner_never_replaces_a_branchs_snapshot(project: DjangoProje
     proc = project.migrail("snapshot", "prune")  # a name of its own: kept until dropped
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [s["branch"] for s in stored(project) if s["named"]] == [name]
+
+
+def test_snapshots_kept_drops_detached_heads_before_branches(project: DjangoProject) -> None:
+    """A `git bisect` or a detached checkout must not evict the branches' snapshots."""
+    start(project, snapshots=True, extra="snapshots_kept = 2\n")
+    head = project.git("rev-parse", "HEAD").strip()
+    project.git("switch", "--detach", "HEAD")  # feature's saved
+    project.git("switch", "main")  # the detached HEAD's saved
+    out = project.git("switch", "-c", "third")  # main's saved: one beyond snapshots_kept
+    assert (
+        f"migrail: dropped the snapshot of {head!r} (database 'default'): beyond "
+        "snapshots_kept = 2\n"
+    ) in out
+    assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "main"]

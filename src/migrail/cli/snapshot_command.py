@@ -13,6 +13,7 @@ from migrail.database.branch_snapshots import (
     current_branch,
     database_engine,
     drop_snapshot,
+    dropped_beyond_kept,
     holding,
     label,
     prune_beyond_kept,
@@ -129,11 +130,9 @@ def run_snapshot_command(
                             f"migrail: dropped the snapshot of {snapshot.branch!r} "
                             f"(database {alias!r}): its branch is gone"
                         )
-                for snapshot in prune_beyond_kept(engine, store, identity, config.snapshots_kept):
-                    print(
-                        f"migrail: dropped the snapshot of {snapshot.branch!r} "
-                        f"(database {alias!r}): beyond snapshots_kept = {config.snapshots_kept}"
-                    )
+                kept = config.snapshots_kept
+                for snapshot in prune_beyond_kept(repo, engine, store, identity, kept):
+                    print(dropped_beyond_kept(snapshot, alias, kept))
     return EXIT_CLEAN
 
 

@@ -260,7 +260,9 @@ def leave_and_arrive(
                         )
                         + f" ({time.monotonic() - started:.2f}s)"
                     )
-                prune_beyond_kept(engine, store, identity, config.snapshots_kept, keep=save_as.id)
+                kept = config.snapshots_kept
+                for gone in prune_beyond_kept(repo, engine, store, identity, kept, keep=save_as.id):
+                    print(dropped_beyond_kept(gone, alias, kept))
         except SnapshotUnavailable as err:
             print(
                 f"migrail: no snapshot of database {alias!r}: {err}; "
@@ -557,18 +559,33 @@ def _commit_exists(repo: GitRepo, commit: str) -> bool:
 
 
 def prune_beyond_kept(
-    engine: Engine, store: SnapshotStore, identity: Identity, kept: int, keep: str = ""
+    repo: GitRepo,
+    engine: Engine,
+    store: SnapshotStore,
+    identity: Identity,
+    kept: int,
+    *,
+    keep: str = "",
 ) -> list[Snapshot]:
-    """Drop the oldest snapshots of this database beyond `kept` (never `keep`).
+    """Drop the oldest snapshots of this database beyond `kept` (never `keep`): those of
+    detached HEADs and gone branches first (a `git bisect` must not evict every branch's).
 
     Named snapshots (`migrail snapshot save NAME`) neither count nor go.
     """
     snapshots = [s for s in store.all(identity) if s.id != keep and not s.named]
+    snapshots.sort(key=lambda s: (branch_exists(repo, s.branch), s.created))
     excess = len(snapshots) + (1 if keep else 0) - max(kept, 0)
     dropped = snapshots[: max(excess, 0)]
     for snapshot in dropped:
         drop_snapshot(engine, store, identity, snapshot)
     return dropped
+
+
+def dropped_beyond_kept(snapshot: Snapshot, alias: str, kept: int) -> str:
+    return (
+        f"migrail: dropped the snapshot of {snapshot.branch!r} (database {alias!r}): beyond "
+        f"snapshots_kept = {kept}"
+    )
 
 
 def drop_snapshot(
