@@ -489,3 +489,25 @@ def test_an_environment_without_migrail_is_said_plainly(
     assert status == 0, out  # a post-checkout hook never fails the switch for this
     assert f"migrail: not found (installed from {bare_venv}/bin/python)" in out
     assert "No module named" not in out
+
+
+def test_a_branch_that_only_installs_an_app_from_site_packages_is_synced(
+    project: DjangoProject,
+) -> None:
+    """No migration file differs, but feature's settings add `django.contrib.sites`: the
+    switch applies its migrations, as a fresh `migrate` of feature would."""
+    main_branch(project)
+    install(project)
+    sync_with_user_rows(project)
+    project.git("switch", "-q", "-c", "feature")
+    project.apps.append("django.contrib.sites")
+    project.write_settings()
+    project.commit("sites")
+    project.git("switch", "-q", "main")
+    status, out = git(project, "switch", "feature")
+    assert status == 0, out
+    assert "+ sites.0001_initial" in out
+    assert ["sites", "0002_alter_domain_unique"] in applied(project)
+    assert user_rows(project) == USER_ROWS_ADDED
+    proc = project.migrail("status")
+    assert proc.returncode == 0, proc.stdout

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from migrail.errors import MigrailError
-from migrail.sources.checkout_decision import MIGRATION_PATHSPECS, ZERO_SHA
+from migrail.sources.checkout_decision import CHECKOUT_PATHSPECS, ZERO_SHA
 from migrail.sources.gitrepo import GitRepo
 
 HOOKS = (
@@ -29,7 +29,7 @@ MARKER = "# migrail hook script"
 CHAINED_SUFFIX = ".pre-migrail"
 READS_STDIN = ("pre-push", "post-rewrite")
 MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
-MIGRATION_PATHS = " ".join(f"'{pathspec}'" for pathspec in MIGRATION_PATHSPECS)
+CHECKOUT_PATHS = " ".join(f"'{pathspec}'" for pathspec in CHECKOUT_PATHSPECS)
 
 # post-checkout decides in the shell whether anything can have changed, so the
 # common branch switch never starts Python, let alone Django. With the same migrations
@@ -40,7 +40,7 @@ FAST_PATH = {
     "post-checkout": f"""\
 [ "$3" = 1 ] || exit $status  # a file checkout, not a branch switch
 case "$1" in {ZERO_SHA}) exit $status ;; esac  # a clone
-if git diff --quiet "$1" "$2" -- {MIGRATION_PATHS}; then  # same migrations
+if git diff --quiet "$1" "$2" -- {CHECKOUT_PATHS}; then  # same migrations and settings
     if snapshots=$(git config --get migrail.snapshots); then
         case $snapshots in [Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|[Oo][Ff][Ff]|0|'') exit $status ;; esac
     elif [ -f pyproject.toml ]; then

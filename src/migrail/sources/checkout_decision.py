@@ -13,15 +13,20 @@ import subprocess
 
 ZERO_SHA = "0" * 40
 MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
+# What a checkout that may change the migrations to apply touches: the migrations, and the
+# settings, where a branch adds an app from site-packages (`django.contrib.sites`, a
+# third-party package) to INSTALLED_APPS, or points MIGRATION_MODULES elsewhere.
+CHECKOUT_PATHSPECS = (*MIGRATION_PATHSPECS, ":(glob)**/*settings*.py", ":(glob)**/settings/**")
 _FALSE = ("false", "no", "off", "0", "")
 
 
 def checkout_needs_sync(old: str, new: str, flag: str, cwd: os.PathLike[str] | None = None) -> bool:
-    """A branch checkout (flag 1), not a clone (no old HEAD), that changed a migration file."""
+    """A branch checkout (flag 1), not a clone (no old HEAD), that changed a migration file
+    or a settings file."""
     if not is_branch_checkout(old, flag):
         return False
     diff = subprocess.run(
-        ["git", "diff", "--quiet", "--end-of-options", old, new, "--", *MIGRATION_PATHSPECS],
+        ["git", "diff", "--quiet", "--end-of-options", old, new, "--", *CHECKOUT_PATHSPECS],
         cwd=cwd,
         capture_output=True,
         check=False,
