@@ -1193,3 +1193,17 @@ def test_snapshots_kept_drops_detached_heads_before_branches(project: DjangoProj
         "snapshots_kept = 2\n"
     ) in out
     assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "main"]
+
+
+def test_every_spelling_of_the_local_server_finds_the_same_snapshots() -> None:
+    """Settings that say `127.0.0.1` on one branch and `localhost` (or nothing) on another
+    name one database, so a snapshot saved under one is restored under the other."""
+    from migrail.database.snapshot_store import identity_of
+
+    keys = {
+        identity_of("default", "postgresql", {"NAME": "app", "HOST": host, "PORT": port}).key
+        for host, port in [("127.0.0.1", "5432"), ("localhost", ""), ("", ""), ("::1", 5432)]
+    }
+    assert len(keys) == 1
+    other = identity_of("default", "postgresql", {"NAME": "app", "HOST": "localhost", "PORT": 5433})
+    assert other.key not in keys

@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrail.database.identity import DEFAULT_PORTS
 from migrail.database.private_files import private_directory, write_private_json
 from migrail.errors import MigrailError
 
 OBJECT_PREFIX = "migrail_snap_"
+LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,12 @@ class Identity:
 
     @property
     def key(self) -> str:
+        """The same for every spelling of this machine's server (`localhost`, `127.0.0.1`,
+        `::1`, a socket, none) and of its default port, as backups' identities are."""
+        host = "localhost" if self.host in LOCAL_HOSTS or self.host.startswith("/") else self.host
+        port = self.port or DEFAULT_PORTS.get(self.vendor, "")
         return hashlib.sha256(
-            json.dumps([self.vendor, self.host, self.port, self.name]).encode()
+            json.dumps([self.vendor, host, port, self.name]).encode()
         ).hexdigest()[:16]
 
     def describe(self) -> str:
