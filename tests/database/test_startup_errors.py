@@ -3,6 +3,7 @@ path in the repository (`shop/models.py`), not by Python's bare file name: one l
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tests.djangoproject import DjangoProject, real_project
@@ -54,3 +55,18 @@ def test_a_migration_that_does_not_compile_is_named_by_its_path(tmp_path: Path) 
             "migrail: error: Django cannot load the migrations: SyntaxError: expected ':' "
             "(shop/migrations/0002_broken.py, line 4)\n"
         )
+
+
+def test_an_installed_app_this_python_lacks_says_which_python_runs_migrail(tmp_path: Path) -> None:
+    """The usual cause: migrail installed in an environment of its own (the README's demo
+    command), without the project's packages."""
+    project = project_on_main(tmp_path)
+    project.apps.append("not_in_this_environment")
+    project.write_settings()
+    proc = project.migrail("status")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "migrail: error: cannot import the settings 'project.settings' or an installed app: "
+        f"No module named 'not_in_this_environment' (migrail runs with {sys.executable}; install "
+        "it in the environment that runs manage.py, then `migrail install` again from there)\n"
+    )

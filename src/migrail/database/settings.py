@@ -82,8 +82,16 @@ def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
             anchor_sqlite_names(settings.DATABASES, project_directory())
         django.setup()
     except ImportError as err:
+        where = ""
+        if isinstance(err, ModuleNotFoundError):
+            # The usual cause: migrail installed in an environment of its own, whose
+            # Python lacks the project's packages (and may have another Django).
+            where = (
+                f" (migrail runs with {sys.executable}; install it in the environment that "
+                "runs manage.py, then `migrail install` again from there)"
+            )
         raise MigrailError(
-            f"cannot import the settings {module!r} or an installed app: {err}"
+            f"cannot import the settings {module!r} or an installed app: {err}{where}"
         ) from err
     except SyntaxError as err:
         raise MigrailError(
