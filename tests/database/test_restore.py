@@ -84,6 +84,14 @@ def damage(dump: Path, data: bytes, *, keep_checksum: bool = False) -> None:
 
 def assert_refused(project: DjangoProject, dump: Path, message: str) -> None:
     schema, rows = project.schema(), project.query(ROWS)
+    size = dump.stat().st_size
+    written = json.loads(dump.with_name(dump.name + ".json").read_text())["size"]
+    listing = project.migrail("restore").stdout  # the listing says so when the size shows it
+    said = (
+        f"migrail: {dump.name} cannot be restored: the file has {size} bytes, {written} were "
+        "written (damaged or cut short)\n"
+    )
+    assert (said in listing) == (size != written), listing
     proc = project.migrail("restore", dump.name)
     assert proc.stderr == f"migrail: error: backup {dump.name} {message}; nothing was changed\n"
     assert proc.returncode == 2

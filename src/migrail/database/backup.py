@@ -180,7 +180,7 @@ def read_backup(meta: Path) -> Backup:
     except KeyError as err:
         raise UnreadableMetadata(f"no {err} in it") from err
     except (TypeError, AttributeError) as err:
-        raise UnreadableMetadata(f"not what migrail writes ({err})") from err
+        raise UnreadableMetadata("not what migrail writes (a field of the wrong kind)") from err
 
 
 def _metadata_files(directory: Path) -> list[Path]:

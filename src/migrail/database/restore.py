@@ -108,6 +108,13 @@ def print_listing(
             f"migrail: {path.name} cannot be restored: "
             f"{metadata_path(path).name} is unreadable: {why}"
         )
+    for backup in mine:
+        size = backup.path.stat().st_size if backup.path.is_file() else 0
+        if size != backup.size:  # the cheap half of what restore checks
+            print(
+                f"migrail: {backup.name} cannot be restored: the file has {size} bytes, "
+                f"{backup.size} were written (damaged or cut short)"
+            )
 
 
 LISTING_HEADERS = ("BACKUP", "ALIAS", "BRANCH", "COMMIT", "TAKEN (UTC)", "SIZE")
