@@ -109,6 +109,38 @@ def test_pre_commit_hook_blocks_a_fork_and_checks_the_index(project: DjangoProje
     assert proc.returncode == 0
 
 
+def test_a_migration_left_unstaged_by_commit_a_is_named_with_git_add(
+    project: DjangoProject,
+) -> None:
+    """`git commit -a` stages max_migration.txt but not the new migration file: the hint is
+    to add that file (`check --fix` has nothing to fix in the working tree)."""
+    shop(project)
+    assert project.migrail("install").returncode == 0
+    add(project, "0002_price", "0001_initial")
+    proc = subprocess.run(
+        ["git", "commit", "-a", "-m", "price"],
+        cwd=project.root,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert (
+        "shop/migrations/max_migration.txt:1: E003 shop's max_migration.txt names 0002_price, "
+        "which does not exist, but the latest migration is 0001_initial\n"
+        "    hint: it is not staged: `git add shop/migrations/0002_price.py`\n"
+    ) in proc.stderr
+    project.git("add", "shop/migrations/0002_price.py")
+    proc = subprocess.run(
+        ["git", "commit", "-a", "-m", "price"],
+        cwd=project.root,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_pre_merge_commit_stops_a_fork_with_no_textual_conflict(project: DjangoProject) -> None:
     shop(project)
     project.git("switch", "-q", "-c", "feature")
