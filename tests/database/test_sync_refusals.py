@@ -179,3 +179,25 @@ def test_switch_names_the_uncommitted_files(real: DjangoProject) -> None:
         "the working tree has uncommitted changes (project/settings.py); commit or stash them "
         "first",
     )
+
+
+def test_switch_refuses_untracked_migrations_git_would_carry_over(real: DjangoProject) -> None:
+    """An untracked (applied) migration would stay in the working tree on main, where its
+    parent does not exist: refused before anything is rolled back."""
+    feature_with_rows(real)
+    real.migration(
+        "shop",
+        "0003_local",
+        migration_source([("shop", "0002_stock")], add_field("item", "local")),
+    )
+    sync(real)
+    proc = real.migrail("switch", "main")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "migrail: error: the working tree has untracked migrations (shop/migrations/0003_local.py), "
+        "which git would carry to 'main'; commit them, stash them (`git stash -u`) or remove them "
+        "first; nothing was changed\n"
+    )
+    assert real.query("SELECT name, stock, local FROM shop_item") == [[7, 5, 0]]
+    assert user_rows(real) == USER_ROWS_ADDED
+    assert real.git("branch", "--show-current").strip() == "feature"

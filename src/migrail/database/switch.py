@@ -29,6 +29,22 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
         raise MigrailError(
             f"the working tree has uncommitted changes ({names}); commit or stash them first"
         )
+    untracked = [
+        path
+        for path in repo.run(
+            "ls-files", "--others", "--exclude-standard", "--", ":(glob)**/migrations/*.py"
+        )
+        .decode()
+        .splitlines()
+        if not path.rsplit("/", 1)[-1].startswith("__")
+    ]
+    if untracked:
+        names = ", ".join(untracked[:5]) + (", …" if len(untracked) > 5 else "")
+        raise MigrailError(
+            f"the working tree has untracked migrations ({names}), which git would carry to "
+            f"{branch!r}; commit them, stash them (`git stash -u`) or remove them first; "
+            "nothing was changed"
+        )
     _refuse_a_switch_git_would_refuse(repo, branch, commit)
     if config.snapshots:
         from migrail.database.branch_snapshots import switch_with_snapshots
