@@ -70,3 +70,19 @@ def test_an_installed_app_this_python_lacks_says_which_python_runs_migrail(tmp_p
         f"No module named 'not_in_this_environment' (migrail runs with {sys.executable}; install "
         "it in the environment that runs manage.py, then `migrail install` again from there)\n"
     )
+
+
+def test_conflict_markers_left_in_models_py_are_called_so(tmp_path: Path) -> None:
+    project = project_on_main(tmp_path)
+    models = "from django.db import models\n"
+    project.write(
+        "shop/models.py",
+        f"{models}<<<<<<< HEAD\nA = 1\n=======\nA = 2\n>>>>>>> 1e2f3a4 (feature)\n",
+    )
+    line = len(models.splitlines()) + 5  # where Python stops: the `>>>>>>>` line
+    proc = project.migrail("status")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "migrail: error: Django could not start with settings 'project.settings': a merge "
+        f"conflict left unresolved (conflict markers) (shop/models.py, line {line})\n"
+    )

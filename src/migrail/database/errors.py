@@ -98,7 +98,13 @@ def syntax_error_text(err: SyntaxError) -> str:
     """Python's `msg (models.py, line 8)`, with the file as the user knows it: `shop/models.py`."""
     if not err.filename or err.lineno is None:
         return str(err)
-    return f"{err.msg} ({shown_path(err.filename)}, line {err.lineno})"
+    message = err.msg
+    if (err.text or "").startswith(CONFLICT_MARKERS):
+        message = "a merge conflict left unresolved (conflict markers)"
+    return f"{message} ({shown_path(err.filename)}, line {err.lineno})"
+
+
+CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
 
 
 def shown_path(filename: str) -> str:
