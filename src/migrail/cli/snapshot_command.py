@@ -52,6 +52,11 @@ def run_snapshot_command(
             connections[alias].close()  # PostgreSQL copies a database nobody is in
             snapshots = store.all(identity)
             if action == "list":
+                for path in store.unreadable():
+                    print(
+                        f"migrail: {path} is no snapshot record migrail can read; whatever it "
+                        "described is left as it is (remove the file once you have looked)"
+                    )
                 if not snapshots:
                     print(f"migrail: no snapshots of database {identity.describe()}")
                     continue

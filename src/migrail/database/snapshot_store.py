@@ -133,6 +133,18 @@ class SnapshotStore:
                 found.append(snapshot)
         return sorted(found, key=lambda s: s.created)
 
+    def unreadable(self) -> list[Path]:
+        """Records `all` skips: torn by hand or by a full disk, or another tool's files."""
+        found = []
+        for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
+            if path.name.startswith("journal-"):
+                continue
+            try:
+                snapshot_from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                found.append(path)
+        return found
+
     def find(self, identity: Identity, branch: str) -> Snapshot | None:
         """`branch`'s snapshot: by name, so one relabelled after `git branch -m` is found."""
         return next((s for s in self.all(identity) if s.branch == branch), None)
