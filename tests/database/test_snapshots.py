@@ -1018,6 +1018,11 @@ def test_a_sync_after_a_switch_that_did_not_swap_makes_the_swap_first(tmp_path: 
     project.git("switch", "feature")
     project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
     skipped_switch(project, "main")
+    status = project.migrail("status").stdout
+    assert (
+        "  snapshots: on; the database holds 'feature''s data (the switch here did not swap "
+        "it): `migrail sync` saves it as 'feature''s and restores this branch's\n"
+    ) in status
 
     out = sync(project)
     assert (
