@@ -127,7 +127,7 @@ def test_switch_refuses_what_git_switch_would_refuse_before_rolling_back(
     assert_feature_kept(
         real,
         proc.stderr,
-        "'origin/main' is not a local branch, and `git switch` takes only those; nothing was "
+        "'origin/main' is not a local branch, and migrail switch takes only those; nothing was "
         "changed (for a remote branch: `git branch NAME REMOTE/BRANCH`, then "
         "`migrail switch NAME`)",
     )

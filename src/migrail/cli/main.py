@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from migrail import __version__
 from migrail.cli.check_command import run_check
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="migrail", description="Keep Django migrations linear across git branches."
     )
+    parser.add_argument("--version", action="version", version=f"migrail {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="lint the migration graph and max_migration.txt files")

@@ -93,7 +93,7 @@ def _local_branch(repo: GitRepo, branch: str) -> str:
     )
     if not commit:
         raise MigrailError(
-            f"{branch!r} is not a local branch, and `git switch` takes only those; "
+            f"{branch!r} is not a local branch, and migrail switch takes only those; "
             "nothing was changed (for a remote branch: `git branch NAME REMOTE/BRANCH`, "
             "then `migrail switch NAME`)"
         )
