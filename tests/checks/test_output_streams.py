@@ -116,3 +116,20 @@ def test_a_reader_that_leaves_early_gets_no_traceback(project: DjangoProject) ->
     assert proc.stdout.startswith("::error ")
     assert "Traceback" not in proc.stderr
     assert "BrokenPipeError" not in proc.stderr
+
+
+def test_version_goes_to_stdout(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "migrail", "--version"],
+        cwd=tmp_path,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0,
+        f"migrail {version('django-migrail')}\n",
+        "",
+    )
