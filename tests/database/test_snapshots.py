@@ -1201,6 +1201,15 @@ def test_snapshots_kept_drops_detached_heads_before_branches(project: DjangoProj
         "snapshots_kept = 2\n"
     ) in out
     assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "main"]
+    project.git("switch", "--detach", "HEAD")  # third's saved
+    detached = project.git("rev-parse", "HEAD").strip()
+    project.git("switch", "feature")  # this detached HEAD's saved
+    listing = project.migrail("snapshot", "list").stdout
+    assert re.search(rf"  {detached} +detached +{detached[:12]}  yes", listing), listing
+    proc = project.migrail("snapshot", "prune")
+    assert (
+        f"migrail: dropped the snapshot of {detached!r} (database 'default'): a detached HEAD's\n"
+    ) in proc.stdout
 
 
 def test_every_spelling_of_the_local_server_finds_the_same_snapshots() -> None:

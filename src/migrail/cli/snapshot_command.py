@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -131,9 +132,10 @@ def run_snapshot_command(
                         )
                     elif not snapshot.named and not branch_exists(repo, snapshot.branch):
                         drop_snapshot(engine, store, identity, snapshot)
+                        why = "a detached HEAD's" if _detached(snapshot) else "its branch is gone"
                         print(
                             f"migrail: dropped the snapshot of {snapshot.branch!r} "
-                            f"(database {alias!r}): its branch is gone"
+                            f"(database {alias!r}): {why}"
                         )
                 kept = config.snapshots_kept
                 for snapshot in prune_beyond_kept(repo, engine, store, identity, kept):
@@ -155,7 +157,7 @@ def listing_table(
     rows = [LISTING_HEADERS] + [
         (
             snapshot.branch,
-            "named (kept)" if snapshot.named else "branch",
+            "named (kept)" if snapshot.named else "detached" if _detached(snapshot) else "branch",
             snapshot.commit[:12] or "?",
             "yes" if snapshot.synced else "no",
             size,
@@ -231,3 +233,10 @@ def renames(repo: GitRepo) -> dict[str, str]:
             if not branch_exists(repo, old):
                 found.setdefault(old, branch)
     return found
+
+
+def _detached(snapshot: Snapshot) -> bool:
+    """Saved on leaving a detached HEAD: labelled by its full commit id."""
+    return snapshot.branch == snapshot.commit or bool(
+        re.fullmatch(r"[0-9a-f]{40}", snapshot.branch)
+    )
