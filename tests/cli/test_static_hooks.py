@@ -117,13 +117,7 @@ def test_a_migration_left_unstaged_by_commit_a_is_named_with_git_add(
     shop(project)
     assert project.migrail("install").returncode == 0
     add(project, "0002_price", "0001_initial")
-    proc = subprocess.run(
-        ["git", "commit", "-a", "-m", "price"],
-        cwd=project.root,
-        env=run_env(),
-        capture_output=True,
-        text=True,
-    )
+    proc = commit_all(project, "price")
     assert proc.returncode == 1
     assert (
         "shop/migrations/max_migration.txt:1: E003 shop's max_migration.txt names 0002_price, "
@@ -131,14 +125,19 @@ def test_a_migration_left_unstaged_by_commit_a_is_named_with_git_add(
         "    hint: it is not staged: `git add shop/migrations/0002_price.py`\n"
     ) in proc.stderr
     project.git("add", "shop/migrations/0002_price.py")
-    proc = subprocess.run(
-        ["git", "commit", "-a", "-m", "price"],
-        cwd=project.root,
+    proc = commit_all(project, "price")
+    assert proc.returncode == 0, proc.stderr
+
+
+def commit_all(p: DjangoProject, message: str) -> subprocess.CompletedProcess[str]:
+    """`git commit -a`, its hooks installed, as a user runs it."""
+    return subprocess.run(
+        ["git", "commit", "-a", "-m", message],
+        cwd=p.root,
         env=run_env(),
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 0, proc.stderr
 
 
 def test_pre_merge_commit_stops_a_fork_with_no_textual_conflict(project: DjangoProject) -> None:
