@@ -1242,3 +1242,26 @@ def test_a_snapshot_record_that_cannot_be_read_is_named_by_list(project: DjangoP
         "left as it is (remove the file once you have looked)\n"
     )
     assert record.read_text() == '{"id": "torn'
+
+
+def test_a_new_branch_made_while_another_branchs_data_is_live_is_synced(
+    project: DjangoProject,
+) -> None:
+    """main's data is live on feature (a skipped switch); `git switch -c tmp` (the same commit
+    as feature) saves it as main's snapshot and syncs it to tmp's migrations."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature saved; main goes on, rolled back
+    project.query("INSERT INTO shop_item (name) VALUES (4)")
+    skipped_switch(project, "feature")
+    out = project.git("switch", "-c", "tmp")
+    assert (
+        "migrail: database 'default' holds 'main''s data (the switch to 'feature' did not swap "
+        "it), so it is saved as the snapshot of 'main'\n"
+    ) in out
+    assert "+ shop.0002_stock" in out
+    proc = project.migrail("status")
+    assert proc.returncode == 0, proc.stdout
+    main = project.git("rev-parse", "main").strip()
+    assert [s["commit"] for s in stored(project) if s["branch"] == "main"] == [main]
+    project.git("switch", "main")
+    assert item_names(project) == [[4]]

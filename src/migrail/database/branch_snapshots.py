@@ -201,6 +201,7 @@ def leave_and_arrive(
 
     setup_django(repo.root, config)
     restored_at = None
+    gone_on_from = None  # the commit that applied another branch's data, saved and gone on from
     for alias in database_aliases(config, database):
         tried = set(filter(None, os.environ.get(TRIED_ENV, "").split(",")))
         os.environ[TRIED_ENV] = ",".join(sorted(tried | {alias}))
@@ -211,9 +212,13 @@ def leave_and_arrive(
                 refused = engine.refusal(terminate_others=config.snapshot_terminate_sessions)
                 if refused:
                     raise SnapshotUnavailable(refused)
-                commit, synced = holding(store, identity, left_commit, leaves)
                 recorded = store.owner(identity)
                 owner = _owner(recorded, alias, left)
+                applied_by = left_commit
+                if owner != left and branch_exists(repo, owner):
+                    # Another branch's migrations are live: the sync after this goes from its code.
+                    applied_by = repo.resolve(f"refs/heads/{owner}")
+                commit, synced = holding(store, identity, applied_by, leaves)
                 if arriving is not None and owner == arriving and owner != left:
                     # The switch away from `arriving` never swapped: its data is still live.
                     store.set_owner(identity, arriving)
@@ -223,6 +228,8 @@ def leave_and_arrive(
                         "switch did not swap it), so it goes on as it is"
                     )
                     continue
+                if applied_by != left_commit:
+                    gone_on_from = commit
                 save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
                 if recorded is None and branch_exists(repo, owner):
                     save_as = _keep_older_snapshot(store, identity, save_as)
@@ -268,6 +275,8 @@ def leave_and_arrive(
                 f"migrail: no snapshot of database {alias!r}: {err}; "
                 "syncing without snapshots instead"
             )
+    if restored_at is None and gone_on_from is not None:
+        return Arrival(gone_on_from, restored=True)  # not this checkout's migrations: sync
     if restored_at is None:
         return Arrival(left_commit, restored=False)
     return Arrival(restored_at if _commit_exists(repo, restored_at) else None, restored=True)
