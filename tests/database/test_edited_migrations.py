@@ -144,3 +144,29 @@ def test_an_amend_after_a_return_visit_is_named_and_the_switch_undoes_what_was_a
     assert "migrail: database 'default' matches the working tree" in out
     assert p.schema() == fresh_schema(p, str(tmp_path / "fresh.sqlite3"))
     assert user_rows(p) == USER_ROWS_ADDED
+
+
+def test_a_damaged_copy_is_named_ignored_and_never_blocks_a_switch(tmp_path: Path) -> None:
+    """migrail's copy of an applied migration that does not compile is not taken for an
+    edit, nor run to roll back: the commit's file is, and the copy is named."""
+    p = real_project(tmp_path / "repo", tmp_path / "packages")
+    main_branch(p)
+    assert p.migrail("install").returncode == 0
+    feature_branch(p)
+    sync(p)
+    add_user_rows(p)
+    copy = p.root / ".git/migrail/sources/shop/0002_stock.py"
+    assert copy.is_file()
+    copy.write_text("def broken(:\n")
+    said = (
+        f"migrail: {copy} (migrail's copy of shop.0002_stock as it was applied) does not "
+        "compile; it is ignored (remove it)\n"
+    )
+    proc = p.migrail("status")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "changed since it was applied" not in proc.stdout
+    assert proc.stderr == said
+    out = p.git("switch", "main")
+    assert "  - unapplying shop.0002_stock\n" in out
+    assert p.schema() == fresh_schema(p, str(tmp_path / "fresh.sqlite3"))
+    assert user_rows(p) == USER_ROWS_ADDED

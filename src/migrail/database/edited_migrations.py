@@ -16,7 +16,12 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from migrail.database.orphan_sources import applied_at, applied_copy, migration_file
+from migrail.database.orphan_sources import (
+    applied_at,
+    applied_copy,
+    migration_file,
+    read_applied_copy,
+)
 from migrail.graph.parser import Key
 from migrail.sources.gitrepo import GitRepo
 
@@ -32,8 +37,8 @@ def edited_since_applied(
             continue
         cached = applied_copy(repo, key)
         current = migration_file(tree, key)
-        if current is None or not cached.is_file():
-            continue
+        if current is None or read_applied_copy(repo, key) is None:
+            continue  # no copy, or a damaged one: nothing to compare with
         if applied_at(record, missing=float("inf")) >= cached.stat().st_mtime:
             continue  # applied again since the copy was taken: the copy may be the stale one
         if key in replaced:

@@ -46,8 +46,7 @@ def find_sources(
         if from_rev and path:
             data = read_at(repo, from_rev, path)
         if data is None:
-            cached = applied_copy(repo, key)
-            data = cached.read_bytes() if cached.is_file() else None
+            data = read_applied_copy(repo, key)
         if data is None and path:
             commit = _last_commit_with(repo, path)
             data = read_at(repo, commit, path) if commit else None
@@ -192,6 +191,31 @@ def applied_copy(repo: GitRepo, key: Key) -> Path:
     return repo.migrail_dir / "sources" / key[0] / f"{key[1]}.py"
 
 
+_DAMAGED_SAID: set[Path] = set()
+
+
+def read_applied_copy(repo: GitRepo, key: Key) -> bytes | None:
+    """migrail's copy of `key`, or None: none kept, or one that does not compile (damaged
+    on disk, edited by hand), which is named once and then ignored, never run."""
+    path = applied_copy(repo, key)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        compile(data, str(path), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        if path not in _DAMAGED_SAID:
+            _DAMAGED_SAID.add(path)
+            print(
+                f"migrail: {path} (migrail's copy of {key[0]}.{key[1]} as it was applied) does "
+                "not compile; it is ignored (remove it)",
+                file=sys.stderr,
+            )
+        return None
+    return data
+
+
 def migration_file(tree: Any, key: Key) -> Path | None:
     """The `.py` file the loader `tree` read `key` from, if it was one."""
     module = sys.modules.get(type(tree.disk_migrations[key]).__module__)
@@ -275,10 +299,9 @@ def dependents_as_applied(
     for key in sorted(set(applied) & set(tree.disk_migrations)):
         if set(tree.disk_migrations[key].dependencies) & set(orphans):
             continue  # its file still puts it after the orphan: its own code is the one
-        cached = applied_copy(repo, key)
-        if not cached.is_file():
+        data = read_applied_copy(repo, key)
+        if data is None:
             continue
-        data = cached.read_bytes()
         if not any(b"'" + n + b"'" in data or b'"' + n + b'"' in data for n in names):
             continue  # nearly always: no parse
         parsed = parse_migration(data)
