@@ -1265,3 +1265,35 @@ def test_a_new_branch_made_while_another_branchs_data_is_live_is_synced(
     assert [s["commit"] for s in stored(project) if s["branch"] == "main"] == [main]
     project.git("switch", "main")
     assert item_names(project) == [[4]]
+
+
+def test_a_mariadb_swap_behind_an_open_transaction_gives_up_in_time(tmp_path: Path) -> None:
+    """A shell idle in a transaction holds a metadata lock on a table: `RENAME TABLE` would
+    wait for it forever (and queue every other session behind it). The swap gives up after
+    MIGRAIL_LOCK_WAIT, nothing moved, and the switch syncs without snapshots."""
+    pymysql = pytest.importorskip("pymysql")
+
+    with database_settings("mariadb", tmp_path) as (settings, fresh_name):
+        project = real_project(tmp_path / "repo", tmp_path / "packages", settings)
+        start(project, snapshots=True)
+        main_parked_feature_live(project)
+        add_user_rows(project)
+        shell = pymysql.connect(**{**MARIADB, "database": settings["NAME"]}, autocommit=False)
+        try:
+            with shell.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM auth_user")  # and idles in the transaction
+            started = time.monotonic()
+            out = git(project.root, "switch", "main", env={**project.env, "MIGRAIL_LOCK_WAIT": "2"})
+            took = time.monotonic() - started
+        finally:
+            shell.rollback()
+            shell.close()
+        assert (
+            f"migrail: no snapshot of database 'default': another session holds a lock on a table "
+            f"of database {settings['NAME']!r} (a shell or server in an open transaction?), and "
+            "migrail gave up after 2s (MIGRAIL_LOCK_WAIT); syncing without snapshots instead\n"
+        ) in out
+        assert took < 60, took
+        assert project.schema() == fresh_schema(project, fresh_name)
+        assert user_rows(project) == USER_ROWS_ADDED
+        assert "main" in {str(s["branch"]) for s in stored(project)}  # main's copy untouched

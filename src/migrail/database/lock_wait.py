@@ -45,7 +45,7 @@ def giving_up_on_locks(connection: Any, what: str) -> Iterator[None]:
     try:
         yield
     except Exception as err:
-        if not _is_lock_timeout(err):
+        if not is_lock_timeout(err):
             raise
         atomic = "nothing was changed" in str(err)
         outcome = (
@@ -98,7 +98,7 @@ def _restore_timeouts(connection: Any, previous: list[Any]) -> None:
             )
 
 
-def _is_lock_timeout(err: BaseException | None) -> bool:
+def is_lock_timeout(err: BaseException | None) -> bool:
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from migrail.database.client_programs import lock_wait_seconds
+from migrail.database.lock_wait import is_lock_timeout
 from migrail.database.snapshot_store import Identity, Snapshot, SnapshotStore
 from migrail.errors import MigrailError
 
@@ -447,6 +449,10 @@ def open_engine(connection: Any, store: SnapshotStore) -> Iterator[Engine]:
     if kind is None:
         raise SnapshotUnavailable(f"migrail takes no snapshots of {connection.vendor} databases")
     with connection._nodb_cursor() as cursor:
+        if connection.vendor == "mysql":
+            # A `RENAME TABLE` waits for every session's metadata lock, however old (a shell
+            # idle in a transaction): bounded as sync's rollback is.
+            cursor.execute("SET SESSION lock_wait_timeout = %s", [lock_wait_seconds()])
         yield kind(live, store, cursor)
 
 
@@ -479,13 +485,20 @@ def run_journalled(
             engine.run(step)
         except Exception as err:
             gave_up = isinstance(err, CopyGaveUp)  # the steps before it only made copies
+            if is_lock_timeout(err) and all(e[0] in ("drop", "create") for e in steps[:number]):
+                err = CopyGaveUp(  # nothing moved yet: a RENAME TABLE is all or nothing
+                    f"another session holds a lock on a table of database {identity.name!r} (a "
+                    f"shell or server in an open transaction?), and migrail gave up after "
+                    f"{lock_wait_seconds()}s (MIGRAIL_LOCK_WAIT)"
+                )
+                gave_up = True
             if gave_up or all(earlier[0] == "drop" for earlier in steps[:number]):
                 if record is not None:  # the snapshot it replaced is gone or torn
                     engine.run(["drop", engine.place(record)])
                     store.forget([record.id])
                 store.clear_journal(identity)
                 if gave_up:
-                    raise
+                    raise err from None
                 raise SnapshotUnavailable(f"{type(err).__name__}: {err}".strip()) from err
             raise MigrailError(
                 f"a snapshot switch of database {identity.describe()} stopped at step "
