@@ -10,6 +10,7 @@ from typing import Any
 
 from migrail.database.branch_snapshots import (
     applied_leaves,
+    beside_unreadable,
     branch_exists,
     current_branch,
     database_engine,
@@ -71,7 +72,9 @@ def run_snapshot_command(
                 if refused := engine.refusal(terminate_others=config.snapshot_terminate_sessions):
                     raise MigrailError(f"no snapshot of database {alias!r}: {refused}")
                 commit, synced = holding(store, identity, repo.resolve("HEAD"), leaves)
-                snapshot = new_snapshot(identity, branch, commit, leaves, synced=synced)
+                snapshot = beside_unreadable(
+                    store, identity, new_snapshot(identity, branch, commit, leaves, synced=synced)
+                )
                 if name is not None and not branch_exists(repo, name):
                     snapshot = replace(snapshot, named=True)  # kept until dropped by name
                 run_journalled(
@@ -214,7 +217,9 @@ def save_owners_data(
     """Save the live database as the snapshot of `owner`, the branch whose data it holds."""
     tip = repo.run("rev-parse", "--verify", "--quiet", f"refs/heads/{owner}", check=False)
     commit, synced = holding(store, identity, tip.decode().strip() or repo.resolve("HEAD"), leaves)
-    snapshot = new_snapshot(identity, owner, commit, leaves, synced=synced)
+    snapshot = beside_unreadable(
+        store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced)
+    )
     run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)
     print(
         f"migrail: saved database {identity.alias!r} as the snapshot of {label(snapshot)} (it "

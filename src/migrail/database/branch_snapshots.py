@@ -230,7 +230,9 @@ def leave_and_arrive(
                     continue
                 if applied_by != left_commit:
                     gone_on_from = commit
-                save_as = new_snapshot(identity, owner, commit, leaves, synced=synced)
+                save_as = beside_unreadable(
+                    store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced)
+                )
                 if recorded is None and branch_exists(repo, owner):
                     save_as = _keep_older_snapshot(store, identity, save_as)
                 started = time.monotonic()
@@ -368,6 +370,16 @@ def _owner(owner: str | None, alias: str, left: str) -> str:
         f"swap it), so it is saved as the snapshot of {owner!r}"
     )
     return owner
+
+
+def beside_unreadable(store: SnapshotStore, identity: Identity, snapshot: Snapshot) -> Snapshot:
+    """`snapshot`, under another id when its own names a record migrail cannot read: the copy
+    that record described is left as it is (`snapshot list` names it), never overwritten."""
+    from dataclasses import replace
+
+    if not any(path.stem == snapshot.id for path in store.unreadable()):
+        return snapshot
+    return replace(snapshot, id=snapshot_id(identity, f"{snapshot.branch}\0{snapshot.created}"))
 
 
 def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snapshot) -> Snapshot:
