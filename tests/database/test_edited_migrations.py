@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.djangoproject import (
     USER_ROWS_ADDED,
+    DjangoProject,
     add_field,
     add_user_rows,
     migration_source,
@@ -21,13 +22,19 @@ NOTE = (
 )
 
 
-def test_an_amended_migration_is_named_until_it_is_applied_again(tmp_path: Path) -> None:
+def feature_applied(tmp_path: Path) -> DjangoProject:
+    """Hooks installed, feature's migrations applied by a sync, the user rows added."""
     p = real_project(tmp_path / "repo", tmp_path / "packages")
     main_branch(p)
     assert p.migrail("install").returncode == 0
     feature_branch(p)
     sync(p)
     add_user_rows(p)
+    return p
+
+
+def test_an_amended_migration_is_named_until_it_is_applied_again(tmp_path: Path) -> None:
+    p = feature_applied(tmp_path)
 
     # Reformatting is not a change.
     stock = p.root / "shop/migrations/0002_stock.py"
@@ -149,12 +156,7 @@ def test_an_amend_after_a_return_visit_is_named_and_the_switch_undoes_what_was_a
 def test_a_damaged_copy_is_named_ignored_and_never_blocks_a_switch(tmp_path: Path) -> None:
     """migrail's copy of an applied migration that does not compile is not taken for an
     edit, nor run to roll back: the commit's file is, and the copy is named."""
-    p = real_project(tmp_path / "repo", tmp_path / "packages")
-    main_branch(p)
-    assert p.migrail("install").returncode == 0
-    feature_branch(p)
-    sync(p)
-    add_user_rows(p)
+    p = feature_applied(tmp_path)
     copy = p.root / ".git/migrail/sources/shop/0002_stock.py"
     assert copy.is_file()
     copy.write_text("def broken(:\n")

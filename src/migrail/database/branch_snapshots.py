@@ -372,14 +372,21 @@ def _owner(owner: str | None, alias: str, left: str) -> str:
     return owner
 
 
+def _under_another_id(identity: Identity, snapshot: Snapshot) -> Snapshot:
+    """`snapshot` under an id of its own (hashed from its branch and time), so it is saved
+    beside the one its branch's id names, never over it."""
+    from dataclasses import replace
+
+    return replace(snapshot, id=snapshot_id(identity, f"{snapshot.branch}\0{snapshot.created}"))
+
+
 def beside_unreadable(store: SnapshotStore, identity: Identity, snapshot: Snapshot) -> Snapshot:
     """`snapshot`, under another id when its own names a record migrail cannot read: the copy
     that record described is left as it is (`snapshot list` names it), never overwritten."""
-    from dataclasses import replace
 
     if not any(path.stem == snapshot.id for path in store.unreadable()):
         return snapshot
-    return replace(snapshot, id=snapshot_id(identity, f"{snapshot.branch}\0{snapshot.created}"))
+    return _under_another_id(identity, snapshot)
 
 
 def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snapshot) -> Snapshot:
@@ -402,7 +409,7 @@ def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snap
     )
     if save_as.id != older.id:
         return save_as
-    return replace(save_as, id=snapshot_id(identity, f"{save_as.branch}\0{save_as.created}"))
+    return _under_another_id(identity, save_as)
 
 
 @contextmanager
