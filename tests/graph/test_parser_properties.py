@@ -7,18 +7,15 @@ import codecs
 import warnings
 from dataclasses import dataclass
 
-import django
-from django.conf import settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from migrail.graph.graph import DEFAULT_SWAPPABLE
 from migrail.graph.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
+from tests.in_process_django import configure_django
 
-if not settings.configured:
-    settings.configure(INSTALLED_APPS=[], USE_TZ=True)
-    django.setup()
+configure_django()  # Django's migration writer, below, needs settings
 
 SEEDS = [
     """\

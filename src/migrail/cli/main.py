@@ -197,19 +197,23 @@ def _run_database_command(args: argparse.Namespace) -> int:
         command = "status" if args.command == "status" else "sync --dry-run"
         require_sqlite_files(repo.root, config, command, args.database)
     if args.command == "status":
+        from migrail.database.features import sync_feature
         from migrail.database.sync import run_status
 
-        return run_status(repo, config, args.database)
+        return run_status(repo, config, args.database, sync_feature(repo, config))
     if args.command == "restore":
         from migrail.database.restore import run_restore
 
         return run_restore(repo, config, args.backup, args.database)
+    from migrail.database.features import sync_feature
     from migrail.database.sync import SyncOptions, run_sync
 
     if args.command == "switch":
         from migrail.database.switch import run_switch
 
-        options = SyncOptions(database=args.database, backup=not args.no_backup)
+        options = SyncOptions(
+            database=args.database, backup=not args.no_backup, feature=sync_feature(repo, config)
+        )
         return run_switch(repo, config, args.branch, options)
     options = SyncOptions(
         # Validated here, and passed on as the commit id: sync never sees the user's string.
@@ -218,5 +222,6 @@ def _run_database_command(args: argparse.Namespace) -> int:
         database=args.database,
         backup=not args.no_backup,
         redo_edited=args.redo_edited,
+        feature=sync_feature(repo, config),
     )
     return run_sync(repo, config, options)

@@ -63,6 +63,7 @@ def _sync(
 ) -> int:
     """Sync from `from_rev` (after the snapshot swap of a `switch` of branches)."""
     from migrail.database.errors import database_errors
+    from migrail.database.features import sync_feature
     from migrail.database.sync import SyncOptions, run_sync
 
     status: int | None = EXIT_FINDINGS
@@ -77,7 +78,8 @@ def _sync(
                 if not (changed or arrival.restored):
                     status = None  # the database goes on as it was, under a new branch
                     return EXIT_CLEAN
-            status = run_sync(repo, config, SyncOptions(from_rev=from_rev))
+            options = SyncOptions(from_rev=from_rev, feature=sync_feature(repo, config))
+            status = run_sync(repo, config, options)
             return status
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)

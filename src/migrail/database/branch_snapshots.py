@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +36,6 @@ from migrail.errors import MigrailError, Refusal
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 
-SNAPSHOT_HINT = (
-    "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
-    "instead, run `git config migrail.snapshots true`"
-)
 SAVE_FIRST_HINT = (
     "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
     "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
@@ -629,88 +625,9 @@ def clear_unsynced_note(repo: GitRepo, connection: Any) -> None:
     snapshot_store(repo).clear_unsynced(identity)
 
 
-def holds_rows(connection: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]) -> bool:
-    """Whether any of these tables, or the tables of these (table, column)s, has a row.
-
-    Never waits on another session's table lock (a hint is not worth it; the backup that
-    follows says so): a lock held longer than a second raises, and callers say "unknown".
-    """
-    with connection.cursor() as cursor:
-        saved: Any = None
-        if connection.vendor == "postgresql":
-            cursor.execute("SET lock_timeout = '1s'")
-        elif connection.vendor == "mysql":
-            cursor.execute("SELECT @@SESSION.lock_wait_timeout")
-            (saved,) = cursor.fetchone()
-            cursor.execute("SET SESSION lock_wait_timeout = 1")
-        try:
-            return _any_row(connection, cursor, tables, columns)
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("RESET lock_timeout")
-            elif connection.vendor == "mysql":
-                cursor.execute("SET SESSION lock_wait_timeout = %s", [int(saved)])
-
-
-def _any_row(
-    connection: Any, cursor: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]
-) -> bool:
-    existing = set(connection.introspection.table_names(cursor))
-    wanted = {t for t in tables if t in existing}
-    for table, column in columns:
-        if table in existing:
-            names = {c.name for c in connection.introspection.get_table_description(cursor, table)}
-            if column in names or f"{column}_id" in names:
-                wanted.add(table)
-    for table in sorted(wanted):
-        cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")
-        if cursor.fetchone() is not None:
-            return True
-    return False
-
-
-DROP_TABLE = re.compile(r"^drops table (\S+)$")
-DROP_COLUMN = re.compile(r"^drops column (\S+) of (\w+)\.(\w+)$")
-
-
 def saved_as_it_stands(alias: str) -> bool:
     """Whether this switch saved `alias` as a snapshot, unchanged since (here or in a parent)."""
     return alias in os.environ.get(SAVED_ENV, "").split(",")
-
-
-def rollback_hint(connection: Any, drops: dict[Any, list[str]], config: Config) -> str | None:
-    """The line a rollback prints before it drops rows that no snapshot keeps, if any."""
-    if config.snapshots and saved_as_it_stands(connection.alias):
-        return None  # this switch saved the database as it stands: its snapshot has them
-    if not plan_drops_hold_rows(connection, drops):
-        return None
-    return SAVE_FIRST_HINT if config.snapshots else SNAPSHOT_HINT
-
-
-def plan_drops_hold_rows(connection: Any, drops: dict[Any, list[str]]) -> bool:
-    """`holds_rows` for a `SyncPlan.drops` (its "drops table T" and "drops column C of a.m").
-
-    False when the database cannot say: this only decides whether to print a hint.
-    """
-    from django.apps import apps
-
-    tables: list[str] = []
-    columns: list[tuple[str, str]] = []
-    for lines in drops.values():
-        for line in lines:
-            if match := DROP_TABLE.match(line):
-                tables.append(match.group(1))
-            elif match := DROP_COLUMN.match(line):
-                column, app, model = match.groups()
-                try:
-                    table = apps.get_model(app, model)._meta.db_table
-                except LookupError:
-                    table = f"{app}_{model}"
-                columns.append((table, column))
-    try:
-        return holds_rows(connection, tables, columns)
-    except Exception:  # a hint must never stop a sync
-        return False
 
 
 def switch_with_snapshots(

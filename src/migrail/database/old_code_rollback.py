@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from migrail.database.effects import Effect
 from migrail.database.plan import Target
+from migrail.database.sync_feature import SyncFeature
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
@@ -52,6 +54,16 @@ class RollbackSpec:
     backup: bool
     config: Config
     result_path: str
+    feature: SyncFeature  # pickled: the child never chooses (nor imports) a feature itself
+
+
+@dataclass(frozen=True)
+class OldCodeRollback:
+    """What the child did: the migrations it unapplied (or would, for a dry run), and the
+    backup it took first, if any."""
+
+    unapplied: list[Key]
+    backup: str | None
 
 
 class OldCodeCannotStart(MigrailError):
@@ -75,7 +87,8 @@ def roll_back_with_commit(
     *,
     dry_run: bool,
     backup: bool,
-) -> list[Key]:
+    feature: SyncFeature,
+) -> OldCodeRollback:
     """Run the child on `rev`'s files; return what it unapplied (or would, for a dry run)."""
     import pickle
 
@@ -104,6 +117,7 @@ def roll_back_with_commit(
             backup=backup,
             config=config,
             result_path=str(result_path),
+            feature=feature,
         )
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -135,7 +149,8 @@ def roll_back_with_commit(
                 raise OldCodeRollbackFailed(
                     f"the rollback with the code of {commit[:12]} stopped (see above)"
                 )
-            return [(app, name) for app, name in result["unapplied"]]
+            unapplied = [(app, name) for app, name in result["unapplied"]]
+            return OldCodeRollback(unapplied, result.get("backup"))
         finally:
             spec_path.unlink(missing_ok=True)
             result_path.unlink(missing_ok=True)
@@ -284,6 +299,7 @@ def _die_with_parent() -> None:
 
 def _child(spec: RollbackSpec) -> None:
     from migrail.database.loader import LoadedMigrations
+    from migrail.database.output import print_progress
     from migrail.database.plan import plan_sync
     from migrail.database.rollback import check_rollback, roll_back
     from migrail.sources.config import load_config
@@ -311,11 +327,20 @@ def _child(spec: RollbackSpec) -> None:
     connection = connections[spec.alias]
     with LoadedMigrations(connection) as loaded:
         plan = plan_sync(repo, config, loaded, spec.rev, spec.target, code_root=tree_dir)
-        print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.drops))
-        check_rollback(plan, repo, connection, spec.config)
+        print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.effects))
+        check_rollback(plan, repo, connection, spec.feature)
+        backup = None
         if not spec.dry_run and (plan.unapply or plan.squash_records):
-            roll_back(repo, spec.config, plan, loaded, spec.rev, backup=spec.backup)
-    Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply}))
+            backup = roll_back(
+                repo,
+                spec.config,
+                plan,
+                loaded,
+                spec.rev,
+                backup=spec.backup,
+                progress=print_progress,
+            )
+    Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply, "backup": backup}))
 
 
 def _start_old_django(
@@ -344,7 +369,7 @@ def _start_old_django(
 
 
 def describe_rollback(
-    alias: str, vendor: str, rev: str, keys: list[Key], drops: dict[Key, list[str]]
+    alias: str, vendor: str, rev: str, keys: list[Key], effects: dict[Key, list[Effect]]
 ) -> str:
     lines = [
         f"migrail: database {alias!r} ({vendor}): {len(keys)} to unapply "
@@ -352,5 +377,5 @@ def describe_rollback(
     ]
     for key in keys:
         lines.append(f"  - {key[0]}.{key[1]}")
-        lines += [f"      {drop}" for drop in drops.get(key, [])]
+        lines += [f"      {effect.text}" for effect in effects.get(key, [])]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from migrail.database.edited_migrations import applied_source, edited_since_applied
+from migrail.database.effects import Effect, effects_backwards, effects_forwards
 from migrail.database.loader import LoadedMigrations, OrphanUnloadable
 from migrail.database.orphan_sources import (
     applied_dependencies,
@@ -40,7 +41,7 @@ class SyncPlan:
     sources: dict[Key, bytes]
     missing_sources: list[Key] = field(default_factory=list)
     irreversible: list[str] = field(default_factory=list)
-    drops: dict[Key, list[str]] = field(default_factory=dict)
+    effects: dict[Key, list[Effect]] = field(default_factory=dict)  # unapply's and apply's
     not_installed: list[str] = field(default_factory=list)
     squash_records: list[Key] = field(default_factory=list)
     hidden: list[Key] = field(default_factory=list)
@@ -53,6 +54,9 @@ class SyncPlan:
     # `replaces` gone) whose replaced migrations are all applied, as Django records a squash;
     # and the replaced migrations an applied squash stands for, on a tree that has them.
     record: dict[Key, str] = field(default_factory=dict)
+
+    def effects_of(self, keys: list[Key]) -> dict[Key, list[Effect]]:
+        return {key: self.effects[key] for key in keys if key in self.effects}
 
     @property
     def in_step(self) -> bool:
@@ -295,7 +299,7 @@ def _plan_rollback(plan: SyncPlan, rollback: Any, orphans: list[Key]) -> None:
                 plan.unapply.append(key)
     for key in plan.unapply:
         migration = rollback.graph.nodes[key]
-        plan.drops[key] = [_undo(op, key[0]) for op in migration.operations]
+        plan.effects[key] = effects_backwards(migration)
         plan.irreversible += [
             f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
             for number, op in enumerate(migration.operations, 1)
@@ -311,6 +315,9 @@ def _fill_tree_state(plan: SyncPlan, tree: Any, applied: set[Key]) -> None:
     # The loader's view: a squash counts as applied when all it replaces is.
     remaining = (applied | set(tree.applied_migrations) | set(plan.record)) - set(plan.unapply)
     plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
+    for key in plan.apply:
+        if forwards := effects_forwards(tree.graph.nodes[key]):
+            plan.effects[key] = forwards
 
 
 def tree_target(tree: Any) -> Target:
@@ -352,16 +359,6 @@ def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
     return plan
 
 
-def _undo(operation: Any, app: str) -> str:
-    kind = type(operation).__name__
-    if kind == "CreateModel":
-        table = operation.options.get("db_table") or f"{app}_{operation.name_lower}"
-        return f"drops table {table}"
-    if kind == "AddField":
-        return f"drops column {operation.name} of {app}.{operation.model_name}"
-    return f"undoes: {operation.describe()}"
-
-
 def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
     """The plan's heading and steps.
 
@@ -376,8 +373,10 @@ def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
     lines = [f"migrail: database {plan.alias!r} ({plan.vendor}): {counts}"]
     for key in [] if plan.elsewhere else plan.unapply:
         lines.append(f"  - {key[0]}.{key[1]}")
-        lines += [f"      {drop}" for drop in plan.drops.get(key, [])]
-    lines += [f"  + {a}.{n}" for a, n in plan.apply]
+        lines += [f"      {effect.text}" for effect in plan.effects.get(key, [])]
+    for key in plan.apply:
+        lines.append(f"  + {key[0]}.{key[1]}")
+        lines += [f"      {effect.text}" for effect in plan.effects.get(key, [])]
     lines += [f"  = {line}" for line in describe_record(plan)]
     lines += [f"  note: {note}" for note in describe_not_installed(plan)]
     lines += [f"  note: {edited}" for edited in describe_edited(plan)]

@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from migrail.database.branch_snapshots import clear_unsynced_note
+from migrail.database.effects import drops_hold_rows
 from migrail.database.loader import LoadedMigrations
+from migrail.database.migrate import MigrationFailed, forward_plan, run_plan
 from migrail.database.orphan_sources import remember_applied_sources, squash_history
+from migrail.database.output import print_progress
 from migrail.database.plan import (
     JOIN_FORK,
     SyncPlan,
@@ -31,11 +33,12 @@ from migrail.database.plan import (
 )
 from migrail.database.rollback import SyncRefused, check_rollback, roll_back
 from migrail.database.rollback_safety import (
-    end_rollback,
+    back_up,
     interrupted_sync_note,
     recover_interrupted_sync,
 )
 from migrail.database.settings import database_aliases
+from migrail.database.sync_feature import NO_FEATURE, SyncFeature
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
@@ -49,6 +52,7 @@ class SyncOptions:
     database: str | None = None
     backup: bool = True
     redo_edited: bool = False
+    feature: SyncFeature = NO_FEATURE  # an optional feature joining the sync (snapshots)
 
 
 def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
@@ -59,26 +63,23 @@ def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
         old_tree.prepare(repo, options.from_rev)  # written while Django starts
     try:
         setup_django(repo.root, config)
+        aliases = database_aliases(config, options.database)
+        for alias in aliases:  # refused before a feature says what it is about to do
+            _refuse_unsafe(alias, config, read_only=options.dry_run)
         if not options.dry_run:
-            from migrail.database.branch_snapshots import (
-                catch_up_with_live_data,
-                forget_whose_data,
-            )
-
-            if config.snapshots:
-                from_rev = catch_up_with_live_data(repo, config, options.from_rev, options.database)
-                options = replace(options, from_rev=from_rev)
-            else:
-                forget_whose_data(repo, config, options.database)
+            from_rev = options.feature.before_sync(repo, config, options.from_rev, options.database)
+            options = replace(options, from_rev=from_rev)
         status = EXIT_CLEAN
-        for alias in database_aliases(config, options.database):
+        for alias in aliases:
             status = max(status, _sync_alias(repo, config, alias, options))
         return status
     finally:
         old_tree.discard_prepared()
 
 
-def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
+def run_status(
+    repo: GitRepo, config: Config, database: str | None, feature: SyncFeature = NO_FEATURE
+) -> int:
     from django.db import connections
 
     from migrail.database.settings import setup_django
@@ -93,9 +94,7 @@ def run_status(repo: GitRepo, config: Config, database: str | None) -> int:
         if note := interrupted_sync_note(repo, connections[alias]):
             print(note)
             status = EXIT_FINDINGS
-        from migrail.database.branch_snapshots import status_line
-
-        if line := status_line(repo, config, alias):
+        for line in feature.status_lines(repo, config, alias):
             print(line)
         if not plan.in_step:
             status = EXIT_FINDINGS
@@ -133,83 +132,153 @@ def roll_back_for_switch(
 def _sync_alias(
     repo: GitRepo, config: Config, alias: str, options: SyncOptions, target: Target | None = None
 ) -> int:
-    from django.db import connections
-
-    from migrail.database.lock import database_lock
-
     _refuse_unsafe(alias, config, read_only=options.dry_run)  # before any connection is opened
-    connection = connections[alias]
-    started = time.monotonic()
-    with database_lock(repo.migrail_dir / "locks", alias, connection):
-        recover_interrupted_sync(repo, config, connection, dry_run=options.dry_run)
-        with LoadedMigrations(connection) as loaded:  # one loader from plan to unapply
-            plan = _plan_alias(repo, config, loaded, options, target)
-            if target is None or plan.unapply or plan.squash_records:
-                print(describe_plan(plan, first=target is not None))
-            if target is None:
-                _refuse_forked(plan)
-            check_rollback(plan, repo, connection, config)
-            if options.dry_run:
-                return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
-            if plan.unapply or plan.squash_records:
-                roll_back(repo, config, plan, loaded, options.from_rev, backup=options.backup)
-        if target is not None:
-            end_rollback(connection, repo)
-            return EXIT_CLEAN
-        if plan.record:  # before `migrate`, which would run them again
-            _record_applied(loaded.connection, plan.record)
-        if plan.apply:  # Django's `migrate` builds its own loader: only when it has work
-            _migrate_forward(alias)
-        remember_applied_sources(repo, connection, loaded.tree, keep=plan.edited)
-        end_rollback(connection, repo)
-        clear_unsynced_note(repo, connection)  # a failed hook sync's note no longer holds
-    state = "matches the working tree"
-    if plan.edited:
-        state += ", but for the changed migrations named above"
-    print(f"migrail: database {alias!r} {state} ({time.monotonic() - started:.2f}s)")
-    return EXIT_CLEAN
+    return SyncSession(repo, config, alias, options, target).run()
 
 
-def _plan_alias(
-    repo: GitRepo,
-    config: Config,
-    loaded: LoadedMigrations,
-    options: SyncOptions,
-    target: Target | None,
-) -> SyncPlan:
-    """Plan; first, with `--from`, unapply the orphans with the code that applied them."""
-    elsewhere = None
-    if target is None and options.from_rev:
-        old = _orphans_need_old_code(repo, config, loaded, options.from_rev)
-        if old is not None:
-            from migrail.database.old_code_rollback import roll_back_with_commit
+class SyncSession:
+    """One database's sync, in order: lock, recover, plan (the orphans unapplied first with
+    the code that applied them), refuse, back up, roll back, plan again, migrate.
 
-            unapplied = roll_back_with_commit(
-                repo,
-                config,
-                options.from_rev,
-                loaded.connection.alias,
-                old,
-                dry_run=options.dry_run,
-                backup=options.backup,
+    `target` set: only the rollback that `migrail switch` and `rebase --unapply` run before
+    git moves files.
+    """
+
+    def __init__(
+        self,
+        repo: GitRepo,
+        config: Config,
+        alias: str,
+        options: SyncOptions,
+        target: Target | None = None,
+    ) -> None:
+        from django.db import connections
+
+        self.repo, self.config, self.options, self.target = repo, config, options, target
+        self.alias = alias
+        self.connection = connections[alias]
+        self.backup: str | None = None  # the backup this sync took, whoever took it
+
+    def run(self) -> int:
+        from migrail.database.lock import database_lock
+
+        started = time.monotonic()
+        with database_lock(self.repo.migrail_dir / "locks", self.alias, self.connection):
+            recover_interrupted_sync(
+                self.repo, self.config, self.connection, dry_run=self.options.dry_run
             )
-            if options.dry_run:
-                elsewhere = frozenset(unapplied)
-            else:
-                loaded.reload_tree()  # the child changed what is applied
-    plan = plan_sync(
-        repo,
-        config,
-        loaded,
-        options.from_rev,
-        target,
-        unapplied_elsewhere=elsewhere,
-        redo_edited=options.redo_edited,
-    )
-    if target is not None:
-        plan.apply = []  # the target's migrations are applied after the switch
-        plan.record = {}
-    return plan
+            with LoadedMigrations(self.connection) as loaded:  # one loader, plan to unapply
+                plan = self._plan(loaded)
+                if self.options.dry_run:
+                    return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
+                rolled_back = bool(plan.unapply or plan.squash_records)
+                if rolled_back:
+                    self.backup = roll_back(
+                        self.repo,
+                        self.config,
+                        plan,
+                        loaded,
+                        self.options.from_rev,
+                        backup=self._backup_wanted(),
+                        progress=print_progress,
+                    )
+            if self.target is not None:
+                return EXIT_CLEAN
+            if rolled_back:  # after the orphans' packages are gone: what this tree has
+                loaded.reload_tree()
+            self._migrate(loaded, plan)
+        state = "matches the working tree"
+        if plan.edited:
+            state += ", but for the changed migrations named above"
+        print(f"migrail: database {self.alias!r} {state} ({time.monotonic() - started:.2f}s)")
+        return EXIT_CLEAN
+
+    def _plan(self, loaded: LoadedMigrations) -> SyncPlan:
+        """Plan, print it, refuse what cannot be done before anything changes."""
+        plan = self._plan_after_old_code(loaded)
+        if self.target is None or plan.unapply or plan.squash_records:
+            print(describe_plan(plan, first=self.target is not None))
+        if self.target is None:
+            _refuse_forked(plan)
+        check_rollback(plan, self.repo, self.connection, self.options.feature)
+        return plan
+
+    def _plan_after_old_code(self, loaded: LoadedMigrations) -> SyncPlan:
+        """With `--from`, the orphans are unapplied first with the code that applied them."""
+        options, elsewhere = self.options, None
+        if self.target is None and options.from_rev:
+            old = _orphans_need_old_code(self.repo, self.config, loaded, options.from_rev)
+            if old is not None:
+                from migrail.database.old_code_rollback import roll_back_with_commit
+
+                result = roll_back_with_commit(
+                    self.repo,
+                    self.config,
+                    options.from_rev,
+                    self.alias,
+                    old,
+                    dry_run=options.dry_run,
+                    backup=self._backup_wanted(),
+                    feature=options.feature,
+                )
+                self.backup = result.backup
+                if options.dry_run:
+                    elsewhere = frozenset(result.unapplied)
+                else:
+                    loaded.reload_tree()  # the child changed what is applied
+        plan = plan_sync(
+            self.repo,
+            self.config,
+            loaded,
+            options.from_rev,
+            self.target,
+            unapplied_elsewhere=elsewhere,
+            redo_edited=options.redo_edited,
+        )
+        if self.target is not None:
+            plan.apply = []  # the target's migrations are applied after the switch
+            plan.record = {}
+        return plan
+
+    def _migrate(self, loaded: LoadedMigrations, plan: SyncPlan) -> None:
+        """The forward part: `migrate`, after a copy of what it drops; then remember sources."""
+        if plan.record:  # before `migrate`, which would run them again
+            _record_applied(self.connection, plan.record)
+        self._keep_what_migrate_drops(plan)
+        migrate_forward(loaded)
+        remember_applied_sources(self.repo, self.connection, loaded.tree, keep=plan.edited)
+        self.options.feature.after_sync(self.repo, self.connection)
+
+    def _backup_wanted(self) -> bool:
+        """A backup before a rollback, unless asked not to or a copy as it stands is kept."""
+        if self.options.backup and self.options.feature.keeps_as_it_stands(self.alias):
+            print(
+                f"migrail: no backup of database {self.alias!r}: the snapshot this switch just "
+                "saved holds it as it stands"
+            )
+            return False
+        return self.options.backup
+
+    def _keep_what_migrate_drops(self, plan: SyncPlan) -> None:
+        """Nothing dropped without a copy: before migrations that drop tables or columns
+        holding rows, a backup (unless this sync took one, or a snapshot holds the data)."""
+        dropping = plan.effects_of(plan.apply)
+        if not dropping or drops_hold_rows(self.connection, dropping) is False:
+            return
+        what = "; ".join(
+            f"{app}.{name} {effect.text}"
+            for (app, name), effects in dropping.items()
+            for effect in effects
+        )
+        if self.options.feature.keeps_as_it_stands(self.alias):
+            print(f"migrail: {what}: the snapshot this switch just saved holds its rows")
+            return
+        if self.backup is None and self.options.backup:
+            self.backup = back_up(self.repo, self.config, self.connection, None).name
+        if self.backup is None:
+            print(f"migrail: {what}, rows included, with no backup (--no-backup)")
+            return
+        print(f"migrail: {what}, rows included; `migrail restore {self.backup}` brings them back")
 
 
 def _refuse_forked(plan: SyncPlan) -> None:
@@ -267,16 +336,30 @@ def _record_applied(connection: Any, record: dict[Key, str]) -> None:
         recorder.record_applied(app, name)
 
 
-def _migrate_forward(alias: str) -> None:
-    from django.core.management import call_command
-    from django.core.management.base import CommandError
-    from django.db import connections
+def migrate_forward(loaded: LoadedMigrations) -> None:
+    """`manage.py migrate` on the tree's loader: its checks, its plan, its signals (even with
+    nothing to apply, as `migrate` sends them), each migration reported as it runs."""
     from django.db.migrations.exceptions import InconsistentMigrationHistory
 
     from migrail.database.lock_wait import giving_up_on_locks
 
+    connection = loaded.connection
+    executor = loaded.executor({}, [])
     try:
-        with giving_up_on_locks(connections[alias], "migrate"):
-            call_command("migrate", database=alias, interactive=False, verbosity=0)
-    except (CommandError, InconsistentMigrationHistory) as err:
+        plan = forward_plan(executor)
+    except InconsistentMigrationHistory as err:
         raise MigrailError(f"`migrate` stopped: {err}") from err
+    try:
+        with giving_up_on_locks(connection, "migrate"):
+            run_plan(executor, plan, print_progress)
+    except MigrationFailed as err:
+        keys = [(m.app_label, m.name) for m, _ in plan]
+        left = keys[keys.index(err.key) :] if err.key in keys else [err.key]
+        names = ", ".join(f"{app}.{name}" for app, name in left)
+        raise MigrationFailed(
+            err.key,
+            False,
+            err.cause,
+            f"; database {connection.alias!r} has {len(left)} left to apply ({names}): "
+            "mend the migration, then run `migrail sync`",
+        ) from err.cause

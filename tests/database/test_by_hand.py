@@ -1,0 +1,281 @@
+"""A switch through the installed hooks leaves exactly what the by-hand sequence leaves on a
+copy of the same database: `manage.py migrate APP TARGET` with the code that applied the
+migrations, the checkout, `manage.py migrate`. Every table, every row."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.by_hand import assert_same_as_by_hand, copy_database, migrate_by_hand
+from tests.databases import database_settings
+from tests.djangoproject import (
+    DjangoProject,
+    add_user_rows,
+    create_model,
+    git,
+    migration_source,
+    real_project,
+    run_env,
+)
+
+NOTE_MODEL = """\
+migrations.CreateModel(
+    name="Note",
+    fields=[
+        ("id", models.AutoField(primary_key=True)),
+        ("object_id", models.IntegerField()),
+        ("text", models.TextField()),
+        ("content_type", models.ForeignKey(
+            on_delete=models.CASCADE, to="contenttypes.contenttype")),
+    ],
+),"""
+
+NOTES_MODELS = """\
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class Note(models.Model):
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.IntegerField()
+    text = models.TextField()
+    target = GenericForeignKey("content_type", "object_id")
+"""
+
+
+def models_module(model: str, *fields: str) -> str:
+    """The models.py that goes with `create_model(model, *fields)` (contenttypes and auth
+    create their rows only for apps with a models module)."""
+    columns = "".join(f"    {f} = models.IntegerField(default=0)\n" for f in fields)
+    head = "from django.db import models\n\n\n"
+    return f"{head}class {model}(models.Model):\n    id = models.AutoField(primary_key=True)\n{columns}"
+
+
+# A note on an item, as django-taggit or django-comments hold a tag or a comment: by content type.
+NOTE_ON_ITEM = """\
+import django
+django.setup()
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+item = ContentType.objects.get(app_label="shop", model="item")
+with connection.cursor() as cursor:
+    cursor.execute("INSERT INTO shop_item (id) VALUES (7)")
+    cursor.execute(
+        "INSERT INTO notes_note (object_id, text, content_type_id) VALUES (7, 'kept', %s)",
+        [item.pk],
+    )
+"""
+
+SET_PRICE = """\
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("UPDATE shop_item SET price = 5")
+"""
+
+NOTE_TARGET = """\
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute(
+        "SELECT ct.app_label, ct.model FROM notes_note n "
+        "JOIN django_content_type ct ON ct.id = n.content_type_id"
+    )
+    print([tuple(row) for row in cursor.fetchall()])
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def shaped(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[DjangoProject, str]]:
+    """Contrib apps with rows, a third-party app outside the work tree, a generic relation;
+    with the NAME of a second database for the by-hand copy."""
+    with database_settings(request.param, tmp_path) as (settings, copy_name):
+        p = real_project(tmp_path / "repo", tmp_path / "packages", settings)
+        p.add_app("shop")
+        p.add_app("notes")
+        p.migration("shop", "0001_initial", migration_source([], create_model("Item")))
+        p.migration(
+            "notes",
+            "0001_initial",
+            migration_source([("contenttypes", "0002_remove_content_type_name")], NOTE_MODEL),
+        )
+        p.write("shop/models.py", models_module("Item"))
+        p.write("notes/models.py", NOTES_MODELS)
+        p.write("shop/migrations/max_migration.txt", "0001_initial\n")
+        p.write("notes/migrations/max_migration.txt", "0001_initial\n")
+        p.commit("main")
+        assert p.manage("migrate").returncode == 0
+        add_user_rows(p)
+        assert p.python(NOTE_ON_ITEM).returncode == 0
+        installed = p.migrail("install")
+        assert installed.returncode == 0, installed.stderr
+        yield p, copy_name
+
+
+def switch(p: DjangoProject, *args: str, check: bool = True) -> str:
+    """git with its hooks; everything git and the hooks printed."""
+    proc = subprocess.run(
+        ["git", *args], cwd=p.root, env=run_env(p.env), capture_output=True, text=True
+    )
+    assert proc.returncode == 0 or not check, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_switching_back_past_a_renamed_model_keeps_its_generic_relations(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """contenttypes renames the content type back when `RenameModel` is unapplied through
+    `migrate` (its `pre_migrate` handler): the note stays on the item."""
+    p, copy_name = shaped
+    p.git("switch", "-q", "-c", "rename")
+    p.migration(
+        "shop",
+        "0002_rename",
+        migration_source(
+            [("shop", "0001_initial")],
+            "migrations.RenameModel(old_name='Item', new_name='Product'),",
+        ),
+    )
+    p.write("shop/models.py", models_module("Product"))
+    p.write("shop/migrations/max_migration.txt", "0002_rename\n")
+    p.commit("rename")
+    assert p.manage("migrate").returncode == 0  # as the branch's author did
+    assert p.python(NOTE_TARGET).stdout.strip() == "[('shop', 'product')]"
+
+    copy_database(p, copy_name)
+    migrate_by_hand(p, copy_name, "shop", "0001")
+    out = switch(p, "switch", "main")
+    migrate_by_hand(p, copy_name)
+
+    assert p.python(NOTE_TARGET).stdout.strip() == "[('shop', 'item')]"
+    assert_same_as_by_hand(p, copy_name)
+    assert "  - unapplying shop.0002_rename (" in out  # as it ran, with its time
+
+
+def test_a_forward_switch_sends_migrates_signals_as_migrate_does(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """Arriving at a branch that adds a model: its content type and permissions are created,
+    as `manage.py migrate` creates them, and every row equals the by-hand result."""
+    p, copy_name = shaped
+    p.git("switch", "-q", "-c", "stock")
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], create_model("Stock", "count")),
+    )
+    p.write("shop/models.py", models_module("Item") + models_module("Stock", "count"))
+    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    p.commit("stock")
+    p.git("switch", "-q", "main")  # 0002_stock never applied: nothing to roll back
+
+    copy_database(p, copy_name)
+    out = switch(p, "switch", "stock")
+    migrate_by_hand(p, copy_name)
+
+    permissions = p.query(
+        "SELECT codename FROM auth_permission WHERE codename LIKE '%stock' ORDER BY codename"
+    )
+    assert permissions == [["add_stock"], ["change_stock"], ["delete_stock"], ["view_stock"]]
+    assert_same_as_by_hand(p, copy_name)
+    assert "  + applying shop.0002_stock (" in out  # as it ran, with its time
+
+
+def test_a_failing_migration_is_named_and_the_next_sync_tells_the_truth(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """The rollback with the old commit's code committed; the forward migrate then fails on
+    a broken migration: one line names it, and the next sync says nothing false about a
+    transaction rolled back: it has that migration (and only it) left to apply."""
+    p, _ = shaped
+    p.git("switch", "-q", "-c", "stock")
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], create_model("Stock", "count")),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    p.commit("stock")
+    assert p.manage("migrate").returncode == 0
+    git(p.root, "switch", "-q", "-c", "broken", "main", env={**p.env, "MIGRAIL_SKIP": "1"})
+    p.migration(
+        "shop",
+        "0002_broken",
+        migration_source(
+            [("shop", "0001_initial")], "migrations.RunSQL('SELECT * FROM no_such_table'),"
+        ),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_broken\n")
+    p.commit("broken")
+    git(p.root, "switch", "-q", "stock", env={**p.env, "MIGRAIL_SKIP": "1"})
+
+    out = switch(p, "switch", "broken", check=False)
+
+    assert "  - unapplying shop.0002_stock (" in out
+    assert "migration shop.0002_broken failed: " in out
+    assert "no_such_table" in out.split("migration shop.0002_broken failed: ")[1].splitlines()[0]
+    assert "Traceback" not in out
+    assert p.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name") == [
+        ["0001_initial"]
+    ]
+    again = p.migrail("sync")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "stopped midway" not in again.stdout + again.stderr
+    assert "0 to unapply, 1 to apply\n  + shop.0002_broken\n" in again.stdout
+    assert "migration shop.0002_broken failed: " in again.stderr
+    assert "left to apply (shop.0002_broken)" in again.stderr
+
+
+def test_a_forward_switch_that_drops_a_column_holding_rows_backs_it_up_first(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """Snapshots off, no rollback: applying a `RemoveField` on a column with rows names what it
+    drops and the backup that brings it back; the restore does."""
+    p, copy_name = shaped
+    p.git("switch", "-q", "-c", "price")
+    p.migration(
+        "shop",
+        "0002_price",
+        migration_source(
+            [("shop", "0001_initial")],
+            "migrations.AddField(model_name='item', name='price', "
+            "field=models.IntegerField(default=0)),",
+        ),
+    )
+    p.write("shop/models.py", models_module("Item", "price"))
+    p.write("shop/migrations/max_migration.txt", "0002_price\n")
+    p.commit("price")
+    assert p.manage("migrate").returncode == 0
+    assert p.python(SET_PRICE).returncode == 0
+    p.git("switch", "-q", "-c", "slim")  # same commit: nothing to sync
+    p.migration(
+        "shop",
+        "0003_remove_price",
+        migration_source(
+            [("shop", "0002_price")],
+            "migrations.RemoveField(model_name='item', name='price'),",
+        ),
+    )
+    p.write("shop/models.py", models_module("Item"))
+    p.write("shop/migrations/max_migration.txt", "0003_remove_price\n")
+    p.commit("slim")
+    git(p.root, "switch", "-q", "price", env={**p.env, "MIGRAIL_SKIP": "1"})
+
+    copy_database(p, copy_name)
+    out = switch(p, "switch", "slim")
+    migrate_by_hand(p, copy_name)
+
+    assert_same_as_by_hand(p, copy_name)
+    said = "migrail: shop.0003_remove_price drops column price of shop.item, rows included; "
+    assert said in out, out
+    backup = out.split(said + "`migrail restore ")[1].split("`")[0]
+    restored = p.migrail("restore", backup)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert p.query("SELECT price FROM shop_item") == [[5]]
