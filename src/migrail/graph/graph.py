@@ -193,74 +193,126 @@ def build_graph(
     no migrations; a dependency on an app outside both is third-party and is
     left out, as it cannot be checked statically.
     """
-    graph = MigrationGraph()
-    for key in migrations:
-        graph.add_node(key)
-    apps = {app for app, _ in migrations} | set(known_apps)
-    real = set(migrations)
-    wanted: dict[tuple[Key, Key], int] = {}
+    builder = _GraphBuilder(migrations, swappable, known_apps)
+    builder.add_same_app_edges()
+    builder.add_cross_app_edges()
+    builder.collapse_squashes()
+    dangling = builder.drop_dangling()
+    return GraphBuild(builder.graph, dangling)
 
-    def depend(child: Key, parent: Key, line: int) -> None:
-        graph.add_edge(child, parent)
-        wanted.setdefault((child, parent), line)
 
-    for key, migration in migrations.items():
-        for dep in migration.dependencies:
-            if dep.swappable_setting is None and dep.app == key[0] and dep.name != "__first__":
-                depend(key, (dep.app, dep.name), dep.line)
-    roots = graph.roots_by_app()
-    leaves = graph.leaves_by_app()
+class _GraphBuilder:
+    """`build_graph`'s state between its phases, which run in `MigrationLoader`'s order.
 
-    def resolve(dep: Dependency, current_app: str) -> Key | None:
+    `real` is the set of nodes backed by a migration that is still in the
+    graph; `wanted` is the source line of each edge a migration asked for,
+    kept so that a dangling edge can point at the line that wrote it.
+    """
+
+    def __init__(
+        self,
+        migrations: Mapping[Key, ParsedMigration],
+        swappable: Mapping[str, str],
+        known_apps: Iterable[str],
+    ) -> None:
+        """Every migration as a node, and nothing else yet."""
+        self.migrations = migrations
+        self.swappable = swappable
+        self.graph = MigrationGraph()
+        for key in migrations:
+            self.graph.add_node(key)
+        self.apps = {app for app, _ in migrations} | set(known_apps)
+        self.real = set(migrations)
+        self.wanted: dict[tuple[Key, Key], int] = {}
+        self.roots: dict[str, list[Key]] = {}
+        self.leaves: dict[str, list[Key]] = {}
+
+    def depend(self, child: Key, parent: Key, line: int) -> None:
+        """Add the edge `child` -> `parent`, remembering the first line that asked for it."""
+        self.graph.add_edge(child, parent)
+        self.wanted.setdefault((child, parent), line)
+
+    def add_same_app_edges(self) -> None:
+        """Dependencies within an app by name, then each app's roots and leaves from them.
+
+        `__first__` and `__latest__` of another app are resolved against these
+        roots and leaves, as Django resolves them before any cross-app edge.
+        """
+        for key, migration in self.migrations.items():
+            for dep in migration.dependencies:
+                if dep.swappable_setting is None and dep.app == key[0] and dep.name != "__first__":
+                    self.depend(key, (dep.app, dep.name), dep.line)
+        self.roots = self.graph.roots_by_app()
+        self.leaves = self.graph.leaves_by_app()
+
+    def add_cross_app_edges(self) -> None:
+        """Dependencies on other apps (swappable ones included), then every `run_before`."""
+        for key, migration in self.migrations.items():
+            for dep in migration.dependencies:
+                if dep.swappable_setting is None and dep.app == key[0]:
+                    continue
+                parent = self.resolve(dep, key[0])
+                if parent is not None:
+                    self.depend(key, parent, dep.line)
+            for dep in migration.run_before:
+                child = self.resolve(dep, key[0])
+                if child is not None:
+                    self.depend(child, key, dep.line)
+
+    def resolve(self, dep: Dependency, current_app: str) -> Key | None:
+        """The node `dep` names, or None where it is third-party or cannot be resolved.
+
+        A swappable setting names its model's app; `__first__` and `__latest__`
+        are that app's root and leaf, unless a migration has that very name.
+        """
         app = dep.app
         if dep.swappable_setting is not None:
-            value = swappable.get(dep.swappable_setting)
+            value = self.swappable.get(dep.swappable_setting)
             if value is None:
                 return None
             app = value.split(".", 1)[0]
-        if app not in apps:
+        if app not in self.apps:
             return None
-        if dep.name not in ("__first__", "__latest__") or (app, dep.name) in real:
+        if dep.name not in ("__first__", "__latest__") or (app, dep.name) in self.real:
             return (app, dep.name)
         if app == current_app:
             return None
-        nodes = (roots if dep.name == "__first__" else leaves).get(app, [])
-        candidates = [n for n in nodes if n in real]
+        nodes = (self.roots if dep.name == "__first__" else self.leaves).get(app, [])
+        candidates = [n for n in nodes if n in self.real]
         return candidates[0] if candidates else None
 
-    for key, migration in migrations.items():
-        for dep in migration.dependencies:
-            if dep.swappable_setting is None and dep.app == key[0]:
-                continue
-            parent = resolve(dep, key[0])
-            if parent is not None:
-                depend(key, parent, dep.line)
-        for dep in migration.run_before:
-            child = resolve(dep, key[0])
-            if child is not None:
-                depend(child, key, dep.line)
+    def collapse_squashes(self) -> None:
+        """Each squash, in name order, takes over the edges of the nodes it replaces.
 
-    for squash in sorted(k for k, m in migrations.items() if m.replaces):
-        if squash not in graph.parents:
-            continue
-        replaced = {(r.app, r.name) for r in migrations[squash].replaces}
+        With no database nothing is applied, so Django always collapses.
+        """
+        for squash in sorted(k for k, m in self.migrations.items() if m.replaces):
+            if squash in self.graph.parents:
+                self.collapse(squash)
+
+    def collapse(self, squash: Key) -> None:
+        """Point the edges of every node `squash` replaces at `squash`, then drop those nodes."""
+        graph = self.graph
+        replaced = {(r.app, r.name) for r in self.migrations[squash].replaces}
         for old in sorted(replaced):
             if old not in graph.parents:
                 continue
             for child in graph.children[old] - replaced - {squash}:
                 graph.add_edge(child, squash)
-                _move_line(wanted, (child, old), (child, squash))
+                _move_line(self.wanted, (child, old), (child, squash))
             for parent in graph.parents[old] - replaced - {squash}:
                 graph.add_edge(squash, parent)
             graph.remove_node(old)
-            real.discard(old)
+            self.real.discard(old)
 
-    dangling = []
-    for node in [n for n in graph.nodes if n not in real]:
-        for child in sorted(graph.children[node]):
-            dangling.append(DanglingDependency(child, node, wanted.get((child, node), 1)))
-        graph.remove_node(node)
-    return GraphBuild(graph, dangling)
+    def drop_dangling(self) -> list[DanglingDependency]:
+        """Remove every node no migration backs, returning the edges that pointed at one."""
+        dangling = []
+        for node in [n for n in self.graph.nodes if n not in self.real]:
+            for child in sorted(self.graph.children[node]):
+                dangling.append(DanglingDependency(child, node, self.wanted.get((child, node), 1)))
+            self.graph.remove_node(node)
+        return dangling
 
 
 def _by_app(keys: list[Key]) -> dict[str, list[Key]]:
