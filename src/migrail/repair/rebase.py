@@ -30,7 +30,7 @@ from migrail.graph.parser import Key, ParsedMigration, ParseProblem
 from migrail.repair.merge_state import Operation, current_operation, keeping_published
 from migrail.repair.renumber import new_names, rewrite_dependencies
 from migrail.sources.gitrepo import GitRepo
-from migrail.sources.packages import MigrationPackage
+from migrail.sources.packages import MigrationFile, MigrationPackage
 
 
 class RebaseRefused(MigrailError):
@@ -74,10 +74,7 @@ class RebasePlan:
 def plan_rebase(
     repo: GitRepo, packages: list[MigrationPackage], apps: list[str], onto: str | None = None
 ) -> RebasePlan:
-    known = {p.label for p in packages}
-    for app in apps:
-        if app not in known:
-            raise RebaseRefused(f"no migrations package for app {app!r}")
+    _refuse_unknown_apps(packages, apps)
     leaves = project_graph(packages).leaves_by_app()
     forked = [
         p.path
@@ -85,81 +82,138 @@ def plan_rebase(
         if (not apps or p.label in apps) and len(leaves.get(p.label, [])) > 1
     ]
     operation = keeping_published(repo, current_operation(repo, onto), forked)
-    base_paths = set(repo.tree_entries(operation.base))
-    plan = RebasePlan(operation)
-    remembered = _load_memory(repo, operation)
-    global_map: dict[Key, Key] = dict(remembered)
-    root_maps: dict[str, dict[Key, Key]] = {}
+    planner = _Planner(repo, operation, leaves)
     for package in packages:
         if apps and package.label not in apps:
             continue
+        planner.plan_app(package)
+    if planner.renames_nothing():
+        return planner.plan
+    for package in packages:
+        for migration_file in package.migrations.values():
+            planner.plan_rewrite(package, migration_file)
+    return planner.plan
+
+
+def _refuse_unknown_apps(packages: list[MigrationPackage], apps: list[str]) -> None:
+    """Every app named on the command line must have a migrations package."""
+    known = {p.label for p in packages}
+    for app in apps:
+        if app not in known:
+            raise RebaseRefused(f"no migrations package for app {app!r}")
+
+
+class _Planner:
+    """`plan_rebase`'s two passes: rename each forked app's chain, then rewrite references.
+
+    `global_map` is every rename, remembered from earlier steps of this rebase
+    or planned now; `root_maps` holds, by path, the extra rewrite that points
+    a chain's root from the fork point at the other side's leaf.
+    """
+
+    def __init__(self, repo: GitRepo, operation: Operation, leaves: dict[str, list[Key]]) -> None:
+        """An empty plan, with the renames remembered from earlier steps of this rebase."""
+        self.repo = repo
+        self.operation = operation
+        self.leaves = leaves
+        self.base_paths = set(repo.tree_entries(operation.base))
+        self.plan = RebasePlan(operation)
+        self.remembered = _load_memory(repo, operation)
+        self.global_map: dict[Key, Key] = dict(self.remembered)
+        self.root_maps: dict[str, dict[Key, Key]] = {}
+
+    def plan_app(self, package: MigrationPackage) -> None:
+        """Plan one app's move: its chain renamed after the base's leaf, its root repointed."""
         _refuse_broken(package)
-        if len(leaves.get(package.label, [])) < 2:
-            continue  # linear, or a fork already joined by a merge migration
-        plan.forked = True
-        moving = {n for n, f in package.migrations.items() if f.path not in base_paths}
+        if len(self.leaves.get(package.label, [])) < 2:
+            return  # linear, or a fork already joined by a merge migration
+        self.plan.forked = True
+        moving = {n for n, f in package.migrations.items() if f.path not in self.base_paths}
         if not moving:
-            continue
+            return
         for name in sorted(moving):
-            _refuse_link(repo, package.migrations[name].path)
+            _refuse_link(self.repo, package.migrations[name].path)
         staying = set(package.migrations) - moving
-        chain, roots = _chain(package, moving, remembered)
-        ends = _leaves(package, moving, remembered)
+        chain, roots = self.single_chain(package, moving)
+        base_leaf = _single_leaf(package, staying, self.remembered)
+        if base_leaf is None:
+            return  # the whole app is this branch's: nothing to move after
+        renamed = new_names(chain, base_leaf)
+        self.rename(package, renamed)
+        self.point_roots(package, roots, staying, base_leaf)
+        last = renamed.get(chain[-1], chain[-1])
+        if package.max_migration != render(last):
+            self.plan.max_migrations[package.max_migration_path] = render(last)
+
+    def single_chain(
+        self, package: MigrationPackage, moving: set[str]
+    ) -> tuple[list[str], list[str]]:
+        """The moving migrations in order and their roots; refused unless one root, one leaf."""
+        chain, roots = _chain(package, moving, self.remembered)
+        ends = _leaves(package, moving, self.remembered)
         if len(roots) > 1 or len(ends) > 1:
             # Both sides of the fork are "this branch's": renumbering would fork again.
             sides = ", ".join(sorted(ends | set(roots)))
+            base = self.operation.base_name or self.operation.base[:12]
             raise RebaseRefused(
-                f"{package.label}'s migrations that {operation.base_name or operation.base[:12]} "
+                f"{package.label}'s migrations that {base} "
                 f"lacks are forked themselves ({sides}): name the side to keep with --onto REV "
                 "(the branch whose migrations keep their names); nothing was changed"
             )
-        base_leaf = _single_leaf(package, staying, remembered)
-        if base_leaf is None:
-            continue  # the whole app is this branch's: nothing to move after
-        renamed = new_names(chain, base_leaf)
+        return chain, roots
+
+    def rename(self, package: MigrationPackage, renamed: dict[str, str]) -> None:
+        """Record each new name, in the map references follow and as a file rename."""
         for old, new in renamed.items():
-            global_map[(package.label, old)] = (package.label, new)
+            self.global_map[(package.label, old)] = (package.label, new)
             old_path = package.migrations[old].path
-            plan.renames.append(
+            self.plan.renames.append(
                 Rename(package.label, old, new, old_path, f"{dirname(old_path)}/{new}.py")
             )
+
+    def point_roots(
+        self, package: MigrationPackage, roots: list[str], staying: set[str], base_leaf: str
+    ) -> None:
+        """Each root's dependency on the fork point is to read the base's leaf instead."""
         for root in roots:
             fork = {
                 (package.label, d.written): (package.label, base_leaf)
-                for d in _same_app_deps(package, root, remembered)
+                for d in _same_app_deps(package, root, self.remembered)
                 if d.name in staying and d.name != base_leaf
             }
             if fork:
-                root_maps[package.migrations[root].path] = fork
-        last = renamed.get(chain[-1], chain[-1])
-        if package.max_migration != render(last):
-            plan.max_migrations[package.max_migration_path] = render(last)
+                self.root_maps[package.migrations[root].path] = fork
 
-    if not plan.renames and not root_maps and not remembered:
-        return plan
-    renamed_keys = {k: v for k, v in global_map.items() if k not in remembered}
-    for package in packages:
-        for migration_file in package.migrations.values():
-            mapping = {**global_map, **root_maps.get(migration_file.path, {})}
-            parsed = migration_file.migration
-            if parsed is None or not _refers_to(parsed, mapping):
-                continue  # unreadable files were refused above for the apps that move
-            _refuse_link(repo, migration_file.path)
-            try:
-                original = (repo.root / migration_file.path).read_bytes()
-                rewritten = rewrite_dependencies(original, mapping)
-            except (OSError, SyntaxError, ValueError):
-                continue
-            if rewritten == original:
-                continue
-            plan.contents[migration_file.path] = rewritten
-            for key, target in sorted(renamed_keys.items()):
-                if key[0] != package.label and key[1].encode() in original:
-                    plan.notes.append(
-                        f"updated {migration_file.path}: its dependency on {key[0]}.{key[1]} "
-                        f"now reads {target[0]}.{target[1]}"
-                    )
-    return plan
+    def renames_nothing(self) -> bool:
+        """Whether no reference anywhere can need rewriting: nothing renamed, now or before."""
+        return not self.plan.renames and not self.root_maps and not self.remembered
+
+    def plan_rewrite(self, package: MigrationPackage, migration_file: MigrationFile) -> None:
+        """Rewrite the file's references to renamed migrations, noting other apps' ones."""
+        mapping = {**self.global_map, **self.root_maps.get(migration_file.path, {})}
+        parsed = migration_file.migration
+        if parsed is None or not _refers_to(parsed, mapping):
+            return  # unreadable files were refused above for the apps that move
+        _refuse_link(self.repo, migration_file.path)
+        try:
+            original = (self.repo.root / migration_file.path).read_bytes()
+            rewritten = rewrite_dependencies(original, mapping)
+        except (OSError, SyntaxError, ValueError):
+            return
+        if rewritten == original:
+            return
+        self.plan.contents[migration_file.path] = rewritten
+        self.note_other_apps(package, migration_file.path, original)
+
+    def note_other_apps(self, package: MigrationPackage, path: str, original: bytes) -> None:
+        """Name each rename of another app's migration that the rewritten file mentions."""
+        renamed_keys = {k: v for k, v in self.global_map.items() if k not in self.remembered}
+        for key, target in sorted(renamed_keys.items()):
+            if key[0] != package.label and key[1].encode() in original:
+                self.plan.notes.append(
+                    f"updated {path}: its dependency on {key[0]}.{key[1]} "
+                    f"now reads {target[0]}.{target[1]}"
+                )
 
 
 def apply_plan(repo: GitRepo, plan: RebasePlan) -> list[str]:
