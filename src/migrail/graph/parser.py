@@ -2,6 +2,8 @@
 
 Nothing is imported or executed: the module is parsed with `ast` and the
 `Migration` class body is read for the attributes Django's loader uses.
+Which expression each attribute is bound to is `static_class`'s question;
+this module turns those expressions into a `ParsedMigration`.
 """
 
 from __future__ import annotations
@@ -19,16 +21,40 @@ from dataclasses import dataclass
 from typing import Literal
 
 from migrail.graph.excerpt import excerpt
+from migrail.graph.static_class import (
+    CONSTRUCTORS,
+    GRAPH_ATTRIBUTES,
+    NotStatic,
+    attribute_values,
+    dotted_tail,
+    mentions,
+)
+
+# The two constants moved to `static_class` with the code that reads them; still named here.
+__all__ = [
+    "CONFLICT_MARKER",
+    "CONSTRUCTORS",
+    "GRAPH_ATTRIBUTES",
+    "IRREVERSIBLE_KEPT",
+    "MAX_SOURCE_BYTES",
+    "SOUTH_BASES",
+    "SYNTAX_MESSAGE_LIMIT",
+    "Dependency",
+    "Key",
+    "Operation",
+    "ParseProblem",
+    "ParsedMigration",
+    "ProblemKind",
+    "parse_migration",
+]
 
 Key = tuple[str, str]
 
 CONFLICT_MARKER = re.compile(rb"^(<{7}|\|{7}|={7}|>{7})(?: |$)", re.MULTILINE)
 SOUTH_BASES = frozenset({"SchemaMigration", "DataMigration"})
-GRAPH_ATTRIBUTES = ("dependencies", "replaces", "run_before", "initial", "atomic")
 # Memory, not time, is the limit: `ast` needs about 100 bytes per source byte,
 # and real migrations, squashes included, stay far below this.
 MAX_SOURCE_BYTES = 4 * 2**20
-CONSTRUCTORS = frozenset({"__init__", "__new__"})
 SYNTAX_MESSAGE_LIMIT = 100  # Python's own words, which quote a token at most
 IRREVERSIBLE_KEPT = 20  # named in messages; beyond that, the count says enough
 
@@ -191,7 +217,7 @@ def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:
         if isinstance(node, ast.ClassDef) and node.name == "Migration":
             index = position
     if index is None:
-        bindings = (_mentions(n, {"Migration"}, loads=False) for n in module.body)
+        bindings = (mentions(n, {"Migration"}, loads=False) for n in module.body)
         line = next((found for found in bindings if found is not None), None)
         if line is not None:
             return ParseProblem(
@@ -200,16 +226,16 @@ def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:
         return ParseProblem("no-migration-class", 1, "has no Migration class")
     migration_class = module.body[index]
     assert isinstance(migration_class, ast.ClassDef)
-    base_names = {_dotted_tail(base) for base in migration_class.bases}
+    base_names = {dotted_tail(base) for base in migration_class.bases}
     if base_names & SOUTH_BASES or _imports_south(module):
         return ParseProblem("not-django", migration_class.lineno, "is a South migration")
     try:
         for later in module.body[index + 1 :]:
-            line = _mentions(later, {"Migration"})
+            line = mentions(later, {"Migration"})
             if line is not None:
-                raise _NotStatic("`Migration` changed after its class", line)
+                raise NotStatic("`Migration` changed after its class", line)
         return _read_class(migration_class, module.body[:index])
-    except _NotStatic as err:
+    except NotStatic as err:
         return ParseProblem(
             "not-static", err.line, f"has {err.what} migrail cannot read statically"
         )
@@ -226,23 +252,9 @@ def _imports_south(module: ast.Module) -> bool:
     return False
 
 
-class _NotStatic(Exception):
-    def __init__(self, what: str, line: int) -> None:
-        super().__init__(what)
-        self.what = what
-        self.line = line
-
-
 def _read_class(cls: ast.ClassDef, before: list[ast.stmt]) -> ParsedMigration:
     """The attributes Django's loader reads, looked up as Python would: class, then bases."""
-    if cls.decorator_list or cls.keywords:
-        raise _NotStatic("a decorator or metaclass on `Migration`", cls.lineno)
-    if all(_dotted_tail(base) == "Migration" for base in cls.bases) and not any(
-        isinstance(stmt, ast.ClassDef) and stmt.name == "Migration" for stmt in before
-    ):
-        values = _class_values(cls)  # the usual `class Migration(migrations.Migration)`
-    else:
-        values = _inherited_values(cls, before)
+    values = attribute_values(cls, before)
     operations = values.get("operations")
     return ParsedMigration(
         class_line=cls.lineno,
@@ -260,154 +272,13 @@ def _read_class(cls: ast.ClassDef, before: list[ast.stmt]) -> ParsedMigration:
     )
 
 
-def _inherited_values(cls: ast.ClassDef, before: list[ast.stmt]) -> dict[str, ast.expr]:
-    chain = [k if isinstance(k, str) else _class_values(k) for k in _lookup_chain(cls, before)]
-    values: dict[str, ast.expr] = {}
-    for attr in (*GRAPH_ATTRIBUTES, "operations"):
-        for klass in chain:
-            if isinstance(klass, str):
-                if attr == "dependencies":
-                    raise _NotStatic(
-                        f"`dependencies` inherited from `{excerpt(klass)}`", cls.lineno
-                    )
-                break  # an imported base: Django's default assumed for the rest
-            found = klass.get(attr)
-            if found is not None:
-                values[attr] = found
-                break
-    return values
-
-
-def _lookup_chain(cls: ast.ClassDef, before: list[ast.stmt]) -> list[ast.ClassDef | str]:
-    """`cls` and its bases in lookup order; an imported base, which cannot be read, by name.
-
-    Bases are taken depth first, left to right (Python's MRO for the trees
-    migrations use); Django's own `Migration` ends the chain.
-    """
-    local: dict[str, ast.ClassDef] = {}
-    for stmt in before:
-        if isinstance(stmt, ast.ClassDef):
-            local[stmt.name] = stmt
-    chain: list[ast.ClassDef | str] = []
-    seen: set[int] = set()
-
-    def visit(klass: ast.ClassDef, defined_before: dict[str, ast.ClassDef]) -> None:
-        if id(klass) in seen or len(chain) > 50:
-            return
-        seen.add(id(klass))
-        chain.append(klass)
-        for base in klass.bases:
-            name = base.id if isinstance(base, ast.Name) else None
-            if name is not None and name in defined_before:
-                parent = defined_before[name]
-                visit(parent, {k: v for k, v in defined_before.items() if v.lineno < parent.lineno})
-            elif _dotted_tail(base) == "Migration" or name == "object":
-                continue
-            else:
-                chain.append(ast.unparse(base))
-
-    visit(cls, local)
-    return chain
-
-
-def _class_values(cls: ast.ClassDef) -> dict[str, ast.expr]:
-    """Names bound by plain assignments in a class body; anything else touching them is refused."""
-    values: dict[str, ast.expr] = {}
-    watched = {*GRAPH_ATTRIBUTES}
-    for stmt in cls.body:
-        if isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                _assign(values, target, stmt.value, watched)
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            if stmt.value is not None:
-                values[stmt.target.id] = stmt.value
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if stmt.name in watched:
-                raise _NotStatic(f"a `{stmt.name}` defined by a def or class", stmt.lineno)
-            if stmt.name in CONSTRUCTORS and _touches(stmt, watched):
-                # Django's loader instantiates the class: this code runs.
-                raise _NotStatic(
-                    f"a `{stmt.name}` changing the migration's attributes", stmt.lineno
-                )
-        elif isinstance(stmt, ast.Pass) or (
-            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
-        ):
-            continue
-        else:
-            line = _mentions(stmt, watched)
-            if line is not None:
-                raise _NotStatic("a statement changing the migration's attributes", line)
-    return values
-
-
-def _touches(node: ast.AST, names: set[str]) -> bool:
-    """Does `node` use one of `names`, as a name or as an attribute (`self.dependencies`)?"""
-    return any(
-        (isinstance(n, ast.Name) and n.id in names)
-        or (isinstance(n, ast.Attribute) and n.attr in names)
-        for n in ast.walk(node)
-    )
-
-
-def _assign(
-    values: dict[str, ast.expr], target: ast.expr, value: ast.expr, watched: set[str]
-) -> None:
-    if isinstance(target, ast.Name):
-        values[target.id] = value
-        return
-    if (
-        isinstance(target, (ast.Tuple, ast.List))
-        and isinstance(value, (ast.Tuple, ast.List))
-        and len(target.elts) == len(value.elts)
-        and not any(isinstance(e, ast.Starred) for e in (*target.elts, *value.elts))
-    ):
-        for inner_target, inner_value in zip(target.elts, value.elts, strict=True):
-            _assign(values, inner_target, inner_value, watched)
-        return
-    line = _mentions(target, watched)
-    if line is not None:
-        raise _NotStatic("an assignment to the migration's attributes", line)
-
-
-def _mentions(node: ast.AST, names: set[str], *, loads: bool = True) -> int | None:
-    """The line where code that runs at import binds (or, with `loads`, uses) one of `names`.
-
-    Function bodies are not entered: they do not run when the module is imported.
-    """
-    stack: list[ast.AST] = [node]
-    while stack:
-        current = stack.pop()
-        bound: str | None = None
-        if isinstance(current, ast.Name) and (loads or not isinstance(current.ctx, ast.Load)):
-            bound = current.id
-        elif isinstance(current, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            bound = current.name
-        elif isinstance(current, ast.alias):
-            bound = current.asname or current.name.split(".")[0]
-        elif isinstance(current, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
-            bound = current.name
-        elif isinstance(current, (ast.Global, ast.Nonlocal)) and names & set(current.names):
-            return current.lineno
-        if bound in names or bound == "*":
-            return getattr(current, "lineno", None) or getattr(node, "lineno", 1)
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            stack += current.decorator_list
-            stack += [d for d in (*current.args.defaults, *current.args.kw_defaults) if d]
-            continue
-        if isinstance(current, ast.Lambda):
-            stack += [d for d in (*current.args.defaults, *current.args.kw_defaults) if d]
-            continue
-        stack.extend(ast.iter_child_nodes(current))
-    return None
-
-
 def _read_keys(
     node: ast.expr | None, attr: str, *, swappable: bool = False
 ) -> tuple[Dependency, ...]:
     if node is None:
         return ()
     if not isinstance(node, (ast.List, ast.Tuple)):
-        raise _NotStatic(f"a `{attr}` value", node.lineno)
+        raise NotStatic(f"a `{attr}` value", node.lineno)
     keys = []
     for item in node.elts:
         # Django's loader uses each entry as a dict key: a list there is a TypeError.
@@ -430,7 +301,7 @@ def _read_keys(
             if model is not None:  # swappable_dependency("app.Model"): that app's first
                 keys.append(Dependency(model, "__first__", item.lineno))
                 continue
-        raise _NotStatic(f"a `{attr}` entry", item.lineno)
+        raise NotStatic(f"a `{attr}` entry", item.lineno)
     return tuple(keys)
 
 
@@ -438,7 +309,7 @@ def _swappable_argument(node: ast.expr) -> ast.expr | None:
     """The one argument of a `swappable_dependency(...)` call."""
     if (
         isinstance(node, ast.Call)
-        and _dotted_tail(node.func) == "swappable_dependency"
+        and dotted_tail(node.func) == "swappable_dependency"
         and len(node.args) == 1
         and not node.keywords
     ):
@@ -450,7 +321,7 @@ def _swappable_setting(node: ast.expr) -> str | None:
     # `settings.AUTH_USER_MODEL`, or an app's own settings object
     # (django-oauth-toolkit's `oauth2_settings.REFRESH_TOKEN_MODEL`): the setting's name.
     arg = _swappable_argument(node)
-    if isinstance(arg, ast.Attribute) and _dotted_tail(arg.value):
+    if isinstance(arg, ast.Attribute) and dotted_tail(arg.value):
         return arg.attr
     return None
 
@@ -470,7 +341,7 @@ def _read_bool(node: ast.expr | None, attr: str, *, default: bool | None) -> boo
         return node.value
     if isinstance(node, ast.Constant) and node.value is None and default is None:
         return None
-    raise _NotStatic(f"an `{attr}` value", node.lineno)
+    raise NotStatic(f"an `{attr}` value", node.lineno)
 
 
 def _irreversible(node: ast.expr | None) -> Iterator[Operation]:
@@ -480,11 +351,11 @@ def _irreversible(node: ast.expr | None) -> Iterator[Operation]:
         return
     for item in node.elts:
         if isinstance(item, ast.Call) and not _is_reversible(item):
-            yield Operation(_dotted_tail(item.func), item.lineno, reversible=False)
+            yield Operation(dotted_tail(item.func), item.lineno, reversible=False)
 
 
 def _is_reversible(call: ast.Call) -> bool:
-    name = _dotted_tail(call.func)
+    name = dotted_tail(call.func)
     if name == "RunPython":
         return _has_argument(call, 1, "reverse_code")
     if name == "RunSQL":
@@ -507,11 +378,3 @@ def _argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
 def _has_argument(call: ast.Call, position: int, keyword: str) -> bool:
     value = _argument(call, position, keyword)
     return value is not None and not (isinstance(value, ast.Constant) and value.value is None)
-
-
-def _dotted_tail(node: ast.expr) -> str:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return ""
