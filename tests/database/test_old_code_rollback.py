@@ -8,6 +8,7 @@ only they have; removed apps; SQLite named relative to BASE_DIR.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -433,13 +434,13 @@ def test_a_failed_rollback_then_a_checkout_of_newer_code_still_plans(
     assert project.migrail("install").returncode == 0
 
     out = project.git("checkout", "-q", "B", check=False)
-    assert "unapplying failed (nothing was changed): OperationalError: no such table" in out
+    assert "unapplying shop.0005_e failed (nothing was changed): no such table" in out
     out = project.git("checkout", "-q", "C", check=False)
     assert "stopped midway" not in out
     assert "NodeNotFoundError" not in out
     assert "  - shop.0005_e\n" in out
     assert "  - shop.0004_d\n" in out
-    assert "unapplying failed (nothing was changed): OperationalError: no such table" in out
+    assert "unapplying shop.0005_e failed (nothing was changed): no such table" in out
     applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY id")
     assert applied == [["0001_a"], ["0002_b"], ["0003_c"], ["0004_d"], ["0005_e"]]
 
@@ -531,7 +532,9 @@ def test_a_reverse_given_as_the_refusal_advises_is_the_one_used(project: DjangoP
 
     out = project.git("switch", "main")
     assert "not reversible" not in out
-    assert "  - unapplying shop.0003_bump\n  - unapplying shop.0002_note\n" in out
+    assert re.search(
+        r"  - unapplying shop.0003_bump \(\S+s\)\n  - unapplying shop.0002_note \(", out
+    )
     applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop'")
     assert applied == [["0001_initial"]]
 

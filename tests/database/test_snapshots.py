@@ -752,7 +752,7 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
 
     block.write_text("")  # unapplying 0003_fragile fails until this file is gone
     out = project.git("switch", "main", check=False)
-    assert "migrail: the database was not synced: unapplying failed" in out
+    assert "migrail: the database was not synced: unapplying shop.0003_fragile failed" in out
     out = project.git("switch", "-c", "other")
     assert (
         "migrail: saved database 'default' as the snapshot of 'main' (not synced: it holds the "
@@ -784,7 +784,7 @@ def test_a_manual_sync_that_succeeds_clears_the_not_synced_note(
     feature = fragile_feature(project, block)
     block.write_text("")
     out = project.git("switch", "main", check=False)
-    assert "migrail: the database was not synced: unapplying failed" in out
+    assert "migrail: the database was not synced: unapplying shop.0003_fragile failed" in out
     (note,) = (project.root / ".git/migrail/snapshots/unsynced").glob("*.json")
     # As a note written while the server was down has it: no leaves to compare with later.
     note.write_text(json.dumps({"commit": feature, "leaves": None}))

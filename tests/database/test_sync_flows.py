@@ -234,10 +234,12 @@ def test_sync_killed_mid_rollback_resumes(db_project: tuple[DjangoProject, str])
         text=True,
     )
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if "unapplying shop.0002_stock" in line:
-            break
-    time.sleep(2)  # inside 0003_slow's reverse
+    seen = ""
+    while "unapplying shop.0003_slow" not in seen:  # its line stays open while it runs
+        char = proc.stdout.read(1)
+        assert char, seen
+        seen += char
+    time.sleep(1)  # inside 0003_slow's reverse
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     out = sync(project)

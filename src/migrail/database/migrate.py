@@ -73,13 +73,14 @@ def run_plan(executor: Any, plan: Plan, progress: ProgressCallback | None = None
     targets = [] if any(backwards for _, backwards in plan) else _leaves(executor)
     try:
         after = executor.migrate(targets, plan=plan, state=before.clone())
-    except MigrailError:
-        raise
-    except Exception as err:
-        if reporter.current is None:
+    except BaseException as err:
+        running = reporter.current
+        if running is None:
             raise
         reporter.failed()
-        raise MigrationFailed(reporter.current, reporter.backwards, err) from err
+        if isinstance(err, MigrailError) or not isinstance(err, Exception):
+            raise
+        raise MigrationFailed(running, reporter.backwards, err) from err
     finally:
         executor.progress_callback = None
     emit_post_migrate_signal(0, False, alias, apps=_rendered(after), plan=plan)

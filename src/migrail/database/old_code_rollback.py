@@ -299,7 +299,7 @@ def _die_with_parent() -> None:
 
 def _child(spec: RollbackSpec) -> None:
     from migrail.database.loader import LoadedMigrations
-    from migrail.database.output import print_progress
+    from migrail.database.output import ProgressPrinter
     from migrail.database.plan import plan_sync
     from migrail.database.rollback import check_rollback, roll_back
     from migrail.sources.config import load_config
@@ -338,7 +338,7 @@ def _child(spec: RollbackSpec) -> None:
                 loaded,
                 spec.rev,
                 backup=spec.backup,
-                progress=print_progress,
+                progress=ProgressPrinter(),
             )
     Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply, "backup": backup}))
 

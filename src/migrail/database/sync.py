@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from migrail.database.effects import drops_hold_rows
+from migrail.database.errors import lock_in_chain
 from migrail.database.loader import LoadedMigrations
 from migrail.database.migrate import MigrationFailed, forward_plan, run_plan
 from migrail.database.orphan_sources import remember_applied_sources, squash_history
-from migrail.database.output import print_progress
+from migrail.database.output import ProgressPrinter
 from migrail.database.plan import (
     JOIN_FORK,
     SyncPlan,
@@ -180,11 +181,11 @@ class SyncSession:
                         loaded,
                         self.options.from_rev,
                         backup=self._backup_wanted(),
-                        progress=print_progress,
+                        progress=ProgressPrinter(),
                     )
             if self.target is not None:
                 return EXIT_CLEAN
-            if rolled_back:  # after the orphans' packages are gone: what this tree has
+            if rolled_back:  # what is applied changed; the orphans' packages are gone
                 loaded.reload_tree()
             self._migrate(loaded, plan)
         state = "matches the working tree"
@@ -244,6 +245,7 @@ class SyncSession:
         """The forward part: `migrate`, after a copy of what it drops; then remember sources."""
         if plan.record:  # before `migrate`, which would run them again
             _record_applied(self.connection, plan.record)
+            loaded.reload_tree()  # what is applied changed
         self._keep_what_migrate_drops(plan)
         migrate_forward(loaded)
         remember_applied_sources(self.repo, self.connection, loaded.tree, keep=plan.edited)
@@ -351,8 +353,10 @@ def migrate_forward(loaded: LoadedMigrations) -> None:
         raise MigrailError(f"`migrate` stopped: {err}") from err
     try:
         with giving_up_on_locks(connection, "migrate"):
-            run_plan(executor, plan, print_progress)
+            run_plan(executor, plan, ProgressPrinter())
     except MigrationFailed as err:
+        if lock_in_chain(err.cause):  # the database, not the migration: the guard names it
+            raise err.cause from None
         keys = [(m.app_label, m.name) for m, _ in plan]
         left = keys[keys.index(err.key) :] if err.key in keys else [err.key]
         names = ", ".join(f"{app}.{name}" for app, name in left)
