@@ -31,7 +31,10 @@ def test_a_relative_sqlite_name_is_the_project_directorys_file(tmp_path: Path) -
     shop = project.root / "shop"
     status = migrail_in(project, shop, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout == "migrail: database 'default' (sqlite) matches the working tree\n"
+    assert status.stdout == (
+        "migrail: settings project.settings, project directory .\n"
+        "migrail: database 'default' (sqlite) matches the working tree\n"
+    )
     project.git("switch", "-q", "main")
     proc = migrail_in(project, shop, "sync")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -299,6 +299,7 @@ def _die_with_parent() -> None:
 
 def _child(spec: RollbackSpec) -> None:
     from migrail.database.loader import LoadedMigrations
+    from migrail.database.old_code_paths import old_tree_path, point_editable_finders
     from migrail.database.output import ProgressPrinter
     from migrail.database.plan import plan_sync
     from migrail.database.rollback import check_rollback, roll_back
@@ -309,9 +310,14 @@ def _child(spec: RollbackSpec) -> None:
     tree_dir = Path(spec.tree_dir)
     config = load_config(tree_dir, git_root=repo.root)
     module, project_dir = settings_module(tree_dir, config)
-    # This commit's code first; the live project after it, for untracked local modules.
-    sys.path[:] = [p for p in sys.path if p not in ("", str(project_dir))]
-    sys.path[:0] = [str(project_dir), spec.live_project_dir]
+    # This commit's code first, wherever the project imports from (its directory,
+    # PYTHONPATH, src/, editable installs); the live project after it, for untracked
+    # local modules.
+    live_root = Path(spec.repo_root)
+    sys.path[:] = old_tree_path(
+        [str(project_dir), spec.live_project_dir, *sys.path], live_root, tree_dir
+    )
+    point_editable_finders(live_root, tree_dir)
     try:
         _start_old_django(module, tree_dir, config, spec.databases)
     except Exception as err:  # settings that read a file the commit's tree lacks, say

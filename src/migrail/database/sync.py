@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from migrail.database.effects import drops_hold_rows
@@ -83,9 +84,10 @@ def run_status(
 ) -> int:
     from django.db import connections
 
-    from migrail.database.settings import setup_django
+    from migrail.database.settings import project_directory, setup_django
 
     setup_django(repo.root, config)
+    print(_settings_line(repo, project_directory()))
     status = EXIT_CLEAN
     for alias in database_aliases(config, database):
         _refuse_unsafe(alias, config, read_only=True)
@@ -100,6 +102,18 @@ def run_status(
         if not plan.in_step:
             status = EXIT_FINDINGS
     return status
+
+
+def _settings_line(repo: GitRepo, project_dir: Path) -> str:
+    """Which settings and project directory Django was started with, as a user finds them."""
+    import os
+
+    try:
+        shown = project_dir.resolve().relative_to(repo.root.resolve()).as_posix() or "."
+    except ValueError:
+        shown = str(project_dir)
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    return f"migrail: settings {module}, project directory {shown}"
 
 
 def _refuse_unsafe(alias: str, config: Config, *, read_only: bool = False) -> None:
