@@ -279,3 +279,28 @@ def test_a_forward_switch_that_drops_a_column_holding_rows_backs_it_up_first(
     restored = p.migrail("restore", backup)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert p.query("SELECT price FROM shop_item") == [[5]]
+
+
+def test_an_app_only_the_branch_left_installs_is_rolled_back_to_zero(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """`django.contrib.sites`, added to INSTALLED_APPS on a branch: switching away rolls it
+    back to zero with that branch's code, as `migrate sites zero` before the checkout does."""
+    p, copy_name = shaped
+    p.git("switch", "-q", "-c", "sites")
+    p.apps.append("django.contrib.sites")
+    p.write_settings("SITE_ID = 1\n")
+    p.commit("sites")
+    assert p.manage("migrate").returncode == 0
+    assert p.query("SELECT domain FROM django_site") == [["example.com"]]
+
+    copy_database(p, copy_name)
+    migrate_by_hand(p, copy_name, "sites", "zero")
+    out = switch(p, "switch", "main")
+    migrate_by_hand(p, copy_name)
+
+    assert "  - unapplying sites.0001_initial (" in out
+    assert p.query("SELECT COUNT(*) FROM django_migrations WHERE app = 'sites'") == [[0]]
+    assert_same_as_by_hand(p, copy_name)
+    status = p.migrail("status")
+    assert status.returncode == 0, status.stdout + status.stderr

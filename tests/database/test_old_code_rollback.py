@@ -250,6 +250,7 @@ def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
     proc = real.migrail("status")
     assert (proc.returncode, proc.stderr) == (1, "")
     assert proc.stdout == (
+        "migrail: settings project.settings, project directory .\n"
         "migrail: database 'default' (sqlite) is out of step\n"
         "  shop: tree leaf 0001_initial; last applied 0003_fill\n"
         "    orphan (applied, not in the tree): shop.0002_stock\n"

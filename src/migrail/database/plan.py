@@ -76,6 +76,10 @@ class Target:
 
     keys: frozenset[Key]
     apps: frozenset[str]
+    # Apps from outside the work tree (contrib, third-party) the checkout no longer installs:
+    # rolled back to zero by the code that still installs them, as a person removing the
+    # package would; an app that code does not install either is left alone.
+    uninstalled: frozenset[str] = frozenset()
 
 
 def static_target(repo: GitRepo, config: Config, rev: str | None) -> Target:
@@ -137,7 +141,10 @@ def plan_sync(
     if target is None:
         target = tree_target(tree)
     else:
-        target = Target(target.keys | outside_keys(tree, first_party), target.apps)
+        outside = outside_keys(tree, first_party)
+        removing = target.uninstalled & set(tree.migrated_apps)
+        kept = frozenset(k for k in outside if k[0] not in removing)
+        target = Target(target.keys | kept, target.apps | removing)
     gone = applied - target.keys
     candidates = sorted(k for k in gone if k[0] in first_party | target.apps)
     not_installed = sorted({k[0] for k in gone} - {k[0] for k in candidates})

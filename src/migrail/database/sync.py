@@ -331,15 +331,30 @@ def _orphans_need_old_code(
         gone -= {k for k in gone if k in history and history[k] <= target.keys}  # its record
     apps = set(target.apps)
     uninstalled = {app for app, _ in gone} - apps
+    packages: set[str] = set()
     if uninstalled:
         # Removed with its code: rolled back. Only uninstalled in settings, its migrations
         # still in the tree: left alone, as a switch that changes no migration leaves it.
         kept = static_target(repo, config, None).apps
-        removed = static_target(repo, config, from_rev).apps - kept
-        apps |= uninstalled & removed
-    if not any(app in apps for app, _ in gone):
+        had = static_target(repo, config, from_rev).apps
+        apps |= uninstalled & (had - kept)
+        # An app from outside the work tree (contrib, a package) that a settings change took
+        # out of INSTALLED_APPS: rolled back by the code that installs it, if it does.
+        if _settings_changed(repo, from_rev):
+            packages = uninstalled - had - kept
+    if not packages and not any(app in apps for app, _ in gone):
         return None
-    return Target(target.keys, frozenset(apps))
+    return Target(target.keys, frozenset(apps), frozenset(packages))
+
+
+def _settings_changed(repo: GitRepo, from_rev: str) -> bool:
+    """Whether a settings file differs between `from_rev` and the working tree."""
+    from migrail.sources.checkout_decision import SETTINGS_PATHSPECS
+
+    names = repo.run(
+        "diff", "--name-only", "--end-of-options", from_rev, "--", *SETTINGS_PATHSPECS, check=False
+    )
+    return names.strip() != b""
 
 
 def _record_applied(connection: Any, record: dict[Key, str]) -> None:

@@ -16,7 +16,8 @@ MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
 # What a checkout that may change the migrations to apply touches: the migrations, and the
 # settings, where a branch adds an app from site-packages (`django.contrib.sites`, a
 # third-party package) to INSTALLED_APPS, or points MIGRATION_MODULES elsewhere.
-CHECKOUT_PATHSPECS = (*MIGRATION_PATHSPECS, ":(glob)**/*settings*.py", ":(glob)**/settings/**")
+SETTINGS_PATHSPECS = (":(glob)**/*settings*.py", ":(glob)**/settings/**")
+CHECKOUT_PATHSPECS = (*MIGRATION_PATHSPECS, *SETTINGS_PATHSPECS)
 _FALSE = ("false", "no", "off", "0", "")
 
 
