@@ -14,6 +14,8 @@ from typing import Any
 
 from migrail.database.backup import Backup
 from migrail.database.engines import UnknownEngine, engine_for
+from migrail.database.engines.base import DatabaseInUse
+from migrail.database.identity import identity_of
 from migrail.errors import MigrailError
 
 
@@ -22,4 +24,11 @@ def load_backup(backup: Backup, settings: Mapping[str, Any]) -> None:
         engine = engine_for(backup.vendor)
     except UnknownEngine as err:
         raise MigrailError(f"migrail cannot restore a {backup.vendor} backup") from err
-    engine.load(backup, settings)
+    try:
+        engine.load(backup, settings)
+    except DatabaseInUse as err:
+        live = identity_of(backup.database.alias, backup.vendor, settings).describe()
+        raise MigrailError(
+            f"cannot restore {backup.name}: {live} is in use by another session "
+            "(a running server or shell?); stop it and try again; nothing was changed"
+        ) from err.__cause__

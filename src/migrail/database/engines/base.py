@@ -16,19 +16,44 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from migrail.errors import MigrailError
-
-if TYPE_CHECKING:
-    from migrail.database.backup import Backup
-    from migrail.database.identity import DatabaseIdentity
-    from migrail.database.snapshot_store import Snapshot, SnapshotStore
 
 LOCAL_HOSTS = frozenset({"", "localhost", "localhost.localdomain"})
 SETTLE_WAIT = 60.0  # seconds a replay waits for a killed run's copy still on the server
 
 Step = list[str]
+
+
+class Database(Protocol):
+    """What an engine reads of a `DatabaseIdentity` (kept apart: identity imports engines)."""
+
+    @property
+    def alias(self) -> str: ...
+
+
+class Backup(Protocol):
+    """What an engine reads of a `backup.Backup`."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class Snapshot(Protocol):
+    """What an engine reads of a `snapshot_store.Snapshot`."""
+
+    @property
+    def object_name(self) -> str: ...
+
+
+class SnapshotStore(Protocol):
+    """What an engine reads of a `snapshot_store.SnapshotStore`."""
+
+    def file_for(self, snapshot: Any) -> Path: ...
 
 
 class UnknownEngine(MigrailError):
@@ -48,6 +73,10 @@ class DumpFailed(MigrailError):
     def __init__(self, cause: str) -> None:
         self.cause = cause
         super().__init__(cause)
+
+
+class DatabaseInUse(MigrailError):
+    """A load cannot replace the database: another session has it open. Nothing changed."""
 
 
 class SnapshotUnavailable(MigrailError):
@@ -187,7 +216,7 @@ class Engine:
     # -- backups ---------------------------------------------------------------------
 
     def dump(
-        self, database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: IO[bytes]
+        self, database: Database, settings: Mapping[str, Any], path: Path, out: IO[bytes]
     ) -> None:
         """Write a dump of the database to `out` (the open file at `path`); `DumpFailed`."""
         raise NotImplementedError

@@ -8,24 +8,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from migrail.database.client_programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.database.engines.base import (
+    Backup,
+    Database,
     Destination,
     DumpFailed,
     Engine,
+    Snapshot,
     SnapshotSteps,
+    SnapshotStore,
     Step,
     client_settings,
     ini_section,
 )
 from migrail.errors import MigrailError
-
-if TYPE_CHECKING:
-    from migrail.database.backup import Backup
-    from migrail.database.identity import DatabaseIdentity
-    from migrail.database.snapshot_store import Snapshot, SnapshotStore
 
 MYSQLDUMP_END = b"-- Dump completed"
 SCRATCH = "_migrail_restore"
@@ -76,7 +75,7 @@ class MysqlEngine(Engine):
         return [program, *flags, *parameters, *names], environ
 
     def dump(
-        self, database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: IO[bytes]
+        self, database: Database, settings: Mapping[str, Any], path: Path, out: IO[bytes]
     ) -> None:
         command, env = self.client_command("mysqldump", settings, ["--single-transaction"])
         try:

@@ -10,24 +10,24 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from migrail.database.client_programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.database.engines.base import (
+    Backup,
+    Database,
+    DatabaseInUse,
     Destination,
     DumpFailed,
     Engine,
+    Snapshot,
     SnapshotSteps,
+    SnapshotStore,
     Step,
     client_settings,
     ini_section,
 )
 from migrail.errors import MigrailError
-
-if TYPE_CHECKING:
-    from migrail.database.backup import Backup
-    from migrail.database.identity import DatabaseIdentity
-    from migrail.database.snapshot_store import Snapshot, SnapshotStore
 
 SCRATCH = "_migrail_restore"
 OLD = "_migrail_old"
@@ -83,7 +83,7 @@ class PostgresqlEngine(Engine):
         return [program, *connection, *named, *parameters], environ
 
     def dump(
-        self, database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: IO[bytes]
+        self, database: Database, settings: Mapping[str, Any], path: Path, out: IO[bytes]
     ) -> None:
         wait = lock_wait_seconds()
         command, env = self.client_command(
@@ -136,13 +136,7 @@ class PostgresqlEngine(Engine):
                 psql(swap)
             except ProgramFailed as err:
                 if "being accessed by other users" in err.stderr:
-                    from migrail.database.identity import identity_of
-
-                    live = identity_of(backup.database.alias, self.vendor, settings).describe()
-                    raise MigrailError(
-                        f"cannot restore {backup.name}: {live} is in use by another session "
-                        "(a running server or shell?); stop it and try again; nothing was changed"
-                    ) from err
+                    raise DatabaseInUse(str(err)) from err
                 raise
         except BaseException:
             psql(f"DROP DATABASE IF EXISTS {pg_quote(scratch)}")

@@ -10,22 +10,21 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from migrail.database.client_programs import lock_wait_seconds
 from migrail.database.engines.base import (
+    Backup,
     CopyGaveUp,
+    Database,
     DumpFailed,
     Engine,
+    Snapshot,
     SnapshotSteps,
+    SnapshotStore,
     Step,
 )
 from migrail.errors import MigrailError
-
-if TYPE_CHECKING:
-    from migrail.database.backup import Backup
-    from migrail.database.identity import DatabaseIdentity
-    from migrail.database.snapshot_store import Snapshot, SnapshotStore
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 NOTICE_AFTER = 2.0  # seconds a copy waits for a lock before it says so
@@ -53,7 +52,7 @@ class SqliteEngine(Engine):
     stores_in_file = True
 
     def dump(
-        self, database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: IO[bytes]
+        self, database: Database, settings: Mapping[str, Any], path: Path, out: IO[bytes]
     ) -> None:
         try:
             sqlite_copy(str(settings["NAME"]), path)
