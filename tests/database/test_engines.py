@@ -17,6 +17,7 @@ from migrail.database.engines import (
     engine_for,
     engine_named_in,
     is_lock_timeout,
+    rules_for,
     stores_in_file,
 )
 from migrail.database.identity import identity_of
@@ -135,6 +136,9 @@ def test_engines_are_chosen_by_vendor_and_by_engine_path() -> None:
     assert not stores_in_file({"ENGINE": "django.db.backends.mysql"})
     with pytest.raises(MigrailError):
         engine_for("sqlite").client_command("psql", {})
+    generic = rules_for("oracle")  # a backend migrail does not know: nothing engine-specific
+    assert not generic.bounds_lock_waits
+    assert rules_for("mysql") is engine_for("mysql")
 
 
 class _PgLockTimeout(Exception):

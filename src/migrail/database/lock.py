@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from migrail.database.engines import find_engine
+from migrail.database.engines import rules_for
 
 
 @contextmanager
@@ -35,9 +35,5 @@ def file_lock(directory: Path, alias: str) -> Iterator[None]:
 
 @contextmanager
 def _server_lock(connection: Any) -> Iterator[None]:
-    engine = find_engine(connection.vendor)
-    if engine is None:
-        yield  # a backend migrail does not know: the file lock alone
-        return
-    with engine.server_lock(connection):
+    with rules_for(connection.vendor).server_lock(connection):
         yield

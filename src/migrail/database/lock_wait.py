@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from migrail.database.client_programs import lock_wait_seconds
-from migrail.database.engines import Engine, find_engine, is_lock_timeout
+from migrail.database.engines import Engine, is_lock_timeout, rules_for
 from migrail.errors import MigrailError
 
 NOTICE_AFTER = 2.0  # seconds before the watcher first looks
@@ -33,8 +33,8 @@ class LockWaitExceeded(MigrailError):
 @contextmanager
 def giving_up_on_locks(connection: Any, what: str) -> Iterator[None]:
     """Run `what` on `connection` with a bounded lock wait and a notice while it waits."""
-    engine = find_engine(connection.vendor)
-    if engine is None or not engine.bounds_lock_waits:
+    engine = rules_for(connection.vendor)
+    if not engine.bounds_lock_waits:
         yield
         return
     wait = lock_wait_seconds()

@@ -16,6 +16,7 @@ from migrail.database.engines.postgresql import PostgresqlEngine
 from migrail.database.engines.sqlite import SqliteEngine
 
 ENGINES: tuple[Engine, ...] = (SqliteEngine(), PostgresqlEngine(), MysqlEngine())
+GENERIC = Engine()  # the rules for a backend migrail does not know
 _BY_VENDOR = {engine.vendor: engine for engine in ENGINES}
 
 
@@ -30,6 +31,12 @@ def engine_for(vendor: str) -> Engine:
 def find_engine(vendor: str) -> Engine | None:
     """The engine for `vendor`, or None for a backend migrail does not know."""
     return _BY_VENDOR.get(vendor)
+
+
+def rules_for(vendor: str) -> Engine:
+    """The engine for `vendor`; for a backend migrail does not know, the base `Engine`: no
+    server lock, no bounded lock wait, a plain row probe, constraint checks left alone."""
+    return _BY_VENDOR.get(vendor, GENERIC)
 
 
 def engine_of(connection: Any) -> Engine:
@@ -72,5 +79,6 @@ __all__ = [
     "engine_of",
     "find_engine",
     "is_lock_timeout",
+    "rules_for",
     "stores_in_file",
 ]
