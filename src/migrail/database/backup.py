@@ -1,8 +1,8 @@
 """Backups of a database, kept under git's common directory: taken, listed, pruned.
 
-SQLite uses the online backup API; PostgreSQL `pg_dump -Fc`; MySQL and MariaDB
-`mysqldump`. Each dump `X` gets `X.json`, written last (atomically): the
-database it came from, the branch and commit, the applied migrations, a
+Each engine dumps its own way (`Engine.dump`: SQLite's online backup API, PostgreSQL's
+`pg_dump -Fc`, MySQL and MariaDB's `mysqldump`). Each dump `X` gets `X.json`, written
+last (atomically): the database it came from, the branch and commit, the applied migrations, a
 SHA-256 of the dump, the time in UTC and the size. A dump without its
 metadata is what a killed run left behind, and the next run removes it.
 Files are 0600 in 0700 directories whatever the umask: dumps of a server
@@ -15,7 +15,6 @@ import errno
 import hashlib
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,21 +23,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from migrail.database.client_programs import (
-    ProgramFailed,
-    ProgramMissing,
-    lock_wait_seconds,
-    mysql_args,
-    pg_args,
-    run_program,
-)
+from migrail.database.client_programs import ProgramMissing
+from migrail.database.engines import ENGINES, UnknownEngine, engine_for
+from migrail.database.engines.base import DumpFailed
 from migrail.database.identity import DatabaseIdentity
 from migrail.database.private_files import private_directory, write_private_json
 from migrail.errors import MigrailError
 from migrail.graph.parser import Key
 from migrail.sources.processes import process_alive
 
-SUFFIXES = {"sqlite": "sqlite3", "postgresql": "dump", "mysql": "sql"}
+SUFFIXES = {engine.vendor: engine.backup_suffix for engine in ENGINES}
 METADATA = ".json"
 PARTIAL = ".partial"  # `.NAME.PID.partial` while the dump is written
 
@@ -95,12 +89,13 @@ def take_backup(
         now = time.time_ns()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 10**9))
         stamp += f"-{now // 1000 % 10**6:06d}"  # microseconds: names sort in time order
-        suffix = SUFFIXES.get(database.vendor)
-        if suffix is None:
+        try:
+            suffix = engine_for(database.vendor).backup_suffix
+        except UnknownEngine as err:
             raise MigrailError(
                 f"migrail cannot back up a {database.vendor} database; "
                 "use --no-backup to go on without"
-            )
+            ) from err
         path = directory / f"{stamp}-{database.alias}.{suffix}"
         partial = directory / f".{path.name}.{os.getpid()}{PARTIAL}"
         with _new_private_file(partial) as out:
@@ -229,58 +224,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
-    """SQLite's online backup: a consistent copy even while another connection writes.
-
-    The target is written in one transaction: a failure leaves it as it was.
-    """
-    source = sqlite3.connect(Path(source_path).resolve().as_uri() + "?mode=ro", uri=True)
-    target = sqlite3.connect(target_path)
-    try:
-        with target:
-            source.backup(target)
-    finally:
-        source.close()
-        target.close()
-
-
 def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: Any) -> None:
     try:
-        _dump_by_engine(database, settings, path, out)
+        engine_for(database.vendor).dump(database, settings, path, out)
     except ProgramMissing as err:
         raise _cannot_back_up(database, f"{err}; install it, or sync with --no-backup") from err
-
-
-def _dump_by_engine(
-    database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, out: Any
-) -> None:
-    name = str(settings["NAME"])
-    if database.vendor == "sqlite":
-        try:
-            sqlite_copy(name, path)
-        except sqlite3.Error as err:
-            raise _cannot_back_up(database, str(err)) from err
-    elif database.vendor == "postgresql":
-        wait = lock_wait_seconds()
-        command = ["pg_dump", "-Fc", f"--lock-wait-timeout={wait}s", *pg_args(settings), name]
-        notice = (
-            f"migrail: waiting for pg_dump of database {database.alias!r}: another session "
-            f"holds a lock on a table (migrail gives up after {wait}s)"
-        )
-        try:
-            run_program(command, settings, stdout=out, slow_notice=notice)
-        except ProgramFailed as err:
-            if "could not obtain lock" in err.stderr or "statement timeout" in err.stderr:
-                raise _cannot_back_up(
-                    database, f"another session held a table locked for {wait}s"
-                ) from err
-            raise _cannot_back_up(database, str(err)) from err
-    else:
-        command = ["mysqldump", *mysql_args(settings), "--single-transaction", name]
-        try:
-            run_program(command, settings, stdout=out)
-        except ProgramFailed as err:
-            raise _cannot_back_up(database, str(err)) from err
+    except DumpFailed as err:
+        raise _cannot_back_up(database, err.cause) from err.__cause__
 
 
 def _cannot_back_up(database: DatabaseIdentity, cause: str) -> MigrailError:

@@ -1,5 +1,5 @@
-"""Command lines for the database servers' own programs (`pg_dump`, `pg_restore`, `psql`,
-`mysqldump`, `mysql`), run with the connection settings of a Django database.
+"""Running the database servers' own programs (`pg_dump`, `pg_restore`, `psql`,
+`mysqldump`, `mysql`), whose command lines the engines build (`Engine.client_command`).
 
 Passwords go through the environment, never the command line; a program that
 fails ends in a `MigrailError` carrying its first error line.
@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO
 
 from migrail.errors import MigrailError
 
@@ -28,17 +28,19 @@ def lock_wait_seconds() -> int:
 
 def run_program(
     command: list[str],
-    settings: Mapping[str, Any],
+    env: Mapping[str, str],
     *,
     stdin: IO[bytes] | None = None,
     stdout: IO[bytes] | int | None = subprocess.PIPE,
     slow_notice: str | None = None,
 ) -> bytes:
-    """Run `command`; print `slow_notice` when it has not finished after a second."""
+    """Run `command` with `env` added to the environment (an engine's `client_command`
+    builds both); print `slow_notice` when it has not finished after a second."""
     if shutil.which(command[0]) is None:
         raise ProgramMissing(f"{command[0]} is not installed (not found on PATH)")
-    env = {**os.environ, **_password_env(command[0], settings)}
-    proc = subprocess.Popen(command, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE
+    )
     try:
         out, err = proc.communicate(timeout=1 if slow_notice else None)
     except subprocess.TimeoutExpired:
@@ -59,45 +61,3 @@ class ProgramFailed(MigrailError):
         self.program = program
         self.stderr = stderr
         super().__init__(f"{program} failed: {lines[0] if lines else 'no message'}")
-
-
-def pg_args(settings: Mapping[str, Any]) -> list[str]:
-    options: Mapping[str, Any] = settings.get("OPTIONS") or {}
-    host = settings.get("HOST") or options.get("host")
-    args = []
-    if host:
-        args += ["-h", str(host)]
-    if settings.get("PORT") or options.get("port"):
-        args += ["-p", str(settings.get("PORT") or options.get("port"))]
-    if settings.get("USER") or options.get("user"):
-        args += ["-U", str(settings.get("USER") or options.get("user"))]
-    return args
-
-
-def mysql_args(settings: Mapping[str, Any]) -> list[str]:
-    """Host first from OPTIONS (they win in Django's MySQL backend), as the driver connects."""
-    options: Mapping[str, Any] = settings.get("OPTIONS") or {}
-    args = []
-    if options.get("read_default_file"):
-        args.append(f"--defaults-extra-file={options['read_default_file']}")
-    host = str(options.get("host") or settings.get("HOST") or "")
-    socket = str(options.get("unix_socket") or "")
-    if host.startswith("/"):
-        socket, host = host, ""
-    if host:
-        args.append(f"--host={host}")
-    if socket:
-        args.append(f"--socket={socket}")
-    if settings.get("PORT") or options.get("port"):
-        args.append(f"--port={settings.get('PORT') or options.get('port')}")
-    if settings.get("USER") or options.get("user"):
-        args.append(f"--user={settings.get('USER') or options.get('user')}")
-    return args
-
-
-def _password_env(program: str, settings: Mapping[str, Any]) -> dict[str, str]:
-    options: Mapping[str, Any] = settings.get("OPTIONS") or {}
-    password = settings.get("PASSWORD") or options.get("password") or options.get("passwd")
-    if not password:
-        return {}
-    return {"MYSQL_PWD" if program.startswith("mysql") else "PGPASSWORD": str(password)}

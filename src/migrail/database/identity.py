@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrail.database.engines import ENGINES, find_engine
 from migrail.database.safety import destinations
 
-DEFAULT_PORTS = {"postgresql": "5432", "mysql": "3306"}
+DEFAULT_PORTS = {engine.vendor: engine.default_port for engine in ENGINES if engine.default_port}
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class DatabaseIdentity:
 
     def describe(self) -> str:
         """`sqlite /path/db.sqlite3`, `postgresql 'app' on 127.0.0.1:5432`: the settings' host."""
-        if self.vendor == "sqlite":
-            return f"sqlite {self.name}"
+        if _in_file(self.vendor):
+            return f"{self.vendor} {self.name}"
         host = self.settings_host or self.host
         if host.startswith(("/", "@")):
             return f"{self.vendor} {self.name!r} on socket {host}"
@@ -55,7 +56,7 @@ class DatabaseIdentity:
 
 def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> DatabaseIdentity:
     name = str(settings_dict.get("NAME") or "")
-    if vendor == "sqlite":
+    if _in_file(vendor):
         return DatabaseIdentity(vendor, str(Path(name).resolve()), "", "", alias)
     places = destinations(settings_dict)
     spelled = places[0].host if places and places[0].host else ""
@@ -64,3 +65,8 @@ def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> Da
         host = "localhost"  # every local spelling names this machine's server
     port = str(settings_dict.get("PORT") or "") or DEFAULT_PORTS.get(vendor, "")
     return DatabaseIdentity(vendor, name, host, port, alias, spelled)
+
+
+def _in_file(vendor: str) -> bool:
+    engine = find_engine(vendor)
+    return engine is not None and engine.stores_in_file

@@ -1,17 +1,17 @@
 """One sync at a time per database: a file lock under git's common directory
 (shared by linked worktrees), plus the server's own advisory lock on
-PostgreSQL and MySQL/MariaDB for worktrees that share a server database."""
+PostgreSQL and MySQL/MariaDB (`Engine.server_lock`) for worktrees that share a
+server database."""
 
 from __future__ import annotations
 
 import fcntl
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from migrail.errors import MigrailError
+from migrail.database.engines import rules_for
 
 
 @contextmanager
@@ -35,25 +35,5 @@ def file_lock(directory: Path, alias: str) -> Iterator[None]:
 
 @contextmanager
 def _server_lock(connection: Any) -> Iterator[None]:
-    name = f"migrail:{connection.settings_dict.get('NAME')}"
-    key = zlib.crc32(name.encode())
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-    elif connection.vendor == "mysql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 600)", [name[:64]])
-            if cursor.fetchone()[0] != 1:
-                raise MigrailError("timed out waiting for another migrail sync of this database")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT RELEASE_LOCK(%s)", [name[:64]])
-    else:
+    with rules_for(connection.vendor).server_lock(connection):
         yield

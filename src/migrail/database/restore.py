@@ -22,6 +22,7 @@ from migrail.database.backup import (
 )
 from migrail.database.backup_check import BadBackup, verify_backup
 from migrail.database.backup_load import load_backup
+from migrail.database.engines import find_engine
 from migrail.database.identity import DatabaseIdentity, identity_of
 from migrail.database.journal import protected_backups
 from migrail.database.lock import file_lock
@@ -145,7 +146,8 @@ def listing_table(backups: list[Backup]) -> list[str]:
 def _back_up_current_state(
     repo: GitRepo, config: Config, connection: Any, database: DatabaseIdentity, *, keep: str
 ) -> Backup | None:
-    if database.vendor == "sqlite" and not Path(database.name).is_file():
+    engine = find_engine(database.vendor)
+    if engine is not None and engine.stores_in_file and not Path(database.name).is_file():
         return None  # nothing there to lose
     backup = take_backup(
         backups_dir(repo),

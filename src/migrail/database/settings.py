@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from migrail.database.engines import stores_in_file
 from migrail.database.errors import syntax_error_text
 from migrail.errors import MigrailError
 from migrail.sources.config import Config
@@ -107,7 +108,7 @@ def anchor_sqlite_names(databases: dict[str, Any], project_dir: Path) -> None:
     for settings_dict in databases.values():
         name = settings_dict.get("NAME")
         if (
-            "sqlite" in str(settings_dict.get("ENGINE", ""))
+            stores_in_file(settings_dict)
             and isinstance(name, (str, os.PathLike))
             and str(name) not in ("", ":memory:")
             and not str(name).startswith("file:")
@@ -126,7 +127,7 @@ def require_sqlite_files(root: Path, config: Config, command: str, database: str
         settings_dict = settings.DATABASES[alias]
         name = str(settings_dict.get("NAME") or "")
         if (
-            "sqlite" in str(settings_dict.get("ENGINE", ""))
+            stores_in_file(settings_dict)
             and name not in ("", ":memory:")
             and not name.startswith("file:")
             and not Path(name).exists()
