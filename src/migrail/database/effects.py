@@ -85,40 +85,8 @@ def drops_hold_rows(connection: Any, effects: dict[Any, list[Effect]]) -> bool |
 
 
 def holds_rows(connection: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]) -> bool:
-    """Whether any of these tables, or the tables of these (table, column)s, has a row.
+    """Whether any of these tables, or the tables of these (table, column)s, has a row:
+    the engine's row probe, which never waits on another session's lock for long."""
+    from migrail.database.engines import rules_for
 
-    Never waits on another session's table lock (a hint is not worth it; the backup that
-    follows says so): a lock held longer than a second raises, and callers say "unknown".
-    """
-    with connection.cursor() as cursor:
-        saved: Any = None
-        if connection.vendor == "postgresql":
-            cursor.execute("SET lock_timeout = '1s'")
-        elif connection.vendor == "mysql":
-            cursor.execute("SELECT @@SESSION.lock_wait_timeout")
-            (saved,) = cursor.fetchone()
-            cursor.execute("SET SESSION lock_wait_timeout = 1")
-        try:
-            return _any_row(connection, cursor, tables, columns)
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("RESET lock_timeout")
-            elif connection.vendor == "mysql":
-                cursor.execute("SET SESSION lock_wait_timeout = %s", [int(saved)])
-
-
-def _any_row(
-    connection: Any, cursor: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]
-) -> bool:
-    existing = set(connection.introspection.table_names(cursor))
-    wanted = {t for t in tables if t in existing}
-    for table, column in columns:
-        if table in existing:
-            names = {c.name for c in connection.introspection.get_table_description(cursor, table)}
-            if column in names or f"{column}_id" in names:
-                wanted.add(table)
-    for table in sorted(wanted):
-        cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")
-        if cursor.fetchone() is not None:
-            return True
-    return False
+    return rules_for(connection.vendor).holds_rows(connection, tables, columns)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from migrail.database.effects import Effect
+from migrail.database.engines import stores_in_file
 from migrail.database.plan import Target
 from migrail.database.sync_feature import SyncFeature
 from migrail.errors import EXIT_FINDINGS, MigrailError
@@ -243,7 +244,7 @@ def live_databases(databases: dict[str, Any]) -> dict[str, Any]:
         settings_dict = dict(given)
         name = settings_dict.get("NAME")
         if (
-            "sqlite" in str(settings_dict.get("ENGINE", ""))
+            stores_in_file(settings_dict)
             and isinstance(name, (str, os.PathLike))
             and str(name) != ":memory:"
             and not str(name).startswith("file:")

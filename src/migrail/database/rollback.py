@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from migrail.database.engines import rules_for
 from migrail.database.errors import lock_in_chain
 from migrail.database.loader import LoadedMigrations
 from migrail.database.lock_wait import giving_up_on_locks
@@ -134,7 +135,10 @@ def unapply(
             return
         # One transaction, records included: Django alone commits each schema change
         # before deleting its django_migrations row.
-        with connection.constraint_checks_disabled(), transaction.atomic(using=connection.alias):
+        with (
+            rules_for(connection.vendor).constraint_checks_off(connection),
+            transaction.atomic(using=connection.alias),
+        ):
             _run_backwards(executor, steps, plan.squash_records, progress)
     except Exception as err:
         raise _unapply_failed(err, connection.alias, atomic=atomic) from err
