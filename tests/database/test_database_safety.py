@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from migrail.database.safety import is_local
+from migrail.sync.safety import is_local
 from tests.djangoproject import DjangoProject, create_model, migration_source
 
 POSTGRESQL = "django.db.backends.postgresql"

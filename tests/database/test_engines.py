@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 
-from migrail.database.backup import Origin, take_backup
-from migrail.database.backup_check import verify_backup
-from migrail.database.backup_load import load_backup
-from migrail.database.engines import (
+from migrail.engines import (
     UnknownEngine,
     engine_for,
     engine_named_in,
@@ -20,8 +17,11 @@ from migrail.database.engines import (
     rules_for,
     stores_in_file,
 )
-from migrail.database.identity import identity_of
 from migrail.errors import MigrailError
+from migrail.sync.backup import Origin, take_backup
+from migrail.sync.backup_check import verify_backup
+from migrail.sync.backup_load import load_backup
+from migrail.sync.identity import identity_of
 from tests.databases import MARIADB, database_settings
 
 PG_SETTINGS: dict[str, Any] = {

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from migrail.database.backup import Origin, list_backups, take_backup
-from migrail.database.identity import identity_of
+from migrail.sync.backup import Origin, list_backups, take_backup
+from migrail.sync.identity import identity_of
 from tests.databases import database_settings
 from tests.djangoproject import (
     USER_ROWS_ADDED,
@@ -207,7 +207,7 @@ def test_finished_sync_leaves_no_journal_and_removes_a_killed_runs_files(tmp_pat
 
 
 def test_backup_named_by_an_unfinished_journal_is_never_pruned(tmp_path: Path) -> None:
-    from migrail.database.journal import begin, protected_backups
+    from migrail.sync.journal import begin, protected_backups
 
     db = tmp_path / "db.sqlite3"
     with sqlite3.connect(db) as connection:

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from migrail.database.effects import (
+from migrail.sync.effects import (
     Effect,
     drops,
     drops_hold_rows,
     effects_backwards,
     effects_forwards,
 )
-from migrail.database.migrate import MigrationFailed, Progress, run_plan
+from migrail.sync.migrate import MigrationFailed, Progress, run_plan
 from tests.in_process_django import configure_django
 
 configure_django()

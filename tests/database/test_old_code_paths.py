@@ -6,7 +6,7 @@ import sys
 import types
 from pathlib import Path
 
-from migrail.database.old_code_paths import old_tree_path, point_editable_finders
+from migrail.sync.old_code_paths import old_tree_path, point_editable_finders
 
 
 def tree(tmp_path: Path) -> tuple[Path, Path]:

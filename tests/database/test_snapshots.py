@@ -1218,7 +1218,7 @@ def test_snapshots_kept_drops_detached_heads_before_branches(project: DjangoProj
 def test_every_spelling_of_the_local_server_finds_the_same_snapshots() -> None:
     """Settings that say `127.0.0.1` on one branch and `localhost` (or nothing) on another
     name one database, so a snapshot saved under one is restored under the other."""
-    from migrail.database.snapshot_store import identity_of
+    from migrail.snapshots.store import identity_of
 
     keys = {
         identity_of("default", "postgresql", {"NAME": "app", "HOST": host, "PORT": port}).key

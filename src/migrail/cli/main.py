@@ -159,7 +159,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(keep=args.keep)
     if args.command in ("sync", "status", "restore", "switch", "snapshot"):
-        from migrail.database.errors import database_errors
+        from migrail.sync.errors import database_errors
 
         with database_errors():
             return _run_database_command(args)
@@ -188,28 +188,28 @@ def _run_database_command(args: argparse.Namespace) -> int:
             repo, config, args.action, getattr(args, "name", None), getattr(args, "database", None)
         )
     if args.command in ("sync", "switch"):
-        from migrail.database.branch_snapshots import finish_interrupted
+        from migrail.snapshots.branches import finish_interrupted
 
         finish_interrupted(repo, config)
     if args.command == "status" or (args.command == "sync" and args.dry_run):
-        from migrail.database.settings import require_sqlite_files
+        from migrail.sync.settings import require_sqlite_files
 
         command = "status" if args.command == "status" else "sync --dry-run"
         require_sqlite_files(repo.root, config, command, args.database)
     if args.command == "status":
-        from migrail.database.features import sync_feature
-        from migrail.database.sync import run_status
+        from migrail.commands.features import sync_feature
+        from migrail.sync.session import run_status
 
         return run_status(repo, config, args.database, sync_feature(repo, config))
     if args.command == "restore":
-        from migrail.database.restore import run_restore
+        from migrail.commands.restore import run_restore
 
         return run_restore(repo, config, args.backup, args.database)
-    from migrail.database.features import sync_feature
-    from migrail.database.sync import SyncOptions, run_sync
+    from migrail.commands.features import sync_feature
+    from migrail.sync.session import SyncOptions, run_sync
 
     if args.command == "switch":
-        from migrail.database.switch import run_switch
+        from migrail.commands.switch import run_switch
 
         options = SyncOptions(
             database=args.database, backup=not args.no_backup, feature=sync_feature(repo, config)

@@ -64,8 +64,8 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
         from django.conf import settings
         from django.db import connections
 
-        from migrail.database.safety import is_local
-        from migrail.database.settings import configure_settings, database_aliases
+        from migrail.sync.safety import is_local
+        from migrail.sync.settings import configure_settings, database_aliases
 
         configure_settings(repo.root, config)
         applied: set[Key] = set()
@@ -95,8 +95,8 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
 def _unapply(
     repo: GitRepo, config: Config, packages: list[MigrationPackage], applied: list[Key]
 ) -> None:
-    from migrail.database.plan import Target
-    from migrail.database.sync import SyncOptions, roll_back_for_switch
+    from migrail.sync.plan import Target
+    from migrail.sync.session import SyncOptions, roll_back_for_switch
 
     keys = {(p.label, name) for p in packages for name in p.migrations} - set(applied)
     target = Target(frozenset(keys), frozenset(app for app, _ in keys))

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from migrail.database.branch_snapshots import (
+from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.snapshots.branches import (
     applied_leaves,
     beside_unreadable,
     branch_exists,
@@ -20,9 +21,8 @@ from migrail.database.branch_snapshots import (
     label,
     prune_beyond_kept,
 )
-from migrail.database.rollback_safety import back_up
-from migrail.database.snapshot_engines import Engine, run_journalled
-from migrail.database.snapshot_store import (
+from migrail.snapshots.steps import Engine, run_journalled
+from migrail.snapshots.store import (
     Identity,
     Snapshot,
     SnapshotStore,
@@ -30,9 +30,9 @@ from migrail.database.snapshot_store import (
     describe_size,
     new_snapshot,
 )
-from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.rollback_safety import back_up
 
 
 def run_snapshot_command(
@@ -40,7 +40,7 @@ def run_snapshot_command(
 ) -> int:
     from django.db import connections
 
-    from migrail.database.settings import database_aliases, setup_django
+    from migrail.sync.settings import database_aliases, setup_django
 
     setup_django(repo.root, config)
     for alias in database_aliases(config, database):
@@ -229,7 +229,7 @@ def save_owners_data(
 
 def renames(repo: GitRepo) -> dict[str, str]:
     """Former branch names → the local branch each is called now (`git branch -m`)."""
-    from migrail.database.branch_snapshots import former_names
+    from migrail.snapshots.branches import former_names
 
     out = repo.run("for-each-ref", "--format=%(refname:short)", "refs/heads/").decode()
     found: dict[str, str] = {}

@@ -45,7 +45,7 @@ def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:
         return EXIT_CLEAN
     changed = checkout_needs_sync(old, new, flag, cwd=repo.root)
     if config.snapshots:
-        from migrail.database.branch_snapshots import branch_switch
+        from migrail.snapshots.branches import branch_switch
 
         switch = branch_switch(repo, old)
         if switch is not None:
@@ -62,15 +62,15 @@ def _sync(
     changed: bool = True,
 ) -> int:
     """Sync from `from_rev` (after the snapshot swap of a `switch` of branches)."""
-    from migrail.database.errors import database_errors
-    from migrail.database.features import sync_feature
-    from migrail.database.sync import SyncOptions, run_sync
+    from migrail.commands.features import sync_feature
+    from migrail.sync.errors import database_errors
+    from migrail.sync.session import SyncOptions, run_sync
 
     status: int | None = EXIT_FINDINGS
     try:
         with database_errors():
             if switch is not None:
-                from migrail.database.branch_snapshots import arrive_after_checkout
+                from migrail.snapshots.branches import arrive_after_checkout
 
                 assert from_rev is not None
                 arrival = arrive_after_checkout(repo, config, from_rev, switch)
@@ -88,7 +88,7 @@ def _sync(
         return EXIT_FINDINGS
     finally:
         if config.snapshots and status is not None:
-            from migrail.database.branch_snapshots import note_sync_result
+            from migrail.snapshots.branches import note_sync_result
 
             note_sync_result(repo, config, from_rev, synced=status == EXIT_CLEAN)
 

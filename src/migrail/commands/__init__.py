@@ -1,0 +1,1 @@
+"""The database commands, one module each, above the sync core and its features."""

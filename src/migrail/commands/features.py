@@ -1,0 +1,21 @@
+"""Which optional feature joins a sync: decided without importing the feature's code."""
+
+from __future__ import annotations
+
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sync.sync_feature import NO_FEATURE, SyncFeature
+
+SNAPSHOTS_DIRECTORY = "snapshots"  # under git's migrail directory: the snapshot catalogue
+
+
+def sync_feature(repo: GitRepo, config: Config) -> SyncFeature:
+    if config.snapshots:
+        from migrail.snapshots.feature import SnapshotFeature
+
+        return SnapshotFeature()
+    if (repo.migrail_dir / SNAPSHOTS_DIRECTORY / "owners").is_dir():
+        from migrail.snapshots.feature import ForgetsWhoseData
+
+        return ForgetsWhoseData()
+    return NO_FEATURE

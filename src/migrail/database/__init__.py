@@ -1,1 +1,0 @@
-"""Database: settings, safety, plans, rollbacks (here or with older code), backups, snapshots."""

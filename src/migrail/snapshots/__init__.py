@@ -1,0 +1,1 @@
+"""Branch snapshots: an optional feature above the sync core."""

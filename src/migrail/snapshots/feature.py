@@ -1,0 +1,69 @@
+"""Branch snapshots as a `SyncFeature`: what the snapshot feature adds to a sync.
+
+Imported only when snapshots are on (or were: a sync with them off forgets whose data
+the database held), by `features.sync_feature`; the sync core never imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrail.errors import MigrailError
+from migrail.snapshots import branches as snapshots
+from migrail.snapshots.store import identity_of
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sync.effects import Effect, drops_hold_rows
+from migrail.sync.sync_feature import SyncFeature
+
+
+class SnapshotFeature(SyncFeature):
+    """Snapshots on: catch up with a switch that did not swap, skip the backup a snapshot
+    just saved makes needless, offer this branch's snapshot as a way out."""
+
+    def before_sync(
+        self, repo: GitRepo, config: Config, from_rev: str | None, database: str | None
+    ) -> str | None:
+        return snapshots.catch_up_with_live_data(repo, config, from_rev, database)
+
+    def keeps_as_it_stands(self, alias: str) -> bool:
+        return snapshots.saved_as_it_stands(alias)
+
+    def drops_hint(self, connection: Any, effects: dict[Any, list[Effect]]) -> str | None:
+        if snapshots.saved_as_it_stands(connection.alias):
+            return None  # this switch saved the database as it stands: its snapshot has them
+        if not drops_hold_rows(connection, effects):
+            return None
+        return snapshots.SAVE_FIRST_HINT
+
+    def ways_out(self, repo: GitRepo, connection: Any) -> list[str]:
+        identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
+        try:
+            branch = snapshots.current_branch(repo)
+        except MigrailError:  # an unborn branch
+            return []
+        if snapshots.snapshot_store(repo).find(identity, branch) is None:
+            return []
+        return [
+            "restore this branch's snapshot (its data as you left it): "
+            f"`migrail snapshot restore {branch}`, then `migrail sync`;"
+        ]
+
+    def after_sync(self, repo: GitRepo, connection: Any) -> None:
+        snapshots.clear_unsynced_note(repo, connection)  # a failed hook sync's note no longer holds
+
+    def status_lines(self, repo: GitRepo, config: Config, alias: str) -> list[str]:
+        line = snapshots.status_line(repo, config, alias)
+        return [line] if line else []
+
+
+class ForgetsWhoseData(SyncFeature):
+    """Snapshots off, but on once: the database follows the branch by rollbacks now, so the
+    record of whose data it held goes (turned on again, a switch saves it as the branch it
+    leaves, and keeps that branch's earlier snapshot under a name of its own)."""
+
+    def before_sync(
+        self, repo: GitRepo, config: Config, from_rev: str | None, database: str | None
+    ) -> str | None:
+        snapshots.forget_whose_data(repo, config, database)
+        return from_rev

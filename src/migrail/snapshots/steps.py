@@ -1,0 +1,127 @@
+"""Copy, park and un-park a database as journalled steps; the steps are the engine's.
+
+Each engine module under `migrail.engines` has its `SnapshotSteps`:
+PostgreSQL `CREATE DATABASE … TEMPLATE` copies, `ALTER DATABASE … RENAME` parks and
+un-parks (no copy, whatever the size); both need nobody else connected.
+MySQL/MariaDB: a schema per snapshot; `RENAME TABLE` moves every table at once
+across schemas; a copy is `SHOW CREATE TABLE` plus `INSERT … SELECT`.
+SQLite: the online backup API, both ways (safe while a dev server holds the file).
+
+A step is a JSON list (`["rename", "a", "b"]`) so the journal can replay it; each
+one can run again after a kill and reach the same end. This module writes the journal
+before the steps run and replays what a killed run left in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from migrail.engines import find_engine, is_lock_timeout
+from migrail.engines.base import CopyGaveUp, SnapshotSteps, SnapshotUnavailable, Step
+from migrail.engines.programs import lock_wait_seconds
+from migrail.errors import MigrailError
+from migrail.snapshots.store import Identity, Snapshot, SnapshotStore
+
+Engine = SnapshotSteps  # the name branch_snapshots knows the steps by
+
+
+@contextmanager
+def open_engine(connection: Any, store: SnapshotStore) -> Iterator[Engine]:
+    """The engine for Django's `connection`, which is closed first: renames need it gone."""
+    live = str(connection.settings_dict.get("NAME") or "")
+    connection.close()
+    engine = find_engine(connection.vendor)
+    if engine is None:
+        raise SnapshotUnavailable(f"migrail takes no snapshots of {connection.vendor} databases")
+    with engine.snapshot_steps(connection, live, store) as steps:
+        yield steps
+
+
+def run_journalled(
+    engine: Engine,
+    store: SnapshotStore,
+    identity: Identity,
+    steps: list[Step],
+    *,
+    record: Snapshot | None = None,
+    forget: list[str] | None = None,
+) -> None:
+    """Write the journal, run each step, update the catalogue, clear the journal.
+
+    A step that fails while only old snapshots were dropped ends cleanly
+    (`SnapshotUnavailable`); later, the journal stays for the next run to finish.
+    """
+    from dataclasses import asdict
+
+    journal: dict[str, Any] = {
+        "vendor": engine.vendor,
+        "steps": steps,
+        "done": 0,
+        "record": asdict(record) if record else None,
+        "forget": forget or [],
+    }
+    store.write_journal(identity, journal)
+    for number, step in enumerate(steps):
+        try:
+            engine.run(step)
+        except Exception as err:
+            gave_up = isinstance(err, CopyGaveUp)  # the steps before it only made copies
+            if is_lock_timeout(err) and all(e[0] in ("drop", "create") for e in steps[:number]):
+                err = CopyGaveUp(  # nothing moved yet: a RENAME TABLE is all or nothing
+                    f"another session holds a lock on a table of database {identity.name!r} (a "
+                    f"shell or server in an open transaction?), and migrail gave up after "
+                    f"{lock_wait_seconds()}s (MIGRAIL_LOCK_WAIT)"
+                )
+                gave_up = True
+            if gave_up or all(earlier[0] == "drop" for earlier in steps[:number]):
+                if record is not None:  # the snapshot it replaced is gone or torn
+                    engine.run(["drop", engine.place(record)])
+                    store.forget([record.id])
+                store.clear_journal(identity)
+                if gave_up:
+                    raise err from None
+                raise SnapshotUnavailable(f"{type(err).__name__}: {err}".strip()) from err
+            raise MigrailError(
+                f"a snapshot switch of database {identity.describe()} stopped at step "
+                f"{number + 1} of {len(steps)} ({err}); run `migrail sync` to finish it"
+            ) from err
+        journal["done"] = number + 1
+        store.write_journal(identity, journal)
+    _finish(store, identity, journal)
+
+
+def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> bool:
+    """Carry out what an interrupted run left in the journal; False when there was none."""
+    journal = store.read_journal(identity)
+    if journal is None:
+        return False
+    steps: list[Step] = journal["steps"]
+    engine.settle(steps[int(journal["done"]) :])
+    for number in range(int(journal["done"]), len(steps)):
+        engine.run(steps[number])
+        journal["done"] = number + 1
+        store.write_journal(identity, journal)
+    _finish(store, identity, journal)
+    return True
+
+
+def _finish(store: SnapshotStore, identity: Identity, journal: dict[str, Any]) -> None:
+    from migrail.snapshots.store import snapshot_from_json
+
+    store.forget(list(journal["forget"]))
+    if journal["record"]:
+        store.record(snapshot_from_json(journal["record"]))
+    store.clear_journal(identity)
+
+
+__all__ = [
+    "CopyGaveUp",
+    "Engine",
+    "SnapshotUnavailable",
+    "Step",
+    "finish_journal",
+    "open_engine",
+    "run_journalled",
+]

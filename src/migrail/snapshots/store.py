@@ -1,0 +1,236 @@
+"""The snapshot catalogue under `<git common dir>/migrail/snapshots/`: what each snapshot is.
+
+A snapshot belongs to one database (its identity: engine, host, port, name) and one
+branch (or a detached HEAD's commit). Its id, and the name of the database object
+that holds it, are hashed from both, so no branch name ever reaches SQL. Files are
+0600 in a 0700 directory. A journal written before a park or un-park names the steps,
+so a killed switch is finished by the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrail.errors import MigrailError
+from migrail.sync.identity import DEFAULT_PORTS
+from migrail.sync.private_files import private_directory, write_private_json
+
+OBJECT_PREFIX = "migrail_snap_"
+LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The database a snapshot was taken from, as the settings name it."""
+
+    alias: str
+    vendor: str
+    name: str
+    host: str = ""
+    port: str = ""
+
+    @property
+    def key(self) -> str:
+        """The same for every spelling of this machine's server (`localhost`, `127.0.0.1`,
+        `::1`, a socket, none) and of its default port, as backups' identities are."""
+        host = "localhost" if self.host in LOCAL_HOSTS or self.host.startswith("/") else self.host
+        port = self.port or DEFAULT_PORTS.get(self.vendor, "")
+        return hashlib.sha256(
+            json.dumps([self.vendor, host, port, self.name]).encode()
+        ).hexdigest()[:16]
+
+    def describe(self) -> str:
+        where = f" on {self.host}:{self.port}" if self.host else ""
+        return f"{self.alias} ({self.vendor}: {self.name}{where})"
+
+
+def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> Identity:
+    return Identity(
+        alias=alias,
+        vendor=vendor,
+        name=str(settings_dict.get("NAME") or ""),
+        host=str(settings_dict.get("HOST") or ""),
+        port=str(settings_dict.get("PORT") or ""),
+    )
+
+
+def snapshot_id(identity: Identity, branch: str) -> str:
+    return hashlib.sha256(f"{identity.key}\0{branch}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    branch: str
+    commit: str
+    identity: Identity
+    leaves: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+    # False: saved after a sync that failed, so it holds the migrations `commit`'s code
+    # applied, not its branch's; restoring it syncs from `commit` like any other.
+    synced: bool = True
+    # Saved by `migrail snapshot save NAME` with a NAME that is no branch: kept by `prune`
+    # and by `snapshots_kept`; only `migrail snapshot drop NAME` removes it.
+    named: bool = False
+
+    @property
+    def object_name(self) -> str:
+        """The database (PostgreSQL), schema (MySQL) or file stem (SQLite) holding it."""
+        return OBJECT_PREFIX + self.id
+
+
+def new_snapshot(
+    identity: Identity, branch: str, commit: str, leaves: dict[str, str], *, synced: bool = True
+) -> Snapshot:
+    return Snapshot(
+        snapshot_id(identity, branch), branch, commit, identity, leaves, time.time(), synced
+    )
+
+
+def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        data["id"],
+        data["branch"],
+        data["commit"],
+        Identity(**data["identity"]),
+        dict(data["leaves"]),
+        float(data["created"]),
+        bool(data.get("synced", True)),
+        bool(data.get("named", False)),  # absent from files written before it existed
+    )
+
+
+class SnapshotStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def ensure(self) -> Path:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        return self.directory
+
+    def file_for(self, snapshot: Snapshot) -> Path:
+        """Where SQLite keeps a snapshot's copy."""
+        return self.ensure() / f"{snapshot.object_name}.sqlite3"
+
+    def all(self, identity: Identity | None = None) -> list[Snapshot]:
+        found = []
+        for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
+            if path.name.startswith("journal-"):
+                continue
+            try:
+                snapshot = snapshot_from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a torn or foreign file is not a snapshot
+            if identity is None or snapshot.identity.key == identity.key:
+                found.append(snapshot)
+        return sorted(found, key=lambda s: s.created)
+
+    def unreadable(self) -> list[Path]:
+        """Records `all` skips: torn by hand or by a full disk, or another tool's files."""
+        found = []
+        for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
+            if path.name.startswith("journal-"):
+                continue
+            try:
+                snapshot_from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                found.append(path)
+        return found
+
+    def find(self, identity: Identity, branch: str) -> Snapshot | None:
+        """`branch`'s snapshot: by name, so one relabelled after `git branch -m` is found."""
+        return next((s for s in self.all(identity) if s.branch == branch), None)
+
+    def record(self, snapshot: Snapshot) -> None:
+        write_private_json(self.ensure() / f"{snapshot.id}.json", asdict(snapshot))
+
+    def forget(self, snapshot_ids: list[str]) -> None:
+        for sid in snapshot_ids:
+            (self.directory / f"{sid}.json").unlink(missing_ok=True)
+
+    def journal_path(self, identity: Identity) -> Path:
+        return self.directory / f"journal-{identity.key}.json"
+
+    def write_journal(self, identity: Identity, journal: dict[str, Any]) -> None:
+        write_private_json(self.ensure() / f"journal-{identity.key}.json", journal)
+
+    def read_journal(self, identity: Identity) -> dict[str, Any] | None:
+        path = self.journal_path(identity)
+        if not path.exists():
+            return None
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except ValueError as err:
+            raise MigrailError(f"{path}: unreadable snapshot journal: {err}") from err
+        return data
+
+    def has_journals(self) -> bool:
+        return self.directory.is_dir() and any(self.directory.glob("journal-*.json"))
+
+    def clear_journal(self, identity: Identity) -> None:
+        self.journal_path(identity).unlink(missing_ok=True)
+
+    def _unsynced_path(self, identity: Identity) -> Path:
+        return self.directory / "unsynced" / f"{identity.key}.json"
+
+    def mark_unsynced(self, identity: Identity, commit: str, leaves: dict[str, str] | None) -> None:
+        """The live database's last sync failed: it holds what `commit`'s code applied."""
+        path = private_directory(self.ensure() / "unsynced") / f"{identity.key}.json"
+        write_private_json(path, {"commit": commit, "leaves": leaves})
+
+    def unsynced(self, identity: Identity) -> tuple[str, dict[str, str] | None] | None:
+        """(commit, applied leaves then) of the failed sync `mark_unsynced` noted, if any."""
+        try:
+            data = json.loads(self._unsynced_path(identity).read_text())
+            return str(data["commit"]), data["leaves"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def clear_unsynced(self, identity: Identity) -> None:
+        self._unsynced_path(identity).unlink(missing_ok=True)
+
+    def _owner_path(self, identity: Identity) -> Path:
+        return self.directory / "owners" / f"{identity.key}.json"
+
+    def set_owner(self, identity: Identity, branch: str) -> None:
+        """The live database now holds `branch`'s data (restored, or gone on from as it)."""
+        path = private_directory(self.ensure() / "owners") / f"{identity.key}.json"
+        write_private_json(path, {"branch": branch})
+
+    def clear_owner(self, identity: Identity) -> None:
+        """Unknown again (a detached HEAD): the next switch saves by the branch git left."""
+        self._owner_path(identity).unlink(missing_ok=True)
+
+    def owner(self, identity: Identity) -> str | None:
+        """The branch whose data the live database holds, as the last swap left it."""
+        try:
+            return str(json.loads(self._owner_path(identity).read_text())["branch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def describe_age(created: float, now: float) -> str:
+    seconds = max(0, int(now - created))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def describe_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover

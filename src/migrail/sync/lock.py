@@ -1,0 +1,39 @@
+"""One sync at a time per database: a file lock under git's common directory
+(shared by linked worktrees), plus the server's own advisory lock on
+PostgreSQL and MySQL/MariaDB (`Engine.server_lock`) for worktrees that share a
+server database."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from migrail.engines import rules_for
+
+
+@contextmanager
+def database_lock(directory: Path, alias: str, connection: Any) -> Iterator[None]:
+    with file_lock(directory, alias), _server_lock(connection):
+        yield
+
+
+@contextmanager
+def file_lock(directory: Path, alias: str) -> Iterator[None]:
+    """The lock alone, for `restore`: a server session would block its database rename."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / f"{alias}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"migrail: waiting for another sync of database {alias!r} to finish", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def _server_lock(connection: Any) -> Iterator[None]:
+    with rules_for(connection.vendor).server_lock(connection):
+        yield

@@ -1,0 +1,388 @@
+"""Unapply orphans with the code of the commit that applied them, in a child process.
+
+An orphan's module often imports what only its own branch has (a helper, a custom
+field, a whole app), so the parent writes that commit's files outside the working
+tree (`old_tree`) and starts `python` there: that tree first on `sys.path`, then the
+live project directory (untracked local settings still import); that commit's
+settings module and `INSTALLED_APPS`; the parent's evaluated `DATABASES`, so the
+live database is the one rolled back, even a SQLite file named relative to `BASE_DIR`.
+The parent holds the lock and took the backup; the child plans, refuses what it
+cannot undo before changing anything, prints the plan and unapplies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrail.engines import stores_in_file
+from migrail.errors import EXIT_FINDINGS, MigrailError
+from migrail.graph.parser import Key
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sync.effects import Effect
+from migrail.sync.plan import Target
+from migrail.sync.sync_feature import SyncFeature
+
+PARENT_PID = "MIGRAIL_ROLLBACK_PARENT"
+PR_SET_PDEATHSIG = 1
+CHILD = (
+    "import sys; from migrail.sync.old_code_rollback import child_main; "
+    "sys.exit(child_main(sys.argv[1]))"
+)
+
+
+@dataclass(frozen=True)
+class RollbackSpec:
+    """What the child needs, written by the parent to a 0600 file."""
+
+    repo_root: str
+    git_dir: str
+    common_dir: str
+    tree_dir: str
+    live_project_dir: str
+    rev: str
+    alias: str
+    databases: dict[str, Any]
+    target: Target
+    dry_run: bool
+    backup: bool
+    config: Config
+    result_path: str
+    feature: SyncFeature  # pickled: the child never chooses (nor imports) a feature itself
+
+
+@dataclass(frozen=True)
+class OldCodeRollback:
+    """What the child did: the migrations it unapplied (or would, for a dry run), and the
+    backup it took first, if any."""
+
+    unapplied: list[Key]
+    backup: str | None
+
+
+class OldCodeCannotStart(MigrailError):
+    """The commit's code does not start Django here: `--from` cannot help, plain sync can."""
+
+    without_from = True
+
+
+class OldCodeRollbackFailed(MigrailError):
+    """The child stopped; it printed why."""
+
+    exit_status = EXIT_FINDINGS
+
+
+def roll_back_with_commit(
+    repo: GitRepo,
+    config: Config,
+    rev: str,
+    alias: str,
+    target: Target,
+    *,
+    dry_run: bool,
+    backup: bool,
+    feature: SyncFeature,
+) -> OldCodeRollback:
+    """Run the child on `rev`'s files; return what it unapplied (or would, for a dry run)."""
+    import pickle
+
+    from django.conf import settings
+
+    from migrail.sources.old_tree import commit_tree
+    from migrail.sync.settings import caller_settings_module, project_directory
+
+    commit = repo.resolve(rev)
+    with commit_tree(repo, commit) as tree_dir:
+        _bring_local_settings(tree_dir, repo)
+        _bring_local_files(tree_dir, repo)
+        spec_path = tree_dir.with_name(tree_dir.name + ".spec")
+        result_path = tree_dir.with_name(tree_dir.name + ".result")
+        spec = RollbackSpec(
+            repo_root=str(repo.root),
+            git_dir=str(repo.git_dir),
+            common_dir=str(repo.common_dir),
+            tree_dir=str(tree_dir),
+            live_project_dir=str(project_directory()),
+            rev=commit,
+            alias=alias,
+            databases=live_databases(settings.DATABASES),
+            target=target,
+            dry_run=dry_run,
+            backup=backup,
+            config=config,
+            result_path=str(result_path),
+            feature=feature,
+        )
+        fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(spec, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+            caller = caller_settings_module()
+            if caller:
+                env["DJANGO_SETTINGS_MODULE"] = caller
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env[PARENT_PID] = str(os.getpid())
+            sys.stdout.flush()
+            child = subprocess.run(
+                [sys.executable, "-c", CHILD, str(spec_path)],
+                cwd=_project_dir_in(tree_dir, repo),
+                env=env,
+                check=False,
+            )
+            try:
+                result = json.loads(result_path.read_text())
+            except (OSError, ValueError):
+                result = {}
+            if "error" in result:
+                kind = OldCodeCannotStart if result.get("without_from") else OldCodeRollbackFailed
+                error = kind(result["error"])
+                error.exit_status = result["exit_status"]
+                raise error
+            if child.returncode != 0 or "unapplied" not in result:
+                raise OldCodeRollbackFailed(
+                    f"the rollback with the code of {commit[:12]} stopped (see above)"
+                )
+            unapplied = [(app, name) for app, name in result["unapplied"]]
+            return OldCodeRollback(unapplied, result.get("backup"))
+        finally:
+            spec_path.unlink(missing_ok=True)
+            result_path.unlink(missing_ok=True)
+
+
+def _bring_local_settings(tree_dir: Path, repo: GitRepo) -> None:
+    """Give the old tree the live settings package's modules that git does not track.
+
+    `config/local.py` or `settings/dev.py` are often untracked: the old commit's copy of
+    the package then hides the live one, and the settings would not import. Copies only
+    what the tree lacks, from the package that holds the settings module, never a link.
+    """
+    from migrail.sync.settings import project_directory
+
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    package = Path(*module.split(".")[:-1]) if "." in module else None
+    if package is None:
+        return  # a top-level module: the live project directory is on the child's path
+    live = project_directory() / package
+    old = _project_dir_in(tree_dir, repo) / package
+    if not live.is_dir() or not old.is_dir():
+        return
+    for source in live.glob("*.py"):
+        target = old / source.name
+        if source.is_symlink() or not source.is_file() or target.exists():
+            continue
+        shutil.copyfile(source, target)
+
+
+LOCAL_FILE_LIMIT = 1024 * 1024  # bytes: a local configuration file, not data
+LOCAL_DIRECTORY_FILES = 50  # files: `.envs/`, not a virtualenv or node_modules
+
+
+def _bring_local_files(tree_dir: Path, repo: GitRepo) -> None:
+    """Give the old tree the untracked files at the top of the project directory that
+    settings read (`.env`, django-environ's and pydantic's env files, cookiecutter-django's
+    `.envs/`): small files, and dot-directories of a few small files; never a link, never
+    over a file the commit has."""
+    from migrail.sync.settings import project_directory
+
+    live = project_directory()
+    old = _project_dir_in(tree_dir, repo)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--others", "--directory", "--", "."],
+        cwd=live,
+        capture_output=True,
+        check=False,
+    ).stdout
+    for entry in os.fsdecode(listed).split("\0"):
+        name = entry.rstrip("/")
+        if not name or "/" in name or name in (".git", "..", "."):
+            continue
+        source, target = live / name, old / name
+        if source.is_symlink() or target.exists() or target.is_symlink():
+            continue
+        if source.is_file() and source.stat().st_size <= LOCAL_FILE_LIMIT:
+            shutil.copyfile(source, target)
+        elif source.is_dir() and name.startswith(".") and _small_directory(source):
+            shutil.copytree(source, target, symlinks=True)
+
+
+def _small_directory(directory: Path) -> bool:
+    files = 0
+    for path in directory.rglob("*"):
+        if path.is_symlink():
+            return False
+        if path.is_file():
+            files += 1
+            if files > LOCAL_DIRECTORY_FILES or path.stat().st_size > LOCAL_FILE_LIMIT:
+                return False
+    return True
+
+
+def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
+    from migrail.sources.config import load_config
+    from migrail.sources.settings_location import project_directory_of
+
+    directory = project_directory_of(tree_dir, load_config(tree_dir, git_root=repo.root))
+    return directory if directory.is_dir() else tree_dir
+
+
+def live_databases(databases: dict[str, Any]) -> dict[str, Any]:
+    """`DATABASES` as this process opens them, for a child working in another directory.
+
+    Django opens a relative SQLite NAME against the working directory, and the child's
+    is the old commit's tree: name the live file absolutely.
+    """
+    live = {}
+    for alias, given in databases.items():
+        settings_dict = dict(given)
+        name = settings_dict.get("NAME")
+        if (
+            stores_in_file(settings_dict)
+            and isinstance(name, (str, os.PathLike))
+            and str(name) != ":memory:"
+            and not str(name).startswith("file:")
+        ):
+            settings_dict["NAME"] = os.path.abspath(name)
+        live[alias] = settings_dict
+    return live
+
+
+def child_main(spec_path: str) -> int:
+    import pickle
+
+    _die_with_parent()
+    from migrail.errors import MigrailError
+
+    with open(spec_path, "rb") as handle:
+        spec: RollbackSpec = pickle.load(handle)
+    result = Path(spec.result_path)
+    from migrail.sync.errors import database_errors
+
+    try:
+        with database_errors():
+            _child(spec)
+    except MigrailError as err:  # the parent says it, as it would had it failed itself
+        result.write_text(
+            json.dumps(
+                {
+                    "error": str(err),
+                    "exit_status": err.exit_status,
+                    "without_from": isinstance(err, OldCodeCannotStart),
+                }
+            )
+        )
+        return err.exit_status
+    return 0
+
+
+def _die_with_parent() -> None:
+    """A rollback never outlives the sync that holds the database's lock for it.
+
+    Killed (kill -9), the parent's lock is released; a child going on alone could
+    interleave with the next sync. On Linux the kernel kills the child with it.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get(PARENT_PID, str(os.getppid())):
+        os._exit(EXIT_FINDINGS)  # the parent died before the line above took effect
+
+
+def _child(spec: RollbackSpec) -> None:
+    from migrail.sources.config import load_config
+    from migrail.sources.settings_location import settings_module
+    from migrail.sync.loader import LoadedMigrations
+    from migrail.sync.old_code_paths import old_tree_path, point_editable_finders
+    from migrail.sync.output import ProgressPrinter
+    from migrail.sync.plan import plan_sync
+    from migrail.sync.rollback import check_rollback, roll_back
+
+    repo = GitRepo(Path(spec.repo_root), Path(spec.git_dir), Path(spec.common_dir))
+    tree_dir = Path(spec.tree_dir)
+    config = load_config(tree_dir, git_root=repo.root)
+    module, project_dir = settings_module(tree_dir, config)
+    # This commit's code first, wherever the project imports from (its directory,
+    # PYTHONPATH, src/, editable installs); the live project after it, for untracked
+    # local modules.
+    live_root = Path(spec.repo_root)
+    sys.path[:] = old_tree_path(
+        [str(project_dir), spec.live_project_dir, *sys.path], live_root, tree_dir
+    )
+    point_editable_finders(live_root, tree_dir)
+    try:
+        _start_old_django(module, tree_dir, config, spec.databases)
+    except Exception as err:  # settings that read a file the commit's tree lacks, say
+        reason = str(err) if isinstance(err, MigrailError) else f"{type(err).__name__}: {err}"
+        raise OldCodeCannotStart(
+            f"the code of commit {spec.rev[:12]} (its files under .git/migrail/trees/, "
+            f"to roll back with) cannot start Django: {reason}; `migrail sync` without "
+            "--from rolls back with this checkout's code instead"
+        ) from err
+
+    from django.db import connections
+
+    connection = connections[spec.alias]
+    with LoadedMigrations(connection) as loaded:
+        plan = plan_sync(repo, config, loaded, spec.rev, spec.target, code_root=tree_dir)
+        print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.effects))
+        check_rollback(plan, repo, connection, spec.feature)
+        backup = None
+        if not spec.dry_run and (plan.unapply or plan.squash_records):
+            backup = roll_back(
+                repo,
+                spec.config,
+                plan,
+                loaded,
+                spec.rev,
+                backup=spec.backup,
+                progress=ProgressPrinter(),
+            )
+    Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply, "backup": backup}))
+
+
+def _start_old_django(
+    module: str, tree_dir: Path, config: Config, databases: dict[str, Any]
+) -> None:
+    """Django with `module`; when that is the environment's `DJANGO_SETTINGS_MODULE` and this
+    commit has no such module (settings split into a package since), with the module this
+    commit's own configuration or manage.py names."""
+    from migrail.sources.settings_location import settings_module
+    from migrail.sync.settings import start_django
+
+    exported = os.environ.get("DJANGO_SETTINGS_MODULE") == module
+    try:
+        start_django(module, databases=databases)
+    except MigrailError:
+        if not exported:
+            raise
+        del os.environ["DJANGO_SETTINGS_MODULE"]
+        try:
+            own, _ = settings_module(tree_dir, config)
+        except MigrailError:
+            own = None
+        if own is None or own == module:
+            raise
+        start_django(own, databases=databases)
+
+
+def describe_rollback(
+    alias: str, vendor: str, rev: str, keys: list[Key], effects: dict[Key, list[Effect]]
+) -> str:
+    lines = [
+        f"migrail: database {alias!r} ({vendor}): {len(keys)} to unapply "
+        f"with the code of {rev[:12]}"
+    ]
+    for key in keys:
+        lines.append(f"  - {key[0]}.{key[1]}")
+        lines += [f"      {effect.text}" for effect in effects.get(key, [])]
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Unapply a plan's migrations through Django's executor, safely.
+
+Refuse what cannot be undone before anything changes; back up and journal; one
+transaction where DDL is transactional. Used by sync in this process and by the
+child that rolls back with an older commit's code (`old_code_rollback`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrail.engines import rules_for
+from migrail.errors import MigrailError, Refusal
+from migrail.graph.parser import Key
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sync.errors import lock_in_chain
+from migrail.sync.loader import LoadedMigrations
+from migrail.sync.lock_wait import giving_up_on_locks
+from migrail.sync.migrate import (
+    MigrationFailed,
+    ProgressCallback,
+    describe_cause,
+    run_plan,
+)
+from migrail.sync.plan import SyncPlan
+from migrail.sync.rollback_safety import (
+    backup_before_rollback,
+    begin_rollback,
+    end_rollback,
+    usable_backups,
+)
+from migrail.sync.sync_feature import SyncFeature
+
+WAYS_OUT = """\
+Ways out:
+  - give the operation a reverse (for data migrations with nothing to undo,
+    reverse_code=migrations.RunPython.noop or reverse_sql=migrations.RunSQL.noop),
+    on the branch that has it, and switch back and forth again;
+  - or restore an earlier copy of the database: `migrail restore`;
+  - or start this database afresh (drop it, then `python manage.py migrate`)."""
+
+
+class NothingUnapplied(MigrailError):
+    """The rollback's one transaction failed and was rolled back: the database is as it was."""
+
+
+class SyncRefused(Refusal):
+    """Sync stopped before changing anything; the database is left as it was."""
+
+
+def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: SyncFeature) -> None:
+    """Refuse, before anything changes, a rollback that cannot be carried out.
+
+    A rollback that would drop rows no copy keeps first says how to keep them.
+    """
+    if plan.unapply:
+        hint = feature.drops_hint(connection, plan.effects_of(plan.unapply))  # never fails
+        if hint:
+            print(hint)
+    if plan.missing_sources:
+        names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
+        raise SyncRefused(
+            f"cannot find the source of {names} in any commit or in migrail's cache; "
+            "nothing was changed. Pass the commit that has them with --from REV."
+        )
+    if plan.irreversible:
+        raise SyncRefused(
+            "nothing was changed: these migrations cannot be unapplied:\n"
+            + "\n".join(f"  - {line}" for line in plan.irreversible)
+            + "\n"
+            + _ways_out(repo, connection, feature)
+        )
+
+
+def _ways_out(repo: GitRepo, connection: Any, feature: SyncFeature) -> str:
+    """Offer a restore only when a usable backup of this database exists, and what the
+    feature keeps (this branch's snapshot) before it."""
+    usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
+    if usable:
+        ways = WAYS_OUT.replace("`migrail restore`", f"`migrail restore {usable[0].name}`")
+    else:
+        ways = "\n".join(line for line in WAYS_OUT.splitlines() if "migrail restore" not in line)
+    lines = ways.splitlines()
+    second = next(n for n, line in enumerate(lines) if line.startswith("  - or "))
+    lines[second:second] = [f"  - or {way}" for way in feature.ways_out(repo, connection)]
+    return "\n".join(lines)
+
+
+def roll_back(
+    repo: GitRepo,
+    config: Config,
+    plan: SyncPlan,
+    loaded: LoadedMigrations,
+    from_rev: str | None,
+    *,
+    backup: bool,
+    progress: ProgressCallback | None = None,
+) -> str | None:
+    """Back up, write the journal, unapply, close the journal: all in this process (this
+    one, or the old code's child), so the journal says what committed.
+
+    Returns the name of the backup taken, if any. An unfinished journal is left only when
+    a rollback that the engine cannot take back stopped midway: the next sync restores
+    its backup.
+    """
+    connection = loaded.connection
+    taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
+    begin_rollback(connection, repo, plan.unapply, taken)
+    try:
+        with giving_up_on_locks(connection, "the rollback"):
+            unapply(plan, loaded, progress)
+    except NothingUnapplied:
+        end_rollback(connection, repo)  # its transaction rolled back: no sync is midway
+        raise
+    end_rollback(connection, repo)
+    return taken.name if taken else None
+
+
+def unapply(
+    plan: SyncPlan, loaded: LoadedMigrations, progress: ProgressCallback | None = None
+) -> None:
+    """Unapply `plan.unapply` as `migrate APP TARGET` would (signals included), on the loader
+    the plan was made with; in one transaction where the engine can take DDL back."""
+    from django.db import transaction
+
+    connection = loaded.connection
+    executor = loaded.executor(plan.sources, plan.hidden)
+    steps = [(executor.loader.graph.nodes[key], True) for key in plan.unapply]
+    atomic = connection.features.can_rollback_ddl and all(m.atomic for m, _ in steps)
+    try:
+        if not atomic:
+            # MySQL/MariaDB: per migration, so a re-run resumes where this stopped.
+            _run_backwards(executor, steps, plan.squash_records, progress)
+            return
+        # One transaction, records included: Django alone commits each schema change
+        # before deleting its django_migrations row.
+        with (
+            rules_for(connection.vendor).constraint_checks_off(connection),
+            transaction.atomic(using=connection.alias),
+        ):
+            _run_backwards(executor, steps, plan.squash_records, progress)
+    except Exception as err:
+        raise _unapply_failed(err, connection.alias, atomic=atomic) from err
+
+
+def _unapply_failed(err: Exception, alias: str, *, atomic: bool) -> MigrailError:
+    """One line: which migration, what the database said, and what state it is in."""
+    where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
+    kind = NothingUnapplied if atomic else MigrailError
+    if locked := lock_in_chain(err):
+        return kind(
+            f"unapplying failed ({where}): database {alias!r}: {locked} (a "
+            "shell or dev server in an open transaction?)"
+        )
+    if isinstance(err, MigrationFailed):
+        key = f"{err.key[0]}.{err.key[1]}"
+        return kind(f"unapplying {key} failed ({where}): {describe_cause(err.cause)}")
+    if isinstance(err, MigrailError):
+        return err
+    return kind(f"unapplying failed ({where}): {describe_cause(err)}")
+
+
+def _run_backwards(
+    executor: Any,
+    steps: list[tuple[Any, bool]],
+    squash_records: list[Key],
+    progress: ProgressCallback | None,
+) -> None:
+    if steps:
+        run_plan(executor, steps, progress)
+    for app, name in squash_records:
+        executor.recorder.record_unapplied(app, name)

@@ -1,0 +1,398 @@
+"""`migrail sync`, `status` and the rollback of `switch`: carry out a `SyncPlan`.
+
+Refuse what is unsafe before connecting, lock the database, plan (see
+`sync_plan`), refuse irreversible or sourceless rollbacks before changing
+anything, back up, unapply through Django's `MigrationExecutor` (in one
+transaction where DDL is transactional), then `migrate`. When the commit the
+database followed is known and migrations are to be unapplied, the planning,
+refusals, backup and unapply run in a child process with that commit's code
+(`old_code_rollback`); this process keeps the lock and migrates afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
+from migrail.graph.parser import Key
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sync.effects import drops_hold_rows
+from migrail.sync.errors import lock_in_chain
+from migrail.sync.loader import LoadedMigrations
+from migrail.sync.migrate import MigrationFailed, forward_plan, run_plan
+from migrail.sync.orphan_sources import remember_applied_sources, squash_history
+from migrail.sync.output import ProgressPrinter
+from migrail.sync.plan import (
+    JOIN_FORK,
+    SyncPlan,
+    Target,
+    describe_plan,
+    describe_status,
+    plan_sync,
+    squashes_kept,
+    static_target,
+    tree_target,
+)
+from migrail.sync.rollback import SyncRefused, check_rollback, roll_back
+from migrail.sync.rollback_safety import (
+    back_up,
+    interrupted_sync_note,
+    recover_interrupted_sync,
+)
+from migrail.sync.settings import database_aliases
+from migrail.sync.sync_feature import NO_FEATURE, SyncFeature
+
+
+@dataclass
+class SyncOptions:
+    from_rev: str | None = None
+    dry_run: bool = False
+    database: str | None = None
+    backup: bool = True
+    redo_edited: bool = False
+    feature: SyncFeature = NO_FEATURE  # an optional feature joining the sync (snapshots)
+
+
+def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
+    from migrail.sources import old_tree
+    from migrail.sync.settings import setup_django
+
+    if options.from_rev:
+        old_tree.prepare(repo, options.from_rev)  # written while Django starts
+    try:
+        setup_django(repo.root, config)
+        aliases = database_aliases(config, options.database)
+        for alias in aliases:  # refused before a feature says what it is about to do
+            _refuse_unsafe(alias, config, read_only=options.dry_run)
+        if not options.dry_run:
+            from_rev = options.feature.before_sync(repo, config, options.from_rev, options.database)
+            options = replace(options, from_rev=from_rev)
+        status = EXIT_CLEAN
+        for alias in aliases:
+            status = max(status, _sync_alias(repo, config, alias, options))
+        return status
+    finally:
+        old_tree.discard_prepared()
+
+
+def run_status(
+    repo: GitRepo, config: Config, database: str | None, feature: SyncFeature = NO_FEATURE
+) -> int:
+    from django.db import connections
+
+    from migrail.sync.settings import project_directory, setup_django
+
+    setup_django(repo.root, config)
+    print(_settings_line(repo, project_directory()))
+    status = EXIT_CLEAN
+    for alias in database_aliases(config, database):
+        _refuse_unsafe(alias, config, read_only=True)
+        with LoadedMigrations(connections[alias]) as loaded:
+            plan = plan_sync(repo, config, loaded, None, strict=False)
+        print(describe_status(plan))
+        if note := interrupted_sync_note(repo, connections[alias]):
+            print(note)
+            status = EXIT_FINDINGS
+        for line in feature.status_lines(repo, config, alias):
+            print(line)
+        if not plan.in_step:
+            status = EXIT_FINDINGS
+    return status
+
+
+def _settings_line(repo: GitRepo, project_dir: Path) -> str:
+    """Which settings and project directory Django was started with, as a user finds them."""
+    import os
+
+    try:
+        shown = project_dir.resolve().relative_to(repo.root.resolve()).as_posix() or "."
+    except ValueError:
+        shown = str(project_dir)
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    return f"migrail: settings {module}, project directory {shown}"
+
+
+def _refuse_unsafe(alias: str, config: Config, *, read_only: bool = False) -> None:
+    """Refuse remote databases; and `DEBUG = False` unless nothing will change."""
+    from django.conf import settings
+
+    from migrail.sync.safety import refusal
+
+    reason = refusal(
+        alias,
+        settings.DATABASES[alias],
+        debug=bool(settings.DEBUG),
+        allow_remote=config.allow_remote_databases,
+        allow_debug_false=config.allow_debug_false or read_only,
+    )
+    if reason:
+        raise SyncRefused(reason)
+
+
+def roll_back_for_switch(
+    repo: GitRepo, config: Config, target: Target, options: SyncOptions
+) -> None:
+    """Unapply what `target` lacks while the current tree's files are still here."""
+    from migrail.sync.settings import setup_django
+
+    setup_django(repo.root, config)
+    for alias in database_aliases(config, options.database):
+        _sync_alias(repo, config, alias, options, target=target)
+
+
+def _sync_alias(
+    repo: GitRepo, config: Config, alias: str, options: SyncOptions, target: Target | None = None
+) -> int:
+    _refuse_unsafe(alias, config, read_only=options.dry_run)  # before any connection is opened
+    return SyncSession(repo, config, alias, options, target).run()
+
+
+class SyncSession:
+    """One database's sync, in order: lock, recover, plan (the orphans unapplied first with
+    the code that applied them), refuse, back up, roll back, plan again, migrate.
+
+    `target` set: only the rollback that `migrail switch` and `rebase --unapply` run before
+    git moves files.
+    """
+
+    def __init__(
+        self,
+        repo: GitRepo,
+        config: Config,
+        alias: str,
+        options: SyncOptions,
+        target: Target | None = None,
+    ) -> None:
+        from django.db import connections
+
+        self.repo, self.config, self.options, self.target = repo, config, options, target
+        self.alias = alias
+        self.connection = connections[alias]
+        self.backup: str | None = None  # the backup this sync took, whoever took it
+
+    def run(self) -> int:
+        from migrail.sync.lock import database_lock
+
+        started = time.monotonic()
+        with database_lock(self.repo.migrail_dir / "locks", self.alias, self.connection):
+            recover_interrupted_sync(
+                self.repo, self.config, self.connection, dry_run=self.options.dry_run
+            )
+            with LoadedMigrations(self.connection) as loaded:  # one loader, plan to unapply
+                plan = self._plan(loaded)
+                if self.options.dry_run:
+                    return EXIT_CLEAN if plan.in_step else EXIT_FINDINGS
+                rolled_back = bool(plan.unapply or plan.squash_records)
+                if rolled_back:
+                    self.backup = roll_back(
+                        self.repo,
+                        self.config,
+                        plan,
+                        loaded,
+                        self.options.from_rev,
+                        backup=self._backup_wanted(),
+                        progress=ProgressPrinter(),
+                    )
+            if self.target is not None:
+                return EXIT_CLEAN
+            if rolled_back:  # what is applied changed; the orphans' packages are gone
+                loaded.reload_tree()
+            self._migrate(loaded, plan)
+        state = "matches the working tree"
+        if plan.edited:
+            state += ", but for the changed migrations named above"
+        print(f"migrail: database {self.alias!r} {state} ({time.monotonic() - started:.2f}s)")
+        return EXIT_CLEAN
+
+    def _plan(self, loaded: LoadedMigrations) -> SyncPlan:
+        """Plan, print it, refuse what cannot be done before anything changes."""
+        plan = self._plan_after_old_code(loaded)
+        if self.target is None or plan.unapply or plan.squash_records:
+            print(describe_plan(plan, first=self.target is not None))
+        if self.target is None:
+            _refuse_forked(plan)
+        check_rollback(plan, self.repo, self.connection, self.options.feature)
+        return plan
+
+    def _plan_after_old_code(self, loaded: LoadedMigrations) -> SyncPlan:
+        """With `--from`, the orphans are unapplied first with the code that applied them."""
+        options, elsewhere = self.options, None
+        if self.target is None and options.from_rev:
+            old = _orphans_need_old_code(self.repo, self.config, loaded, options.from_rev)
+            if old is not None:
+                from migrail.sync.old_code_rollback import roll_back_with_commit
+
+                result = roll_back_with_commit(
+                    self.repo,
+                    self.config,
+                    options.from_rev,
+                    self.alias,
+                    old,
+                    dry_run=options.dry_run,
+                    backup=self._backup_wanted(),
+                    feature=options.feature,
+                )
+                self.backup = result.backup
+                if options.dry_run:
+                    elsewhere = frozenset(result.unapplied)
+                else:
+                    loaded.reload_tree()  # the child changed what is applied
+        plan = plan_sync(
+            self.repo,
+            self.config,
+            loaded,
+            options.from_rev,
+            self.target,
+            unapplied_elsewhere=elsewhere,
+            redo_edited=options.redo_edited,
+        )
+        if self.target is not None:
+            plan.apply = []  # the target's migrations are applied after the switch
+            plan.record = {}
+        return plan
+
+    def _migrate(self, loaded: LoadedMigrations, plan: SyncPlan) -> None:
+        """The forward part: `migrate`, after a copy of what it drops; then remember sources."""
+        if plan.record:  # before `migrate`, which would run them again
+            _record_applied(self.connection, plan.record)
+            loaded.reload_tree()  # what is applied changed
+        self._keep_what_migrate_drops(plan)
+        migrate_forward(loaded)
+        remember_applied_sources(self.repo, self.connection, loaded.tree, keep=plan.edited)
+        self.options.feature.after_sync(self.repo, self.connection)
+
+    def _backup_wanted(self) -> bool:
+        """A backup before a rollback, unless asked not to or a copy as it stands is kept."""
+        if self.options.backup and self.options.feature.keeps_as_it_stands(self.alias):
+            print(
+                f"migrail: no backup of database {self.alias!r}: the snapshot this switch just "
+                "saved holds it as it stands"
+            )
+            return False
+        return self.options.backup
+
+    def _keep_what_migrate_drops(self, plan: SyncPlan) -> None:
+        """Nothing dropped without a copy: before migrations that drop tables or columns
+        holding rows, a backup (unless this sync took one, or a snapshot holds the data)."""
+        dropping = plan.effects_of(plan.apply)
+        if not dropping or drops_hold_rows(self.connection, dropping) is False:
+            return
+        what = "; ".join(
+            f"{app}.{name} {effect.text}"
+            for (app, name), effects in dropping.items()
+            for effect in effects
+        )
+        if self.options.feature.keeps_as_it_stands(self.alias):
+            print(f"migrail: {what}: the snapshot this switch just saved holds its rows")
+            return
+        if self.backup is None and self.options.backup:
+            self.backup = back_up(self.repo, self.config, self.connection, None).name
+        if self.backup is None:
+            print(f"migrail: {what}, rows included, with no backup (--no-backup)")
+            return
+        print(f"migrail: {what}, rows included; `migrail restore {self.backup}` brings them back")
+
+
+def _refuse_forked(plan: SyncPlan) -> None:
+    """A forked tree cannot be migrated: refuse before rolling anything back."""
+    if plan.forked:
+        apps = "; ".join(
+            f"{app}: {', '.join(leaves)}" for app, leaves in sorted(plan.forked.items())
+        )
+        raise SyncRefused(
+            f"the working tree's migrations are forked ({apps}), which `migrate` refuses; "
+            f"nothing was changed: {JOIN_FORK}"
+        )
+
+
+def _orphans_need_old_code(
+    repo: GitRepo, config: Config, loaded: LoadedMigrations, from_rev: str
+) -> Target | None:
+    """The target for a rollback with `from_rev`'s code, or None when nothing is to unapply.
+
+    The target keeps what this tree's code knows; the apps it decides are the installed
+    ones and the first-party apps of `from_rev` that this checkout removed.
+    """
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(loaded.connection)
+    if not recorder.has_table():
+        return None
+    target = tree_target(loaded.tree)
+    applied = set(recorder.applied_migrations())
+    gone = applied - target.keys
+    if gone:  # a completed squash's replaced migrations are not orphans
+        history = squash_history(repo, loaded.tree, {app for app, _ in gone})
+        gone -= {k for r in squashes_kept(history, target.keys, applied).values() for k in r}
+        gone -= {k for k in gone if k in history and history[k] <= target.keys}  # its record
+    apps = set(target.apps)
+    uninstalled = {app for app, _ in gone} - apps
+    packages: set[str] = set()
+    if uninstalled:
+        # Removed with its code: rolled back. Only uninstalled in settings, its migrations
+        # still in the tree: left alone, as a switch that changes no migration leaves it.
+        kept = static_target(repo, config, None).apps
+        had = static_target(repo, config, from_rev).apps
+        apps |= uninstalled & (had - kept)
+        # An app from outside the work tree (contrib, a package) that a settings change took
+        # out of INSTALLED_APPS: rolled back by the code that installs it, if it does.
+        if _settings_changed(repo, from_rev):
+            packages = uninstalled - had - kept
+    if not packages and not any(app in apps for app, _ in gone):
+        return None
+    return Target(target.keys, frozenset(apps), frozenset(packages))
+
+
+def _settings_changed(repo: GitRepo, from_rev: str) -> bool:
+    """Whether a settings file differs between `from_rev` and the working tree."""
+    from migrail.sources.checkout_decision import SETTINGS_PATHSPECS
+
+    names = repo.run(
+        "diff", "--name-only", "--end-of-options", from_rev, "--", *SETTINGS_PATHSPECS, check=False
+    )
+    return names.strip() != b""
+
+
+def _record_applied(connection: Any, record: dict[Key, str]) -> None:
+    """What Django records when it applies a squash, where a completed squash (its `replaces`
+    gone, the last step of Django's squash procedure) left it unrecorded."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    for app, name in sorted(record):
+        recorder.record_applied(app, name)
+
+
+def migrate_forward(loaded: LoadedMigrations) -> None:
+    """`manage.py migrate` on the tree's loader: its checks, its plan, its signals (even with
+    nothing to apply, as `migrate` sends them), each migration reported as it runs."""
+    from django.db.migrations.exceptions import InconsistentMigrationHistory
+
+    from migrail.sync.lock_wait import giving_up_on_locks
+
+    connection = loaded.connection
+    executor = loaded.executor({}, [])
+    try:
+        plan = forward_plan(executor)
+    except InconsistentMigrationHistory as err:
+        raise MigrailError(f"`migrate` stopped: {err}") from err
+    try:
+        with giving_up_on_locks(connection, "migrate"):
+            run_plan(executor, plan, ProgressPrinter())
+    except MigrationFailed as err:
+        if lock_in_chain(err.cause):  # the database, not the migration: the guard names it
+            raise err.cause from None
+        keys = [(m.app_label, m.name) for m, _ in plan]
+        left = keys[keys.index(err.key) :] if err.key in keys else [err.key]
+        names = ", ".join(f"{app}.{name}" for app, name in left)
+        raise MigrationFailed(
+            err.key,
+            False,
+            err.cause,
+            f"; database {connection.alias!r} has {len(left)} left to apply ({names}): "
+            "mend the migration, then run `migrail sync`",
+        ) from err.cause
