@@ -304,3 +304,41 @@ def test_an_app_only_the_branch_left_installs_is_rolled_back_to_zero(
     assert_same_as_by_hand(p, copy_name)
     status = p.migrail("status")
     assert status.returncode == 0, status.stdout + status.stderr
+
+
+@pytest.mark.parametrize("shaped", ["sqlite"], indirect=True)
+def test_a_sync_with_nothing_to_apply_still_records_a_squash_as_migrate_does(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """A squash arrives whose replaced migrations are all applied: `migrate` has nothing to
+    run but records the squash (its bookkeeping), and so does the switch."""
+    p, copy_name = shaped
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], create_model("Stock", "count")),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    p.commit("stock")
+    assert p.manage("migrate").returncode == 0
+    p.git("switch", "-q", "-c", "squashed")
+    p.migration(
+        "shop",
+        "0001_squashed_0002_stock",
+        migration_source(
+            [],
+            create_model("Item") + "\n" + create_model("Stock", "count"),
+            extra="    replaces = [('shop', '0001_initial'), ('shop', '0002_stock')]\n",
+        ),
+    )
+    p.write("shop/migrations/max_migration.txt", "0001_squashed_0002_stock\n")
+    p.commit("squash")
+    git(p.root, "switch", "-q", "main", env={**p.env, "MIGRAIL_SKIP": "1"})
+
+    copy_database(p, copy_name)
+    switch(p, "switch", "squashed")
+    migrate_by_hand(p, copy_name)
+
+    recorded = "SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name"
+    assert p.query(recorded) == [["0001_initial"], ["0001_squashed_0002_stock"], ["0002_stock"]]
+    assert_same_as_by_hand(p, copy_name)
