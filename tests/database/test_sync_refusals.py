@@ -16,6 +16,7 @@ from tests.djangoproject import (
     DjangoProject,
     add_field,
     add_user_rows,
+    git,
     migration_source,
     real_project,
     user_rows,
@@ -201,3 +202,26 @@ def test_switch_refuses_untracked_migrations_git_would_carry_over(real: DjangoPr
     assert real.query("SELECT name, stock, local FROM shop_item") == [[7, 5, 0]]
     assert user_rows(real) == USER_ROWS_ADDED
     assert real.git("branch", "--show-current").strip() == "feature"
+
+
+def test_a_refusal_comes_before_any_word_of_what_it_prevents(tmp_path: Path) -> None:
+    """Snapshots on, another branch's data live (a switch that did not swap): with
+    `DEBUG = False` sync refuses first, and says nothing of saving a snapshot it never saves."""
+    p = real_project(tmp_path / "repo", tmp_path / "packages")
+    p.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(p)
+    assert p.migrail("install").returncode == 0
+    sync(p)
+    feature_branch(p)
+    sync(p)
+    git(p.root, "switch", "-q", "main", env={**p.env, "MIGRAIL_SKIP": "1"})  # no swap
+    p.write_settings("DEBUG = False\n")
+    snapshots = p.root / ".git/migrail/snapshots"
+    before = sorted((path.name, path.stat().st_mtime_ns) for path in snapshots.iterdir())
+
+    proc = p.migrail("sync")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "DEBUG = False" in proc.stderr
+    assert "saving it before this sync" not in proc.stdout + proc.stderr
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in snapshots.iterdir()) == before
