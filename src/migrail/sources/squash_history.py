@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from migrail.graph.parser import Key, ParsedMigration, parse_migration
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.pickle_file import load_pickle, store_pickle
 
 
 def replaces_in_history(repo: GitRepo, directories: Sequence[str]) -> dict[str, frozenset[Key]]:
@@ -25,14 +26,47 @@ def replaces_in_history(repo: GitRepo, directories: Sequence[str]) -> dict[str, 
         return {}
     asked = (str(repo.root), tuple(directories))
     if asked not in _seen:  # a sync asks before and while it plans
-        _seen[asked] = _read(repo, directories)
+        _seen[asked] = _read_since_last_time(repo, tuple(directories))
     return _seen[asked]
 
 
 _seen: dict[tuple[str, tuple[str, ...]], dict[str, frozenset[Key]]] = {}
+CACHE = "squash-history.pickle"  # under git's migrail directory: {directories: (tips, found)}
 
 
-def _read(repo: GitRepo, directories: Sequence[str]) -> dict[str, frozenset[Key]]:
+def _read_since_last_time(repo: GitRepo, directories: tuple[str, ...]) -> dict[str, frozenset[Key]]:
+    """What history says, reading only the commits no earlier sync read: the tips (refs and
+    reflog entries) it read up to are kept with its findings, and excluded from the walk."""
+    path = repo.migrail_dir / CACHE
+    cached = load_pickle(path)
+    cache: dict[tuple[str, ...], tuple[frozenset[str], dict[str, frozenset[Key]]]] = (
+        cached if isinstance(cached, dict) else {}
+    )
+    tips = _tips(repo)
+    known, found = cache.get(directories, (frozenset(), {}))
+    if tips - known:
+        found = _merged(found, _read(repo, directories, exclude=known & tips))
+        cache[directories] = (tips, found)
+        store_pickle(path, cache)
+    return found
+
+
+def _tips(repo: GitRepo) -> frozenset[str]:
+    """Every commit `git log --all --reflog` starts from."""
+    refs = repo.run("for-each-ref", "--format=%(objectname)", check=False).split()
+    logged = repo.run("log", "--walk-reflogs", "--all", "--format=%H", check=False).split()
+    return frozenset(sha.decode() for sha in (*refs, *logged))
+
+
+def _merged(
+    old: dict[str, frozenset[Key]], new: dict[str, frozenset[Key]]
+) -> dict[str, frozenset[Key]]:
+    return {path: old.get(path, frozenset()) | new.get(path, frozenset()) for path in {*old, *new}}
+
+
+def _read(
+    repo: GitRepo, directories: Sequence[str], exclude: frozenset[str] = frozenset()
+) -> dict[str, frozenset[Key]]:
     out = repo.run(
         "-c",
         "core.quotePath=false",
@@ -44,8 +78,10 @@ def _read(repo: GitRepo, directories: Sequence[str]) -> dict[str, frozenset[Key]
         "--name-only",
         "-G",
         r"replaces\s*=",
+        "--stdin",  # the commits read before, excluded: as many as there are, past ARG_MAX
         "--",
         *(f":(literal){directory}" for directory in directories),
+        stdin="".join(f"^{sha}\n" for sha in sorted(exclude)).encode(),
         check=False,
     )
     wanted: list[tuple[str, str]] = []  # (revision:path, path)
