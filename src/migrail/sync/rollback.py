@@ -7,6 +7,7 @@ child that rolls back with an older commit's code (`old_code_rollback`).
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from migrail.engines import rules_for
@@ -69,22 +70,47 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: Sync
             "nothing was changed: these migrations cannot be unapplied:\n"
             + "\n".join(f"  - {line}" for line in plan.irreversible)
             + "\n"
-            + _ways_out(repo, connection, feature)
+            + _ways_out(repo, connection, feature, plan.unapply)
         )
 
 
-def _ways_out(repo: GitRepo, connection: Any, feature: SyncFeature) -> str:
-    """Offer a restore only when a usable backup of this database exists, and what the
+def _ways_out(repo: GitRepo, connection: Any, feature: SyncFeature, unapply: list[Key]) -> str:
+    """Offer a restore only of a backup that fits (this database's, whole, and holding none
+    of the migrations that cannot be unapplied), with its branch and age; and what the
     feature keeps (this branch's snapshot) before it."""
     usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
-    if usable:
-        ways = WAYS_OUT.replace("`migrail restore`", f"`migrail restore {usable[0].name}`")
+    refused = set(unapply)
+    fitting = [backup for backup in usable if not refused & set(backup.applied)]
+    lines = WAYS_OUT.splitlines()
+    restore = next(n for n, line in enumerate(lines) if "migrail restore" in line)
+    if fitting:
+        backup = fitting[0]
+        branch = f"branch {backup.branch!r}, " if backup.branch else ""
+        lines[restore] = (
+            f"  - or restore a copy taken before they were applied: `migrail restore "
+            f"{backup.name}` ({branch}{age(backup.created)}; rows written since are lost);"
+        )
     else:
-        ways = "\n".join(line for line in WAYS_OUT.splitlines() if "migrail restore" not in line)
-    lines = ways.splitlines()
+        del lines[restore]
     second = next(n for n, line in enumerate(lines) if line.startswith("  - or "))
     lines[second:second] = [f"  - or {way}" for way in feature.ways_out(repo, connection)]
     return "\n".join(lines)
+
+
+def age(created: str, now: datetime | None = None) -> str:
+    """`3 minutes ago` for an ISO 8601 UTC time; the time itself when it cannot be read."""
+    try:
+        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return created
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    seconds = int(((now or datetime.now(timezone.utc)) - then).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
 
 
 def roll_back(

@@ -1,0 +1,25 @@
+"""How old a backup offered as a way out is, as a person reads it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from migrail.sync.rollback import age
+
+NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("created", "said"),
+    [
+        ("2026-12-07T11:59:30Z", "just now"),
+        ("2026-12-07T11:58:00Z", "2 minutes ago"),
+        ("2026-12-07T11:00:00Z", "1 hour ago"),
+        ("2026-12-04T11:00:00Z", "3 days ago"),
+        ("not a time", "not a time"),
+    ],
+)
+def test_age(created: str, said: str) -> None:
+    assert age(created, NOW) == said
