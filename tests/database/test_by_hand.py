@@ -222,6 +222,7 @@ def test_a_failing_migration_is_named_and_the_next_sync_tells_the_truth(
     assert "migration shop.0002_broken failed: " in out
     assert "no_such_table" in out.split("migration shop.0002_broken failed: ")[1].splitlines()[0]
     assert "Traceback" not in out
+    assert out.endswith("migrail: when that is fixed, run `migrail sync`\n")  # no --from: done
     assert p.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name") == [
         ["0001_initial"]
     ]

@@ -86,7 +86,7 @@ def test_a_rollback_blocked_by_another_session_says_so_and_gives_up(
         assert proc.stderr == (
             "migrail: error: the rollback of database 'default' gave up: another session held "
             f"a lock on a table it changes for 4s (MIGRAIL_LOCK_WAIT); {outcome}. End that "
-            "session (a shell or server in an open transaction?) and run `migrail sync` again\n"
+            "session (a shell or server in an open transaction?) and sync again\n"
         )
         assert proc.returncode == 2
         if vendor == "postgresql":
@@ -119,7 +119,7 @@ def test_migrate_blocked_by_another_session_gives_up_too(tmp_path: Path) -> None
             "migrail: error: migrate of database 'default' gave up: another session held a lock "
             "on a table it changes for 3s (MIGRAIL_LOCK_WAIT); it stopped midway, where the next "
             "sync takes over. End that session (a shell or server in an open transaction?) and "
-            "run `migrail sync` again\n"
+            "sync again\n"
         )
         assert proc.returncode == 2
         assert "stock" not in str(project.schema()["tables"])

@@ -312,7 +312,8 @@ def _put_back(repo: GitRepo, originals: dict[str, _Original]) -> None:
 def run_rebase(repo: GitRepo, plan: RebasePlan) -> int:
     if plan.operation.published:
         print(
-            f"migrail: this branch's {', '.join(plan.operation.published)} is published on a "
+            f"migrail: this branch's {', '.join(plan.operation.published)} "
+            f"{'are' if len(plan.operation.published) > 1 else 'is'} published on a "
             "remote, so MERGE_HEAD's migrations move after it instead"
         )
     if plan.is_empty:

@@ -55,7 +55,7 @@ def giving_up_on_locks(connection: Any, what: str) -> Iterator[None]:
         raise LockWaitExceeded(
             f"{what} of database {connection.alias!r} gave up: another session held a lock on "
             f"a table it changes for {wait}s (MIGRAIL_LOCK_WAIT); {outcome}. End that session "
-            "(a shell or server in an open transaction?) and run `migrail sync` again"
+            "(a shell or server in an open transaction?) and sync again"
         ) from err
     finally:
         watcher.stop()

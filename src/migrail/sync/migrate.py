@@ -41,6 +41,7 @@ class MigrationFailed(MigrailError):
     What ran before it stays as it is: work left undone (exit 1)."""
 
     exit_status = EXIT_FINDINGS
+    without_from = True  # what was unapplied stays so: a plain `migrail sync` goes on
 
     def __init__(self, key: Key, backwards: bool, cause: BaseException, then: str = "") -> None:
         self.key = key
@@ -50,9 +51,14 @@ class MigrationFailed(MigrailError):
 
 
 def describe_cause(err: BaseException) -> str:
-    """The error's own first line; its class only when it says nothing else."""
+    """The database's own first line (`no such table: x`); for any other error, its class
+    too (`KeyError: ('shop', 'item')`), which alone says what went wrong."""
+    from django.db import DatabaseError
+
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
+    if not lines:
+        return type(err).__name__
+    return lines[0] if isinstance(err, DatabaseError) else f"{type(err).__name__}: {lines[0]}"
 
 
 def run_plan(executor: Any, plan: Plan, progress: ProgressCallback | None = None) -> None:

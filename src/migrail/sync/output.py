@@ -31,8 +31,8 @@ class ProgressPrinter:
             sys.stdout = watch.stream
         outcome = f"{'failed ' if step.failed else ''}({step.seconds:.2f}s)"
         if watch is None or not watch.open:
-            done = ("  - unapplied" if step.backwards else "  + applied") + f" {name}"
-            sys.stdout.write(f"{done} {outcome}\n")
+            done = verb if step.failed else ("  - unapplied" if step.backwards else "  + applied")
+            sys.stdout.write(f"{done} {name} {outcome}\n")
         else:
             sys.stdout.write(f" {outcome}\n")
         sys.stdout.flush()

@@ -173,6 +173,7 @@ class SyncSession:
         self.alias = alias
         self.connection = connections[alias]
         self.backup: str | None = None  # the backup this sync took, whoever took it
+        self.rolled_back_elsewhere = False  # by the old code's child, which printed it
 
     def run(self) -> int:
         from migrail.sync.lock import database_lock
@@ -211,12 +212,21 @@ class SyncSession:
     def _plan(self, loaded: LoadedMigrations) -> SyncPlan:
         """Plan, print it, refuse what cannot be done before anything changes."""
         plan = self._plan_after_old_code(loaded)
-        if self.target is None or plan.unapply or plan.squash_records:
+        if self._worth_printing(plan):
             print(describe_plan(plan, first=self.target is not None))
         if self.target is None:
             _refuse_forked(plan)
         check_rollback(plan, self.repo, self.connection, self.options.feature)
         return plan
+
+    def _worth_printing(self, plan: SyncPlan) -> bool:
+        """The plan, unless the old code's child printed the rollback and nothing is left."""
+        if plan.unapply or plan.squash_records:
+            return True
+        if self.target is not None:
+            return False
+        quiet = self.rolled_back_elsewhere and not self.options.dry_run
+        return not (quiet and plan.in_step)
 
     def _plan_after_old_code(self, loaded: LoadedMigrations) -> SyncPlan:
         """With `--from`, the orphans are unapplied first with the code that applied them."""
@@ -237,6 +247,7 @@ class SyncSession:
                     feature=options.feature,
                 )
                 self.backup = result.backup
+                self.rolled_back_elsewhere = bool(result.unapplied)
                 if options.dry_run:
                     elsewhere = frozenset(result.unapplied)
                 else:
@@ -394,5 +405,5 @@ def migrate_forward(loaded: LoadedMigrations) -> None:
             False,
             err.cause,
             f"; database {connection.alias!r} has {len(left)} left to apply ({names}): "
-            "mend the migration, then run `migrail sync`",
+            "mend the migration, then sync again",
         ) from err.cause
