@@ -11,12 +11,28 @@ import os
 import subprocess
 import sys
 
+from migrail.commands.sync import roll_back_for_switch
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.plan import static_target
-from migrail.sync.session import SyncOptions, roll_back_for_switch
+from migrail.sync.session import SyncOptions
 from migrail.sync.settings import caller_settings_module
+
+
+def run(*, branch: str, database: str | None, backup: bool) -> int:
+    """The command line's `migrail switch BRANCH`."""
+    from migrail.commands.features import sync_feature
+    from migrail.snapshots.branches import finish_interrupted
+    from migrail.sources.config import load_config
+    from migrail.sync.errors import database_errors
+
+    with database_errors():
+        repo = GitRepo.discover()
+        config = load_config(repo.root)
+        finish_interrupted(repo, config)
+        options = SyncOptions(database=database, backup=backup, feature=sync_feature(repo, config))
+        return run_switch(repo, config, branch, options)
 
 
 def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
