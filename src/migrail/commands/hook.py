@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from dataclasses import dataclass
 
 from migrail.commands import check
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
@@ -150,37 +151,74 @@ def _sync(
     switch: tuple[str, str] | None = None,
     changed: bool = True,
 ) -> int:
-    """Sync from `from_rev` (after the snapshot swap of a `switch` of branches)."""
-    from migrail.commands.features import sync_feature
-    from migrail.commands.sync import run_sync
-    from migrail.sync.errors import database_errors
-    from migrail.sync.session import SyncOptions
-
-    status: int | None = EXIT_FINDINGS
+    """Sync from `from_rev` (after the snapshot swap of a `switch` of branches); a failure
+    is said with the command that finishes the sync later, git's work being done."""
+    after = AfterCheckout(repo, config, from_rev, switch=switch, changed=changed)
     try:
-        with database_errors():
-            if switch is not None:
-                from migrail.snapshots.branches import arrive_after_checkout
-
-                assert from_rev is not None
-                arrival = arrive_after_checkout(repo, config, from_rev, switch)
-                from_rev = arrival.from_rev
-                if not (changed or arrival.restored):
-                    status = None  # the database goes on as it was, under a new branch
-                    return EXIT_CLEAN
-            options = SyncOptions(from_rev=from_rev, feature=sync_feature(repo, config))
-            status = run_sync(repo, config, options)
-            return status
+        return after.run()
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
-        retry = "`migrail sync`" if getattr(err, "without_from", False) else _retry(repo, from_rev)
+        without_from = getattr(err, "without_from", False)
+        retry = "`migrail sync`" if without_from else _retry(repo, after.from_rev)
         print(f"migrail: when that is fixed, run {retry}", file=sys.stderr)
         return EXIT_FINDINGS
-    finally:
-        if config.snapshots and status is not None:
-            from migrail.snapshots.branches import note_sync_result
 
-            note_sync_result(repo, config, from_rev, synced=status == EXIT_CLEAN)
+
+@dataclass
+class AfterCheckout:
+    """The sync after git moved HEAD from `from_rev`, as the post-* hooks run it and
+    `migrail switch` runs it after its `git switch`: in this process, which must not have
+    set Django up before the move (the new checkout's settings and code migrate).
+
+    With snapshots, a `switch` of branches (left, arriving) first saves the database as
+    the branch left's snapshot and restores the arriving branch's, which moves `from_rev`
+    to the commit whose code applied what is live now. Raises `MigrailError`.
+    """
+
+    repo: GitRepo
+    config: Config
+    from_rev: str | None
+    switch: tuple[str, str] | None = None
+    changed: bool = True  # the migrations differ: sync even when no snapshot was restored
+    database: str | None = None
+    backup: bool = True
+
+    def run(self) -> int:
+        from migrail.commands.features import sync_feature
+        from migrail.commands.sync import run_sync
+        from migrail.sync.errors import database_errors
+        from migrail.sync.session import SyncOptions
+
+        repo, config = self.repo, self.config
+        status: int | None = EXIT_FINDINGS
+        try:
+            with database_errors():
+                if self.switch is not None:
+                    from migrail.snapshots.switching import arrive_after_checkout
+
+                    assert self.from_rev is not None
+                    arrival = arrive_after_checkout(
+                        repo, config, self.from_rev, self.switch, database=self.database
+                    )
+                    self.from_rev = arrival.from_rev
+                    if not (self.changed or arrival.restored):
+                        status = None  # the database goes on as it was, under a new branch
+                        return EXIT_CLEAN
+                options = SyncOptions(
+                    from_rev=self.from_rev,
+                    database=self.database,
+                    backup=self.backup,
+                    feature=sync_feature(repo, config),
+                )
+                status = run_sync(repo, config, options)
+                return status
+        finally:
+            if config.snapshots and status is not None:
+                from migrail.snapshots.branches import note_sync_result
+
+                note_sync_result(
+                    repo, config, self.from_rev, synced=status == EXIT_CLEAN, database=self.database
+                )
 
 
 def _retry(repo: GitRepo, from_rev: str | None) -> str:

@@ -17,11 +17,10 @@ from migrail.snapshots.branches import (
     current_branch,
     database_engine,
     drop_snapshot,
-    dropped_beyond_kept,
     holding,
     label,
-    prune_beyond_kept,
 )
+from migrail.snapshots.catalogue import dropped_beyond_kept, former_names, prune_beyond_kept
 from migrail.snapshots.steps import Engine, run_journalled
 from migrail.snapshots.store import (
     Identity,
@@ -290,8 +289,6 @@ def save_owners_data(
 
 def renames(repo: GitRepo) -> dict[str, str]:
     """Former branch names → the local branch each is called now (`git branch -m`)."""
-    from migrail.snapshots.branches import former_names
-
     out = repo.run("for-each-ref", "--format=%(refname:short)", "refs/heads/").decode()
     found: dict[str, str] = {}
     for branch in out.split():
