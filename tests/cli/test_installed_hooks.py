@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from migrail.cli.install import render_script
+from migrail.commands.install import render_script
 from tests.djangoproject import (
     USER_ROWS_ADDED,
     DjangoProject,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migrail.cli.install import HOOKS, render_script
+from migrail.commands.install import HOOKS, render_script
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source, run_env
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository

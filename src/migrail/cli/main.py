@@ -1,4 +1,4 @@
-"""The `migrail` command: argument parsing over plain functions.
+"""The `migrail` command: the argument parser, dispatching to `migrail.commands`.
 
 Exit status: 0 clean, 1 findings or work left undone, 2 usage or environment error.
 """
@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from migrail import __version__
-from migrail.cli.check_command import run_check
-from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
+from migrail.commands import check
+from migrail.errors import EXIT_FINDINGS, MigrailError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,86 +142,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    """Each command's `run`, imported only when it is the one asked for."""
     if args.command == "check":
-        return run_check(rev=args.rev, staged=args.staged, fmt=args.format, fix=args.fix)
+        return check.run(rev=args.rev, staged=args.staged, fmt=args.format, fix=args.fix)
     if args.command == "hook":
-        from migrail.cli.hook import run_hook
+        from migrail.commands import hook
 
-        return run_hook(args.name, args.args)
+        return hook.run(args.name, args.args)
     if args.command == "rebase":
-        from migrail.cli.rebase_command import run_rebase_command
+        from migrail.commands import rebase
 
-        return run_rebase_command(
+        return rebase.run(
             args.apps, onto=args.onto, unapply=args.unapply, db_check=not args.no_db_check
         )
     if args.command == "demo":
-        from migrail.cli.demo import run_demo
+        from migrail.commands import demo
 
-        return run_demo(keep=args.keep)
-    if args.command in ("sync", "status", "restore", "switch", "snapshot"):
-        from migrail.sync.errors import database_errors
-
-        with database_errors():
-            return _run_database_command(args)
-    if args.command in ("install", "uninstall"):
-        from migrail.cli import install
-        from migrail.sources.gitrepo import GitRepo
-
-        repo = GitRepo.discover()
-        done = install.install(repo) if args.command == "install" else install.uninstall(repo)
-        for line in done:
-            print(line)
-        return EXIT_CLEAN
-    raise AssertionError(args.command)  # pragma: no cover
-
-
-def _run_database_command(args: argparse.Namespace) -> int:
-    from migrail.sources.config import load_config
-    from migrail.sources.gitrepo import GitRepo
-
-    repo = GitRepo.discover()
-    config = load_config(repo.root)
+        return demo.run(keep=args.keep)
     if args.command == "snapshot":
-        from migrail.cli.snapshot_command import run_snapshot_command
+        from migrail.commands import snapshot
 
-        return run_snapshot_command(
-            repo, config, args.action, getattr(args, "name", None), getattr(args, "database", None)
+        return snapshot.run(
+            args.action, getattr(args, "name", None), getattr(args, "database", None)
         )
-    if args.command in ("sync", "switch"):
-        from migrail.snapshots.branches import finish_interrupted
-
-        finish_interrupted(repo, config)
-    if args.command == "status" or (args.command == "sync" and args.dry_run):
-        from migrail.sync.settings import require_sqlite_files
-
-        command = "status" if args.command == "status" else "sync --dry-run"
-        require_sqlite_files(repo.root, config, command, args.database)
     if args.command == "status":
-        from migrail.commands.features import sync_feature
-        from migrail.sync.session import run_status
+        from migrail.commands import status
 
-        return run_status(repo, config, args.database, sync_feature(repo, config))
+        return status.run(database=args.database)
     if args.command == "restore":
-        from migrail.commands.restore import run_restore
+        from migrail.commands import restore
 
-        return run_restore(repo, config, args.backup, args.database)
-    from migrail.commands.features import sync_feature
-    from migrail.sync.session import SyncOptions, run_sync
-
+        return restore.run(backup=args.backup, database=args.database)
     if args.command == "switch":
-        from migrail.commands.switch import run_switch
+        from migrail.commands import switch
 
-        options = SyncOptions(
-            database=args.database, backup=not args.no_backup, feature=sync_feature(repo, config)
+        return switch.run(branch=args.branch, database=args.database, backup=not args.no_backup)
+    if args.command == "sync":
+        from migrail.commands import sync
+
+        return sync.run(
+            from_rev=args.from_rev,
+            dry_run=args.dry_run,
+            database=args.database,
+            backup=not args.no_backup,
+            redo_edited=args.redo_edited,
         )
-        return run_switch(repo, config, args.branch, options)
-    options = SyncOptions(
-        # Validated here, and passed on as the commit id: sync never sees the user's string.
-        from_rev=None if args.from_rev is None else repo.resolve(args.from_rev),
-        dry_run=args.dry_run,
-        database=args.database,
-        backup=not args.no_backup,
-        redo_edited=args.redo_edited,
-        feature=sync_feature(repo, config),
-    )
-    return run_sync(repo, config, options)
+    if args.command in ("install", "uninstall"):
+        from migrail.commands import install
+
+        return install.run(args.command)
+    raise AssertionError(args.command)  # pragma: no cover

@@ -34,6 +34,16 @@ from migrail.sync.rollback_safety import applied_migrations, backups_dir, journa
 from migrail.sync.safety import UnsafeDatabase, refusal
 
 
+def run(*, backup: str | None, database: str) -> int:
+    """The command line's `migrail restore [BACKUP]`."""
+    from migrail.sources.config import load_config
+    from migrail.sync.errors import database_errors
+
+    with database_errors():
+        repo = GitRepo.discover()
+        return run_restore(repo, load_config(repo.root), backup, database)
+
+
 def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> int:
     from django.conf import settings
     from django.db import connections

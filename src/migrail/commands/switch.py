@@ -1,8 +1,12 @@
-"""`migrail switch BRANCH`: roll back while the current files are present, switch, migrate.
+"""`migrail switch BRANCH`: refuse what would go wrong, `git switch`, then sync as the hook does.
 
-For people without the hooks: the rollback runs with the current code before git
-changes the files, so it needs no older tree. The target is the branch's first-party
-migrations; contrib and third-party migrations stay (see `sync_plan.plan_sync`).
+For people without the hooks. Everything that can refuse without the database comes
+first (an uncommitted or untracked file, a branch git would not take): then nothing has
+changed. `git switch` runs with the hooks skipped, and this process then does what
+the post-checkout hook does (`hook.AfterCheckout`): with snapshots, save the branch
+left and restore the branch arrived at; then `sync --from` the commit left, whose
+rollback runs with that commit's code (`old_code_rollback`) and whose migrate runs with
+the new checkout's settings and code, set up here for the first time.
 """
 
 from __future__ import annotations
@@ -14,15 +18,60 @@ import sys
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
-from migrail.sync.plan import static_target
-from migrail.sync.session import SyncOptions, roll_back_for_switch
-from migrail.sync.settings import caller_settings_module
 
 
-def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions) -> int:
+def run(*, branch: str, database: str | None, backup: bool) -> int:
+    """The command line's `migrail switch BRANCH`."""
+    if _django_started():
+        return _in_a_fresh_process(branch, database, backup)
+    from migrail.sources.config import load_config
+    from migrail.sync.errors import database_errors
+
+    with database_errors():
+        repo = GitRepo.discover()
+        return run_switch(repo, load_config(repo.root), branch, database=database, backup=backup)
+
+
+def run_switch(
+    repo: GitRepo, config: Config, branch: str, *, database: str | None, backup: bool
+) -> int:
+    from migrail.commands.hook import AfterCheckout
+    from migrail.snapshots.branches import current_branch, finish_interrupted
+
     commit = _local_branch(repo, branch)
-    target = static_target(repo, config, commit)
     left = repo.resolve("HEAD")
+    left_branch = current_branch(repo)
+    _refuse_uncommitted_changes(repo, branch)
+    _refuse_a_switch_git_would_refuse(repo, branch, commit)
+    env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command syncs; the hooks need not
+    switched = subprocess.run(["git", "switch", "--end-of-options", branch], cwd=repo.root, env=env)
+    if switched.returncode != 0:
+        print(f"migrail: git switch {branch} failed; nothing was changed", file=sys.stderr)
+        return EXIT_FINDINGS
+    finish_interrupted(repo, config)  # with the new checkout's settings, as its sync uses
+    moved = (left_branch, branch) if config.snapshots and left_branch != branch else None
+    after = AfterCheckout(repo, config, left, switch=moved, database=database, backup=backup)
+    return after.run()
+
+
+def _django_started() -> bool:
+    """Whether this process set Django up already (`manage.py migrail switch`): with the
+    settings and code of the branch left, which the migrate after the switch must not use."""
+    conf = sys.modules.get("django.conf")
+    return conf is not None and bool(conf.settings.configured)
+
+
+def _in_a_fresh_process(branch: str, database: str | None, backup: bool) -> int:
+    """The whole switch in a process of its own, which sets Django up after `git switch`."""
+    command = [sys.executable, "-m", "migrail", "switch"]
+    command += ["--database", database] if database else []
+    command += [] if backup else ["--no-backup"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return subprocess.run([*command, "--", branch]).returncode
+
+
+def _refuse_uncommitted_changes(repo: GitRepo, branch: str) -> None:
     changed = repo.run("status", "--porcelain", "--untracked-files=no").decode().splitlines()
     if changed:
         names = ", ".join(line[3:] for line in changed[:5]) + (", …" if len(changed) > 5 else "")
@@ -45,38 +94,6 @@ def run_switch(repo: GitRepo, config: Config, branch: str, options: SyncOptions)
             f"{branch!r}; commit them, stash them (`git stash -u`) or remove them first; "
             "nothing was changed"
         )
-    _refuse_a_switch_git_would_refuse(repo, branch, commit)
-    if config.snapshots:
-        from migrail.snapshots.branches import switch_with_snapshots
-
-        done = switch_with_snapshots(repo, config, branch, options.database)
-        if done is not None:
-            return done
-    roll_back_for_switch(repo, config, target, options)
-    env = {**os.environ, "MIGRAIL_SKIP": "1"}  # this command migrates; the hooks need not
-    switched = subprocess.run(["git", "switch", "--end-of-options", branch], cwd=repo.root, env=env)
-    forward = [sys.executable, "-m", "migrail", "sync", "--no-backup"]
-    if options.database:
-        forward += ["--database", options.database]
-    # The settings are resolved anew against the new branch's files, as its hooks would.
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    caller = caller_settings_module()
-    if caller:
-        env["DJANGO_SETTINGS_MODULE"] = caller
-    status = subprocess.run(forward, cwd=repo.root, env=env).returncode
-    if config.snapshots and switched.returncode == 0:
-        from migrail.snapshots.branches import note_sync_result
-
-        note_sync_result(repo, config, left, synced=status == 0, database=options.database)
-    if switched.returncode != 0:
-        outcome = (
-            "the database was put back to this branch's migrations"
-            if status == 0
-            else "putting the database back failed too (see above); run `migrail sync`"
-        )
-        print(f"migrail: git switch {branch} failed; {outcome}", file=sys.stderr)
-        return EXIT_FINDINGS
-    return status
 
 
 def _local_branch(repo: GitRepo, branch: str) -> str:
@@ -110,9 +127,8 @@ def _local_branch(repo: GitRepo, branch: str) -> str:
 
 
 def _refuse_a_switch_git_would_refuse(repo: GitRepo, branch: str, commit: str) -> None:
-    """Ask git first (a dry-run two-tree merge, as checkout does), before rolling anything back.
-
-    An untracked file in the way would stop `git switch` after the rollback.
+    """Ask git first (a dry-run two-tree merge, as checkout does), so that a refusal says
+    "nothing was changed" as the other refusals do (an untracked file in the way).
     """
     proc = subprocess.run(
         ["git", "read-tree", "-n", "-m", "-u", "HEAD", commit],

@@ -10,7 +10,9 @@ from typing import Any
 
 from migrail.errors import MigrailError
 from migrail.snapshots import branches as snapshots
+from migrail.snapshots.catalogue import status_line
 from migrail.snapshots.store import identity_of
+from migrail.snapshots.switching import catch_up_with_live_data
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import Effect, drops_hold_rows
@@ -24,7 +26,7 @@ class SnapshotFeature(SyncFeature):
     def before_sync(
         self, repo: GitRepo, config: Config, from_rev: str | None, database: str | None
     ) -> str | None:
-        return snapshots.catch_up_with_live_data(repo, config, from_rev, database)
+        return catch_up_with_live_data(repo, config, from_rev, database)
 
     def keeps_as_it_stands(self, alias: str) -> bool:
         return snapshots.saved_as_it_stands(alias)
@@ -53,7 +55,7 @@ class SnapshotFeature(SyncFeature):
         snapshots.clear_unsynced_note(repo, connection)  # a failed hook sync's note no longer holds
 
     def status_lines(self, repo: GitRepo, config: Config, alias: str) -> list[str]:
-        line = snapshots.status_line(repo, config, alias)
+        line = status_line(repo, config, alias)
         return [line] if line else []
 
 

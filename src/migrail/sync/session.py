@@ -1,4 +1,4 @@
-"""`migrail sync`, `status` and the rollback of `switch`: carry out a `SyncPlan`.
+"""One database's sync: carry out a `SyncPlan` (the commands in `migrail.commands` call it).
 
 Refuse what is unsafe before connecting, lock the database, plan (see
 `sync_plan`), refuse irreversible or sourceless rollbacks before changing
@@ -12,8 +12,7 @@ refusals, backup and unapply run in a child process with that commit's code
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
@@ -31,7 +30,6 @@ from migrail.sync.plan import (
     SyncPlan,
     Target,
     describe_plan,
-    describe_status,
     plan_sync,
     squashes_kept,
     static_target,
@@ -40,10 +38,8 @@ from migrail.sync.plan import (
 from migrail.sync.rollback import SyncRefused, check_rollback, roll_back
 from migrail.sync.rollback_safety import (
     back_up,
-    interrupted_sync_note,
     recover_interrupted_sync,
 )
-from migrail.sync.settings import database_aliases
 from migrail.sync.sync_feature import NO_FEATURE, SyncFeature
 
 
@@ -57,66 +53,7 @@ class SyncOptions:
     feature: SyncFeature = NO_FEATURE  # an optional feature joining the sync (snapshots)
 
 
-def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:
-    from migrail.sources import old_tree
-    from migrail.sync.settings import setup_django
-
-    if options.from_rev:
-        old_tree.prepare(repo, options.from_rev)  # written while Django starts
-    try:
-        setup_django(repo.root, config)
-        aliases = database_aliases(config, options.database)
-        for alias in aliases:  # refused before a feature says what it is about to do
-            _refuse_unsafe(alias, config, read_only=options.dry_run)
-        if not options.dry_run:
-            from_rev = options.feature.before_sync(repo, config, options.from_rev, options.database)
-            options = replace(options, from_rev=from_rev)
-        status = EXIT_CLEAN
-        for alias in aliases:
-            status = max(status, _sync_alias(repo, config, alias, options))
-        return status
-    finally:
-        old_tree.discard_prepared()
-
-
-def run_status(
-    repo: GitRepo, config: Config, database: str | None, feature: SyncFeature = NO_FEATURE
-) -> int:
-    from django.db import connections
-
-    from migrail.sync.settings import project_directory, setup_django
-
-    setup_django(repo.root, config)
-    print(_settings_line(repo, project_directory()))
-    status = EXIT_CLEAN
-    for alias in database_aliases(config, database):
-        _refuse_unsafe(alias, config, read_only=True)
-        with LoadedMigrations(connections[alias]) as loaded:
-            plan = plan_sync(repo, config, loaded, None, strict=False)
-        print(describe_status(plan))
-        if note := interrupted_sync_note(repo, connections[alias]):
-            print(note)
-            status = EXIT_FINDINGS
-        for line in feature.status_lines(repo, config, alias):
-            print(line)
-        if not plan.in_step:
-            status = EXIT_FINDINGS
-    return status
-
-
-def _settings_line(repo: GitRepo, project_dir: Path) -> str:
-    """Which settings and project directory Django was started with, as a user finds them."""
-    import os
-
-    try:
-        shown = project_dir.resolve().relative_to(repo.root.resolve()).as_posix() or "."
-    except ValueError:
-        shown = str(project_dir)
-    module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
-    return f"migrail: settings {module}, project directory {shown}"
-
-
-def _refuse_unsafe(alias: str, config: Config, *, read_only: bool = False) -> None:
+def refuse_unsafe(alias: str, config: Config, *, read_only: bool = False) -> None:
     """Refuse remote databases; and `DEBUG = False` unless nothing will change."""
     from django.conf import settings
 
@@ -133,21 +70,10 @@ def _refuse_unsafe(alias: str, config: Config, *, read_only: bool = False) -> No
         raise SyncRefused(reason)
 
 
-def roll_back_for_switch(
-    repo: GitRepo, config: Config, target: Target, options: SyncOptions
-) -> None:
-    """Unapply what `target` lacks while the current tree's files are still here."""
-    from migrail.sync.settings import setup_django
-
-    setup_django(repo.root, config)
-    for alias in database_aliases(config, options.database):
-        _sync_alias(repo, config, alias, options, target=target)
-
-
-def _sync_alias(
+def sync_alias(
     repo: GitRepo, config: Config, alias: str, options: SyncOptions, target: Target | None = None
 ) -> int:
-    _refuse_unsafe(alias, config, read_only=options.dry_run)  # before any connection is opened
+    refuse_unsafe(alias, config, read_only=options.dry_run)  # before any connection is opened
     return SyncSession(repo, config, alias, options, target).run()
 
 

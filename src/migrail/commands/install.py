@@ -1,4 +1,4 @@
-"""Write and remove migrail's git hook scripts.
+"""`migrail install` and `migrail uninstall`: write and remove migrail's git hook scripts.
 
 The scripts go where git really looks (`git rev-parse --git-path hooks`, which
 honours `core.hooksPath` and linked worktrees). A hook already there is kept
@@ -13,7 +13,7 @@ import stat
 import sys
 from pathlib import Path
 
-from migrail.errors import MigrailError
+from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.sources.checkout_decision import CHECKOUT_PATHSPECS, ZERO_SHA
 from migrail.sources.gitrepo import GitRepo
 
@@ -71,6 +71,14 @@ except ModuleNotFoundError:
     sys.exit(127)
 sys.argv[0] = "migrail"
 sys.exit(main())"""
+
+
+def run(command: str) -> int:
+    """`migrail install` or `migrail uninstall`: print what was done, one line each."""
+    repo = GitRepo.discover()
+    for line in install(repo) if command == "install" else uninstall(repo):
+        print(line)
+    return EXIT_CLEAN
 
 
 def render_script(name: str, python: str = "") -> str:

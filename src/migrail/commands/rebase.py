@@ -27,9 +27,7 @@ class DatabaseUnknown(MigrailError):
     """The local database could not be consulted, and the user did not waive the check."""
 
 
-def run_rebase_command(
-    apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = True
-) -> int:
+def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = True) -> int:
     repo = GitRepo.discover()
     config = load_config(repo.root)
     packages = load_packages(repo, WorkingTree(repo), config)
@@ -95,8 +93,9 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
 def _unapply(
     repo: GitRepo, config: Config, packages: list[MigrationPackage], applied: list[Key]
 ) -> None:
+    from migrail.commands.sync import roll_back_for_switch
     from migrail.sync.plan import Target
-    from migrail.sync.session import SyncOptions, roll_back_for_switch
+    from migrail.sync.session import SyncOptions
 
     keys = {(p.label, name) for p in packages for name in p.migrations} - set(applied)
     target = Target(frozenset(keys), frozenset(app for app, _ in keys))

@@ -62,7 +62,7 @@ def add_field(name: str) -> str:
     )
 
 
-def run_demo(keep: bool = False) -> int:
+def run(keep: bool = False) -> int:
     root = Path(tempfile.mkdtemp(prefix="migrail-demo-"))
     env = {
         **os.environ,

@@ -1,4 +1,4 @@
-"""`migrail check`: lint a source and print the report; shared by the CLI and the guards."""
+"""`migrail check`: lint a source and print the report; the guards (`hook`) run it too."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from migrail.sources.gitrepo import GitRepo
 
 
-def run_check(
+def run(
     *, rev: str | None = None, staged: bool = False, fmt: str = "text", fix: bool = False
 ) -> int:
     from migrail.checks.lint import lint, write_fixes

@@ -1,0 +1,244 @@
+"""`migrail hook NAME ARGS…`: what each git hook does.
+
+The guards (pre-commit, pre-merge-commit, pre-push, the pre-commit framework's check)
+run `check`. post-checkout, post-merge and post-rewrite sync the database after git
+moved HEAD: the installed hook script already returned when no migration changed (and
+snapshots are off); this repeats those checks for callers that skip the script (the
+pre-commit framework's `migrail-sync` entry) before importing Django. With snapshots
+on, a checkout that moved to another branch swaps snapshots even with the same
+migrations.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass
+
+from migrail.commands import check
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
+from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync, is_branch_checkout
+from migrail.sources.config import Config, load_config
+from migrail.sources.gitrepo import GitRepo
+
+
+def run(name: str, args: list[str]) -> int:
+    # git sends a hook's stdout to the same place as its stderr: a "stopped" line must not
+    # overtake the findings it refers to, which a block-buffered stdout would let it do.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    if os.environ.get("MIGRAIL_SKIP") == "1":
+        return EXIT_CLEAN
+    if name in ("pre-commit", "pre-merge-commit"):
+        return _blocking(name, check.run(staged=True))
+    if name == "pre-push":
+        return _pre_push(sys.stdin.read(), remote=args[0] if args else "")
+    if name == "check":
+        return _pre_commit_framework_check()
+    if name in ("post-checkout", "post-merge", "post-rewrite", "pre-commit-sync"):
+        return run_sync_hook(name, args)
+    raise MigrailError(f"unknown hook {name!r}")
+
+
+def _blocking(name: str, status: int) -> int:
+    if status != EXIT_CLEAN:
+        print(
+            f"migrail: {name} stopped: fix the findings above (or skip once with MIGRAIL_SKIP=1)",
+            file=sys.stderr,
+        )
+    return status
+
+
+def _pre_push(lines: str, *, remote: str) -> int:
+    """Check each pushed tip from git objects, whatever is checked out; a tip the remote
+    already has (a tag or branch of a commit pushed before) adds nothing to check."""
+    status = EXIT_CLEAN
+    for line in lines.splitlines():
+        fields = line.split()
+        if len(fields) != 4 or fields[1] == ZERO_SHA:
+            continue
+        local_ref, local_sha, _, remote_sha = fields
+        if _on_the_remote_already(local_sha, remote, remote_sha):
+            continue
+        result = check.run(rev=local_sha)
+        if result != EXIT_CLEAN:
+            print(
+                f"migrail: push of {local_ref} stopped: its migration graph has the findings above",
+                file=sys.stderr,
+            )
+            status = max(status, result)
+    return status
+
+
+def _on_the_remote_already(local_sha: str, remote: str, remote_sha: str) -> bool:
+    """Whether every commit up to `local_sha` is on the remote: reachable from its
+    remote-tracking refs (none for a remote given as a URL) or from what the ref there was."""
+    import subprocess
+
+    if not all(c in "0123456789abcdef" for c in local_sha + remote_sha):
+        return False
+    seen = []
+    if remote and not any(c in remote for c in "*?[") and not remote.startswith("-"):
+        seen.append(f"--remotes={remote}")
+    if remote_sha != ZERO_SHA:
+        known = subprocess.run(
+            ["git", "cat-file", "-e", f"{remote_sha}^{{commit}}"], capture_output=True
+        )
+        if known.returncode == 0:
+            seen.append(remote_sha)
+    if not seen:
+        return False
+    new = subprocess.run(
+        ["git", "rev-list", "-n1", local_sha, "--not", *seen], capture_output=True, text=True
+    )
+    return new.returncode == 0 and not new.stdout.strip()
+
+
+def _pre_commit_framework_check() -> int:
+    """The `migrail-check` pre-commit entry: the pushed tip at pre-push, else the index."""
+    to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    if to_ref and "PRE_COMMIT_CHECKOUT_TYPE" not in os.environ:
+        remote = os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+        was = os.environ.get("PRE_COMMIT_FROM_REF") or ZERO_SHA
+        if _on_the_remote_already(to_ref, remote, was):
+            return EXIT_CLEAN
+        return _blocking("pre-push", check.run(rev=to_ref))
+    return _blocking("commit", check.run(staged=True))
+
+
+def run_sync_hook(name: str, args: list[str]) -> int:
+    repo = GitRepo.discover()
+    config = load_config(repo.root)
+    if os.environ.get("CI") and not config.sync_in_ci:
+        return EXIT_CLEAN
+    if name == "pre-commit-sync":
+        name, args = _from_pre_commit_environment()
+    if name == "post-checkout":
+        return _post_checkout(repo, config, args)
+    if name == "post-merge":
+        return _sync(repo, config, "ORIG_HEAD")
+    if name == "post-rewrite":
+        return _sync(repo, config, "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}")
+    raise MigrailError(f"unknown hook {name!r}")
+
+
+def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:
+    """Sync when the migrations changed; with snapshots, swap on any switch of branch."""
+    if len(args) != 3:
+        return EXIT_CLEAN
+    for state in ("rebase-merge", "rebase-apply"):
+        if (repo.git_dir / state).exists():
+            return EXIT_CLEAN  # post-rewrite syncs once the rebase is done
+    old, new, flag = args
+    if not is_branch_checkout(old, flag):
+        return EXIT_CLEAN
+    changed = checkout_needs_sync(old, new, flag, cwd=repo.root)
+    if config.snapshots:
+        from migrail.snapshots.branches import branch_switch
+
+        switch = branch_switch(repo, old)
+        if switch is not None:
+            return _sync(repo, config, old, switch=switch, changed=changed)
+    return _sync(repo, config, old) if changed else EXIT_CLEAN
+
+
+def _sync(
+    repo: GitRepo,
+    config: Config,
+    from_rev: str | None,
+    *,
+    switch: tuple[str, str] | None = None,
+    changed: bool = True,
+) -> int:
+    """Sync from `from_rev` (after the snapshot swap of a `switch` of branches); a failure
+    is said with the command that finishes the sync later, git's work being done."""
+    after = AfterCheckout(repo, config, from_rev, switch=switch, changed=changed)
+    try:
+        return after.run()
+    except MigrailError as err:
+        print(f"migrail: the database was not synced: {err}", file=sys.stderr)
+        without_from = getattr(err, "without_from", False)
+        retry = "`migrail sync`" if without_from else _retry(repo, after.from_rev)
+        print(f"migrail: when that is fixed, run {retry}", file=sys.stderr)
+        return EXIT_FINDINGS
+
+
+@dataclass
+class AfterCheckout:
+    """The sync after git moved HEAD from `from_rev`, as the post-* hooks run it and
+    `migrail switch` runs it after its `git switch`: in this process, which must not have
+    set Django up before the move (the new checkout's settings and code migrate).
+
+    With snapshots, a `switch` of branches (left, arriving) first saves the database as
+    the branch left's snapshot and restores the arriving branch's, which moves `from_rev`
+    to the commit whose code applied what is live now. Raises `MigrailError`.
+    """
+
+    repo: GitRepo
+    config: Config
+    from_rev: str | None
+    switch: tuple[str, str] | None = None
+    changed: bool = True  # the migrations differ: sync even when no snapshot was restored
+    database: str | None = None
+    backup: bool = True
+
+    def run(self) -> int:
+        from migrail.commands.features import sync_feature
+        from migrail.commands.sync import run_sync
+        from migrail.sync.errors import database_errors
+        from migrail.sync.session import SyncOptions
+
+        repo, config = self.repo, self.config
+        status: int | None = EXIT_FINDINGS
+        try:
+            with database_errors():
+                if self.switch is not None:
+                    from migrail.snapshots.switching import arrive_after_checkout
+
+                    assert self.from_rev is not None
+                    arrival = arrive_after_checkout(
+                        repo, config, self.from_rev, self.switch, database=self.database
+                    )
+                    self.from_rev = arrival.from_rev
+                    if not (self.changed or arrival.restored):
+                        status = None  # the database goes on as it was, under a new branch
+                        return EXIT_CLEAN
+                options = SyncOptions(
+                    from_rev=self.from_rev,
+                    database=self.database,
+                    backup=self.backup,
+                    feature=sync_feature(repo, config),
+                )
+                status = run_sync(repo, config, options)
+                return status
+        finally:
+            if config.snapshots and status is not None:
+                from migrail.snapshots.branches import note_sync_result
+
+                note_sync_result(
+                    repo, config, self.from_rev, synced=status == EXIT_CLEAN, database=self.database
+                )
+
+
+def _retry(repo: GitRepo, from_rev: str | None) -> str:
+    """The command that finishes this sync later: with the commit, since ORIG_HEAD moves on."""
+    try:
+        return (
+            f"`migrail sync --from {repo.resolve(from_rev)[:12]}`" if from_rev else "`migrail sync`"
+        )
+    except MigrailError:
+        return "`migrail sync`"
+
+
+def _from_pre_commit_environment() -> tuple[str, list[str]]:
+    env = os.environ
+    if "PRE_COMMIT_CHECKOUT_TYPE" in env:
+        return "post-checkout", [
+            env.get("PRE_COMMIT_FROM_REF", ZERO_SHA),
+            env.get("PRE_COMMIT_TO_REF", ""),
+            env["PRE_COMMIT_CHECKOUT_TYPE"],
+        ]
+    if "PRE_COMMIT_REWRITE_COMMAND" in env:
+        return "post-rewrite", [env["PRE_COMMIT_REWRITE_COMMAND"]]
+    return "post-merge", []

@@ -1,0 +1,115 @@
+"""The snapshots a database has, kept in order: the status line, renamed branches,
+pruning beyond `snapshots_kept`."""
+
+from __future__ import annotations
+
+import re
+
+from migrail.snapshots.branches import (
+    branch_exists,
+    current_branch,
+    drop_snapshot,
+    snapshot_store,
+)
+from migrail.snapshots.steps import Engine
+from migrail.snapshots.store import Identity, Snapshot, SnapshotStore, identity_of
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+
+def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
+    """For `migrail status`: which branches a switch would restore a snapshot for."""
+    if not config.snapshots:
+        return None
+    from django.conf import settings
+    from django.db import connections
+
+    identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
+    snapshots = snapshot_store(repo).all(identity)
+    if not snapshots:
+        return "  snapshots: on; none saved yet (the next switch saves this branch's)"
+    here = current_branch(repo)
+    owner = snapshot_store(repo).owner(identity)
+    own = next((s for s in snapshots if s.branch == here and not s.named), None)
+    if own is not None and owner is not None and owner != here:
+        return (
+            f"  snapshots: on; the database holds {owner!r}'s data (the switch here did not "
+            f"swap it): `migrail sync` saves it as {owner!r}'s and restores this branch's"
+        )
+    if own is not None and owner is None and branch_exists(repo, here):
+        return (
+            "  snapshots: on; whose data the database holds is not known (a sync ran with "
+            "snapshots off): a switch saves it as this branch's and keeps this branch's "
+            "earlier snapshot under a name of its own"
+        )
+    branches = [
+        s.branch
+        for s in snapshots
+        if not s.named and s.branch != here and branch_exists(repo, s.branch)
+    ]
+    if not branches:
+        return (
+            "  snapshots: on; no other branch has one (`migrail snapshot list` shows them); "
+            "a switch saves this branch's and goes on"
+        )
+    return (
+        "  snapshots: on; a switch to "
+        + ", ".join(repr(b) for b in branches)
+        + " restores its snapshot; to any other branch, it saves this one and goes on"
+    )
+
+
+RENAMED = re.compile(r"^Branch: renamed refs/heads/(.+) to refs/heads/(.+)$")
+
+
+def former_names(repo: GitRepo, branch: str) -> list[str]:
+    """What `branch` was called before `git branch -m` (its reflog moves with it)."""
+    out = repo.run(
+        "reflog", "show", "--format=%gs", f"refs/heads/{branch}", "--", check=False
+    ).decode(errors="replace")
+    names, current = [], branch
+    for line in out.splitlines():  # newest first
+        match = RENAMED.match(line)
+        if match and match.group(2) == current:
+            current = match.group(1)
+            names.append(current)
+    return names
+
+
+def branch_created(repo: GitRepo, branch: str) -> float | None:
+    """When `branch` was made, by its reflog's oldest entry (None: no reflog to tell)."""
+    out = repo.run(
+        "reflog", "show", "--date=unix", "--format=%gd", f"refs/heads/{branch}", "--", check=False
+    ).split()
+    match = re.search(r"@\{(\d+)\}$", out[-1].decode()) if out else None
+    return float(match.group(1)) if match else None
+
+
+def prune_beyond_kept(
+    repo: GitRepo,
+    engine: Engine,
+    store: SnapshotStore,
+    identity: Identity,
+    kept: int,
+    *,
+    keep: str = "",
+) -> list[Snapshot]:
+    """Drop the oldest snapshots of this database beyond `kept` (never `keep`): those of
+    detached HEADs and gone branches first (a `git bisect` must not evict every branch's).
+
+    Named snapshots (`migrail snapshot save NAME`) neither count nor go.
+    """
+    snapshots = [s for s in store.all(identity) if s.id != keep and not s.named]
+    snapshots.sort(key=lambda s: (branch_exists(repo, s.branch), s.created))
+    excess = len(snapshots) + (1 if keep else 0) - max(kept, 0)
+    dropped = snapshots[: max(excess, 0)]
+    for snapshot in dropped:
+        drop_snapshot(engine, store, identity, snapshot)
+    return dropped
+
+
+def dropped_beyond_kept(snapshot: Snapshot, alias: str, kept: int) -> str:
+    return (
+        f"migrail: dropped the snapshot of {snapshot.branch!r} (database {alias!r}): beyond "
+        f"snapshots_kept = {kept}"
+    )

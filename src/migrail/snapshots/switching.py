@@ -1,0 +1,357 @@
+"""Branch switches with snapshots: save the branch left, restore the branch arrived at.
+
+Called after git switched (by the post-checkout hook, and `migrail switch`, which then
+syncs as that hook does) on every switch to another branch, with the same migrations
+too, before the sync; and by a sync that finds the live database holding another
+branch's data (`catch_up_with_live_data`). The sync that follows applies what the
+branch gained since its snapshot and rolls back what a rebase removed. Where no
+snapshot can be taken (a dev server holds a PostgreSQL database open, views on MySQL),
+it says why and the switch rolls back as before.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from migrail.snapshots.branches import (
+    SAVED_ENV,
+    TRIED_ENV,
+    applied_leaves,
+    beside_unreadable,
+    branch_exists,
+    current_branch,
+    database_engine,
+    drop_snapshot,
+    holding,
+    label,
+    snapshot_store,
+    under_another_id,
+)
+from migrail.snapshots.catalogue import (
+    branch_created,
+    dropped_beyond_kept,
+    former_names,
+    prune_beyond_kept,
+)
+from migrail.snapshots.steps import Engine, SnapshotUnavailable, run_journalled
+from migrail.snapshots.store import (
+    Identity,
+    Snapshot,
+    SnapshotStore,
+    identity_of,
+    new_snapshot,
+)
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What a switch's snapshot step did, for the sync that follows."""
+
+    from_rev: str | None  # sync's --from; None when the commit it names is gone
+    restored: bool  # a snapshot replaced the database: sync it even with the same migrations
+
+
+def arrive_after_checkout(
+    repo: GitRepo,
+    config: Config,
+    previous: str,
+    switch: tuple[str, str],
+    *,
+    database: str | None = None,
+) -> Arrival:
+    """After git switched from `previous` (the post-checkout hook, `migrail switch`): save
+    and restore (see `leave_and_arrive`)."""
+    left, arriving = switch
+    return leave_and_arrive(
+        repo,
+        config,
+        left=left,
+        left_commit=repo.resolve(previous),
+        arriving=arriving,
+        database=database,
+    )
+
+
+def leave_and_arrive(
+    repo: GitRepo,
+    config: Config,
+    *,
+    left: str,
+    left_commit: str,
+    arriving: str | None,
+    database: str | None = None,
+    restore: bool = True,
+) -> Arrival:
+    """Save each database as `left`'s snapshot; restore `arriving`'s where it has one.
+
+    `restore=False`: save only; the database goes on as `arriving`'s.
+
+    The sync to run next goes from the commit whose code applied the database's
+    migrations now: the restored snapshot's, else `left_commit` (or, after a sync that
+    failed, the commit that sync went from, which the saved snapshot records).
+    """
+    from migrail.sync.settings import database_aliases, setup_django
+
+    setup_django(repo.root, config)
+    switch = _Switch(repo, config, left, left_commit, arriving, restore)
+    for alias in database_aliases(config, database):
+        tried = set(filter(None, os.environ.get(TRIED_ENV, "").split(",")))
+        os.environ[TRIED_ENV] = ",".join(sorted(tried | {alias}))
+        try:
+            with database_engine(repo, config, alias, recover=True) as (engine, identity, store):
+                switch.swap(alias, engine, identity, store)
+        except SnapshotUnavailable as err:
+            print(
+                f"migrail: no snapshot of database {alias!r}: {err}; "
+                "syncing without snapshots instead"
+            )
+    if switch.restored_at is None and switch.gone_on_from is not None:
+        return Arrival(switch.gone_on_from, restored=True)  # not this checkout's migrations: sync
+    if switch.restored_at is None:
+        return Arrival(left_commit, restored=False)
+    restored_at = switch.restored_at
+    return Arrival(restored_at if _commit_exists(repo, restored_at) else None, restored=True)
+
+
+@dataclass
+class _Switch:
+    """One switch's snapshot step, database by database (see `leave_and_arrive`)."""
+
+    repo: GitRepo
+    config: Config
+    left: str
+    left_commit: str
+    arriving: str | None
+    restore: bool
+    restored_at: str | None = None  # the commit of the snapshot restored
+    gone_on_from: str | None = None  # the commit that applied another branch's data, saved
+
+    def swap(self, alias: str, engine: Engine, identity: Identity, store: SnapshotStore) -> None:
+        """Save the live database as its owner's snapshot; restore `arriving`'s if usable."""
+        from django.db import connections
+
+        repo, arriving = self.repo, self.arriving
+        leaves = applied_leaves(connections[alias])
+        connections[alias].close()  # PostgreSQL renames a database nobody is in
+        refused = engine.refusal(terminate_others=self.config.snapshot_terminate_sessions)
+        if refused:
+            raise SnapshotUnavailable(refused)
+        recorded = store.owner(identity)
+        owner = _owner(recorded, alias, self.left)
+        applied_by = self.left_commit
+        if owner != self.left and branch_exists(repo, owner):
+            # Another branch's migrations are live: the sync after this goes from its code.
+            applied_by = repo.resolve(f"refs/heads/{owner}")
+        commit, synced = holding(store, identity, applied_by, leaves)
+        if arriving is not None and owner == arriving and owner != self.left:
+            # The switch away from `arriving` never swapped: its data is still live.
+            store.set_owner(identity, arriving)
+            _saved_as_it_stands(alias, False)
+            print(
+                f"migrail: database {alias!r} still holds {arriving!r}'s data (the last "
+                "switch did not swap it), so it goes on as it is"
+            )
+            return
+        if applied_by != self.left_commit:
+            self.gone_on_from = commit
+        save_as = beside_unreadable(
+            store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced)
+        )
+        if recorded is None and branch_exists(repo, owner):
+            save_as = _keep_older_snapshot(store, identity, save_as)
+        started = time.monotonic()
+        waiting = _usable(repo, engine, store, identity, arriving) if self.restore else None
+        if arriving is None:
+            store.clear_owner(identity)
+        else:
+            store.set_owner(identity, arriving)  # before the steps: a killed run ends so
+        with _owner_kept_unless_done(store, identity, recorded):
+            if waiting is not None and waiting.id != save_as.id:
+                self._save_and_restore(
+                    alias,
+                    engine,
+                    identity,
+                    store,
+                    save_as=save_as,
+                    waiting=waiting,
+                    started=started,
+                )
+            else:
+                run_journalled(engine, store, identity, engine.save_steps(save_as), record=save_as)
+                _saved_as_it_stands(alias, True)
+                print(
+                    f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}"
+                    + (
+                        f"; {arriving!r} has no snapshot, so it goes on from this database"
+                        if arriving
+                        else ""
+                    )
+                    + f" ({time.monotonic() - started:.2f}s)"
+                )
+        kept = self.config.snapshots_kept
+        for gone in prune_beyond_kept(repo, engine, store, identity, kept, keep=save_as.id):
+            print(dropped_beyond_kept(gone, alias, kept))
+
+    def _save_and_restore(
+        self,
+        alias: str,
+        engine: Engine,
+        identity: Identity,
+        store: SnapshotStore,
+        *,
+        save_as: Snapshot,
+        waiting: Snapshot,
+        started: float,
+    ) -> None:
+        steps = engine.swap_steps(save_as, waiting)
+        run_journalled(engine, store, identity, steps, record=save_as, forget=[waiting.id])
+        store.clear_unsynced(identity)  # the live database is another one now
+        _saved_as_it_stands(alias, False)
+        print(
+            f"migrail: saved database {alias!r} as the snapshot of {label(save_as)} "
+            f"and restored the snapshot of {self.arriving!r} (commit "
+            f"{waiting.commit[:12]}, {time.monotonic() - started:.2f}s)"
+        )
+        self.restored_at = waiting.commit
+
+
+def catch_up_with_live_data(
+    repo: GitRepo, config: Config, from_rev: str | None, database: str | None
+) -> str | None:
+    """Before a sync with snapshots on: when a switch did not swap (`MIGRAIL_SKIP=1`, a killed
+    hook, `git rebase main feature` from main), the live database holds another branch's data.
+    That switch is made now: it is saved as that branch's snapshot, and this branch's restored
+    where it has one. Returns the revision the sync goes from."""
+    from django.conf import settings
+    from django.db import connections
+
+    from migrail.sync.settings import database_aliases
+
+    here = current_branch(repo)
+    tried = os.environ.get(TRIED_ENV, "").split(",")
+    for alias in database_aliases(config, database):
+        if alias in tried:
+            continue
+        identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
+        owner = snapshot_store(repo).owner(identity)
+        if owner is None or owner == here:
+            continue
+        print(f"migrail: database {alias!r} holds {owner!r}'s data; saving it before this sync")
+        if from_rev:
+            commit = repo.resolve(from_rev)
+        elif branch_exists(repo, owner):
+            commit = repo.resolve(f"refs/heads/{owner}")
+        else:
+            commit = repo.resolve("HEAD")
+        arrival = leave_and_arrive(
+            repo, config, left=owner, left_commit=commit, arriving=here, database=alias
+        )
+        from_rev = arrival.from_rev if arrival.restored else commit
+    return from_rev
+
+
+def _owner(owner: str | None, alias: str, left: str) -> str:
+    """The branch to save the live database as: whose data it holds (`owner`, as recorded),
+    which is not always the branch git left (a switch that fell back, was skipped or killed)."""
+    if owner is None or owner == left:
+        return left
+    print(
+        f"migrail: database {alias!r} holds {owner!r}'s data (the switch to {left!r} did not "
+        f"swap it), so it is saved as the snapshot of {owner!r}"
+    )
+    return owner
+
+
+def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snapshot) -> Snapshot:
+    """Whose data the live database holds is not known (a sync with snapshots off forgot it,
+    then a switch did not swap): it may be another branch's, so the branch's snapshot it
+    would replace is kept under a name of its own, and the new one is saved beside it."""
+    from dataclasses import replace
+
+    older = store.find(identity, save_as.branch)
+    if older is None:
+        return save_as
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(older.created))
+    kept = replace(older, branch=f"{older.branch}@{stamp}", named=True)
+    store.record(kept)
+    print(
+        f"migrail: whose data the database holds is not known (a sync ran with snapshots off), "
+        f"so {older.branch!r}'s earlier snapshot is kept as {kept.branch!r}: "
+        f"`migrail snapshot restore {kept.branch}` brings it back, "
+        f"`migrail snapshot drop {kept.branch}` removes it"
+    )
+    if save_as.id != older.id:
+        return save_as
+    return under_another_id(identity, save_as)
+
+
+@contextmanager
+def _owner_kept_unless_done(
+    store: SnapshotStore, identity: Identity, recorded: str | None
+) -> Iterator[None]:
+    """Steps that gave up with nothing changed leave the live database's owner as it was."""
+    try:
+        yield
+    except SnapshotUnavailable:
+        if recorded is None:
+            store.clear_owner(identity)
+        else:
+            store.set_owner(identity, recorded)
+        raise
+
+
+def _saved_as_it_stands(alias: str, saved: bool) -> None:
+    aliases = set(filter(None, os.environ.get(SAVED_ENV, "").split(",")))
+    aliases = aliases | {alias} if saved else aliases - {alias}
+    os.environ[SAVED_ENV] = ",".join(sorted(aliases))
+
+
+def _usable(
+    repo: GitRepo, engine: Engine, store: SnapshotStore, identity: Identity, branch: str | None
+) -> Snapshot | None:
+    """`branch`'s snapshot, if it has one to restore: not one saved for an earlier branch
+    of that name (deleted, then made anew: its reflog starts after the snapshot)."""
+    snapshot = store.find(identity, branch) if branch else None
+    if snapshot is None and branch:
+        snapshot = _renamed(repo, store, identity, branch)
+    if snapshot is None:
+        return None
+    if not engine.exists(snapshot):
+        store.forget([snapshot.id])  # its database was dropped by hand
+        return None
+    made = branch_created(repo, snapshot.branch)
+    if made is not None and made > snapshot.created:
+        print(
+            f"migrail: the snapshot of {snapshot.branch!r} was saved before this branch was "
+            "made (an earlier branch of that name was deleted); dropped, not restored"
+        )
+        drop_snapshot(engine, store, identity, snapshot)
+        return None
+    return snapshot
+
+
+def _renamed(
+    repo: GitRepo, store: SnapshotStore, identity: Identity, branch: str
+) -> Snapshot | None:
+    """The snapshot saved under a name `branch` had, relabelled as `branch`'s."""
+    from dataclasses import replace
+
+    for old in former_names(repo, branch):
+        snapshot = store.find(identity, old)
+        if snapshot is not None and not snapshot.named:
+            relabelled = replace(snapshot, branch=branch)
+            store.record(relabelled)
+            print(f"migrail: the snapshot of {old!r} is {branch!r}'s now (the branch was renamed)")
+            return relabelled
+    return None
+
+
+def _commit_exists(repo: GitRepo, commit: str) -> bool:
+    proc = repo.run("cat-file", "-t", commit, check=False).decode().strip()
+    return proc == "commit"
