@@ -22,6 +22,15 @@ from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync, is_
 from migrail.sources.config import Config, load_config
 from migrail.sources.gitrepo import GitRepo
 
+SYNC_HOOKS = (
+    "post-checkout",
+    "post-merge",
+    "post-rewrite",
+    "post-commit",
+    "reference-transaction",
+    "pre-commit-sync",
+)
+
 
 def run(name: str, args: list[str]) -> int:
     # git sends a hook's stdout to the same place as its stderr: a "stopped" line must not
@@ -36,7 +45,7 @@ def run(name: str, args: list[str]) -> int:
         return _pre_push(sys.stdin.read(), remote=args[0] if args else "")
     if name == "check":
         return _pre_commit_framework_check()
-    if name in ("post-checkout", "post-merge", "post-rewrite", "pre-commit-sync"):
+    if name in SYNC_HOOKS:
         return run_sync_hook(name, args)
     raise MigrailError(f"unknown hook {name!r}")
 
@@ -120,7 +129,19 @@ def run_sync_hook(name: str, args: list[str]) -> int:
         return _sync(repo, config, "ORIG_HEAD")
     if name == "post-rewrite":
         return _sync(repo, config, "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}")
+    if name == "post-commit":  # a revert, a cherry-pick, a merge's concluding commit
+        return _sync(repo, config, "HEAD@{1}")
+    if name == "reference-transaction":  # a reset: git's input names where HEAD was
+        return _after_reset(repo, config, sys.stdin.read())
     raise MigrailError(f"unknown hook {name!r}")
+
+
+def _after_reset(repo: GitRepo, config: Config, transaction: str) -> int:
+    for line in transaction.splitlines():
+        old, _, rest = line.partition(" ")
+        if rest.endswith(" HEAD") and old != ZERO_SHA:
+            return _sync(repo, config, old)
+    return EXIT_CLEAN
 
 
 def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:

@@ -24,10 +24,13 @@ HOOKS = (
     "post-checkout",
     "post-merge",
     "post-rewrite",
+    "post-commit",
+    "reference-transaction",
 )
+GUARDS = ("pre-commit", "pre-merge-commit", "pre-push")  # the others follow git's work
 MARKER = "# migrail hook script"
 CHAINED_SUFFIX = ".pre-migrail"
-READS_STDIN = ("pre-push", "post-rewrite")
+READS_STDIN = ("pre-push", "post-rewrite", "reference-transaction")
 MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
 CHECKOUT_PATHS = " ".join(f"'{pathspec}'" for pathspec in CHECKOUT_PATHSPECS)
 
@@ -60,6 +63,25 @@ done <<EOF
 $(git rev-parse --git-path rebase-merge --git-path rebase-apply)
 EOF
 """,
+    # revert, cherry-pick and the commit that concludes a merge move the work tree; a plain
+    # commit or an amend (post-rewrite's) does not. Their reflog entry tells them apart.
+    "post-commit": f"""\
+case $(git reflog -1 --format=%gs HEAD) in
+    'revert: '*|'cherry-pick: '*|'commit (merge): '*|'commit (cherry-pick): '*) ;;
+    *) exit $status ;;
+esac
+git diff --quiet HEAD@{{1}} HEAD -- {CHECKOUT_PATHS} && exit $status  # same migrations
+""",
+    # reset moves HEAD with no hook of its own: the transaction that moved HEAD, committed,
+    # by a reset that left the work tree at the new commit (--hard, --merge, --keep).
+    "reference-transaction": f"""\
+[ "$1" = committed ] || exit $status
+moved=$(feed | while read -r old new ref; do [ "$ref" = HEAD ] && echo "$old $new"; done)
+[ -n "$moved" ] || exit $status
+case $(git reflog -1 --format=%gs HEAD) in 'reset: moving to '*) ;; *) exit $status ;; esac
+git diff --quiet ${{moved% *}} ${{moved#* }} -- {CHECKOUT_PATHS} && exit $status
+git diff --quiet ${{moved#* }} -- {CHECKOUT_PATHS} || exit $status  # --soft, --mixed
+""",
 }
 # Runs migrail in the environment that installed the hooks, or exits 127 when that
 # environment no longer has it (as a shell does for a missing command), in one process.
@@ -88,7 +110,7 @@ def render_script(name: str, python: str = "") -> str:
     (pre-push's refs, post-rewrite's commits) is read once, exactly, and given to
     the chained hook and to migrail in turn.
     """
-    guard = not name.startswith("post-")
+    guard = name in GUARDS
     if name in READS_STDIN:
         stdin_setup = 'input=$(cat; echo .)\ninput=${input%.}\nfeed() { printf "%s" "$input"; }\n'
         feed = "feed | "

@@ -1,0 +1,101 @@
+"""Every git command that moves HEAD and the work tree is followed by a sync, through the
+scripts `migrail install` wrote: revert, cherry-pick, a merge concluded by `git commit`, and
+`reset --hard`; and the ordinary commands that leave the work tree as it was (a commit,
+`reset --soft`) start nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_installed_hooks import (
+    add,
+    applied,
+    git,
+    install,
+    sync_with_user_rows,
+)
+from tests.djangoproject import USER_ROWS_ADDED, DjangoProject, real_project, user_rows
+from tests.scenarios import main_branch
+
+PRICE = ["shop", "0002_price"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> DjangoProject:
+    p = real_project(tmp_path / "repo", tmp_path / "packages")
+    main_branch(p)
+    install(p)
+    sync_with_user_rows(p)
+    return p
+
+
+def priced(p: DjangoProject) -> str:
+    """A commit on main adding shop.0002_price, applied by the hooks; returns its id."""
+    add(p, "shop", "0002_price", "0001_initial")
+    commit = p.commit("price")
+    status, out = git(p, "commit", "--allow-empty", "-qm", "nothing: a plain commit")
+    assert status == 0, out
+    assert "migrail" not in out  # a plain commit moves no work tree: nothing runs
+    sync = p.migrail("sync")
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    assert PRICE in applied(p)
+    return commit
+
+
+def test_a_revert_unapplies_what_the_reverted_commit_applied(project: DjangoProject) -> None:
+    commit = priced(project)
+    status, out = git(project, "revert", "--no-edit", commit)
+    assert status == 0, out
+    assert "  - unapplying shop.0002_price (" in out
+    assert PRICE not in applied(project)
+    assert user_rows(project) == USER_ROWS_ADDED
+
+
+def test_a_cherry_pick_applies_what_it_brings(project: DjangoProject) -> None:
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "shop", "0002_price", "0001_initial")
+    commit = project.commit("price")
+    git(project, "switch", "-q", "main")
+    assert PRICE not in applied(project)
+    status, out = git(project, "cherry-pick", commit)
+    assert status == 0, out
+    assert "  + applying shop.0002_price (" in out
+    assert PRICE in applied(project)
+
+
+def test_a_hard_reset_unapplies_and_a_soft_one_starts_nothing(project: DjangoProject) -> None:
+    priced(project)
+    status, out = git(project, "reset", "--soft", "HEAD~2")
+    assert (status, said_nothing(out)) == (0, True), out
+    assert PRICE in applied(project)  # the work tree still has it
+    git(project, "reset", "-q", "--hard", "HEAD@{1}")
+    status, out = git(project, "reset", "--hard", "HEAD~2")
+    assert status == 0, out
+    assert "  - unapplying shop.0002_price (" in out
+    assert PRICE not in applied(project)
+    assert user_rows(project) == USER_ROWS_ADDED
+
+
+def test_a_merge_concluded_by_commit_syncs(project: DjangoProject) -> None:
+    project.git("switch", "-q", "-c", "feature")
+    add(project, "billing", "0002_paid", "0001_initial")
+    project.write("NOTES", "feature\n")
+    project.commit("paid")
+    git(project, "switch", "-q", "main")
+    project.write("NOTES", "main\n")
+    project.commit("notes")
+    status, out = git(project, "merge", "feature")
+    assert status != 0, out  # NOTES conflicts: no post-merge
+    assert ["billing", "0002_paid"] not in applied(project)
+    project.write("NOTES", "both\n")
+    project.git("add", "NOTES")
+    status, out = git(project, "commit", "--no-edit")
+    assert status == 0, out
+    assert "  + applying billing.0002_paid (" in out
+    assert ["billing", "0002_paid"] in applied(project)
+
+
+def said_nothing(out: str) -> bool:
+    return "migrail" not in out
