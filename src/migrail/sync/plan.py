@@ -2,31 +2,44 @@
 
 Read-only: Django's `MigrationLoader` on the working tree (and on the
 orphans' restored sources) decides the order and what each migration does.
+`plan_sync` runs the phases of `plan_phases`, one after the other.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from migrail.errors import MigrailError
-from migrail.graph.parser import Key, ParsedMigration, parse_migration
+from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
-from migrail.sync.edited_migrations import applied_source, edited_since_applied
-from migrail.sync.effects import Effect, effects_backwards, effects_forwards
-from migrail.sync.loader import LoadedMigrations, OrphanUnloadable
-from migrail.sync.orphan_sources import (
-    applied_dependencies,
-    commit_with,
-    dependents_as_applied,
-    find_sources,
-    point_past_squashes,
-    squash_history,
-    squashes_depended_on,
+from migrail.sync.effects import Effect
+from migrail.sync.loader import LoadedMigrations
+from migrail.sync.plan_phases import (
+    Applied,
+    Gone,
+    Target,
+    applied_and_target,
+    gone_from_target,
+    orphans_and_squashes,
+    restored_sources,
+    rollback,
+    squashes_kept,
+    tree_state,
+    tree_target,
 )
+
+__all__ = [
+    "JOIN_FORK",
+    "SyncPlan",
+    "Target",
+    "describe_plan",
+    "describe_status",
+    "plan_sync",
+    "squashes_kept",
+    "static_target",
+    "tree_target",
+]
 
 JOIN_FORK = "join them with `migrail rebase` or `python manage.py makemigrations --merge`"
 
@@ -70,18 +83,6 @@ class SyncPlan:
         return {app: leaves for app, leaves in self.tree_leaves.items() if len(leaves) > 1}
 
 
-@dataclass(frozen=True)
-class Target:
-    """The migrations the database should keep when they are not the working tree's (switch)."""
-
-    keys: frozenset[Key]
-    apps: frozenset[str]
-    # Apps from outside the work tree (contrib, third-party) the checkout no longer installs:
-    # rolled back to zero by the code that still installs them, as a person removing the
-    # package would; an app that code does not install either is left alone.
-    uninstalled: frozenset[str] = frozenset()
-
-
 def static_target(repo: GitRepo, config: Config, rev: str | None) -> Target:
     """A commit's migrations, read statically from git objects (None: the working tree's)."""
     from migrail.checks.lint import load_packages
@@ -123,247 +124,61 @@ def plan_sync(
     `redo_edited`: migrations changed since they were applied are unapplied with the
     applied version (migrail's copy) like orphans, and so applied again.
     """
-    from django.db.migrations.recorder import MigrationRecorder
-
+    tree, connection = loaded.tree, loaded.connection
     root = code_root or repo.root
-    connection = loaded.connection
-    recorder = MigrationRecorder(connection)
-    records = recorder.applied_migrations() if recorder.has_table() else {}
-    applied: set[Key] = set(records)
-    tree = loaded.tree
-    on_disk = set(tree.disk_migrations)
-    first_party = first_party_apps(tree, root)
-    edited = (
-        edited_since_applied(repo, tree, records, first_party)
-        if target is None and code_root is None
-        else []
-    )
-    if target is None:
-        target = tree_target(tree)
-    else:
-        outside = outside_keys(tree, first_party)
-        removing = target.uninstalled & set(tree.migrated_apps)
-        kept = frozenset(k for k in outside if k[0] not in removing)
-        target = Target(target.keys | kept, target.apps | removing)
-    gone = applied - target.keys
-    candidates = sorted(k for k in gone if k[0] in first_party | target.apps)
-    not_installed = sorted({k[0] for k in gone} - {k[0] for k in candidates})
-    # What history says was squashed: a completed squash has no `replaces` left.
-    history = squash_history(repo, tree, {k[0] for k in candidates}, code_root=root)
-    covering = squashes_kept(history, target.keys, applied)
-    covered = {key for replaced in covering.values() for key in replaced}
-    record = {
-        s: "it squashes " + ", ".join(f"{a}.{n}" for a, n in sorted(r)) + ", all applied"
-        for s, r in covering.items()
-        if s not in applied
-    }
-    candidates = [k for k in candidates if k not in covered]  # kept as the squash is
+    applied = applied_and_target(repo, tree, connection, target, code_root)
+    gone = gone_from_target(repo, tree, applied, root)
     if unapplied_elsewhere is not None:
-        plan = SyncPlan(
-            connection.alias, connection.vendor, [], sorted(unapplied_elsewhere), [], {}
-        )
-        plan.elsewhere = True
-        plan.edited = edited
-        plan.record = record
-        plan.not_installed = [a for a in not_installed if a not in {k[0] for k in plan.unapply}]
-        _fill_tree_state(plan, tree, applied)
-        return plan
-    sources, missing = find_sources(
-        repo, tree, [k for k in candidates if k not in on_disk], from_rev, code_root=root
+        return _plan_elsewhere(loaded, applied, gone, unapplied_elsewhere)
+    orphans = orphans_and_squashes(
+        repo, tree, applied, gone, from_rev=from_rev, root=root, redo_edited=redo_edited
     )
-    orphans = []
-    squash_records: dict[Key, Key] = {}
-    for key in candidates:
-        if key in on_disk:
-            replaces = list(tree.disk_migrations[key].replaces)
-        else:
-            parsed = parse_migration(sources[key]) if key in sources else None
-            replaces = (
-                [(r.app, r.name) for r in parsed.replaces]
-                if isinstance(parsed, ParsedMigration)
-                else []
-            )
-        replaces = replaces or sorted(history.get(key, ()))
-        if replaces and set(replaces) <= target.keys:
-            # A squash's record; the migrations it replaces are kept, and Django, which ran
-            # it, recorded them too unless its `replaces` was gone (a completed squash).
-            for replaced in sorted(set(replaces) - applied):
-                record[replaced] = f"{key[0]}.{key[1]}, applied, squashes it"
-            continue
-        if replaces:
-            # Unapplying the squash would undo what it replaces, kept ones included;
-            # the replaced migrations the target lacks are orphans of their own.
-            squash_records[key] = replaces[-1]
-            continue
-        orphans.append(key)
-    if redo_edited and edited:
-        for key in sorted(edited):
-            orphans.append(key)
-            sources[key] = applied_source(repo, key)
-        edited = []
-    # An orphan whose file here (an older commit's, in the old code's child) was edited
-    # after it was applied (an amend): unapplied as it was applied, from migrail's copy.
-    changed = edited_since_applied(
-        repo, tree, {k: records[k] for k in orphans if k in on_disk}, first_party
-    )
-    for key in changed:
-        sources[key] = applied_source(repo, key)
-    squash_records |= squashes_depended_on(repo, tree, orphans, sources, from_rev, code_root=root)
-    for key, squash in tree.replacements.items():
-        # Older code's squash of orphans: Django would put it in the orphans' place.
-        if key not in target.keys and set(squash.replaces) & set(orphans):
-            squash_records.setdefault(key, squash.replaces[-1])
-    # A squash on disk whose replaced migrations go (older code): hidden from the loader,
-    # and the migrations on disk that depend on it are restored pointing past it.
-    hidden = sorted(k for k in squash_records if k in on_disk)
-    restored = set(orphans)
-    if orphans:
-        applied_after = dependents_as_applied(repo, tree, orphans, applied)
-        applied_after = {k: v for k, v in applied_after.items() if k not in sources}
-        sources |= applied_after
-        restored |= set(applied_after)
-        parents = applied_dependencies(
-            repo,
-            tree,
-            {k: sources[k] for k in restored if k in sources},
-            applied,
-            from_rev,
-            code_root=root,
-        )
-        sources |= parents
-        restored |= set(parents)
-    if hidden:
-        for key, migration in tree.disk_migrations.items():
-            if set(migration.dependencies) & set(hidden) and key not in sources:
-                module = sys.modules[type(migration).__module__]
-                sources[key] = Path(str(module.__file__)).read_bytes()
-                restored.add(key)
-        replaced = sorted(
-            {r for k in hidden for r in tree.disk_migrations[k].replaces} - on_disk - set(sources)
-        )
-        found, lost = find_sources(repo, tree, replaced, from_rev, code_root=root)
-        sources |= found
-        missing += lost
-        restored |= set(replaced)
-    plan = SyncPlan(
+    restored = restored_sources(repo, tree, applied, orphans, from_rev=from_rev, root=root)
+    rolled = rollback(repo, loaded, orphans, restored, root, strict=strict)
+    state = tree_state(tree, applied.keys, orphans.record, rolled.unapply)
+    return SyncPlan(
         alias=connection.alias,
         vendor=connection.vendor,
-        orphans=orphans,
-        unapply=[],
-        apply=[],
-        sources={
-            k: point_past_squashes(v, squash_records) for k, v in sources.items() if k in restored
-        },
-        missing_sources=[k for k in missing if k in restored],
-        not_installed=not_installed,
-        squash_records=sorted(squash_records),
-        hidden=hidden,
-        edited=edited,
-        record=record,
+        orphans=orphans.orphans,
+        unapply=rolled.unapply,
+        apply=state.apply,
+        sources=restored.sources,
+        missing_sources=restored.missing,
+        irreversible=rolled.irreversible,
+        effects=rolled.effects | state.effects,  # unapply's, then apply's
+        not_installed=gone.not_installed,
+        squash_records=sorted(orphans.squash_records),
+        hidden=orphans.hidden,
+        tree_leaves=state.leaves,
+        last_applied=state.last_applied,
+        unloadable=rolled.unloadable,
+        edited=orphans.edited,
+        record=orphans.record,
     )
-    if orphans and not plan.missing_sources:
-        try:
-            rollback = (
-                loaded.with_orphans(plan.sources, plan.hidden)
-                if plan.sources or plan.hidden
-                else tree
-            )
-        except OrphanUnloadable as err:
-            commit = commit_with(repo, tree, err.orphan, code_root=root)
-            error = err.in_commit(commit) if commit else err
-            if strict:
-                raise error from err.__cause__
-            plan.unloadable = f"{error.reason}; {error.way_out}"
-            rollback = None
-        if rollback is not None:
-            _plan_rollback(plan, rollback, orphans)
-    _fill_tree_state(plan, tree, applied)
-    return plan
 
 
-def squashes_kept(
-    history: dict[Key, frozenset[Key]], keys: frozenset[Key], applied: set[Key]
-) -> dict[Key, frozenset[Key]]:
-    """The squashes (as history has them) the target keeps whose replaced migrations need
-    no rollback: the squash is applied, or all it replaced is (so it is recorded instead)."""
-    return {
-        squash: replaced
-        for squash, replaced in history.items()
-        if squash in keys and (squash in applied or replaced <= applied)
-    }
-
-
-def _plan_rollback(plan: SyncPlan, rollback: Any, orphans: list[Key]) -> None:
-    """What unapplying the orphans takes, in the loader that has them."""
-    for orphan in orphans:
-        if orphan not in rollback.graph.nodes:
-            raise MigrailError(
-                f"{orphan[0]}.{orphan[1]} is applied but Django's loader does not place it "
-                "in the graph once its source is restored; nothing was changed"
-            )
-        for key in rollback.graph.backwards_plan(orphan):
-            if key in rollback.applied_migrations and key not in plan.unapply:
-                plan.unapply.append(key)
-    for key in plan.unapply:
-        migration = rollback.graph.nodes[key]
-        plan.effects[key] = effects_backwards(migration)
-        plan.irreversible += [
-            f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
-            for number, op in enumerate(migration.operations, 1)
-            if not op.reversible
-        ]
-
-
-def _fill_tree_state(plan: SyncPlan, tree: Any, applied: set[Key]) -> None:
-    for app, name in tree.graph.leaf_nodes():
-        plan.tree_leaves.setdefault(app, []).append(name)
-    for app, name in sorted(applied):
-        plan.last_applied[app] = name  # by name: the order migrations are numbered in
-    # The loader's view: a squash counts as applied when all it replaces is.
-    remaining = (applied | set(tree.applied_migrations) | set(plan.record)) - set(plan.unapply)
-    plan.apply = [key for key, backwards in _forward_plan(tree, remaining) if not backwards]
-    for key in plan.apply:
-        if forwards := effects_forwards(tree.graph.nodes[key]):
-            plan.effects[key] = forwards
-
-
-def tree_target(tree: Any) -> Target:
-    """Everything the loaded code knows: its migration files and what their squashes replace."""
-    on_disk = set(tree.disk_migrations)
-    replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
-    return Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
-
-
-def first_party_apps(tree: Any, root: Path) -> frozenset[str]:
-    """Apps whose migrations package lives in the work tree `root` (not contrib, not installed)."""
-    root = root.resolve()
-    apps = set()
-    for app in tree.migrated_apps:
-        module_name, _ = tree.migrations_module(app)
-        module = sys.modules.get(module_name)
-        for entry in getattr(module, "__path__", []):
-            path = Path(entry).resolve()
-            inside = path == root or root in path.parents
-            if inside and not {"site-packages", "dist-packages"} & set(path.parts):
-                apps.add(app)
-    return frozenset(apps)
-
-
-def outside_keys(tree: Any, first_party: frozenset[str]) -> frozenset[Key]:
-    """Migrations of contrib and third-party apps, as the environment has them."""
-    keys = tree_target(tree).keys
-    return frozenset(k for k in keys if k[0] not in first_party)
-
-
-def _forward_plan(tree: Any, applied: set[Key]) -> list[tuple[Key, bool]]:
-    plan = []
-    seen: set[Key] = set()
-    for leaf in tree.graph.leaf_nodes():
-        for key in tree.graph.forwards_plan(leaf):
-            if key not in applied and key not in seen:
-                seen.add(key)
-                plan.append((key, False))
-    return plan
+def _plan_elsewhere(
+    loaded: LoadedMigrations, applied: Applied, gone: Gone, unapplied: frozenset[Key]
+) -> SyncPlan:
+    """The plan once the old code's child has unapplied `unapplied` (or would, for a dry
+    run): only what to apply and record, the rollback being the child's."""
+    unapply = sorted(unapplied)
+    state = tree_state(loaded.tree, applied.keys, gone.record, unapply)
+    return SyncPlan(
+        alias=loaded.connection.alias,
+        vendor=loaded.connection.vendor,
+        orphans=[],
+        unapply=unapply,
+        apply=state.apply,
+        sources={},
+        effects=state.effects,
+        not_installed=[a for a in gone.not_installed if a not in {k[0] for k in unapply}],
+        tree_leaves=state.leaves,
+        last_applied=state.last_applied,
+        elsewhere=True,
+        edited=applied.edited,
+        record=gone.record,
+    )
 
 
 def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
