@@ -24,3 +24,15 @@ def configure_django() -> None:
         USE_TZ=True,
     )
     django.setup()
+
+
+def empty_database() -> None:
+    """Drop every table of the in-memory database: Django keeps an in-memory SQLite open
+    across `connection.close()`, so a test starts from nothing only if it is emptied."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA foreign_keys = OFF")
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"DROP TABLE {connection.ops.quote_name(table)}")
+        cursor.execute("PRAGMA foreign_keys = ON")

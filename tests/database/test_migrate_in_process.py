@@ -16,7 +16,7 @@ from migrail.sync.effects import (
     effects_forwards,
 )
 from migrail.sync.migrate import MigrationFailed, Progress, run_plan
-from tests.in_process_django import configure_django
+from tests.in_process_django import configure_django, empty_database
 
 configure_django()
 
@@ -26,10 +26,10 @@ from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 
 @pytest.fixture
 def executor() -> Iterator[Any]:
-    """A fresh in-memory database for each test, nothing applied."""
-    connection.close()
+    """An empty in-memory database for each test, nothing applied."""
+    empty_database()
     yield MigrationExecutor(connection)
-    connection.close()
+    empty_database()
 
 
 def migrate_to(executor: Any, *targets: tuple[str, str | None]) -> list[Progress]:

@@ -45,6 +45,7 @@ def test_status_and_dry_run_change_nothing(project: DjangoProject) -> None:
     proc = project.migrail("status")
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == [
+        "migrail: settings project.settings, project directory .",
         "migrail: database 'default' (sqlite) is out of step",
         "  billing: tree leaf 0001_initial; last applied 0002_seen",
         "    orphan (applied, not in the tree): billing.0002_seen",

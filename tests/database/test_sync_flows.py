@@ -171,6 +171,7 @@ def test_an_app_removed_in_place_is_named_and_rolled_back_from_a_commit_with_it(
     proc = project.migrail("status")
     assert (proc.returncode, proc.stdout) == (
         0,
+        "migrail: settings project.settings, project directory .\n"
         "migrail: database 'default' (sqlite) matches the working tree\n"
         "  note: app 'audit' has applied migrations but is not installed; left alone (if your "
         "project removed it, `migrail sync --from REV` with a commit that has it rolls it "
