@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from migrail.sync.effects import Effect
+from migrail.sync.plan import SyncPlan, describe_plan
 from migrail.sync.rollback import age
 
 NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
@@ -23,3 +25,17 @@ NOW = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
 )
 def test_age(created: str, said: str) -> None:
     assert age(created, NOW) == said
+
+
+def test_a_migration_unapplied_and_applied_again_shows_each_ways_effects() -> None:
+    """`sync --redo-edited`: the edited migration goes and comes back; applying it creates
+    the table its unapplying drops, and the plan says only the latter."""
+    key = ("shop", "0008_coupon")
+    plan = SyncPlan("default", "sqlite", [key], [key], [key], {})
+    plan.effects[key] = [Effect("drops table shop_coupon", "shop_coupon")]
+    assert describe_plan(plan).splitlines() == [
+        "migrail: database 'default' (sqlite): 1 to unapply, 1 to apply",
+        "  - shop.0008_coupon",
+        "      drops table shop_coupon",
+        "  + shop.0008_coupon",
+    ]

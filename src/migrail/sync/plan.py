@@ -54,7 +54,8 @@ class SyncPlan:
     sources: dict[Key, bytes]
     missing_sources: list[Key] = field(default_factory=list)
     irreversible: list[str] = field(default_factory=list)
-    effects: dict[Key, list[Effect]] = field(default_factory=dict)  # unapply's and apply's
+    effects: dict[Key, list[Effect]] = field(default_factory=dict)  # unapplying `unapply`
+    apply_effects: dict[Key, list[Effect]] = field(default_factory=dict)  # applying `apply`
     not_installed: list[str] = field(default_factory=list)
     squash_records: list[Key] = field(default_factory=list)
     hidden: list[Key] = field(default_factory=list)
@@ -145,7 +146,8 @@ def plan_sync(
         sources=restored.sources,
         missing_sources=restored.missing,
         irreversible=rolled.irreversible,
-        effects=rolled.effects | state.effects,  # unapply's, then apply's
+        effects=rolled.effects,
+        apply_effects=state.effects,
         not_installed=gone.not_installed,
         squash_records=sorted(orphans.squash_records),
         hidden=orphans.hidden,
@@ -171,7 +173,7 @@ def _plan_elsewhere(
         unapply=unapply,
         apply=state.apply,
         sources={},
-        effects=state.effects,
+        apply_effects=state.effects,
         not_installed=[a for a in gone.not_installed if a not in {k[0] for k in unapply}],
         tree_leaves=state.leaves,
         last_applied=state.last_applied,
@@ -198,7 +200,7 @@ def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
         lines += [f"      {effect.text}" for effect in plan.effects.get(key, [])]
     for key in plan.apply:
         lines.append(f"  + {key[0]}.{key[1]}")
-        lines += [f"      {effect.text}" for effect in plan.effects.get(key, [])]
+        lines += [f"      {effect.text}" for effect in plan.apply_effects.get(key, [])]
     lines += [f"  = {line}" for line in describe_record(plan)]
     lines += [f"  note: {note}" for note in describe_not_installed(plan)]
     lines += [f"  note: {edited}" for edited in describe_edited(plan)]

@@ -215,7 +215,7 @@ class SyncSession:
     def _keep_what_migrate_drops(self, plan: SyncPlan) -> None:
         """Nothing dropped without a copy: before migrations that drop tables or columns
         holding rows, a backup (unless this sync took one, or a snapshot holds the data)."""
-        dropping = plan.effects_of(plan.apply)
+        dropping = plan.apply_effects
         if not dropping or drops_hold_rows(self.connection, dropping) is False:
             return
         what = "; ".join(
