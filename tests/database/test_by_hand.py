@@ -56,6 +56,27 @@ def models_module(model: str, *fields: str) -> str:
     return f"{head}class {model}(models.Model):\n    id = models.AutoField(primary_key=True)\n{columns}"
 
 
+def shop_branch(
+    p: DjangoProject,
+    branch: str,
+    name: str,
+    parent: str,
+    operations: str,
+    *,
+    models: str | None = None,
+    start: str | None = None,
+) -> None:
+    """Branch `branch` (from `start`, else here, the hooks skipped) with one more shop
+    migration, `models` as shop/models.py, committed."""
+    args = ["switch", "-q", "-c", branch, *([start] if start else [])]
+    git(p.root, *args, env={**p.env, "MIGRAIL_SKIP": "1"})
+    p.migration("shop", name, migration_source([("shop", parent)], operations))
+    if models is not None:
+        p.write("shop/models.py", models)
+    p.write("shop/migrations/max_migration.txt", f"{name}\n")
+    p.commit(branch)
+
+
 # A note on an item, as django-taggit or django-comments hold a tag or a comment: by content type.
 NOTE_ON_ITEM = """\
 import django
@@ -134,18 +155,8 @@ def test_switching_back_past_a_renamed_model_keeps_its_generic_relations(
     """contenttypes renames the content type back when `RenameModel` is unapplied through
     `migrate` (its `pre_migrate` handler): the note stays on the item."""
     p, copy_name = shaped
-    p.git("switch", "-q", "-c", "rename")
-    p.migration(
-        "shop",
-        "0002_rename",
-        migration_source(
-            [("shop", "0001_initial")],
-            "migrations.RenameModel(old_name='Item', new_name='Product'),",
-        ),
-    )
-    p.write("shop/models.py", models_module("Product"))
-    p.write("shop/migrations/max_migration.txt", "0002_rename\n")
-    p.commit("rename")
+    rename = "migrations.RenameModel(old_name='Item', new_name='Product'),"
+    shop_branch(p, "rename", "0002_rename", "0001_initial", rename, models=models_module("Product"))
     assert p.manage("migrate").returncode == 0  # as the branch's author did
     assert p.python(NOTE_TARGET).stdout.strip() == "[('shop', 'product')]"
 
@@ -165,15 +176,9 @@ def test_a_forward_switch_sends_migrates_signals_as_migrate_does(
     """Arriving at a branch that adds a model: its content type and permissions are created,
     as `manage.py migrate` creates them, and every row equals the by-hand result."""
     p, copy_name = shaped
-    p.git("switch", "-q", "-c", "stock")
-    p.migration(
-        "shop",
-        "0002_stock",
-        migration_source([("shop", "0001_initial")], create_model("Stock", "count")),
-    )
-    p.write("shop/models.py", models_module("Item") + models_module("Stock", "count"))
-    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
-    p.commit("stock")
+    models = models_module("Item") + models_module("Stock", "count")
+    stock = create_model("Stock", "count")
+    shop_branch(p, "stock", "0002_stock", "0001_initial", stock, models=models)
     p.git("switch", "-q", "main")  # 0002_stock never applied: nothing to roll back
 
     copy_database(p, copy_name)
@@ -195,25 +200,10 @@ def test_a_failing_migration_is_named_and_the_next_sync_tells_the_truth(
     a broken migration: one line names it, and the next sync says nothing false about a
     transaction rolled back: it has that migration (and only it) left to apply."""
     p, _ = shaped
-    p.git("switch", "-q", "-c", "stock")
-    p.migration(
-        "shop",
-        "0002_stock",
-        migration_source([("shop", "0001_initial")], create_model("Stock", "count")),
-    )
-    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
-    p.commit("stock")
+    shop_branch(p, "stock", "0002_stock", "0001_initial", create_model("Stock", "count"))
     assert p.manage("migrate").returncode == 0
-    git(p.root, "switch", "-q", "-c", "broken", "main", env={**p.env, "MIGRAIL_SKIP": "1"})
-    p.migration(
-        "shop",
-        "0002_broken",
-        migration_source(
-            [("shop", "0001_initial")], "migrations.RunSQL('SELECT * FROM no_such_table'),"
-        ),
-    )
-    p.write("shop/migrations/max_migration.txt", "0002_broken\n")
-    p.commit("broken")
+    broken = "migrations.RunSQL('SELECT * FROM no_such_table'),"
+    shop_branch(p, "broken", "0002_broken", "0001_initial", broken, start="main")
     git(p.root, "switch", "-q", "stock", env={**p.env, "MIGRAIL_SKIP": "1"})
 
     out = switch(p, "switch", "broken", check=False)
@@ -240,33 +230,16 @@ def test_a_forward_switch_that_drops_a_column_holding_rows_backs_it_up_first(
     """Snapshots off, no rollback: applying a `RemoveField` on a column with rows names what it
     drops and the backup that brings it back; the restore does."""
     p, copy_name = shaped
-    p.git("switch", "-q", "-c", "price")
-    p.migration(
-        "shop",
-        "0002_price",
-        migration_source(
-            [("shop", "0001_initial")],
-            "migrations.AddField(model_name='item', name='price', "
-            "field=models.IntegerField(default=0)),",
-        ),
+    add_price = (
+        "migrations.AddField(model_name='item', name='price', "
+        "field=models.IntegerField(default=0)),"
     )
-    p.write("shop/models.py", models_module("Item", "price"))
-    p.write("shop/migrations/max_migration.txt", "0002_price\n")
-    p.commit("price")
+    priced = models_module("Item", "price")
+    shop_branch(p, "price", "0002_price", "0001_initial", add_price, models=priced)
     assert p.manage("migrate").returncode == 0
     assert p.python(SET_PRICE).returncode == 0
-    p.git("switch", "-q", "-c", "slim")  # same commit: nothing to sync
-    p.migration(
-        "shop",
-        "0003_remove_price",
-        migration_source(
-            [("shop", "0002_price")],
-            "migrations.RemoveField(model_name='item', name='price'),",
-        ),
-    )
-    p.write("shop/models.py", models_module("Item"))
-    p.write("shop/migrations/max_migration.txt", "0003_remove_price\n")
-    p.commit("slim")
+    remove = "migrations.RemoveField(model_name='item', name='price'),"
+    shop_branch(p, "slim", "0003_remove_price", "0002_price", remove, models=models_module("Item"))
     git(p.root, "switch", "-q", "price", env={**p.env, "MIGRAIL_SKIP": "1"})
 
     copy_database(p, copy_name)
