@@ -117,7 +117,10 @@ def backup_before_rollback(
     repo: GitRepo, config: Config, connection: Any, from_rev: str | None
 ) -> Backup:
     backup = back_up(repo, config, connection, from_rev)
-    print(f"migrail: backed up database {connection.alias!r} to {backup.path}")
+    print(
+        f"migrail: backed up database {connection.alias!r} to {backup.path}; "
+        f"`migrail restore {backup.name}` brings it back"
+    )
     return backup
 
 

@@ -227,7 +227,9 @@ class SyncSession:
             print(f"migrail: {what}: the snapshot this switch just saved holds its rows")
             return
         if self.backup is None and self.options.backup:
-            self.backup = back_up(self.repo, self.config, self.connection, None).name
+            # Of the commit the database followed (its migrations, less what was unapplied).
+            taken = back_up(self.repo, self.config, self.connection, self.options.from_rev)
+            self.backup = taken.name
         if self.backup is None:
             print(f"migrail: {what}, rows included, with no backup (--no-backup)")
             return
