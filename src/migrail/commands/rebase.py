@@ -93,10 +93,11 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
 def _unapply(
     repo: GitRepo, config: Config, packages: list[MigrationPackage], applied: list[Key]
 ) -> None:
+    from migrail.commands.features import sync_feature
     from migrail.commands.sync import roll_back_for_switch
     from migrail.sync.plan import Target
     from migrail.sync.session import SyncOptions
 
     keys = {(p.label, name) for p in packages for name in p.migrations} - set(applied)
     target = Target(frozenset(keys), frozenset(app for app, _ in keys))
-    roll_back_for_switch(repo, config, target, SyncOptions())
+    roll_back_for_switch(repo, config, target, SyncOptions(feature=sync_feature(repo, config)))

@@ -37,10 +37,12 @@ def run_status(
     from migrail.sync.settings import database_aliases, project_directory, setup_django
 
     setup_django(repo.root, config)
+    aliases = database_aliases(config, database)
+    for alias in aliases:  # before a word of status: a refused database is not looked at
+        refuse_unsafe(alias, config, read_only=True)
     print(_settings_line(repo, project_directory()))
     status = EXIT_CLEAN
-    for alias in database_aliases(config, database):
-        refuse_unsafe(alias, config, read_only=True)
+    for alias in aliases:
         with LoadedMigrations(connections[alias]) as loaded:
             plan = plan_sync(repo, config, loaded, None, strict=False)
         print(describe_status(plan))
