@@ -78,9 +78,21 @@ git diff --quiet HEAD@{{1}} HEAD -- {CHECKOUT_PATHS} && exit $status  # same mig
 [ "$1" = committed ] || exit $status
 moved=$(feed | while read -r old new ref; do [ "$ref" = HEAD ] && echo "$old $new"; done)
 [ -n "$moved" ] || exit $status
+if [ -f .git/ORIG_HEAD ]; then  # a reset first records where HEAD was; a commit does not
+    read -r orig <.git/ORIG_HEAD
+    [ "$orig" = "${{moved% *}}" ] || exit $status
+fi
 case $(git reflog -1 --format=%gs HEAD) in 'reset: moving to '*) ;; *) exit $status ;; esac
 git diff --quiet ${{moved% *}} ${{moved#* }} -- {CHECKOUT_PATHS} && exit $status
 git diff --quiet ${{moved#* }} -- {CHECKOUT_PATHS} || exit $status  # --soft, --mixed
+""",
+}
+# Before git's input is read: reference-transaction runs for every ref update, twice
+# (prepared, then committed); only a committed one can be a reset, and with no hook of
+# the project's chained, nothing else needs the input (git ignores a hook that reads none).
+EARLY_EXIT = {
+    "reference-transaction": f"""\
+[ "$1" = committed ] || [ -x "$0{CHAINED_SUFFIX}" ] || exit 0
 """,
 }
 # Runs migrail in the environment that installed the hooks, or exits 127 when that
@@ -125,7 +137,7 @@ def render_script(name: str, python: str = "") -> str:
     missing_status = 1 if guard else 0
     return f"""#!/bin/sh
 {MARKER} ({name}); `migrail uninstall` removes it.
-{stdin_setup}status=0
+{EARLY_EXIT.get(name, "")}{stdin_setup}status=0
 if [ -x "$0{CHAINED_SUFFIX}" ]; then  # the hook that was here before migrail runs first
     {chained}
 fi
