@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from migrail.snapshots import OWNERS, SNAPSHOTS_DIRECTORY  # the package's names only
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.sync_feature import NO_FEATURE, SyncFeature
-
-SNAPSHOTS_DIRECTORY = "snapshots"  # under git's migrail directory: the snapshot catalogue
 
 
 def sync_feature(repo: GitRepo, config: Config) -> SyncFeature:
@@ -14,7 +13,7 @@ def sync_feature(repo: GitRepo, config: Config) -> SyncFeature:
         from migrail.snapshots.feature import SnapshotFeature
 
         return SnapshotFeature()
-    if (repo.migrail_dir / SNAPSHOTS_DIRECTORY / "owners").is_dir():
+    if (repo.migrail_dir / SNAPSHOTS_DIRECTORY / OWNERS).is_dir():
         from migrail.snapshots.feature import ForgetsWhoseData
 
         return ForgetsWhoseData()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrail.errors import MigrailError, Refusal
+from migrail.snapshots import OWNERS, SNAPSHOTS_DIRECTORY
 from migrail.snapshots.steps import (
     Engine,
     finish_journal,
@@ -48,7 +49,7 @@ CHECKOUT_MESSAGE = re.compile(r"^checkout: moving from (.+) to (.+)$")
 
 
 def snapshot_store(repo: GitRepo) -> SnapshotStore:
-    return SnapshotStore(repo.migrail_dir / "snapshots")
+    return SnapshotStore(repo.migrail_dir / SNAPSHOTS_DIRECTORY)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def forget_whose_data(repo: GitRepo, config: Config, database: str | None) -> No
     from migrail.sync.settings import database_aliases
 
     store = snapshot_store(repo)
-    if not (store.directory / "owners").is_dir():
+    if not (store.directory / OWNERS).is_dir():
         return
     for alias in database_aliases(config, database):
         store.clear_owner(identity_of(alias, connections[alias].vendor, settings.DATABASES[alias]))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migrail.errors import MigrailError
+from migrail.snapshots import OWNERS
 from migrail.sync.identity import DEFAULT_PORTS
 from migrail.sync.private_files import private_directory, write_private_json
 
@@ -198,11 +199,11 @@ class SnapshotStore:
         self._unsynced_path(identity).unlink(missing_ok=True)
 
     def _owner_path(self, identity: Identity) -> Path:
-        return self.directory / "owners" / f"{identity.key}.json"
+        return self.directory / OWNERS / f"{identity.key}.json"
 
     def set_owner(self, identity: Identity, branch: str) -> None:
         """The live database now holds `branch`'s data (restored, or gone on from as it)."""
-        path = private_directory(self.ensure() / "owners") / f"{identity.key}.json"
+        path = private_directory(self.ensure() / OWNERS) / f"{identity.key}.json"
         write_private_json(path, {"branch": branch})
 
     def clear_owner(self, identity: Identity) -> None:

@@ -69,9 +69,6 @@ class SyncPlan:
     # and the replaced migrations an applied squash stands for, on a tree that has them.
     record: dict[Key, str] = field(default_factory=dict)
 
-    def effects_of(self, keys: list[Key]) -> dict[Key, list[Effect]]:
-        return {key: self.effects[key] for key in keys if key in self.effects}
-
     @property
     def in_step(self) -> bool:
         return not (

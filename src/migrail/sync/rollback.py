@@ -56,7 +56,7 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: Sync
     A rollback that would drop rows no copy keeps first says how to keep them.
     """
     if plan.unapply:
-        hint = feature.drops_hint(connection, plan.effects_of(plan.unapply))  # never fails
+        hint = feature.drops_hint(connection, plan.effects)  # never fails
         if hint:
             print(hint)
     if plan.missing_sources:

@@ -6,7 +6,6 @@ Sync calls these at four points; the rules live here.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -209,11 +208,6 @@ def applied_migrations(connection: Any) -> list[Key]:
             return []
         cursor.execute("SELECT app, name FROM django_migrations")
         return [(str(app), str(name)) for app, name in cursor.fetchall()]
-
-
-def rollback_directory_prefix() -> str:
-    """Temporary directories of a rollback carry the pid that made them."""
-    return f"{ROLLBACK_DIRECTORY_PREFIX}{os.getpid()}-"
 
 
 def remove_stale_rollback_directories() -> None:
