@@ -51,9 +51,15 @@ class Note(models.Model):
 def models_module(model: str, *fields: str) -> str:
     """The models.py that goes with `create_model(model, *fields)` (contenttypes and auth
     create their rows only for apps with a models module)."""
+    return "from django.db import models\n" + model_class(model, *fields)
+
+
+def model_class(model: str, *fields: str) -> str:
+    """One model of `create_model(model, *fields)`, for the end of a models module."""
     columns = "".join(f"    {f} = models.IntegerField(default=0)\n" for f in fields)
-    head = "from django.db import models\n\n\n"
-    return f"{head}class {model}(models.Model):\n    id = models.AutoField(primary_key=True)\n{columns}"
+    return (
+        f"\n\nclass {model}(models.Model):\n    id = models.AutoField(primary_key=True)\n{columns}"
+    )
 
 
 def shop_branch(
@@ -315,4 +321,38 @@ def test_a_sync_with_nothing_to_apply_still_records_a_squash_as_migrate_does(
 
     recorded = "SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name"
     assert p.query(recorded) == [["0001_initial"], ["0001_squashed_0002_stock"], ["0002_stock"]]
+    assert_same_as_by_hand(p, copy_name)
+
+
+def test_going_back_past_a_release_that_deleted_a_migration_unapplies_its_successor_first(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """v2 deletes 0002_price and points 0003_stock past it. From a database migrated at v2,
+    switching back to v1 (where 0003_stock depends on 0002_price) takes the careful order:
+    `migrate shop 0001` with v2's code, the checkout, `migrate` (0002 then 0003 again)."""
+    p, copy_name = shaped
+    add_price = (
+        "migrations.AddField(model_name='item', name='price', "
+        "field=models.IntegerField(default=0)),"
+    )
+    stock = create_model("Stock", "count")
+    with_price = models_module("Item", "price") + model_class("Stock", "count")
+    shop_branch(p, "v1", "0002_price", "0001_initial", add_price, models=with_price)
+    p.migration("shop", "0003_stock", migration_source([("shop", "0002_price")], stock))
+    p.write("shop/migrations/max_migration.txt", "0003_stock\n")
+    p.commit("v1: stock")
+    git(p.root, "switch", "-q", "-c", "v2", env={**p.env, "MIGRAIL_SKIP": "1"})
+    (p.root / "shop/migrations/0002_price.py").unlink()
+    p.migration("shop", "0003_stock", migration_source([("shop", "0001_initial")], stock))
+    p.write("shop/models.py", models_module("Item") + model_class("Stock", "count"))
+    p.commit("v2: the price goes, its migration with it")
+    assert p.manage("migrate").returncode == 0  # {0001_initial, 0003_stock}
+
+    copy_database(p, copy_name)
+    migrate_by_hand(p, copy_name, "shop", "0001")
+    out = switch(p, "switch", "v1")
+    migrate_by_hand(p, copy_name)
+
+    assert "  - unapplying shop.0003_stock (" in out, out
+    assert "  + applying shop.0002_price (" in out, out
     assert_same_as_by_hand(p, copy_name)

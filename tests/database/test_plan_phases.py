@@ -428,6 +428,49 @@ def test_an_orphan_that_does_not_load_is_named_for_status(project: Project) -> N
     )
 
 
+def test_a_migration_applied_before_its_dependency_is_unapplied_and_applied_again(
+    project: Project,
+) -> None:
+    """A release deleted 0002 and pointed 0003 past it; the database ran that release. Back
+    at the older code, where 0003 depends on 0002, `migrate` would refuse the history: 0003
+    is unapplied first, then 0002 and 0003 are applied, as by hand in the careful order."""
+    project.write(
+        **{
+            "0001_initial": migration(operations=create("Book")),
+            "0002_author": migration("0001_initial", operations=create("Author")),
+            "0003_shelf": migration("0002_author", operations=create("Shelf")),
+        }
+    )
+    project.commit("the older release")
+    project.applied(lib("0001_initial"), lib("0003_shelf"))
+    with project.load() as loaded:
+        target = tree_target(loaded.tree, frozenset(loaded.tree.applied_migrations))
+        plan = plan_sync(project.repo, Config(), loaded, None)
+    assert target.redo == {lib("0003_shelf")}
+    assert plan.orphans == [lib("0003_shelf")]
+    assert plan.unapply == [lib("0003_shelf")]
+    assert [k for k in plan.apply if k[0] == "library"] == [lib("0002_author"), lib("0003_shelf")]
+
+
+def test_a_given_targets_redo_is_unapplied_by_the_code_that_applied_it(project: Project) -> None:
+    """In the newer release's code (0003 after 0001), the target of the older one says 0003 is
+    to be redone: it is unapplied, though the target keeps it."""
+    project.write(
+        **{
+            "0001_initial": migration(operations=create("Book")),
+            "0003_shelf": migration("0001_initial", operations=create("Shelf")),
+        }
+    )
+    project.commit("the newer release")
+    project.applied(lib("0001_initial"), lib("0003_shelf"))
+    older = {lib("0001_initial"), lib("0002_author"), lib("0003_shelf")}
+    given = Target(frozenset(older), frozenset({"library"}), redo=frozenset({lib("0003_shelf")}))
+    with project.load() as loaded:
+        assert tree_target(loaded.tree, frozenset(loaded.tree.applied_migrations)).redo == set()
+        plan = plan_sync(project.repo, Config(), loaded, None, given)
+    assert plan.unapply == [lib("0003_shelf")]
+
+
 # Phase 5: tree state ---------------------------------------------------------------------
 
 

@@ -45,13 +45,36 @@ class Target:
     # rolled back to zero by the code that still installs them, as a person removing the
     # package would; an app that code does not install either is left alone.
     uninstalled: frozenset[str] = frozenset()
+    # Applied migrations the target keeps but whose dependencies there are not applied (a
+    # release deleted a migration and pointed its successor past it): unapplied as well, by
+    # the code that applied them, and applied again after their dependencies.
+    redo: frozenset[Key] = frozenset()
 
 
-def tree_target(tree: Any) -> Target:
-    """Everything the loaded code knows: its migration files and what their squashes replace."""
+def tree_target(tree: Any, applied: Set[Key] = frozenset()) -> Target:
+    """Everything the loaded code knows: its migration files and what their squashes replace;
+    what of `applied` its graph has applied before a dependency is to be redone."""
     on_disk = set(tree.disk_migrations)
     replaced = {key for m in tree.disk_migrations.values() for key in m.replaces}
-    return Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps))
+    redo = applied_before_dependencies(tree, applied)
+    return Target(frozenset(on_disk | replaced), frozenset(tree.migrated_apps), redo=redo)
+
+
+def applied_before_dependencies(tree: Any, applied: Set[Key]) -> frozenset[Key]:
+    """The applied migrations of `tree`'s graph with a parent not applied, as Django's
+    `check_consistent_history` finds them (a squash counts as applied when all it replaces
+    is): `migrate` refuses the database until they are unapplied."""
+    early = set()
+    for key in applied:
+        if key not in tree.graph.nodes:
+            continue
+        for parent in tree.graph.node_map[key].parents:
+            if parent.key in applied:
+                continue
+            squash = tree.replacements.get(parent.key)
+            if squash is None or not all(r in applied for r in squash.replaces):
+                early.add(key)
+    return frozenset(early)
 
 
 def first_party_apps(tree: Any, root: Path) -> frozenset[str]:
@@ -121,12 +144,12 @@ def applied_and_target(
         else []
     )
     if target is None:
-        target = tree_target(tree)
+        target = tree_target(tree, frozenset(records))
     else:
         outside = outside_keys(tree, first_party)
         removing = target.uninstalled & set(tree.migrated_apps)
         kept = frozenset(k for k in outside if k[0] not in removing)
-        target = Target(target.keys | kept, target.apps | removing)
+        target = Target(target.keys | kept, target.apps | removing, redo=target.redo)
     return Applied(records, frozenset(records), first_party, target, edited)
 
 
@@ -150,7 +173,7 @@ def gone_from_target(repo: GitRepo, tree: Any, applied: Applied, root: Path) -> 
     when it is applied, or when they all are (it is then recorded, not run).
     """
     target = applied.target
-    gone = applied.keys - target.keys
+    gone = (applied.keys - target.keys) | (target.redo & applied.keys)
     candidates = sorted(k for k in gone if k[0] in applied.first_party | target.apps)
     not_installed = sorted({k[0] for k in gone} - {k[0] for k in candidates})
     # What history says was squashed: a completed squash has no `replaces` left.

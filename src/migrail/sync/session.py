@@ -261,8 +261,8 @@ def _orphans_need_old_code(
     recorder = MigrationRecorder(loaded.connection)
     if not recorder.has_table():
         return None
-    target = tree_target(loaded.tree)
     applied = set(recorder.applied_migrations())
+    target = tree_target(loaded.tree, applied)
     gone = applied - target.keys
     if gone:  # a completed squash's replaced migrations are not orphans
         history = squash_history(repo, loaded.tree, {app for app, _ in gone})
@@ -281,9 +281,9 @@ def _orphans_need_old_code(
         # out of INSTALLED_APPS: rolled back by the code that installs it, if it does.
         if _settings_changed(repo, from_rev):
             packages = uninstalled - had - kept
-    if not packages and not any(app in apps for app, _ in gone):
+    if not packages and not target.redo and not any(app in apps for app, _ in gone):
         return None
-    return Target(target.keys, frozenset(apps), frozenset(packages))
+    return Target(target.keys, frozenset(apps), frozenset(packages), target.redo)
 
 
 def _settings_changed(repo: GitRepo, from_rev: str) -> bool:
