@@ -16,9 +16,11 @@ from tests.djangoproject import (
 )
 from tests.scenarios import feature_branch, fresh_schema, main_branch, sync
 
+# billing.0002_seen depends on shop.0002_stock: a redo would unapply it too, so none is advised.
 NOTE = (
-    "shop.0002_stock changed since it was applied, and `migrate` does not re-run it: "
-    "`migrail sync --redo-edited` unapplies the applied version and applies this one"
+    "shop.0002_stock changed since it was applied, and `migrate` does not re-run it; a redo "
+    "would unapply 1 more applied migration after it (billing.0002_seen), so put the change "
+    "in a new migration"
 )
 
 

@@ -21,7 +21,7 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import Effect
 from migrail.sync.loader import LoadedMigrations
-from migrail.sync.plan import plan_sync
+from migrail.sync.plan import SyncPlan, describe_edited, plan_sync
 from migrail.sync.plan_phases import (
     Applied,
     Orphans,
@@ -30,6 +30,7 @@ from migrail.sync.plan_phases import (
     applied_and_target,
     gone_from_target,
     orphans_and_squashes,
+    redo_takes,
     restored_sources,
     rollback,
     tree_state,
@@ -546,3 +547,29 @@ def test_plan_sync_only_applies_when_the_rollback_is_elsewhere(project: Project)
     assert [key for key in plan.apply if key[0] == "library"] == [lib("0002_next")]
     assert plan.sources == {}
     assert plan.irreversible == []
+
+
+def test_a_redo_is_advised_only_when_it_unapplies_nothing_else(project: Project) -> None:
+    project.write(
+        **{
+            "0001_initial": migration(operations=create("Book")),
+            "0002_author": migration("0001_initial", operations=create("Author")),
+        }
+    )
+    project.commit("two")
+    applied = frozenset({lib("0001_initial"), lib("0002_author")})
+    with project.load() as loaded:
+        takes = redo_takes(loaded.tree, [lib("0001_initial"), lib("0002_author")], applied)
+    assert takes == {lib("0001_initial"): [lib("0002_author")], lib("0002_author"): []}
+    plan = SyncPlan("default", "sqlite", [], [], [], {}, edited=sorted(takes))
+    plan.edited_dependents = takes
+    first, last = describe_edited(plan)
+    assert first.endswith(
+        "; a redo would unapply 1 more applied migration after it (library.0002_author), "
+        "so put the change in a new migration"
+    )
+    assert "--redo-edited" not in first
+    assert last == (
+        "library.0002_author changed since it was applied, and `migrate` does not re-run it: "
+        "`migrail sync --redo-edited` unapplies the applied version and applies this one"
+    )

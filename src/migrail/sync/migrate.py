@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.graph.parser import Key
 
 Plan = list[tuple[Any, bool]]  # Django's: (Migration, backwards)
+
+# True while migrail itself runs a plan: its sync keeps the applied sources itself, so the
+# Django app's `post_migrate` receiver (for `manage.py migrate` by hand) stands aside.
+running_plan: ContextVar[bool] = ContextVar("migrail_running_plan", default=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,14 @@ def run_plan(executor: Any, plan: Plan, progress: ProgressCallback | None = None
     migration raises `MigrationFailed` naming it; what the executor had committed before it
     stays committed (the caller's transaction, if any, decides).
     """
+    token = running_plan.set(True)
+    try:
+        _run_plan(executor, plan, progress)
+    finally:
+        running_plan.reset(token)
+
+
+def _run_plan(executor: Any, plan: Plan, progress: ProgressCallback | None) -> None:
     from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 
     _import_management_modules()

@@ -167,14 +167,19 @@ def remember_applied_sources(
         except ValueError:
             continue  # third-party: its source does not come and go with branches
         cached = applied_copy(repo, key)
-        data = source.read_bytes()
-        if not cached.is_file() or cached.read_bytes() != data:
+        if not cached.is_file():
             cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_bytes(data)
+            cached.write_bytes(source.read_bytes())
         elif applied_at(records[key], missing=0.0) > cached.stat().st_mtime:
-            # Applied again (a return visit) as this copy has it: the copy is what was applied
-            # then, so an edit after this one is noticed (`edited_migrations` compares times).
-            os.utime(cached)
+            # Applied (again) since the copy was taken: the file is what the database ran
+            # now; the copy's time says so, and an edit after it is noticed.
+            data = source.read_bytes()
+            if cached.read_bytes() != data:
+                cached.write_bytes(data)
+            else:
+                os.utime(cached)
+        # Else applied before the copy: the copy is what the database ran, whatever this
+        # commit's file says (an older or newer release's version of it).
 
 
 def applied_at(record: Any, *, missing: float) -> float:

@@ -22,6 +22,7 @@ from migrail.sync.plan_phases import (
     applied_and_target,
     gone_from_target,
     orphans_and_squashes,
+    redo_takes,
     restored_sources,
     rollback,
     squashes_kept,
@@ -64,6 +65,8 @@ class SyncPlan:
     unloadable: str | None = None  # why the orphans cannot be loaded (status only)
     elsewhere: bool = False  # `unapply` is the old code's child's, which printed it
     edited: list[Key] = field(default_factory=list)  # changed since they were applied
+    # Each edited migration → the other applied migrations a redo would unapply with it.
+    edited_dependents: dict[Key, list[Key]] = field(default_factory=dict)
     # Recorded as applied instead of run (why, for the user): a completed squash (its
     # `replaces` gone) whose replaced migrations are all applied, as Django records a squash;
     # and the replaced migrations an applied squash stands for, on a tree that has them.
@@ -152,6 +155,7 @@ def plan_sync(
         last_applied=state.last_applied,
         unloadable=rolled.unloadable,
         edited=orphans.edited,
+        edited_dependents=redo_takes(tree, orphans.edited, applied.keys),
         record=orphans.record,
     )
 
@@ -176,6 +180,7 @@ def _plan_elsewhere(
         last_applied=state.last_applied,
         elsewhere=True,
         edited=applied.edited,
+        edited_dependents=redo_takes(loaded.tree, applied.edited, applied.keys),
         record=gone.record,
     )
 
@@ -220,11 +225,25 @@ def describe_not_installed(plan: SyncPlan) -> list[str]:
 
 
 def describe_edited(plan: SyncPlan) -> list[str]:
-    return [
-        f"{app}.{name} changed since it was applied, and `migrate` does not re-run it: "
-        "`migrail sync --redo-edited` unapplies the applied version and applies this one"
-        for app, name in sorted(plan.edited)
-    ]
+    """Each edited migration, and the redo only where it unapplies nothing else."""
+    lines = []
+    for key in sorted(plan.edited):
+        said = f"{key[0]}.{key[1]} changed since it was applied, and `migrate` does not re-run it"
+        dependents = plan.edited_dependents.get(key, [])
+        if dependents:
+            names = ", ".join(f"{app}.{name}" for app, name in dependents[:3])
+            names += ", …" if len(dependents) > 3 else ""
+            said += (
+                f"; a redo would unapply {len(dependents)} more applied "
+                f"migration{'s' if len(dependents) > 1 else ''} after it ({names}), "
+                "so put the change in a new migration"
+            )
+        else:
+            said += (
+                ": `migrail sync --redo-edited` unapplies the applied version and applies this one"
+            )
+        lines.append(said)
+    return lines
 
 
 def describe_status(plan: SyncPlan) -> str:

@@ -252,6 +252,16 @@ def orphans_and_squashes(
     return Orphans(orphans, squash_records, hidden, record, edited, sources, missing)
 
 
+def redo_takes(tree: Any, edited: list[Key], applied: Set[Key]) -> dict[Key, list[Key]]:
+    """For each edited migration, the other applied migrations a redo would unapply with it
+    (those after it in the graph): a redo is advised only when there are none."""
+    return {
+        key: [k for k in tree.graph.backwards_plan(key) if k in applied and k != key]
+        for key in edited
+        if key in tree.graph.nodes
+    }
+
+
 def _replaces(tree: Any, key: Key, sources: dict[Key, bytes]) -> list[Key]:
     """What `key` replaces, as its file on disk or its found source says."""
     if key in tree.disk_migrations:

@@ -62,8 +62,12 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: Sync
     if plan.missing_sources:
         names = ", ".join(f"{a}.{n}" for a, n in plan.missing_sources)
         raise SyncRefused(
-            f"cannot find the source of {names} in any commit or in migrail's cache; "
-            "nothing was changed. Pass the commit that has them with --from REV."
+            f"cannot find the source of {names}: no commit of any branch, tag or the reflog "
+            f"has it, nor migrail's copies in {repo.migrail_dir / 'sources'} (it was applied "
+            "where migrail did not see it); nothing was changed. Pass a commit that has it "
+            "with --from REV, or put the file back and unapply it with `python manage.py "
+            "migrate APP PREVIOUS` before removing it (with \"migrail\" in INSTALLED_APPS, "
+            "`manage.py migrate` keeps a copy too)"
         )
     if plan.irreversible:
         raise SyncRefused(
