@@ -66,7 +66,7 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: Sync
             f"has it, nor migrail's copies in {repo.migrail_dir / 'sources'} (it was applied "
             "where migrail did not see it); nothing was changed. Pass a commit that has it "
             "with --from REV, or put the file back and unapply it with `python manage.py "
-            "migrate APP PREVIOUS` before removing it (with \"migrail\" in INSTALLED_APPS, "
+            'migrate APP PREVIOUS` before removing it (with "migrail" in INSTALLED_APPS, '
             "`manage.py migrate` keeps a copy too)"
         )
     if plan.irreversible:
