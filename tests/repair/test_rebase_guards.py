@@ -287,3 +287,19 @@ def test_several_applied_migrations_are_named_as_them(project: DjangoProject) ->
         "roll them back first (then `migrail sync` applies them again under their new names).\n"
     )
     assert (project.root / "shop/migrations/0004_size.py").exists()
+
+
+def test_the_unapply_hint_keeps_the_apps_and_onto_and_following_it_works(
+    project: DjangoProject,
+) -> None:
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_color"])
+    assert project.migrail("sync").returncode == 0
+    project.git("merge", "main", check=False)
+    proc = project.migrail("rebase", "shop", "--onto", "main")
+    assert proc.returncode == 1
+    hint = "Run `migrail rebase shop --onto main --unapply` to roll it back first"
+    assert hint in proc.stderr, proc.stderr
+    followed = project.migrail("rebase", "shop", "--onto", "main", "--unapply")
+    assert followed.returncode == 0, followed.stdout + followed.stderr
+    assert project.migrail("check").returncode == 0

@@ -38,9 +38,10 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
             names = ", ".join(f"{a}.{n}" for a, n in applied)
             several = len(applied) > 1
             it, its, name = ("them", "their", "names") if several else ("it", "its", "name")
+            again = " ".join(["migrail rebase", *apps, *(["--onto", onto] if onto else [])])
             print(
                 f"migrail: error: {names} would be renamed but the local database has {it} "
-                f"applied; nothing was changed. Run `migrail rebase --unapply` to roll {it} back "
+                f"applied; nothing was changed. Run `{again} --unapply` to roll {it} back "
                 f"first (then `migrail sync` applies {it} again under {its} new {name}).",
                 file=sys.stderr,
             )
