@@ -128,9 +128,8 @@ def test_switch_refuses_what_git_switch_would_refuse_before_rolling_back(
     assert_feature_kept(
         real,
         proc.stderr,
-        "'origin/main' is not a local branch, and migrail switch takes only those; nothing was "
-        "changed (for a remote branch: `git branch NAME REMOTE/BRANCH`, then "
-        "`migrail switch NAME`)",
+        "'origin/main' is a remote branch: `migrail switch main` makes a local branch tracking "
+        "it (or `migrail switch -c NEW origin/main`); nothing was changed",
     )
 
     real.git("worktree", "add", "-q", str(tmp_path / "other"), "main")
@@ -225,3 +224,21 @@ def test_a_refusal_comes_before_any_word_of_what_it_prevents(tmp_path: Path) -> 
     assert "DEBUG = False" in proc.stderr
     assert "saving it before this sync" not in proc.stdout + proc.stderr
     assert sorted((path.name, path.stat().st_mtime_ns) for path in snapshots.iterdir()) == before
+
+
+def test_switch_makes_a_branch_and_detaches_as_git_switch_does(real: DjangoProject) -> None:
+    """`-c NEW START` and `--detach REV`: the database follows, as with a local branch."""
+    feature_with_rows(real)
+    real.git("tag", "v1", "main")
+
+    made = real.migrail("switch", "-c", "hotfix", "v1")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert real.git("branch", "--show-current").strip() == "hotfix"
+    assert "  - unapplying shop.0002_stock (" in made.stdout
+    assert real.query("SELECT name FROM django_migrations WHERE name = '0002_stock'") == []
+
+    detached = real.migrail("switch", "--detach", "feature")
+    assert detached.returncode == 0, detached.stdout + detached.stderr
+    assert real.git("branch", "--show-current").strip() == ""
+    assert "  + applying shop.0002_stock (" in detached.stdout
+    assert user_rows(real) == USER_ROWS_ADDED

@@ -93,11 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--database", metavar="ALIAS")
 
     switch = sub.add_parser(
-        "switch", help="roll back, git switch BRANCH, migrate (no hooks needed)"
+        "switch",
+        help="roll back, git switch BRANCH, migrate (no hooks needed)",
+        description="`git switch` with the database following, as the hooks move it: the "
+        "migrations the destination lacks are unapplied with the code of the commit left "
+        "(after a backup), git switches, then `migrate` applies the destination's; with "
+        "snapshots on, the branch left is saved and the destination's snapshot restored. "
+        "Refuses before anything changes what git would refuse (uncommitted changes, an "
+        "untracked file in the way, untracked migrations, a branch checked out elsewhere).",
+        epilog="examples: migrail switch main | migrail switch -c topic | "
+        "migrail switch -c hotfix v1.2 | migrail switch --detach v1.2",
     )
-    switch.add_argument("branch")
-    switch.add_argument("--database", metavar="ALIAS")
-    switch.add_argument("--no-backup", action="store_true")
+    switch.add_argument(
+        "branch",
+        nargs="?",
+        metavar="BRANCH",
+        help="a local branch (or the one remote branch of that name, tracked as git "
+        "guesses); with -c, the commit to start at; with --detach, the commit",
+    )
+    how = switch.add_mutually_exclusive_group()
+    how.add_argument(
+        "-c", "--create", metavar="NEW", help="make branch NEW (at BRANCH, else HEAD) and switch"
+    )
+    how.add_argument("--detach", action="store_true", help="switch to a commit, detached")
+    switch.add_argument("--database", metavar="ALIAS", help="only this database")
+    switch.add_argument(
+        "--no-backup", action="store_true", help="no backup before the rollback or a drop"
+    )
 
     restore = sub.add_parser("restore", help="list the backups sync took, or restore one")
     chosen = restore.add_mutually_exclusive_group()
@@ -176,7 +198,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "switch":
         from migrail.commands import switch
 
-        return switch.run(branch=args.branch, database=args.database, backup=not args.no_backup)
+        return switch.run(
+            branch=args.branch,
+            create=args.create,
+            detach=args.detach,
+            database=args.database,
+            backup=not args.no_backup,
+        )
     if args.command == "sync":
         from migrail.commands import sync
 
