@@ -1307,3 +1307,26 @@ def test_a_mariadb_swap_behind_an_open_transaction_gives_up_in_time(tmp_path: Pa
         assert project.schema() == fresh_schema(project, fresh_name)
         assert user_rows(project) == USER_ROWS_ADDED
         assert "main" in {str(s["branch"]) for s in stored(project)}  # main's copy untouched
+
+
+@pytest.mark.parametrize("db_project", ["sqlite"], indirect=True)
+def test_a_snapshot_holding_its_branchs_own_migrations_is_not_called_unsynced(
+    db_project: tuple[DjangoProject, str], tmp_path: Path
+) -> None:
+    """A failed sync leaves the migrations of feature's tip live; back on feature (hooks
+    off), a snapshot saved of it holds exactly its branch's migrations: no "not synced"."""
+    project, _ = db_project
+    block = tmp_path / "block"
+    fragile_feature(project, block)
+    block.write_text("")
+    out = project.git("switch", "main", check=False)
+    assert "migrail: the database was not synced" in out
+    project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "feature")
+
+    saved = project.migrail("snapshot", "save")
+
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    assert saved.stdout.startswith(
+        "migrail: saved database 'default' as the snapshot of 'feature' ("
+    ), saved.stdout
+    assert "not synced" not in saved.stdout

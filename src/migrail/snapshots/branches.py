@@ -182,6 +182,8 @@ def holding(
     if then is not None and then != leaves:
         store.clear_unsynced(identity)  # synced or migrated since the failure
         return commit, True
+    if noted_commit == commit:
+        return commit, True  # the failed sync went from this very commit: it holds its own
     return noted_commit, False
 
 
