@@ -483,3 +483,23 @@ def test_a_backup_names_the_branch_left_when_another_shares_its_commit(
     project.git("switch", "-q", "main")  # the hook backs up before its rollback
     (meta,) = backups(project).glob("*.json")
     assert json.loads(meta.read_text())["branch"] == "feature"
+
+
+def test_a_backup_after_a_switch_with_the_hooks_off_names_the_branch_whose_data_it_is(
+    project: DjangoProject,
+) -> None:
+    """feature's migrations are live; `git switch main` with the hooks off, then `migrail
+    sync`: the backup before the rollback is of feature's data, not main's."""
+    main_branch(project)
+    feature_branch(project)
+    feature = project.git("rev-parse", "HEAD").strip()
+    sync(project)
+    project.git("switch", "-q", "main")  # no hooks installed
+
+    sync(project)
+
+    (meta,) = backups(project).glob("*.json")
+    assert (json.loads(meta.read_text())["branch"], json.loads(meta.read_text())["commit"]) == (
+        "feature",
+        feature,
+    )

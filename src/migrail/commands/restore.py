@@ -163,8 +163,8 @@ def _back_up_current_state(
         backups_dir(repo),
         database,
         connection.settings_dict,
-        origin=origin_of(repo, None),
-        applied=applied_migrations(connection),
+        origin=origin_of(repo, config, None, applied := applied_migrations(connection)),
+        applied=applied,
         kept=config.backups_kept,
         protected={keep, *protected_backups(journal_dir(repo))},
     )

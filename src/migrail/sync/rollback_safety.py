@@ -129,8 +129,8 @@ def back_up(repo: GitRepo, config: Config, connection: Any, from_rev: str | None
         backups_dir(repo),
         database_of(connection),
         connection.settings_dict,
-        origin=origin_of(repo, from_rev),
-        applied=applied_migrations(connection),
+        origin=origin_of(repo, config, from_rev, applied := applied_migrations(connection)),
+        applied=applied,
         kept=config.backups_kept,
         protected=protected_backups(journal_dir(repo)),
     )
@@ -168,28 +168,57 @@ def usable_backups(repo: GitRepo, alias: str, vendor: str, settings: Any) -> lis
     return usable
 
 
-def origin_of(repo: GitRepo, from_rev: str | None) -> Origin:
+def origin_of(
+    repo: GitRepo, config: Config, from_rev: str | None, applied: Sequence[Key] = ()
+) -> Origin:
     """The branch and commit whose migrations the database holds now (mid-rebase, the
-    branch being rebased as it was: HEAD is only the new base)."""
+    branch being rebased as it was: HEAD is only the new base).
+
+    Without `from_rev`, HEAD's, if it has every applied migration of its apps; else the
+    branch the last checkout left, if that has them (a switch with the hooks off); else
+    unknown, never a branch whose data it is not.
+    """
     if from_rev is None and (rebasing := branch_being_rebased(repo)):
         return Origin(*rebasing)
     try:
         commit = repo.resolve(from_rev or "HEAD")
     except MigrailError:
         commit = ""  # an unborn branch
-    if from_rev is None:
-        branch = (
-            repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
-        )
-    else:
+    if from_rev is not None:
         out = (
             repo.run("branch", "--format=%(refname:short)", "--points-at", commit, check=False)
             if commit
             else b""
         )
         names = out.decode().split()
-        branch = _branch_left(repo, names) or (names[0] if names else "")
-    return Origin(branch, commit)
+        return Origin(_branch_left(repo, names) or (names[0] if names else ""), commit)
+    branch = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+    if not commit or _holds(repo, config, commit, applied):
+        return Origin(branch, commit)
+    left = _checkout_left(repo)
+    if left and (tip := _branch_tip(repo, left)) and _holds(repo, config, tip, applied):
+        return Origin(left, tip)
+    return Origin("", "")
+
+
+def _holds(repo: GitRepo, config: Config, commit: str, applied: Sequence[Key]) -> bool:
+    """Whether `commit` has every applied migration of the apps it has."""
+    from migrail.sync.plan import static_target
+
+    target = static_target(repo, config, commit)
+    return all(key in target.keys for key in applied if key[0] in target.apps)
+
+
+def _checkout_left(repo: GitRepo) -> str | None:
+    message = repo.run("reflog", "-n1", "--format=%gs", "HEAD", check=False).decode().strip()
+    if not message.startswith("checkout: moving from "):
+        return None
+    return message.removeprefix("checkout: moving from ").split(" to ", 1)[0]
+
+
+def _branch_tip(repo: GitRepo, branch: str) -> str:
+    ref = f"refs/heads/{branch}"
+    return repo.run("rev-parse", "--verify", "--quiet", ref, check=False).decode().strip()
 
 
 def _branch_left(repo: GitRepo, names: list[str]) -> str | None:
@@ -197,9 +226,8 @@ def _branch_left(repo: GitRepo, names: list[str]) -> str | None:
     "checkout: moving from A to B"), which is the one whose database this was."""
     if len(names) < 2:
         return None
-    message = repo.run("reflog", "-n1", "--format=%gs", "HEAD", check=False).decode().strip()
-    left = message.removeprefix("checkout: moving from ").split(" to ", 1)[0]
-    return left if message.startswith("checkout: moving from ") and left in names else None
+    left = _checkout_left(repo)
+    return left if left in names else None
 
 
 def applied_migrations(connection: Any) -> list[Key]:
