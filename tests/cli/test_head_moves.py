@@ -99,3 +99,17 @@ def test_a_merge_concluded_by_commit_syncs(project: DjangoProject) -> None:
 
 def said_nothing(out: str) -> bool:
     return "migrail" not in out
+
+
+def test_a_message_only_amend_or_a_revert_of_other_files_starts_no_sync(
+    project: DjangoProject,
+) -> None:
+    priced(project)
+    status, out = git(project, "commit", "--amend", "--allow-empty", "-qm", "said better")
+    assert status == 0, out
+    assert "migrail" not in out  # no migration or settings file changed: nothing to sync
+    project.write("README", "words\n")
+    words = project.commit("words")
+    status, out = git(project, "revert", "--no-edit", words)
+    assert status == 0, out
+    assert "migrail" not in out

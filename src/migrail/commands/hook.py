@@ -126,11 +126,12 @@ def run_sync_hook(name: str, args: list[str]) -> int:
     if name == "post-checkout":
         return _post_checkout(repo, config, args)
     if name == "post-merge":
-        return _sync(repo, config, "ORIG_HEAD")
+        return _sync_if_changed(repo, config, "ORIG_HEAD")
     if name == "post-rewrite":
-        return _sync(repo, config, "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}")
+        from_rev = "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}"
+        return _sync_if_changed(repo, config, from_rev)
     if name == "post-commit":  # a revert, a cherry-pick, a merge's concluding commit
-        return _sync(repo, config, "HEAD@{1}")
+        return _sync_if_changed(repo, config, "HEAD@{1}")
     if name == "reference-transaction":  # a reset: git's input names where HEAD was
         return _after_reset(repo, config, sys.stdin.read())
     raise MigrailError(f"unknown hook {name!r}")
@@ -140,8 +141,22 @@ def _after_reset(repo: GitRepo, config: Config, transaction: str) -> int:
     for line in transaction.splitlines():
         old, _, rest = line.partition(" ")
         if rest.endswith(" HEAD") and old != ZERO_SHA:
-            return _sync(repo, config, old)
+            return _sync_if_changed(repo, config, old)
     return EXIT_CLEAN
+
+
+def _sync_if_changed(repo: GitRepo, config: Config, from_rev: str) -> int:
+    """Sync after HEAD moved from `from_rev`, when a migration or settings file changed (a
+    message-only amend, or a merge of other files, changes nothing to sync)."""
+    from migrail.sources.checkout_decision import checkout_needs_sync
+
+    try:
+        old = repo.resolve(from_rev)
+    except MigrailError:
+        return _sync(repo, config, from_rev)  # the sync says what is wrong with it
+    if not checkout_needs_sync(old, "HEAD", "1", cwd=repo.root):
+        return EXIT_CLEAN
+    return _sync(repo, config, from_rev)
 
 
 def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:

@@ -151,8 +151,8 @@ class SyncSession:
             return True
         if self.target is not None:
             return False
-        quiet = self.rolled_back_elsewhere and not self.options.dry_run
-        return not (quiet and plan.in_step)
+        # Nothing to do: the closing line says so (a dry run has only this to say).
+        return self.options.dry_run or not plan.in_step
 
     def _plan_after_old_code(self, loaded: LoadedMigrations) -> SyncPlan:
         """With `--from`, the orphans are unapplied first with the code that applied them."""
