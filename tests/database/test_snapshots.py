@@ -296,6 +296,19 @@ def wait_for_journal_step(
         time.sleep(0.02)
 
 
+def assert_an_interrupted_switch_is_named(project: DjangoProject) -> None:
+    """`status` and `snapshot list` say a switch is half done, before anything else."""
+    said = "migrail: a snapshot switch of database 'default' "
+    status = project.migrail("status")
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert said in status.stdout, status.stdout
+    assert "until `migrail sync` finishes it" in status.stdout
+    assert "would apply" not in status.stdout
+    listing = project.migrail("snapshot", "list")
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    assert said in listing.stdout
+
+
 def assert_the_next_sync_finishes_the_switch(project: DjangoProject, fresh_name: str) -> None:
     """main's data live, as a fresh migrate of main, and feature's back on feature."""
     proc = project.migrail("sync")
@@ -338,6 +351,7 @@ def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> N
             holder.rollback()
             holder.close()
             watcher.close()
+        assert_an_interrupted_switch_is_named(project)
         assert_the_next_sync_finishes_the_switch(project, fresh_name)
 
 
@@ -877,6 +891,7 @@ def test_a_postgresql_switch_killed_between_its_renames_converges(tmp_path: Path
         finally:
             holder.rollback()
             holder.close()
+        assert_an_interrupted_switch_is_named(project)
         assert_the_next_sync_finishes_the_switch(project, fresh_name)
 
 
@@ -1330,3 +1345,69 @@ def test_a_snapshot_holding_its_branchs_own_migrations_is_not_called_unsynced(
         "migrail: saved database 'default' as the snapshot of 'feature' ("
     ), saved.stdout
     assert "not synced" not in saved.stdout
+
+
+def run_sql(engine: str, sql: str) -> None:
+    """Statements as an administrator would type them, on the test server."""
+    if engine == "postgresql":
+        import psycopg
+
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            for statement in filter(None, (part.strip() for part in sql.split(";"))):
+                admin.execute(statement)
+        return
+    import pymysql
+
+    connection = pymysql.connect(autocommit=True, **MARIADB)
+    try:
+        with connection.cursor() as cursor:
+            for statement in filter(None, (part.strip() for part in sql.split(";"))):
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+# The step after which the switch is killed: the live database parked, the arriving
+# branch's not yet moved in. MariaDB's third step moves the live tables out.
+PARKED = {
+    "postgresql": (2, 'CREATE DATABASE "{name}"', 'DROP DATABASE "{name}" WITH (FORCE)'),
+    "mariadb": (3, "", "DROP DATABASE `{name}`; CREATE DATABASE `{name}`"),
+}
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mariadb"])
+def test_a_live_database_made_again_after_a_killed_swap_is_never_overwritten(
+    engine: str, tmp_path: Path
+) -> None:
+    """Killed between the swap's moves; `status` says so. The user makes the database again
+    and migrates: the replay stops, naming it, and forgets no snapshot; moved aside, the
+    next sync finishes the switch."""
+    step, remake, clear = PARKED[engine]
+    with database_settings(engine, tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        main_parked_feature_live(project)
+        env = {**project.env, "MIGRAIL_KILL_AFTER_SNAPSHOT_STEP": str(step)}
+        switched = subprocess.run(
+            ["git", "switch", "main"], cwd=project.root, env=run_env(env), capture_output=True
+        )
+        assert switched.returncode != 0  # the hook was killed
+        assert_an_interrupted_switch_is_named(project)
+
+        name = str(settings["NAME"])
+        if remake:
+            run_sql(engine, remake.format(name=name))
+        migrated = project.manage("migrate")
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        records = stored(project)
+        proc = project.migrail("sync")
+        assert proc.returncode != 0, proc.stdout + proc.stderr
+        assert "the interrupted snapshot switch of database 'default' cannot finish: " in (
+            proc.stderr
+        )
+        assert f"Move {name!r} aside" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert stored(project) == records  # nothing forgotten
+
+        run_sql(engine, clear.format(name=name))
+        assert_the_next_sync_finishes_the_switch(project, fresh_name)

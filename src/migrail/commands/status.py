@@ -43,6 +43,10 @@ def run_status(
     print(_settings_line(repo, project_directory()))
     status = EXIT_CLEAN
     for alias in aliases:
+        if unfinished := feature.unfinished(repo, alias):
+            print(unfinished)  # the live database may be missing or another's: no plan
+            status = EXIT_FINDINGS
+            continue
         with LoadedMigrations(connections[alias]) as loaded:
             plan = plan_sync(repo, config, loaded, None, strict=False)
         print(describe_status(plan))

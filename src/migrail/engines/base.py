@@ -83,6 +83,18 @@ class SnapshotUnavailable(MigrailError):
     """No snapshot can be taken or restored now; the database is as it was."""
 
 
+class StepBlocked(MigrailError):
+    """A step's target holds something made since the run that wrote the journal (a database
+    created again after a killed switch): the step would lose one of the two, so it stops."""
+
+    def __init__(self, source: str, target: str) -> None:
+        self.source, self.target = source, target
+        super().__init__(
+            f"{target!r} exists again (made since the switch stopped?), while {source!r}, "
+            "which was to move there, still holds its data"
+        )
+
+
 class CopyGaveUp(SnapshotUnavailable):
     """A copy into the live database waited too long for a lock and wrote nothing: the
     steps before it only made copies, which are undone."""

@@ -20,6 +20,7 @@ from migrail.engines.base import (
     SnapshotSteps,
     SnapshotStore,
     Step,
+    StepBlocked,
     client_settings,
     ini_section,
 )
@@ -313,6 +314,8 @@ class MysqlSnapshots(SnapshotSteps):
         elif op == "move":
             source, target = names
             tables = self._tables(source)
+            if tables and self._tables(target):
+                raise StepBlocked(source, target)  # made again since: neither is lost
             if tables:  # one statement: MariaDB and MySQL rename them all or none
                 self.cursor.execute(
                     "RENAME TABLE "

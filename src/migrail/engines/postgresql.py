@@ -23,6 +23,7 @@ from migrail.engines.base import (
     SnapshotSteps,
     SnapshotStore,
     Step,
+    StepBlocked,
     client_settings,
     ini_section,
 )
@@ -331,6 +332,8 @@ class PostgresSnapshots(SnapshotSteps):
                 )
             elif not self._exists(target):
                 raise MigrailError(f"neither database {source!r} nor {target!r} exists")
+            elif self._exists(source):
+                raise StepBlocked(source, target)  # made again since: neither is lost
         else:
             raise MigrailError(f"unknown snapshot step {step!r}")
 

@@ -21,6 +21,7 @@ from migrail.snapshots.steps import (
     Engine,
     finish_journal,
     open_engine,
+    pending_note,
     run_journalled,
 )
 from migrail.snapshots.store import (
@@ -96,7 +97,10 @@ def database_engine(
 
             recover_interrupted_sync(repo, config, connection)
         with open_engine(connection, store) as engine:
-            if finish_journal(engine, store, identity):
+            if read_only:  # says what a kill left half done; `sync` finishes it
+                if note := pending_note(store, identity):
+                    print(note)
+            elif finish_journal(engine, store, identity):
                 print(f"migrail: finished an interrupted snapshot switch of database {alias!r}")
             yield engine, identity, store
 

@@ -19,7 +19,21 @@ from migrail.sync.effects import Effect, drops_hold_rows
 from migrail.sync.sync_feature import SyncFeature
 
 
-class SnapshotFeature(SyncFeature):
+class _Journalled(SyncFeature):
+    """A snapshot switch a kill left half done: the live database may be missing, empty or
+    another branch's until `migrail sync` finishes it."""
+
+    def unfinished(self, repo: GitRepo, alias: str) -> str | None:
+        from django.conf import settings
+        from django.db import connections
+
+        from migrail.snapshots.steps import pending_note
+
+        identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
+        return pending_note(snapshots.snapshot_store(repo), identity)
+
+
+class SnapshotFeature(_Journalled):
     """Snapshots on: catch up with a switch that did not swap, skip the backup a snapshot
     just saved makes needless, offer this branch's snapshot as a way out."""
 
@@ -59,7 +73,7 @@ class SnapshotFeature(SyncFeature):
         return [line] if line else []
 
 
-class ForgetsWhoseData(SyncFeature):
+class ForgetsWhoseData(_Journalled):
     """Snapshots off, but on once: the database follows the branch by rollbacks now, so the
     record of whose data it held goes (turned on again, a switch saves it as the branch it
     leaves, and keeps that branch's earlier snapshot under a name of its own)."""

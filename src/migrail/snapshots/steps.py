@@ -14,12 +14,20 @@ before the steps run and replays what a killed run left in it.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from migrail.engines import find_engine, is_lock_timeout
-from migrail.engines.base import CopyGaveUp, SnapshotSteps, SnapshotUnavailable, Step
+from migrail.engines.base import (
+    CopyGaveUp,
+    SnapshotSteps,
+    SnapshotUnavailable,
+    Step,
+    StepBlocked,
+)
 from migrail.engines.programs import lock_wait_seconds
 from migrail.errors import MigrailError
 from migrail.snapshots.store import Identity, Snapshot, SnapshotStore
@@ -89,7 +97,15 @@ def run_journalled(
             ) from err
         journal["done"] = number + 1
         store.write_journal(identity, journal)
+        _killed_here_for_tests(number + 1)
     _finish(store, identity, journal)
+
+
+def _killed_here_for_tests(done: int) -> None:
+    """The kill the reliability tests place at an exact step (`MIGRAIL_KILL_AFTER_SNAPSHOT_STEP`),
+    as a power cut or `kill -9` would leave it; unset, nothing happens."""
+    if os.environ.get("MIGRAIL_KILL_AFTER_SNAPSHOT_STEP") == str(done):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> bool:
@@ -100,17 +116,44 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
     steps: list[Step] = journal["steps"]
     engine.settle(steps[int(journal["done"]) :])
     for number in range(int(journal["done"]), len(steps)):
-        engine.run(steps[number])
+        try:
+            engine.run(steps[number])
+        except StepBlocked as err:
+            raise MigrailError(
+                f"the interrupted snapshot switch of database {identity.alias!r} cannot "
+                f"finish: {err}; nothing was changed. Move {err.target!r} aside (rename or drop "
+                "it, once you have kept what you need of it), then run `migrail sync`"
+            ) from None
         journal["done"] = number + 1
         store.write_journal(identity, journal)
-    _finish(store, identity, journal)
+    _finish(store, identity, journal, engine)
     return True
 
 
-def _finish(store: SnapshotStore, identity: Identity, journal: dict[str, Any]) -> None:
+def pending_note(store: SnapshotStore, identity: Identity) -> str | None:
+    """What `status` and `snapshot list` say of a switch a kill left half done, or None."""
+    journal = store.read_journal(identity)
+    if journal is None:
+        return None
+    try:
+        left = f" (step {int(journal['done']) + 1} of {len(journal['steps'])} left to do)"
+    except (KeyError, TypeError, ValueError):
+        left = ""
+    return (
+        f"migrail: a snapshot switch of database {identity.alias!r} was interrupted{left}; "
+        "the database is not what its branch holds until `migrail sync` finishes it"
+    )
+
+
+def _finish(
+    store: SnapshotStore, identity: Identity, journal: dict[str, Any], engine: Engine | None = None
+) -> None:
     from migrail.snapshots.store import snapshot_from_json
 
-    store.forget(list(journal["forget"]))
+    forget = set(journal["forget"])
+    if engine is not None:  # a replay: a snapshot whose copy is still there is kept
+        forget -= {s.id for s in store.all(identity) if s.id in forget and engine.exists(s)}
+    store.forget(sorted(forget))
     if journal["record"]:
         store.record(snapshot_from_json(journal["record"]))
     store.clear_journal(identity)
@@ -123,5 +166,6 @@ __all__ = [
     "Step",
     "finish_journal",
     "open_engine",
+    "pending_note",
     "run_journalled",
 ]

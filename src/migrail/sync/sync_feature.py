@@ -48,5 +48,10 @@ class SyncFeature:
         """What `migrail status` says of the feature, for this database."""
         return []
 
+    def unfinished(self, repo: GitRepo, alias: str) -> str | None:
+        """Work of the feature a kill left half done, which leaves the database not what it
+        seems (`status` says this instead of planning), or None."""
+        return None
+
 
 NO_FEATURE = SyncFeature()
