@@ -237,6 +237,13 @@ def test_a_dev_server_connection_falls_back_to_a_rollback(tmp_path: Path) -> Non
         assert project.schema() == fresh_schema(project, fresh_name)
         assert project.query("SELECT name FROM shop_item") == [[5]]
         assert stored(project) == []
+        # The only copy of feature's data is not rolled back without a backup, and nothing
+        # claims a snapshot was saved.
+        assert "saved database 'default' as the snapshot" not in out
+        backup = out.split("`migrail restore ")[1].split("`")[0]
+        restored = project.migrail("restore", backup)
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert project.query("SELECT name, stock FROM shop_item") == [[5, 6]]
 
 
 def test_a_dev_server_session_is_ended_only_when_configured(tmp_path: Path) -> None:
