@@ -30,6 +30,7 @@ def run_status(
 ) -> int:
     from django.db import connections
 
+    from migrail.sync.half_applied import check_half_applied
     from migrail.sync.loader import LoadedMigrations
     from migrail.sync.plan import describe_status, plan_sync
     from migrail.sync.rollback_safety import interrupted_sync_note
@@ -51,6 +52,9 @@ def run_status(
             plan = plan_sync(repo, config, loaded, None, strict=False)
         print(describe_status(plan))
         if note := interrupted_sync_note(repo, connections[alias]):
+            print(note)
+            status = EXIT_FINDINGS
+        if note := check_half_applied(repo, connections[alias], refuse=False):
             print(note)
             status = EXIT_FINDINGS
         for line in feature.status_lines(repo, config, alias):

@@ -21,6 +21,7 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import drops_hold_rows
 from migrail.sync.errors import lock_in_chain
+from migrail.sync.half_applied import check_half_applied
 from migrail.sync.loader import LoadedMigrations
 from migrail.sync.migrate import MigrationFailed, forward_plan, run_plan
 from migrail.sync.orphan_sources import remember_applied_sources, squash_history
@@ -109,6 +110,9 @@ class SyncSession:
             recover_interrupted_sync(
                 self.repo, self.config, self.connection, dry_run=self.options.dry_run
             )
+            said = check_half_applied(self.repo, self.connection, refuse=not self.options.dry_run)
+            if said:
+                print(said)
             with LoadedMigrations(self.connection) as loaded:  # one loader, plan to unapply
                 plan = self._plan(loaded)
                 if self.options.dry_run:
@@ -198,7 +202,7 @@ class SyncSession:
             _record_applied(self.connection, plan.record)
             loaded.reload_tree()  # what is applied changed
         self._keep_what_migrate_drops(plan)
-        migrate_forward(loaded)
+        migrate_forward(loaded, self.repo)
         remember_applied_sources(self.repo, self.connection, loaded.tree, keep=plan.edited)
         self.options.feature.after_sync(self.repo, self.connection)
 
@@ -306,11 +310,13 @@ def _record_applied(connection: Any, record: dict[Key, str]) -> None:
         recorder.record_applied(app, name)
 
 
-def migrate_forward(loaded: LoadedMigrations) -> None:
+def migrate_forward(loaded: LoadedMigrations, repo: GitRepo) -> None:
     """`manage.py migrate` on the tree's loader: its checks, its plan, its signals (even with
-    nothing to apply, as `migrate` sends them), each migration reported as it runs."""
+    nothing to apply, as `migrate` sends them), each migration reported as it runs (and, where
+    DDL is not transactional, noted while it runs: `half_applied`)."""
     from django.db.migrations.exceptions import InconsistentMigrationHistory
 
+    from migrail.sync.half_applied import noting_each_migration
     from migrail.sync.lock_wait import giving_up_on_locks
 
     connection = loaded.connection
@@ -321,7 +327,8 @@ def migrate_forward(loaded: LoadedMigrations) -> None:
         raise MigrailError(f"`migrate` stopped: {err}") from err
     try:
         with giving_up_on_locks(connection, "migrate"):
-            run_plan(executor, plan, ProgressPrinter())
+            progress = noting_each_migration(repo, connection, loaded.tree, ProgressPrinter())
+            run_plan(executor, plan, progress)
     except MigrationFailed as err:
         if lock_in_chain(err.cause):  # the database, not the migration: the guard names it
             raise err.cause from None
