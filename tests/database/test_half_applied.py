@@ -22,19 +22,17 @@ CATEGORY_THEN_BROKEN = (
 def test_what_a_migration_creates_is_named_as_django_names_it() -> None:
     from django.db import migrations, models
 
-    class Migration(migrations.Migration):
-        operations = [  # noqa: RUF012
-            migrations.CreateModel("Category", [("id", models.AutoField(primary_key=True))]),
-            migrations.CreateModel("Tag", [], options={"db_table": "tags"}),
-            migrations.AddField("item", "size", models.IntegerField(default=0)),
-            migrations.AddField(
-                "item", "category", models.ForeignKey("shop.Category", models.CASCADE)
-            ),
-            migrations.AddField("item", "tags", models.ManyToManyField("shop.Tag")),
-            migrations.RunSQL("SELECT 1"),
-        ]
+    migration = migrations.Migration("0002_more", "shop")
+    migration.operations = [
+        migrations.CreateModel("Category", [("id", models.AutoField(primary_key=True))]),
+        migrations.CreateModel("Tag", [], options={"db_table": "tags"}),
+        migrations.AddField("item", "size", models.IntegerField(default=0)),
+        migrations.AddField("item", "category", models.ForeignKey("shop.Category", models.CASCADE)),
+        migrations.AddField("item", "tags", models.ManyToManyField("shop.Tag")),
+        migrations.RunSQL("SELECT 1"),
+    ]
 
-    assert creates(Migration("0002_more", "shop")) == [
+    assert creates(migration) == [
         ("table", "shop_category"),
         ("table", "tags"),
         ("column", "shop_item", "size"),
