@@ -154,9 +154,17 @@ def _sync_if_changed(repo: GitRepo, config: Config, from_rev: str) -> int:
         old = repo.resolve(from_rev)
     except MigrailError:
         return _sync(repo, config, from_rev)  # the sync says what is wrong with it
-    if not checkout_needs_sync(old, "HEAD", "1", cwd=repo.root):
+    if not checkout_needs_sync(old, "HEAD", "1", cwd=repo.root) and not (
+        config.snapshots and _live_data_elsewhere(repo)
+    ):
         return EXIT_CLEAN
     return _sync(repo, config, from_rev)
+
+
+def _live_data_elsewhere(repo: GitRepo) -> bool:
+    from migrail.snapshots.branches import live_data_elsewhere
+
+    return live_data_elsewhere(repo)
 
 
 def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:
@@ -227,6 +235,7 @@ class AfterCheckout:
 
         repo, config = self.repo, self.config
         status: int | None = EXIT_FINDINGS
+        switched = None
         try:
             with database_errors():
                 if self.switch is not None:
@@ -236,7 +245,7 @@ class AfterCheckout:
                     arrival = arrive_after_checkout(
                         repo, config, self.from_rev, self.switch, database=self.database
                     )
-                    self.from_rev = arrival.from_rev
+                    self.from_rev, switched = arrival.from_rev, arrival.record
                     if not (self.changed or arrival.restored):
                         status = None  # the database goes on as it was, under a new branch
                         return EXIT_CLEAN
@@ -244,7 +253,7 @@ class AfterCheckout:
                     from_rev=self.from_rev,
                     database=self.database,
                     backup=self.backup,
-                    feature=sync_feature(repo, config),
+                    feature=sync_feature(repo, config, switched),
                 )
                 status = run_sync(repo, config, options)
                 return status

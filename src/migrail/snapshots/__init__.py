@@ -6,5 +6,19 @@ decides whether the feature joins a sync can look without loading the feature.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 SNAPSHOTS_DIRECTORY = "snapshots"  # under git's migrail directory: the catalogue
 OWNERS = "owners"  # in the catalogue: which branch's data each database holds
+
+
+@dataclass
+class SwitchRecord:
+    """What this process's snapshot step did, database alias by alias, for the sync after it.
+
+    `tried`: the step saw the database (swapped, or fell back to a plain sync), so the sync
+    does not try again. `saved`: the database, as it stands, is the snapshot just saved of
+    the branch left, so a rollback of it needs no backup."""
+
+    tried: set[str] = field(default_factory=set)
+    saved: set[str] = field(default_factory=set)

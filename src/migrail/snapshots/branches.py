@@ -8,7 +8,7 @@ so the child that rolls back with the old commit's code knows them too.
 
 from __future__ import annotations
 
-import os
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -39,13 +39,6 @@ SAVE_FIRST_HINT = (
     "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
     "NAME`, or bring them back from the backup with `migrail restore`"
 )
-# The aliases whose database, as it stands, this switch saved as the snapshot of the branch
-# left: a rollback of it drops nothing that is not kept. In the environment, so the child
-# that rolls back with the old commit's code knows it too.
-SAVED_ENV = "MIGRAIL_SNAPSHOT_SAVED"
-# The aliases this switch's snapshot step already saw (swapped or fell back), so the sync
-# that follows it, here or in a child, does not try again.
-TRIED_ENV = "MIGRAIL_SNAPSHOT_TRIED"
 CHECKOUT_MESSAGE = re.compile(r"^checkout: moving from (.+) to (.+)$")
 
 
@@ -121,6 +114,19 @@ def current_branch(repo: GitRepo) -> str:
     """The branch checked out, or the commit of a detached HEAD."""
     name = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
     return name or repo.run("rev-parse", "HEAD").decode().strip()
+
+
+def live_data_elsewhere(repo: GitRepo) -> bool:
+    """Whether a database holds another branch's data, as the owners recorded (read without
+    Django: a HEAD move that changes no migration still swaps, as `git rebase main
+    feature` run from main, which checks feature out with no post-checkout)."""
+    owners = repo.migrail_dir / SNAPSHOTS_DIRECTORY / OWNERS
+    try:
+        records = [json.loads(path.read_text()) for path in owners.glob("*.json")]
+    except (OSError, ValueError):
+        return True  # the sync says what is unreadable
+    here = current_branch(repo)
+    return any(isinstance(record, dict) and record.get("branch") != here for record in records)
 
 
 def branch_left(repo: GitRepo, previous: str) -> str:
@@ -266,8 +272,3 @@ def clear_unsynced_note(repo: GitRepo, connection: Any) -> None:
     next snapshot saved of it is not labelled `(not synced: …)` (see `note_sync_result`)."""
     identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
     snapshot_store(repo).clear_unsynced(identity)
-
-
-def saved_as_it_stands(alias: str) -> bool:
-    """Whether this switch saved `alias` as a snapshot, unchanged since (here or in a parent)."""
-    return alias in os.environ.get(SAVED_ENV, "").split(",")

@@ -6,9 +6,11 @@ the database held), by `features.sync_feature`; the sync core never imports it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from migrail.errors import MigrailError
+from migrail.snapshots import SwitchRecord
 from migrail.snapshots import branches as snapshots
 from migrail.snapshots.catalogue import status_line
 from migrail.snapshots.store import identity_of
@@ -33,20 +35,24 @@ class _Journalled(SyncFeature):
         return pending_note(snapshots.snapshot_store(repo), identity)
 
 
+@dataclass
 class SnapshotFeature(_Journalled):
     """Snapshots on: catch up with a switch that did not swap, skip the backup a snapshot
-    just saved makes needless, offer this branch's snapshot as a way out."""
+    just saved makes needless, offer this branch's snapshot as a way out. `switched`: what
+    the switch's snapshot step before this sync did, if there was one."""
+
+    switched: SwitchRecord = field(default_factory=SwitchRecord)
 
     def before_sync(
         self, repo: GitRepo, config: Config, from_rev: str | None, database: str | None
     ) -> str | None:
-        return catch_up_with_live_data(repo, config, from_rev, database)
+        return catch_up_with_live_data(repo, config, from_rev, database, self.switched)
 
     def keeps_as_it_stands(self, alias: str) -> bool:
-        return snapshots.saved_as_it_stands(alias)
+        return alias in self.switched.saved
 
     def drops_hint(self, connection: Any, effects: dict[Any, list[Effect]]) -> str | None:
-        if snapshots.saved_as_it_stands(connection.alias):
+        if connection.alias in self.switched.saved:
             return None  # this switch saved the database as it stands: its snapshot has them
         if not drops_hold_rows(connection, effects):
             return None

@@ -11,15 +11,13 @@ it says why and the switch rolls back as before.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from migrail.snapshots import SwitchRecord
 from migrail.snapshots.branches import (
-    SAVED_ENV,
-    TRIED_ENV,
     applied_leaves,
     beside_unreadable,
     branch_exists,
@@ -55,6 +53,7 @@ class Arrival:
 
     from_rev: str | None  # sync's --from; None when the commit it names is gone
     restored: bool  # a snapshot replaced the database: sync it even with the same migrations
+    record: SwitchRecord  # which databases the step saw and saved
 
 
 def arrive_after_checkout(
@@ -64,6 +63,7 @@ def arrive_after_checkout(
     switch: tuple[str, str],
     *,
     database: str | None = None,
+    record: SwitchRecord | None = None,
 ) -> Arrival:
     """After git switched from `previous` (the post-checkout hook, `migrail switch`): save
     and restore (see `leave_and_arrive`)."""
@@ -75,6 +75,7 @@ def arrive_after_checkout(
         left_commit=repo.resolve(previous),
         arriving=arriving,
         database=database,
+        record=record,
     )
 
 
@@ -87,6 +88,7 @@ def leave_and_arrive(
     arriving: str | None,
     database: str | None = None,
     restore: bool = True,
+    record: SwitchRecord | None = None,
 ) -> Arrival:
     """Save each database as `left`'s snapshot; restore `arriving`'s where it has one.
 
@@ -99,10 +101,10 @@ def leave_and_arrive(
     from migrail.sync.settings import database_aliases, setup_django
 
     setup_django(repo.root, config)
-    switch = _Switch(repo, config, left, left_commit, arriving, restore)
+    record = SwitchRecord() if record is None else record
+    switch = _Switch(repo, config, left, left_commit, arriving, restore, record)
     for alias in database_aliases(config, database):
-        tried = set(filter(None, os.environ.get(TRIED_ENV, "").split(",")))
-        os.environ[TRIED_ENV] = ",".join(sorted(tried | {alias}))
+        record.tried.add(alias)
         try:
             with database_engine(repo, config, alias, recover=True) as (engine, identity, store):
                 switch.swap(alias, engine, identity, store)
@@ -112,11 +114,11 @@ def leave_and_arrive(
                 "syncing without snapshots instead"
             )
     if switch.restored_at is None and switch.gone_on_from is not None:
-        return Arrival(switch.gone_on_from, restored=True)  # not this checkout's migrations: sync
+        return Arrival(switch.gone_on_from, True, record)  # not this checkout's migrations: sync
     if switch.restored_at is None:
-        return Arrival(left_commit, restored=False)
+        return Arrival(left_commit, False, record)
     restored_at = switch.restored_at
-    return Arrival(restored_at if _commit_exists(repo, restored_at) else None, restored=True)
+    return Arrival(restored_at if _commit_exists(repo, restored_at) else None, True, record)
 
 
 @dataclass
@@ -129,6 +131,7 @@ class _Switch:
     left_commit: str
     arriving: str | None
     restore: bool
+    record: SwitchRecord
     restored_at: str | None = None  # the commit of the snapshot restored
     gone_on_from: str | None = None  # the commit that applied another branch's data, saved
 
@@ -152,7 +155,7 @@ class _Switch:
         if arriving is not None and owner == arriving and owner != self.left:
             # The switch away from `arriving` never swapped: its data is still live.
             store.set_owner(identity, arriving)
-            _saved_as_it_stands(alias, False)
+            self.record.saved.discard(alias)
             print(
                 f"migrail: database {alias!r} still holds {arriving!r}'s data (the last "
                 "switch did not swap it), so it goes on as it is"
@@ -184,7 +187,7 @@ class _Switch:
                 )
             else:
                 run_journalled(engine, store, identity, engine.save_steps(save_as), record=save_as)
-                _saved_as_it_stands(alias, True)
+                self.record.saved.add(alias)
                 print(
                     f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}"
                     + (
@@ -212,7 +215,7 @@ class _Switch:
         steps = engine.swap_steps(save_as, waiting)
         run_journalled(engine, store, identity, steps, record=save_as, forget=[waiting.id])
         store.clear_unsynced(identity)  # the live database is another one now
-        _saved_as_it_stands(alias, False)
+        self.record.saved.discard(alias)
         print(
             f"migrail: saved database {alias!r} as the snapshot of {label(save_as)} "
             f"and restored the snapshot of {self.arriving!r} (commit "
@@ -222,7 +225,7 @@ class _Switch:
 
 
 def catch_up_with_live_data(
-    repo: GitRepo, config: Config, from_rev: str | None, database: str | None
+    repo: GitRepo, config: Config, from_rev: str | None, database: str | None, record: SwitchRecord
 ) -> str | None:
     """Before a sync with snapshots on: when a switch did not swap (`MIGRAIL_SKIP=1`, a killed
     hook, `git rebase main feature` from main), the live database holds another branch's data.
@@ -234,9 +237,8 @@ def catch_up_with_live_data(
     from migrail.sync.settings import database_aliases
 
     here = current_branch(repo)
-    tried = os.environ.get(TRIED_ENV, "").split(",")
     for alias in database_aliases(config, database):
-        if alias in tried:
+        if alias in record.tried:
             continue
         identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
         owner = snapshot_store(repo).owner(identity)
@@ -250,7 +252,13 @@ def catch_up_with_live_data(
         else:
             commit = repo.resolve("HEAD")
         arrival = leave_and_arrive(
-            repo, config, left=owner, left_commit=commit, arriving=here, database=alias
+            repo,
+            config,
+            left=owner,
+            left_commit=commit,
+            arriving=here,
+            database=alias,
+            record=record,
         )
         from_rev = arrival.from_rev if arrival.restored else commit
     return from_rev
@@ -304,12 +312,6 @@ def _owner_kept_unless_done(
         else:
             store.set_owner(identity, recorded)
         raise
-
-
-def _saved_as_it_stands(alias: str, saved: bool) -> None:
-    aliases = set(filter(None, os.environ.get(SAVED_ENV, "").split(",")))
-    aliases = aliases | {alias} if saved else aliases - {alias}
-    os.environ[SAVED_ENV] = ",".join(sorted(aliases))
 
 
 def _usable(
