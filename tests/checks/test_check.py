@@ -69,27 +69,27 @@ def test_fork_names_app_and_every_leaf(project: DjangoProject) -> None:
 def test_missing_stale_and_malformed_max_migration(project: DjangoProject) -> None:
     shop(project, max_migration=None)
     assert findings(project)[1][0]["message"] == (
-        "shop's max_migration.txt does not exist (latest migration: 0002_price)"
+        "max_migration.txt of shop does not exist (latest migration: 0002_price)"
     )
     project.write("shop/migrations/max_migration.txt", "0001_initial\n")
     found = findings(project)[1]
     assert (found[0]["code"], found[0]["message"]) == (
         "E003",
-        "shop's max_migration.txt names 0001_initial, but the latest migration is 0002_price",
+        "max_migration.txt of shop names 0001_initial, but the latest migration is 0002_price",
     )
     project.write("shop/migrations/max_migration.txt", "0009_gone\n")
     assert findings(project)[1][0]["message"] == (
-        "shop's max_migration.txt names 0009_gone, which does not exist, but the latest migration is 0002_price"
+        "max_migration.txt of shop names 0009_gone, which does not exist, but the latest migration is 0002_price"
     )
     project.write("shop/migrations/max_migration.txt", "0001_initial\n0002_price\n")
     found = findings(project)[1]
     assert (found[0]["code"], found[0]["line"], found[0]["message"]) == (
         "E005",
         2,
-        "shop's max_migration.txt contains multiple lines",
+        "max_migration.txt of shop contains multiple lines",
     )
     project.write("shop/migrations/max_migration.txt", "\n")
-    assert findings(project)[1][0]["message"] == "shop's max_migration.txt is empty"
+    assert findings(project)[1][0]["message"] == "max_migration.txt of shop is empty"
 
 
 @pytest.mark.parametrize("style", ["merge", "diff3", "zdiff3"])
@@ -116,7 +116,7 @@ def test_conflict_markers_from_a_real_merge_name_both_sides(
     assert [(f["code"], f["message"]) for f in found if f["code"] == "E004"] == [
         (
             "E004",
-            "shop's max_migration.txt has git conflict markers: ours 0003_size, theirs 0003_stock",
+            "max_migration.txt of shop has git conflict markers: ours 0003_size, theirs 0003_stock",
         )
     ]
     assert [f["code"] for f in found] == ["W001", "E001", "E004"]

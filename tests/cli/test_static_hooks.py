@@ -120,7 +120,7 @@ def test_a_migration_left_unstaged_by_commit_a_is_named_with_git_add(
     proc = commit_all(project, "price")
     assert proc.returncode == 1
     assert (
-        "shop/migrations/max_migration.txt:1: E003 shop's max_migration.txt names 0002_price, "
+        "shop/migrations/max_migration.txt:1: E003 max_migration.txt of shop names 0002_price, "
         "which does not exist, but the latest migration is 0001_initial\n"
         "    hint: it is not staged: `git add shop/migrations/0002_price.py`\n"
     ) in proc.stderr

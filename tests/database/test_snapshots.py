@@ -400,7 +400,7 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
     proc = project.migrail("snapshot", "list")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("database default (")
+    assert lines[0].startswith("database 'default' (")
     head = project.git("rev-parse", "HEAD").strip()[:12]
     assert re.fullmatch(r"  SNAPSHOT  KIND    COMMIT        SYNCED +SIZE  AGE +APPLIED", lines[1])
     for line, branch in zip(lines[2:], ["one", "two"], strict=True):
@@ -434,7 +434,7 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
         "`migrail snapshot list` shows them\n"
     )
     assert project.migrail("snapshot", "list").stdout.startswith(
-        "migrail: no snapshots of database default ("
+        "migrail: no snapshots of database 'default' ("
     )
 
 
@@ -578,7 +578,7 @@ def test_a_named_snapshot_is_kept_until_dropped_by_name(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     head = project.git("rev-parse", "HEAD").strip()[:12]
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("database default (sqlite: ")
+    assert lines[0].startswith("database 'default' (sqlite /")
     assert re.fullmatch(r"  SNAPSHOT +KIND +COMMIT +SYNCED +SIZE  AGE +APPLIED", lines[1])
     assert re.fullmatch(  # the project's apps only: not admin, auth, ... nor taglib
         rf"  before-experiment  named \(kept\)  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
@@ -1220,7 +1220,7 @@ def test_snapshots_kept_drops_detached_heads_before_branches(project: DjangoProj
     project.git("switch", "main")  # the detached HEAD's saved
     out = project.git("switch", "-c", "third")  # main's saved: one beyond snapshots_kept
     assert (
-        f"migrail: dropped the snapshot of {head!r} (database 'default'): beyond "
+        f"migrail: dropped the snapshot of {head[:12]!r} (database 'default'): beyond "
         "snapshots_kept = 2\n"
     ) in out
     assert sorted(str(s["branch"]) for s in stored(project)) == ["feature", "main"]
@@ -1228,17 +1228,18 @@ def test_snapshots_kept_drops_detached_heads_before_branches(project: DjangoProj
     detached = project.git("rev-parse", "HEAD").strip()
     project.git("switch", "feature")  # this detached HEAD's saved
     listing = project.migrail("snapshot", "list").stdout
-    assert re.search(rf"  {detached} +detached +{detached[:12]}  yes", listing), listing
+    assert re.search(rf"  {detached[:12]} +detached +{detached[:12]}  yes", listing), listing
     proc = project.migrail("snapshot", "prune")
     assert (
-        f"migrail: dropped the snapshot of {detached!r} (database 'default'): a detached HEAD's\n"
+        f"migrail: dropped the snapshot of {detached[:12]!r} (database 'default'): "
+        "a detached HEAD's\n"
     ) in proc.stdout
 
 
 def test_every_spelling_of_the_local_server_finds_the_same_snapshots() -> None:
     """Settings that say `127.0.0.1` on one branch and `localhost` (or nothing) on another
     name one database, so a snapshot saved under one is restored under the other."""
-    from migrail.snapshots.store import identity_of
+    from migrail.sync.identity import identity_of
 
     keys = {
         identity_of("default", "postgresql", {"NAME": "app", "HOST": host, "PORT": port}).key

@@ -191,7 +191,7 @@ def test_messages_quote_only_an_excerpt(project: DjangoProject) -> None:
     proc = project.migrail("check", "--format", "json")
     assert (proc.returncode, "x" * 60 in proc.stdout) == (1, False)
     assert json.loads(proc.stdout)["findings"][0]["message"] == (
-        "shop's max_migration.txt is not a migration name (too long)"
+        "max_migration.txt of shop is not a migration name (too long)"
     )
     project.migration("shop", "0003_far", migration_source([("shop", "y" * 5000)]))
     proc = project.migrail("check")
@@ -280,7 +280,7 @@ def test_a_linked_migration_is_checked_with_its_targets_content(project: DjangoP
     project.write("shared/stock.py", stock())
     project.git("add", "shared")
     stale = (
-        "shop/migrations/max_migration.txt:1: E003 shop's max_migration.txt names 0002_price, "
+        "shop/migrations/max_migration.txt:1: E003 max_migration.txt of shop names 0002_price, "
         "but the latest migration is 0003_stock"
     )
     assert [(code, out.splitlines()[:1]) for code, out in each_source(project)] == [

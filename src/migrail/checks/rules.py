@@ -168,7 +168,7 @@ def _check_max_migration(
                 label,
                 path,
                 state.line,
-                f"{label}'s max_migration.txt has git conflict markers: "
+                f"max_migration.txt of {label} has git conflict markers: "
                 f"ours {_names(state.ours)}, theirs {_names(state.theirs)}",
                 f"run `migrail check --fix` to write the latest migration, {leaves[0]}, in it"
                 if len(leaves) == 1 and not broken
@@ -182,7 +182,7 @@ def _check_max_migration(
                 label,
                 path,
                 state.line,
-                f"{label}'s max_migration.txt {state.reason}",
+                f"max_migration.txt of {label} {state.reason}",
                 "run `migrail check --fix`",
             )
         )
@@ -196,7 +196,7 @@ def _check_max_migration(
                 label,
                 path,
                 1,
-                f"{label}'s max_migration.txt does not exist (latest migration: {leaf})",
+                f"max_migration.txt of {label} does not exist (latest migration: {leaf})",
                 "run `migrail check --fix` to write it",
             )
         )
@@ -208,7 +208,7 @@ def _check_max_migration(
                 label,
                 path,
                 1,
-                f"{label}'s max_migration.txt names {excerpt(recorded)}{what}, but the latest "
+                f"max_migration.txt of {label} names {excerpt(recorded)}{what}, but the latest "
                 f"migration is {leaf}",
                 "run `migrail check --fix` to update it",
             )

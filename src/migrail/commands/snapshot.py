@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -69,6 +68,8 @@ class Held:
     def chosen(self, name: str | None) -> Snapshot:
         """The snapshot named `name`, which must exist."""
         chosen = [s for s in self.snapshots() if s.branch == name]
+        if not chosen and name and len(name) >= 7:  # a detached HEAD's, by its short commit
+            chosen = [s for s in self.snapshots() if s.detached and s.branch.startswith(name)]
         if not chosen:
             raise MigrailError(
                 f"no snapshot of {name!r} for database {self.alias!r}; "
@@ -107,9 +108,9 @@ def list_snapshots(held: Held, name: str | None) -> None:
         )
     snapshots = held.snapshots()
     if not snapshots:
-        print(f"migrail: no snapshots of database {held.identity.describe()}")
+        print(f"migrail: no snapshots of database {held.identity.labelled()}")
         return
-    print(f"database {held.identity.describe()}:")
+    print(f"database {held.identity.labelled()}:")
     sizes = [describe_size(held.engine.size(s)) for s in snapshots]
     ours = first_party_apps(held.repo.root)
     for line in listing_table(snapshots, sizes, ours, time.time()):
@@ -187,9 +188,9 @@ def prune(held: Held, name: str | None) -> None:
             )
         elif not snapshot.named and not branch_exists(repo, snapshot.branch):
             drop_snapshot(held.engine, store, identity, snapshot)
-            why = "a detached HEAD's" if _detached(snapshot) else "its branch is gone"
+            why = "a detached HEAD's" if snapshot.detached else "its branch is gone"
             print(
-                f"migrail: dropped the snapshot of {snapshot.branch!r} "
+                f"migrail: dropped the snapshot of {snapshot.shown_name!r} "
                 f"(database {held.alias!r}): {why}"
             )
     kept = held.config.snapshots_kept
@@ -219,8 +220,8 @@ def listing_table(
     """
     rows = [LISTING_HEADERS] + [
         (
-            snapshot.branch,
-            "named (kept)" if snapshot.named else "detached" if _detached(snapshot) else "branch",
+            snapshot.shown_name,
+            "named (kept)" if snapshot.named else "detached" if snapshot.detached else "branch",
             snapshot.commit[:12] or "?",
             "yes" if snapshot.synced else "no",
             size,
@@ -296,10 +297,3 @@ def renames(repo: GitRepo) -> dict[str, str]:
             if not branch_exists(repo, old):
                 found.setdefault(old, branch)
     return found
-
-
-def _detached(snapshot: Snapshot) -> bool:
-    """Saved on leaving a detached HEAD: labelled by its full commit id."""
-    return snapshot.branch == snapshot.commit or bool(
-        re.fullmatch(r"[0-9a-f]{40}", snapshot.branch)
-    )

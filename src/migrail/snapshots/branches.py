@@ -24,15 +24,10 @@ from migrail.snapshots.steps import (
     pending_note,
     run_journalled,
 )
-from migrail.snapshots.store import (
-    Identity,
-    Snapshot,
-    SnapshotStore,
-    identity_of,
-    snapshot_id,
-)
+from migrail.snapshots.store import Snapshot, SnapshotStore, snapshot_id
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.identity import DatabaseIdentity, identity_of
 
 SAVE_FIRST_HINT = (
     "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
@@ -57,7 +52,7 @@ class _FileLockOnly:
 @contextmanager
 def database_engine(
     repo: GitRepo, config: Config, alias: str, *, recover: bool = False, read_only: bool = False
-) -> Iterator[tuple[Engine, Identity, SnapshotStore]]:
+) -> Iterator[tuple[Engine, DatabaseIdentity, SnapshotStore]]:
     """Refuse what sync would refuse, lock, finish an interrupted switch, open the engine.
 
     `recover`: first undo a sync that stopped midway, as the next sync would, so no
@@ -178,7 +173,7 @@ def forget_whose_data(repo: GitRepo, config: Config, database: str | None) -> No
 
 
 def holding(
-    store: SnapshotStore, identity: Identity, commit: str, leaves: dict[str, str]
+    store: SnapshotStore, identity: DatabaseIdentity, commit: str, leaves: dict[str, str]
 ) -> tuple[str, bool]:
     """(the commit whose code applied the database's migrations, whether it was synced).
 
@@ -204,7 +199,7 @@ def label(snapshot: Snapshot) -> str:
     return f"{snapshot.branch!r} (not synced: it holds the migrations of {held})"
 
 
-def under_another_id(identity: Identity, snapshot: Snapshot) -> Snapshot:
+def under_another_id(identity: DatabaseIdentity, snapshot: Snapshot) -> Snapshot:
     """`snapshot` under an id of its own (hashed from its branch and time), so it is saved
     beside the one its branch's id names, never over it."""
     from dataclasses import replace
@@ -212,7 +207,9 @@ def under_another_id(identity: Identity, snapshot: Snapshot) -> Snapshot:
     return replace(snapshot, id=snapshot_id(identity, f"{snapshot.branch}\0{snapshot.created}"))
 
 
-def beside_unreadable(store: SnapshotStore, identity: Identity, snapshot: Snapshot) -> Snapshot:
+def beside_unreadable(
+    store: SnapshotStore, identity: DatabaseIdentity, snapshot: Snapshot
+) -> Snapshot:
     """`snapshot`, under another id when its own names a record migrail cannot read: the copy
     that record described is left as it is (`snapshot list` names it), never overwritten."""
 
@@ -262,7 +259,7 @@ def note_sync_result(
 
 
 def drop_snapshot(
-    engine: Engine, store: SnapshotStore, identity: Identity, snapshot: Snapshot
+    engine: Engine, store: SnapshotStore, identity: DatabaseIdentity, snapshot: Snapshot
 ) -> None:
     run_journalled(engine, store, identity, engine.drop_steps(snapshot), forget=[snapshot.id])
 

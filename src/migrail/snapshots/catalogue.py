@@ -12,9 +12,10 @@ from migrail.snapshots.branches import (
     snapshot_store,
 )
 from migrail.snapshots.steps import Engine
-from migrail.snapshots.store import Identity, Snapshot, SnapshotStore, identity_of
+from migrail.snapshots.store import Snapshot, SnapshotStore
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.identity import DatabaseIdentity, identity_of
 
 
 def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
@@ -89,7 +90,7 @@ def prune_beyond_kept(
     repo: GitRepo,
     engine: Engine,
     store: SnapshotStore,
-    identity: Identity,
+    identity: DatabaseIdentity,
     kept: int,
     *,
     keep: str = "",
@@ -110,6 +111,6 @@ def prune_beyond_kept(
 
 def dropped_beyond_kept(snapshot: Snapshot, alias: str, kept: int) -> str:
     return (
-        f"migrail: dropped the snapshot of {snapshot.branch!r} (database {alias!r}): beyond "
+        f"migrail: dropped the snapshot of {snapshot.shown_name!r} (database {alias!r}): beyond "
         f"snapshots_kept = {kept}"
     )

@@ -13,11 +13,11 @@ from migrail.errors import MigrailError
 from migrail.snapshots import SwitchRecord
 from migrail.snapshots import branches as snapshots
 from migrail.snapshots.catalogue import status_line
-from migrail.snapshots.store import identity_of
 from migrail.snapshots.switching import catch_up_with_live_data
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import Effect, drops_hold_rows
+from migrail.sync.identity import identity_of
 from migrail.sync.sync_feature import SyncFeature
 
 

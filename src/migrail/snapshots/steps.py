@@ -30,7 +30,8 @@ from migrail.engines.base import (
 )
 from migrail.engines.programs import lock_wait_seconds
 from migrail.errors import MigrailError
-from migrail.snapshots.store import Identity, Snapshot, SnapshotStore
+from migrail.snapshots.store import Snapshot, SnapshotStore
+from migrail.sync.identity import DatabaseIdentity
 
 Engine = SnapshotSteps  # the name branch_snapshots knows the steps by
 
@@ -50,7 +51,7 @@ def open_engine(connection: Any, store: SnapshotStore) -> Iterator[Engine]:
 def run_journalled(
     engine: Engine,
     store: SnapshotStore,
-    identity: Identity,
+    identity: DatabaseIdentity,
     steps: list[Step],
     *,
     record: Snapshot | None = None,
@@ -92,7 +93,7 @@ def run_journalled(
                     raise err from None
                 raise SnapshotUnavailable(f"{type(err).__name__}: {err}".strip()) from err
             raise MigrailError(
-                f"a snapshot switch of database {identity.describe()} stopped at step "
+                f"a snapshot switch of database {identity.labelled()} stopped at step "
                 f"{number + 1} of {len(steps)} ({err}); run `migrail sync` to finish it"
             ) from err
         journal["done"] = number + 1
@@ -108,7 +109,7 @@ def _killed_here_for_tests(done: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> bool:
+def finish_journal(engine: Engine, store: SnapshotStore, identity: DatabaseIdentity) -> bool:
     """Carry out what an interrupted run left in the journal; False when there was none."""
     journal = store.read_journal(identity)
     if journal is None:
@@ -130,7 +131,7 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
     return True
 
 
-def pending_note(store: SnapshotStore, identity: Identity) -> str | None:
+def pending_note(store: SnapshotStore, identity: DatabaseIdentity) -> str | None:
     """What `status` and `snapshot list` say of a switch a kill left half done, or None."""
     journal = store.read_journal(identity)
     if journal is None:
@@ -146,7 +147,10 @@ def pending_note(store: SnapshotStore, identity: Identity) -> str | None:
 
 
 def _finish(
-    store: SnapshotStore, identity: Identity, journal: dict[str, Any], engine: Engine | None = None
+    store: SnapshotStore,
+    identity: DatabaseIdentity,
+    journal: dict[str, Any],
+    engine: Engine | None = None,
 ) -> None:
     from migrail.snapshots.store import snapshot_from_json
 

@@ -12,57 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from migrail.errors import MigrailError
 from migrail.snapshots import OWNERS
-from migrail.sync.identity import DEFAULT_PORTS
+from migrail.sync.identity import DatabaseIdentity, identity_of
 from migrail.sync.private_files import private_directory, write_private_json
 
 OBJECT_PREFIX = "migrail_snap_"
-LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The database a snapshot was taken from, as the settings name it."""
-
-    alias: str
-    vendor: str
-    name: str
-    host: str = ""
-    port: str = ""
-
-    @property
-    def key(self) -> str:
-        """The same for every spelling of this machine's server (`localhost`, `127.0.0.1`,
-        `::1`, a socket, none) and of its default port, as backups' identities are."""
-        host = "localhost" if self.host in LOCAL_HOSTS or self.host.startswith("/") else self.host
-        port = self.port or DEFAULT_PORTS.get(self.vendor, "")
-        return hashlib.sha256(
-            json.dumps([self.vendor, host, port, self.name]).encode()
-        ).hexdigest()[:16]
-
-    def describe(self) -> str:
-        where = f" on {self.host}:{self.port}" if self.host else ""
-        return f"{self.alias} ({self.vendor}: {self.name}{where})"
+Identity = DatabaseIdentity  # a snapshot's database: the one identity sync and backups use
 
 
-def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> Identity:
-    return Identity(
-        alias=alias,
-        vendor=vendor,
-        name=str(settings_dict.get("NAME") or ""),
-        host=str(settings_dict.get("HOST") or ""),
-        port=str(settings_dict.get("PORT") or ""),
-    )
-
-
-def snapshot_id(identity: Identity, branch: str) -> str:
+def snapshot_id(identity: DatabaseIdentity, branch: str) -> str:
     return hashlib.sha256(f"{identity.key}\0{branch}".encode()).hexdigest()[:20]
 
 
@@ -71,7 +38,7 @@ class Snapshot:
     id: str
     branch: str
     commit: str
-    identity: Identity
+    identity: DatabaseIdentity
     leaves: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
     # False: saved after a sync that failed, so it holds the migrations `commit`'s code
@@ -82,13 +49,28 @@ class Snapshot:
     named: bool = False
 
     @property
+    def detached(self) -> bool:
+        """Saved on leaving a detached HEAD: recorded under its full commit id."""
+        return self.branch == self.commit or bool(re.fullmatch(r"[0-9a-f]{40}", self.branch))
+
+    @property
+    def shown_name(self) -> str:
+        """The branch's name; a detached HEAD's commit, short as git shows it."""
+        return self.branch[:12] if self.detached else self.branch
+
+    @property
     def object_name(self) -> str:
         """The database (PostgreSQL), schema (MySQL) or file stem (SQLite) holding it."""
         return OBJECT_PREFIX + self.id
 
 
 def new_snapshot(
-    identity: Identity, branch: str, commit: str, leaves: dict[str, str], *, synced: bool = True
+    identity: DatabaseIdentity,
+    branch: str,
+    commit: str,
+    leaves: dict[str, str],
+    *,
+    synced: bool = True,
 ) -> Snapshot:
     return Snapshot(
         snapshot_id(identity, branch), branch, commit, identity, leaves, time.time(), synced
@@ -100,12 +82,20 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
         data["id"],
         data["branch"],
         data["commit"],
-        Identity(**data["identity"]),
+        _identity_from_json(data["identity"]),
         dict(data["leaves"]),
         float(data["created"]),
         bool(data.get("synced", True)),
         bool(data.get("named", False)),  # absent from files written before it existed
     )
+
+
+def _identity_from_json(data: dict[str, Any]) -> DatabaseIdentity:
+    if "settings_host" in data:
+        return DatabaseIdentity.from_json(data)
+    # Written before snapshots shared sync's identity: the settings as they spelled them.
+    settings = {"NAME": data["name"], "HOST": data.get("host", ""), "PORT": data.get("port", "")}
+    return identity_of(str(data["alias"]), str(data["vendor"]), settings)
 
 
 class SnapshotStore:
@@ -121,7 +111,7 @@ class SnapshotStore:
         """Where SQLite keeps a snapshot's copy."""
         return self.ensure() / f"{snapshot.object_name}.sqlite3"
 
-    def all(self, identity: Identity | None = None) -> list[Snapshot]:
+    def all(self, identity: DatabaseIdentity | None = None) -> list[Snapshot]:
         found = []
         for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
             if path.name.startswith("journal-"):
@@ -146,7 +136,7 @@ class SnapshotStore:
                 found.append(path)
         return found
 
-    def find(self, identity: Identity, branch: str) -> Snapshot | None:
+    def find(self, identity: DatabaseIdentity, branch: str) -> Snapshot | None:
         """`branch`'s snapshot: by name, so one relabelled after `git branch -m` is found."""
         return next((s for s in self.all(identity) if s.branch == branch), None)
 
@@ -157,13 +147,13 @@ class SnapshotStore:
         for sid in snapshot_ids:
             (self.directory / f"{sid}.json").unlink(missing_ok=True)
 
-    def journal_path(self, identity: Identity) -> Path:
+    def journal_path(self, identity: DatabaseIdentity) -> Path:
         return self.directory / f"journal-{identity.key}.json"
 
-    def write_journal(self, identity: Identity, journal: dict[str, Any]) -> None:
+    def write_journal(self, identity: DatabaseIdentity, journal: dict[str, Any]) -> None:
         write_private_json(self.ensure() / f"journal-{identity.key}.json", journal)
 
-    def read_journal(self, identity: Identity) -> dict[str, Any] | None:
+    def read_journal(self, identity: DatabaseIdentity) -> dict[str, Any] | None:
         path = self.journal_path(identity)
         if not path.exists():
             return None
@@ -176,18 +166,20 @@ class SnapshotStore:
     def has_journals(self) -> bool:
         return self.directory.is_dir() and any(self.directory.glob("journal-*.json"))
 
-    def clear_journal(self, identity: Identity) -> None:
+    def clear_journal(self, identity: DatabaseIdentity) -> None:
         self.journal_path(identity).unlink(missing_ok=True)
 
-    def _unsynced_path(self, identity: Identity) -> Path:
+    def _unsynced_path(self, identity: DatabaseIdentity) -> Path:
         return self.directory / "unsynced" / f"{identity.key}.json"
 
-    def mark_unsynced(self, identity: Identity, commit: str, leaves: dict[str, str] | None) -> None:
+    def mark_unsynced(
+        self, identity: DatabaseIdentity, commit: str, leaves: dict[str, str] | None
+    ) -> None:
         """The live database's last sync failed: it holds what `commit`'s code applied."""
         path = private_directory(self.ensure() / "unsynced") / f"{identity.key}.json"
         write_private_json(path, {"commit": commit, "leaves": leaves})
 
-    def unsynced(self, identity: Identity) -> tuple[str, dict[str, str] | None] | None:
+    def unsynced(self, identity: DatabaseIdentity) -> tuple[str, dict[str, str] | None] | None:
         """(commit, applied leaves then) of the failed sync `mark_unsynced` noted, if any."""
         try:
             data = json.loads(self._unsynced_path(identity).read_text())
@@ -195,22 +187,22 @@ class SnapshotStore:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def clear_unsynced(self, identity: Identity) -> None:
+    def clear_unsynced(self, identity: DatabaseIdentity) -> None:
         self._unsynced_path(identity).unlink(missing_ok=True)
 
-    def _owner_path(self, identity: Identity) -> Path:
+    def _owner_path(self, identity: DatabaseIdentity) -> Path:
         return self.directory / OWNERS / f"{identity.key}.json"
 
-    def set_owner(self, identity: Identity, branch: str) -> None:
+    def set_owner(self, identity: DatabaseIdentity, branch: str) -> None:
         """The live database now holds `branch`'s data (restored, or gone on from as it)."""
         path = private_directory(self.ensure() / OWNERS) / f"{identity.key}.json"
         write_private_json(path, {"branch": branch})
 
-    def clear_owner(self, identity: Identity) -> None:
+    def clear_owner(self, identity: DatabaseIdentity) -> None:
         """Unknown again (a detached HEAD): the next switch saves by the branch git left."""
         self._owner_path(identity).unlink(missing_ok=True)
 
-    def owner(self, identity: Identity) -> str | None:
+    def owner(self, identity: DatabaseIdentity) -> str | None:
         """The branch whose data the live database holds, as the last swap left it."""
         try:
             return str(json.loads(self._owner_path(identity).read_text())["branch"])

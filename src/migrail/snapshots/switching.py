@@ -36,15 +36,10 @@ from migrail.snapshots.catalogue import (
     prune_beyond_kept,
 )
 from migrail.snapshots.steps import Engine, SnapshotUnavailable, run_journalled
-from migrail.snapshots.store import (
-    Identity,
-    Snapshot,
-    SnapshotStore,
-    identity_of,
-    new_snapshot,
-)
+from migrail.snapshots.store import Snapshot, SnapshotStore, new_snapshot
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.identity import DatabaseIdentity, identity_of
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,9 @@ class _Switch:
     restored_at: str | None = None  # the commit of the snapshot restored
     gone_on_from: str | None = None  # the commit that applied another branch's data, saved
 
-    def swap(self, alias: str, engine: Engine, identity: Identity, store: SnapshotStore) -> None:
+    def swap(
+        self, alias: str, engine: Engine, identity: DatabaseIdentity, store: SnapshotStore
+    ) -> None:
         """Save the live database as its owner's snapshot; restore `arriving`'s if usable."""
         from django.db import connections
 
@@ -205,7 +202,7 @@ class _Switch:
         self,
         alias: str,
         engine: Engine,
-        identity: Identity,
+        identity: DatabaseIdentity,
         store: SnapshotStore,
         *,
         save_as: Snapshot,
@@ -276,7 +273,9 @@ def _owner(owner: str | None, alias: str, left: str) -> str:
     return owner
 
 
-def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snapshot) -> Snapshot:
+def _keep_older_snapshot(
+    store: SnapshotStore, identity: DatabaseIdentity, save_as: Snapshot
+) -> Snapshot:
     """Whose data the live database holds is not known (a sync with snapshots off forgot it,
     then a switch did not swap): it may be another branch's, so the branch's snapshot it
     would replace is kept under a name of its own, and the new one is saved beside it."""
@@ -301,7 +300,7 @@ def _keep_older_snapshot(store: SnapshotStore, identity: Identity, save_as: Snap
 
 @contextmanager
 def _owner_kept_unless_done(
-    store: SnapshotStore, identity: Identity, recorded: str | None
+    store: SnapshotStore, identity: DatabaseIdentity, recorded: str | None
 ) -> Iterator[None]:
     """Steps that gave up with nothing changed leave the live database's owner as it was."""
     try:
@@ -315,7 +314,11 @@ def _owner_kept_unless_done(
 
 
 def _usable(
-    repo: GitRepo, engine: Engine, store: SnapshotStore, identity: Identity, branch: str | None
+    repo: GitRepo,
+    engine: Engine,
+    store: SnapshotStore,
+    identity: DatabaseIdentity,
+    branch: str | None,
 ) -> Snapshot | None:
     """`branch`'s snapshot, if it has one to restore: not one saved for an earlier branch
     of that name (deleted, then made anew: its reflog starts after the snapshot)."""
@@ -339,7 +342,7 @@ def _usable(
 
 
 def _renamed(
-    repo: GitRepo, store: SnapshotStore, identity: Identity, branch: str
+    repo: GitRepo, store: SnapshotStore, identity: DatabaseIdentity, branch: str
 ) -> Snapshot | None:
     """The snapshot saved under a name `branch` had, relabelled as `branch`'s."""
     from dataclasses import replace

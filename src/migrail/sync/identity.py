@@ -8,6 +8,8 @@ but messages show the host as the settings spell it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +38,17 @@ class DatabaseIdentity:
             other.port,
         )
 
+    @property
+    def key(self) -> str:
+        """A short name for the database in file names (its snapshots, journals): the same
+        under any alias and for every local spelling of the host."""
+        where = [self.vendor, self.host or "localhost", self.port, self.name]
+        return hashlib.sha256(json.dumps(where).encode()).hexdigest()[:16]
+
+    def labelled(self) -> str:
+        """`'default' (postgresql 'app' on 127.0.0.1:5432)`."""
+        return f"{self.alias!r} ({self.describe()})"
+
     def describe(self) -> str:
         """`sqlite /path/db.sqlite3`, `postgresql 'app' on 127.0.0.1:5432`: the settings' host."""
         if _in_file(self.vendor):
@@ -43,7 +56,7 @@ class DatabaseIdentity:
         host = self.settings_host or self.host
         if host.startswith(("/", "@")):
             return f"{self.vendor} {self.name!r} on socket {host}"
-        return f"{self.vendor} {self.name!r} on {host}:{self.port}"
+        return f"{self.vendor} {self.name!r} on {host}" + (f":{self.port}" if self.port else "")
 
     def as_json(self) -> dict[str, str]:
         return asdict(self)
