@@ -116,7 +116,7 @@ def test_junit_one_case_per_app_a_failure_per_error(project: DjangoProject) -> N
     root = ET.fromstring(report(project, "junit"))
     assert root.tag == "testsuites"
     (suite,) = root.findall("testsuite")
-    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    cases = {case.get("name", ""): case for case in suite.findall("testcase")}
     assert sorted(cases) == ["billing", "notes", "shop"]
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "2", "0")
     assert cases["notes"].findall("failure") == []
