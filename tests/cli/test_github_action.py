@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML, through pre-commit
 
 from tests.djangoproject import MIGRAIL_ROOT, DjangoProject, git, run_env
 from tests.scenarios import add_migration, base
