@@ -74,23 +74,32 @@ def _merge_base(repo: GitRepo, base: str, tip: str, rev: str) -> str:
 
 
 def _compute(repo: GitRepo, merge: Merge, config: Config, own: CheckResult) -> list[Finding]:
-    from migrail.checks.lint import load_packages
+    from migrail.checks.lint import load_packages, parse_cache
     from migrail.checks.published import Sides, published_findings
     from migrail.checks.rules import check_packages
     from migrail.sources.merged_tree import MergedTree
 
     rev, base, branch = merge.rev, merge.base, merge.branch
-    merged = MergedTree(base, branch, merge.merge_base.entries(), f"{rev} merged with this branch")
-    merged_packages = load_packages(repo, merged, config)
-    result = check_packages(merged_packages, swappable=config.swappable)
-    sides = Sides(
-        rev, merge.merge_base.entries(), branch.entries(), base.entries(), branch.read, base.read
+    merged = MergedTree(
+        repo, base, branch, merge.merge_base.entries(), f"{rev} merged with this branch"
     )
-    found = [
-        *_forks(rev, merged, result, own),
-        *_broken_dependencies(rev, result, own),
-        *published_findings(sides, load_packages(repo, base, config), merged_packages),
-    ]
+    cache = parse_cache(repo)
+    merged_packages = load_packages(repo, merged, config, cache)
+    result = check_packages(merged_packages, swappable=config.swappable)
+    found = [*_forks(rev, merged, result, own), *_broken_dependencies(rev, result, own)]
+    if any(path.endswith(".py") for path in merged.changed & base.entries().keys()):
+        # Only then can a migration the base has have been touched: read the base's packages.
+        sides = Sides(
+            rev,
+            merge.merge_base.entries(),
+            branch.entries(),
+            base.entries(),
+            branch.read,
+            base.read,
+        )
+        base_packages = load_packages(repo, base, config, cache)
+        found += published_findings(sides, base_packages, merged_packages)
+    cache.save()
     found.sort(key=lambda f: (f.path, f.line, f.code))
     return found
 
