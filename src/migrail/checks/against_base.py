@@ -3,7 +3,8 @@
 CI on a pull request checks the tree as it will be once merged (REV's files plus this
 branch's changes since the merge base), not a merge ref made when the pull request was
 opened: two pull requests from one leaf each pass alone, and the second to land forks
-the graph. The result is cached by the three sides' listings, as `check` caches its own.
+the graph. The result is cached by the two commits and this branch's listing, as `check`
+caches its own.
 """
 
 from __future__ import annotations
@@ -44,15 +45,17 @@ def base_findings(
     own: CheckResult,
 ) -> list[Finding]:
     """What merging `branch` (whose commit is `tip`) into `rev` adds to its own findings."""
-    base = Commit(repo, rev)
+    base_sha = repo.resolve(rev)
     if tip is None:
         raise GitCommandError(f"--base {rev}: this branch has no commit yet")
-    merge = Merge(rev, base, Commit(repo, _merge_base(repo, base.sha, tip, rev)), branch)
-    key = _fingerprint(merge, config, own)
+    merge_base = _merge_base(repo, base_sha, tip, rev)
+    # Two commits' trees never change: their ids stand for their listings in the key.
+    key = _fingerprint(f"{rev}\0{base_sha}\0{merge_base}", branch, config, own)
     stored = load_pickle(repo.migrail_dir / CACHE)
     if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == key:
         cached: list[Finding] = stored[1]
         return cached
+    merge = Merge(rev, Commit(repo, rev), Commit(repo, merge_base), branch)
     found = _compute(repo, merge, config, own)
     if not any(blob.startswith("unreadable:") for blob in branch.entries().values()):
         store_pickle(repo.migrail_dir / CACHE, (key, found))
@@ -155,11 +158,10 @@ def _names(names: list[str]) -> str:
     return ", ".join(names) or "(none)"
 
 
-def _fingerprint(merge: Merge, config: Config, own: CheckResult) -> str:
-    digest = hashlib.sha1(f"{__version__}\0{config!r}\0{merge.rev}\0".encode())
-    for side in (merge.base.entries(), merge.merge_base.entries(), merge.branch.entries()):
-        for path in sorted(side):
-            digest.update(f"\0{path}\0{side[path]}".encode())
-        digest.update(b"\1")
+def _fingerprint(commits: str, branch: Source, config: Config, own: CheckResult) -> str:
+    digest = hashlib.sha1(f"{__version__}\0{config!r}\0{commits}\0".encode())
+    entries = branch.entries()
+    for path in sorted(entries):
+        digest.update(f"\0{path}\0{entries[path]}".encode())
     digest.update(repr(sorted((f.code, f.path, f.line) for f in own.findings)).encode())
     return digest.hexdigest()
