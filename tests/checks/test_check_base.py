@@ -4,6 +4,7 @@ migrations the base already has that the branch edits, renames or deletes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.djangoproject import DjangoProject, add_field, migration_source
 from tests.scenarios import add_migration, base, rebase
@@ -208,3 +209,28 @@ def test_unknown_base_and_unrelated_history(project: DjangoProject) -> None:
     )
     proc = project.migrail("check", "--fix", "--base", "main")
     assert proc.returncode == 2
+
+
+def test_an_app_removed_whole_is_not_a_deleted_migration(project: DjangoProject) -> None:
+    """Django ignores the records of an app it no longer has; only a package that stays and
+    loses a migration is reported."""
+    base(project)
+    project.linear_app("notes", "0002_title")
+    project.commit("notes")
+    project.git("switch", "-q", "-c", "feature")
+    project.git("rm", "-rq", "notes")
+    assert found(project, "--base", "main") == (0, [])
+
+
+def test_a_published_migration_replaced_by_a_link_out_of_the_tree(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    base(project)
+    project.git("switch", "-q", "-c", "feature")
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(project.read("shop/migrations/0002_price.py"))
+    (project.root / "shop/migrations/0002_price.py").unlink()
+    (project.root / "shop/migrations/0002_price.py").symlink_to(outside)
+    rc, result = found(project, "--base", "main")
+    assert rc == 1
+    assert [f["code"] for f in result] == ["E011"]  # said once, by the plain check

@@ -16,6 +16,7 @@ from migrail.checks.findings import Finding
 from migrail.graph.parser import Key
 from migrail.graph.same_code import same_forwards
 from migrail.sources.packages import MigrationFile, MigrationPackage
+from migrail.sources.trees import Unreadable
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,27 @@ def published_findings(
         key for key, f in _migrations(merged) if f.migration is not None and f.migration.replaces
     }
     merged_files = {f.path: f for _, f in _migrations(merged)}
+    merged_packages = {package.path for package in merged}
     found: list[Finding] = []
     for key, migration_file in _migrations(base):
         path = migration_file.path
         if sides.branch.get(path) == sides.merge_base.get(path) or key in replaced:
             continue  # not changed here, or a squash stands for it
         if path not in sides.branch:
-            found.append(_gone(sides, key, migration_file, merged_files))
+            if dirname(path) in merged_packages:  # else the app itself goes, records ignored
+                found.append(_gone(sides, key, migration_file, merged_files))
             continue
         edit = _edit(sides, key, migration_file, merged_files.get(path), squashes)
         if edit is not None:
             found.append(edit)
     return found
+
+
+def _code(read: Callable[[str], bytes], path: str) -> bytes | None:
+    try:
+        return read(path)
+    except Unreadable:
+        return None
 
 
 def _migrations(packages: list[MigrationPackage]) -> Iterable[tuple[Key, MigrationFile]]:
@@ -71,14 +81,15 @@ def _replaced(packages: list[MigrationPackage]) -> set[Key]:
 def _gone(sides: Sides, key: Key, old: MigrationFile, merged: dict[str, MigrationFile]) -> Finding:
     """E014 when a file this branch added holds the same code in the same package, else E015."""
     app, name = key
-    code = sides.read_base(old.path)
+    code = _code(sides.read_base, old.path)
     for path, added in sorted(merged.items()):
         if (
-            dirname(path) == dirname(old.path)
+            code is not None
+            and dirname(path) == dirname(old.path)
             and path not in sides.merge_base
             and path not in sides.base
             and path in sides.branch
-            and same_forwards(code, sides.read_branch(path))
+            and same_forwards(code, _code(sides.read_branch, path) or b"")
         ):
             return Finding(
                 codes.RENAMED_PUBLISHED,
@@ -113,7 +124,10 @@ def _edit(
     if sides.branch[old.path] == sides.base.get(old.path):
         return None  # the base has this very version too
     restore = f"restore it (`git checkout {sides.rev} -- {old.path}`)"
-    if not same_forwards(sides.read_base(old.path), sides.read_branch(old.path)):
+    then, now = _code(sides.read_base, old.path), _code(sides.read_branch, old.path)
+    if then is None or now is None:
+        return None  # E011 says why the file cannot be read
+    if not same_forwards(then, now):
         return Finding(
             codes.EDITED_PUBLISHED,
             app,
