@@ -44,7 +44,12 @@ class Runner:
             path.touch()
 
     def run_step(
-        self, index: int, inputs: dict[str, str], event_name: str, event: dict[str, Any]
+        self,
+        index: int,
+        inputs: dict[str, str],
+        event_name: str,
+        event: dict[str, Any],
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         step = ACTION["runs"]["steps"][index]
         assert step["shell"] == "bash"
@@ -56,7 +61,7 @@ class Runner:
         }
         event_path = self.temp / "event.json"
         event_path.write_text(json.dumps(event))
-        env = run_env(
+        runner_env = run_env(
             {
                 "CI": "true",
                 "GITHUB_ACTIONS": "true",
@@ -74,9 +79,12 @@ class Runner:
                 "GITHUB_ENV": str(self.files["env"]),
                 "GITHUB_OUTPUT": str(self.files["output"]),
                 "RUNNER_TEMP": str(self.temp),
+                **(env or {}),
             }
         )
-        env.update({key: evaluate(str(value), context) for key, value in step["env"].items()})
+        runner_env.update(
+            {key: evaluate(str(value), context) for key, value in step["env"].items()}
+        )
         directory = self.workspace / evaluate(step.get("working-directory", "."), context)
         script = self.temp / f"step{index}.sh"
         script.write_text(evaluate(step["run"], context))
@@ -84,7 +92,7 @@ class Runner:
         return subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
             cwd=directory,
-            env=env,
+            env=runner_env,
             capture_output=True,
             text=True,
         )
@@ -205,3 +213,28 @@ def test_working_directory(runner_temp: Path, tmp_path: Path) -> None:
     proc = runner.run_step(1, {"working-directory": "backend", "format": "json"}, "push", {})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["apps"]["shop"]["leaves"] == ["0002_price"]
+
+
+def test_version_installs_that_ref_of_the_actions_repository(tmp_path: Path) -> None:
+    """`version: <ref>` installs `git+<server>/<action repository>@<ref>`: here a server on the
+    file system, this repository, its HEAD commit."""
+    head = git(MIGRAIL_ROOT, "rev-parse", "HEAD").strip()
+    runner = Runner(tmp_path, tmp_path)
+    proc = runner.run_step(
+        0,
+        {"version": head},
+        "pull_request",
+        {},
+        env={
+            "GITHUB_SERVER_URL": "file://",
+            "GITHUB_ACTION_REPOSITORY": str(MIGRAIL_ROOT).lstrip("/"),
+            "GITHUB_ACTION_PATH": str(tmp_path / "not-this-one"),
+        },
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (record,) = (runner.temp / "migrail-venv").glob(
+        "lib/python*/site-packages/*.dist-info/direct_url.json"
+    )
+    direct = json.loads(record.read_text())
+    assert direct["url"] == MIGRAIL_ROOT.as_uri()
+    assert direct["vcs_info"]["commit_id"] == head
