@@ -25,7 +25,6 @@ def run(
     base: str | None = None,
 ) -> int:
     from migrail.checks.lint import lint, write_fixes
-    from migrail.checks.report import render_report
     from migrail.sources.config import load_config
     from migrail.sources.gitrepo import GitRepo
     from migrail.sources.trees import Commit, Index, WorkingTree
@@ -49,21 +48,27 @@ def run(
     written = write_fixes(repo, result.fixes) if fix else []
     if written:
         result = lint(repo, WorkingTree(repo), config)  # listed anew: the fixes changed files
+    _report(result, fmt, written, source.description, base)
+    return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
+
+
+def _report(
+    result: CheckResult, fmt: str, written: list[str], checked: str, base: str | None
+) -> None:
+    from migrail.checks.report import render_report
+
     output = render_report(result, fmt)
     if output:
         print(output)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary:
-        _append_summary(Path(summary), result, source.description, base)
-    # What --fix wrote belongs to the text report; JSON and GitHub keep stdout parseable.
+        _append_summary(Path(summary), result, checked, base)
+    # What --fix wrote belongs to the text report; the other formats keep stdout parseable.
     written_to = sys.stdout if fmt == "text" else sys.stderr
     for path in written:
         print(f"migrail: wrote {path}", file=written_to)
     if not result.apps and fmt == "text":
-        print(
-            f"migrail: no Django migration packages found in {source.description}", file=sys.stderr
-        )
-    return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
+        print(f"migrail: no Django migration packages found in {checked}", file=sys.stderr)
 
 
 def _with_base(
