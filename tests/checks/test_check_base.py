@@ -234,3 +234,16 @@ def test_a_published_migration_replaced_by_a_link_out_of_the_tree(
     rc, result = found(project, "--base", "main")
     assert rc == 1
     assert [f["code"] for f in result] == ["E011"]  # said once, by the plain check
+
+
+def test_a_base_forked_by_itself_is_not_the_branchs_finding(project: DjangoProject) -> None:
+    base(project)
+    project.git("switch", "-q", "-c", "feature")
+    project.linear_app("notes")
+    project.commit("notes")
+    project.git("switch", "-q", "main")
+    add_migration(project, "shop", "0003_a", "0002_price")
+    add_migration(project, "shop", "0003_b", "0002_price")  # main forks, by itself
+    assert [f["code"] for f in found(project)[1]] == ["W001", "E001"]
+    project.git("switch", "-q", "feature")
+    assert found(project, "--base", "main") == (0, [])

@@ -121,12 +121,13 @@ def _forks(rev: str, merged: MergedTree, result: CheckResult, own: CheckResult) 
         paths = {name: f"{app.path}/{name}.py" for name in app.leaves}
         ours = [name for name in app.leaves if paths[name] in merged.changed]
         theirs = [name for name in app.leaves if paths[name] not in merged.changed]
-        where = paths[ours[0]] if ours else fork.path
+        if not ours:
+            continue  # the base forked by itself: not this branch's doing
         found.append(
             Finding(
                 codes.FORKED_WITH_BASE,
                 fork.app,
-                where,
+                paths[ours[0]],
                 1,
                 f"app {fork.app!r} forks once merged into {rev}: {_names(ours)} on this "
                 f"branch, {_names(theirs)} on {rev}",
