@@ -247,3 +247,19 @@ def test_a_base_forked_by_itself_is_not_the_branchs_finding(project: DjangoProje
     assert [f["code"] for f in found(project)[1]] == ["W001", "E001"]
     project.git("switch", "-q", "feature")
     assert found(project, "--base", "main") == (0, [])
+
+
+def test_an_edit_the_base_has_too_is_not_the_branchs(project: DjangoProject) -> None:
+    """A fix cherry-picked from the base (the same bytes on both sides) is no edit of the
+    branch's; an edit on top of the base's own is."""
+    base(project)
+    price = "shop/migrations/0002_price.py"
+    project.git("switch", "-q", "-c", "feature")
+    project.git("switch", "-q", "main")
+    project.write(price, project.read(price).replace("name='price'", "name='cost'"))
+    fix = project.commit("fix on main")
+    project.git("switch", "-q", "feature")
+    project.git("cherry-pick", fix)
+    assert found(project, "--base", "main") == (0, [])
+    project.write(price, project.read(price).replace("name='cost'", "name='amount'"))
+    assert codes(project, "--base", "main") == [("E013", price)]
