@@ -21,6 +21,11 @@ SYNTAX_ERROR = "E008"
 NO_MIGRATION_CLASS = "E009"
 NOT_STATIC = "E010"
 UNREADABLE = "E011"
+# `check --base REV`: the tree as it will be once merged into REV's tip.
+FORKED_WITH_BASE = "E012"
+EDITED_PUBLISHED = "E013"
+RENAMED_PUBLISHED = "E014"
+DELETED_PUBLISHED = "E015"
 SHARED_NUMBER = "W001"
 LINEAR_MIGRATIONS_INSTALLED = "W002"
 
@@ -36,6 +41,10 @@ TITLES = {
     NO_MIGRATION_CLASS: "module in a migrations package has no Migration class",
     NOT_STATIC: "value migrail cannot read without running the code",
     UNREADABLE: "file cannot be read",
+    FORKED_WITH_BASE: "forked migration graph once merged into the base",
+    EDITED_PUBLISHED: "migration the base already has is edited",
+    RENAMED_PUBLISHED: "migration the base already has is renamed",
+    DELETED_PUBLISHED: "migration the base already has is deleted",
     SHARED_NUMBER: "two migrations of one app share a number prefix",
     LINEAR_MIGRATIONS_INSTALLED: "django-linear-migrations installed alongside migrail",
 }

@@ -23,16 +23,28 @@ from migrail.sources.trees import Source, leaves_work_tree
 if TYPE_CHECKING:
     from migrail.checks.findings import CheckResult, Finding, MaxMigrationFix
     from migrail.sources.packages import MigrationPackage
-
-
-def load_packages(repo: GitRepo, source: Source, config: Config) -> list[MigrationPackage]:
-    from migrail.sources.packages import discover_packages
     from migrail.sources.parse_cache import ParseCache
 
-    cache = ParseCache(repo.migrail_dir / "parse-cache.pickle")
+
+def load_packages(
+    repo: GitRepo, source: Source, config: Config, cache: ParseCache | None = None
+) -> list[MigrationPackage]:
+    """The source's packages, parsed through `cache` (saved by its owner) or the repository's
+    parse cache, loaded and saved here."""
+    from migrail.sources.packages import discover_packages
+
+    if cache is not None:
+        return discover_packages(source, config, cache)
+    cache = parse_cache(repo)
     packages = discover_packages(source, config, cache)
     cache.save()
     return packages
+
+
+def parse_cache(repo: GitRepo) -> ParseCache:
+    from migrail.sources.parse_cache import ParseCache
+
+    return ParseCache(repo.migrail_dir / "parse-cache.pickle")
 
 
 def lint(repo: GitRepo, source: Source, config: Config) -> CheckResult:

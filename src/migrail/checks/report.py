@@ -1,4 +1,5 @@
-"""Render a `CheckResult` as text, JSON, or GitHub Actions annotations."""
+"""Render a `CheckResult` as text, JSON, GitHub Actions annotations, SARIF, GitLab Code
+Quality or JUnit XML (the last three in their own modules)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from migrail.checks.findings import CheckResult, Finding
 
-FORMATS = ("text", "json", "github")
+FORMATS = ("text", "json", "github", "sarif", "gitlab", "junit")
 
 
 def render_report(result: CheckResult, fmt: str) -> str:
@@ -22,6 +23,18 @@ def render_report(result: CheckResult, fmt: str) -> str:
         )
     if fmt == "github":
         return "\n".join(_github(f) for f in result.findings)
+    if fmt == "sarif":
+        from migrail.checks.sarif import render_sarif
+
+        return render_sarif(result)
+    if fmt == "gitlab":
+        from migrail.checks.gitlab import render_gitlab
+
+        return render_gitlab(result)
+    if fmt == "junit":
+        from migrail.checks.junit import render_junit
+
+        return render_junit(result)
     lines = [
         f"{f.path}:{f.line}: {f.code} {f.message}\n    hint: {f.hint}" for f in result.findings
     ]

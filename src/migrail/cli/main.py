@@ -28,7 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--staged", action="store_true", help="check the index (what a commit holds)"
     )
-    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--base",
+        metavar="REV",
+        help="also check the tree as merged into REV's tip (CI on a pull request: its base "
+        "branch): a fork that appears only then, and migrations REV has that this branch "
+        "edits, renames or deletes",
+    )
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif", "gitlab", "junit"),
+        default="text",
+        help="the report: text, JSON, GitHub annotations (and a job summary with "
+        "GITHUB_STEP_SUMMARY set), SARIF 2.1.0, GitLab Code Quality, JUnit XML",
+    )
     check.add_argument(
         "--fix", action="store_true", help="write missing or stale max_migration.txt"
     )
@@ -166,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Each command's `run`, imported only when it is the one asked for."""
     if args.command == "check":
-        return check.run(rev=args.rev, staged=args.staged, fmt=args.format, fix=args.fix)
+        return check.run(
+            rev=args.rev, staged=args.staged, fmt=args.format, fix=args.fix, base=args.base
+        )
     if args.command == "hook":
         from migrail.commands import hook
 

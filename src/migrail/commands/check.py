@@ -2,53 +2,97 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 
 if TYPE_CHECKING:
-    from migrail.checks.findings import Finding
+    from migrail.checks.findings import CheckResult, Finding
+    from migrail.sources.config import Config
     from migrail.sources.gitrepo import GitRepo
+    from migrail.sources.trees import Source
 
 
 def run(
-    *, rev: str | None = None, staged: bool = False, fmt: str = "text", fix: bool = False
+    *,
+    rev: str | None = None,
+    staged: bool = False,
+    fmt: str = "text",
+    fix: bool = False,
+    base: str | None = None,
 ) -> int:
     from migrail.checks.lint import lint, write_fixes
-    from migrail.checks.report import render_report
     from migrail.sources.config import load_config
     from migrail.sources.gitrepo import GitRepo
-    from migrail.sources.trees import Commit, Index, Source, WorkingTree
+    from migrail.sources.trees import Commit, Index, WorkingTree
 
     if fix and (rev is not None or staged):
         raise MigrailError(
             "--fix writes files in the working tree; it cannot be used with --rev or --staged"
         )
+    if fix and base is not None:
+        raise MigrailError("--fix cannot be used with --base: it checks a merge, not the files")
     repo = GitRepo.discover()
     config = load_config(repo.root)
     source: Source = (
         Commit(repo, rev) if rev is not None else Index(repo) if staged else WorkingTree(repo)
     )
     result = lint(repo, source, config)
+    if base is not None:
+        result = _with_base(repo, source, base, result, config)
     if staged:
         result.findings[:] = [_unstaged_migration_hint(repo, f) for f in result.findings]
     written = write_fixes(repo, result.fixes) if fix else []
     if written:
         result = lint(repo, WorkingTree(repo), config)  # listed anew: the fixes changed files
+    _report(result, fmt, written, source.description, base)
+    return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
+
+
+def _report(
+    result: CheckResult, fmt: str, written: list[str], checked: str, base: str | None
+) -> None:
+    from migrail.checks.report import render_report
+
     output = render_report(result, fmt)
     if output:
         print(output)
-    # What --fix wrote belongs to the text report; JSON and GitHub keep stdout parseable.
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary:
+        _append_summary(Path(summary), result, checked, base)
+    # What --fix wrote belongs to the text report; the other formats keep stdout parseable.
     written_to = sys.stdout if fmt == "text" else sys.stderr
     for path in written:
         print(f"migrail: wrote {path}", file=written_to)
     if not result.apps and fmt == "text":
-        print(
-            f"migrail: no Django migration packages found in {source.description}", file=sys.stderr
-        )
-    return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
+        print(f"migrail: no Django migration packages found in {checked}", file=sys.stderr)
+
+
+def _with_base(
+    repo: GitRepo, source: Source, base: str, result: CheckResult, config: Config
+) -> CheckResult:
+    """The branch's own findings, then what merging it into `base`'s tip would add."""
+    from migrail.checks.against_base import base_findings
+    from migrail.checks.findings import CheckResult as Result
+    from migrail.sources.trees import Commit
+
+    tip = source.sha if isinstance(source, Commit) else repo.head()
+    added = base_findings(repo, source, tip=tip, rev=base, config=config, own=result)
+    return Result(result.apps, [*result.findings, *added], result.fixes)
+
+
+def _append_summary(path: Path, result: CheckResult, checked: str, base: str | None) -> None:
+    from migrail.checks.summary import render_summary
+
+    what = f"{checked} merged into {base}" if base is not None else checked
+    try:
+        with path.open("a", encoding="utf-8") as summary:
+            summary.write(render_summary(result, what))
+    except OSError as err:
+        print(f"migrail: cannot write the step summary {path}: {err}", file=sys.stderr)
 
 
 def _unstaged_migration_hint(repo: GitRepo, finding: Finding) -> Finding:

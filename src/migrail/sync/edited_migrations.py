@@ -13,10 +13,10 @@ may be older than a `migrate` run by hand.
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from migrail.graph.parser import Key
+from migrail.graph.same_code import same_forwards
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.orphan_sources import (
     applied_at,
@@ -43,7 +43,7 @@ def edited_since_applied(
             continue  # applied again since the copy was taken: the copy may be the stale one
         if key in replaced:
             continue  # a squash in the tree stands for it: the loader never runs it
-        if _same_forwards(current.read_bytes(), cached.read_bytes()):
+        if same_forwards(current.read_bytes(), cached.read_bytes()):
             continue
         if not _same_operations(tree.disk_migrations[key], cached, key):
             edited.append(key)
@@ -79,54 +79,3 @@ def _same_operations(migration: Any, copy: Any, key: Key) -> bool:
 def applied_source(repo: GitRepo, key: Key) -> bytes:
     """migrail's copy of `key` as it was applied."""
     return applied_copy(repo, key).read_bytes()
-
-
-# Where a migration sits in the graph, not what it does: Django's squashing docs ask
-# for dependencies to be pointed at the squash once the replaced migrations go.
-PLACEMENT = {"dependencies", "replaces", "run_before", "initial"}
-
-
-def _same_forwards(one: bytes, other: bytes) -> bool:
-    """Whether two versions do the same forwards: a reverse given since (what the refusal of
-    an irreversible rollback advises) changes only how it is undone, and `migrate` would
-    not re-run it either way; the file's own reverse is then the one a rollback uses."""
-    if one == other:
-        return True  # nearly always: parse only what differs
-    try:
-        return _what_it_does(one) == _what_it_does(other)
-    except (SyntaxError, ValueError, RecursionError):
-        return one == other
-
-
-# The argument of each operation that only says how to undo it.
-REVERSES = {"RunPython": (1, "reverse_code"), "RunSQL": (1, "reverse_sql")}
-
-
-def _what_it_does(source: bytes) -> str:
-    module = ast.parse(source)
-    for node in ast.walk(module):
-        if isinstance(node, ast.ClassDef):
-            node.body = [statement for statement in node.body if not _placement(statement)]
-        if isinstance(node, ast.Call):
-            _drop_reverse(node)
-    return ast.dump(module)
-
-
-def _drop_reverse(call: ast.Call) -> None:
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    if name not in REVERSES:
-        return
-    position, keyword = REVERSES[name]
-    call.args = call.args[:position]
-    call.keywords = [kw for kw in call.keywords if kw.arg != keyword]
-
-
-def _placement(statement: ast.stmt) -> bool:
-    if isinstance(statement, ast.Assign):
-        targets = statement.targets
-    elif isinstance(statement, ast.AnnAssign):
-        targets = [statement.target]
-    else:
-        return False
-    return all(isinstance(t, ast.Name) and t.id in PLACEMENT for t in targets)
