@@ -174,3 +174,48 @@ def test_a_damaged_copy_is_named_ignored_and_never_blocks_a_switch(tmp_path: Pat
     assert "  - unapplying shop.0002_stock (" in out
     assert p.schema() == fresh_schema(p, str(tmp_path / "fresh.sqlite3"))
     assert user_rows(p) == USER_ROWS_ADDED
+
+
+def test_an_edited_migration_whose_applied_copy_needs_a_removed_helper_is_unapplied_as_by_hand(
+    tmp_path: Path,
+) -> None:
+    """A branch inlines a helper into the migration that imported it and deletes the helper:
+    going back, the copy as applied cannot load in that branch's code, so the migration is
+    unapplied with the branch's own file, as `manage.py migrate shop 0001` there would (no
+    `--from` advice that names the same commit again)."""
+    p = DjangoProject(tmp_path / "repo")
+    main_branch(p)
+    assert p.migrail("install").returncode == 0
+    p.git("switch", "-q", "-c", "feature")
+    p.write(
+        "shop/helpers.py",
+        "from django.db import models\n\n\ndef stock_field():\n"
+        "    return models.IntegerField(default=0)\n",
+    )
+    header = "from shop.helpers import stock_field\n"
+    operation = "migrations.AddField('item', 'stock', stock_field()),"
+    p.migration(
+        "shop", "0002_stock", migration_source([("shop", "0001_initial")], operation, header=header)
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    p.commit("stock")
+    sync(p)
+    p.git("switch", "-q", "-c", "inlined")
+    (p.root / "shop/helpers.py").unlink()
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source(
+            [("shop", "0001_initial")],
+            "migrations.AddField('item', 'stock', models.IntegerField(default=1)),",
+        ),
+    )
+    p.commit("inline the helper")
+    assert "changed since it was applied" in sync(p)
+
+    out = p.git("switch", "main")
+    assert "cannot load" not in out, out
+    assert "unapplying shop.0002_stock" in out, out
+    shop = "SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name"
+    assert p.query(shop) == [["0001_initial"]]
+    assert p.migrail("status").returncode == 0
