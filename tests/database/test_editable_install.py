@@ -112,3 +112,57 @@ def test_the_old_commits_code_comes_from_the_old_tree_in_an_editable_install(
     status = run("-m", "migrail", "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.startswith("migrail: settings project.settings, project directory .\n")
+
+
+def test_an_ignored_local_settings_module_under_src_imports_with_the_old_code(
+    tmp_path: Path,
+) -> None:
+    """`src/project/settings/local.py`, ignored by git and exported as
+    `DJANGO_SETTINGS_MODULE` (the common layout): the old commit's tree gets the live copy,
+    found where the settings package really is, not under the project directory."""
+    p = DjangoProject(tmp_path / "repo")
+    p.add_app("shop", path="src/shop")
+    p.apps[-1] = "shop"
+    p.write_settings()
+    settings = (p.root / "project/settings.py").read_text()
+    for name in ("settings.py", "__init__.py"):
+        (p.root / "project" / name).unlink()
+    (p.root / "project").rmdir()
+    p.write("src/project/__init__.py", "")
+    p.write("src/project/settings/__init__.py", "")
+    p.write("src/project/settings/base.py", settings)
+    p.write("src/project/settings/local.py", "from project.settings.base import *  # noqa\n")
+    p.write(".gitignore", "local.py\n*.sqlite3\n")
+    p.write("manage.py", p.read("manage.py").replace("project.settings", "project.settings.local"))
+    p.migration("src/shop", "0001_initial", migration_source([], create_model("Item")))
+    p.write("src/shop/migrations/max_migration.txt", "0001_initial\n")
+    p.commit("main")
+    python = editable_python(tmp_path, p.root / "src", finder=False)
+    env = run_env({"DJANGO_SETTINGS_MODULE": "project.settings.local"})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), *args], cwd=p.root, env=env, capture_output=True, text=True
+        )
+
+    assert run("manage.py", "migrate").returncode == 0
+    assert run("-m", "migrail", "install").returncode == 0
+    p.git("switch", "-q", "-c", "feature")
+    p.migration(
+        "src/shop",
+        "0002_price",
+        migration_source([("shop", "0001_initial")], add_field("item", "price")),
+    )
+    p.write("src/shop/migrations/max_migration.txt", "0002_price\n")
+    p.commit("feature")
+    assert run("manage.py", "migrate").returncode == 0
+
+    switched = subprocess.run(
+        ["git", "switch", "main"], cwd=p.root, env=env, capture_output=True, text=True
+    )
+
+    out = switched.stdout + switched.stderr
+    assert switched.returncode == 0, out
+    assert "1 to unapply with the code of" in out
+    status = run("-m", "migrail", "status")
+    assert status.returncode == 0, status.stdout + status.stderr

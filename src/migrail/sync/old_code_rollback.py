@@ -164,14 +164,16 @@ def _bring_local_settings(tree_dir: Path, repo: GitRepo) -> None:
     the package then hides the live one, and the settings would not import. Copies only
     what the tree lacks, from the package that holds the settings module, never a link.
     """
-    from migrail.sync.settings import project_directory
-
     module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
-    package = Path(*module.split(".")[:-1]) if "." in module else None
-    if package is None:
+    if "." not in module:
         return  # a top-level module: the live project directory is on the child's path
-    live = project_directory() / package
-    old = _project_dir_in(tree_dir, repo) / package
+    live = _live_package(module)
+    if live is None:
+        return
+    try:  # where the package is in the repository (`src/`, a directory on PYTHONPATH, …)
+        old = tree_dir / live.resolve().relative_to(repo.root.resolve())
+    except ValueError:
+        return  # outside the repository: the child imports it where it is
     if not live.is_dir() or not old.is_dir():
         return
     for source in live.glob("*.py"):
@@ -179,6 +181,19 @@ def _bring_local_settings(tree_dir: Path, repo: GitRepo) -> None:
         if source.is_symlink() or not source.is_file() or target.exists():
             continue
         shutil.copyfile(source, target)
+
+
+def _live_package(module: str) -> Path | None:
+    """The directory of the package holding the settings module, as this process imported
+    it (`src/config/settings/` for `config.settings.local`), else under the project."""
+    import sys
+
+    from migrail.sync.settings import project_directory
+
+    loaded = getattr(sys.modules.get(module), "__file__", None)
+    if loaded:
+        return Path(loaded).parent
+    return project_directory() / Path(*module.split(".")[:-1])
 
 
 LOCAL_FILE_LIMIT = 1024 * 1024  # bytes: a local configuration file, not data
