@@ -67,9 +67,22 @@ def test_an_installed_app_this_python_lacks_says_which_python_runs_migrail(tmp_p
     assert proc.returncode == 2
     assert proc.stderr == (
         "migrail: error: cannot import the settings 'project.settings' or an installed app: "
-        f"No module named 'not_in_this_environment' (migrail runs with {sys.executable}; install "
-        "it in the environment that runs manage.py, then `migrail install` again from there)\n"
+        f"No module named 'not_in_this_environment' (migrail runs with {sys.executable}: if "
+        "manage.py runs with another Python, install migrail there and run `migrail install` "
+        "again from it)\n"
     )
+
+
+def test_a_settings_import_that_fails_names_the_file_and_line(tmp_path: Path) -> None:
+    project = project_on_main(tmp_path)
+    project.write("project/settings.py", project.read("project/settings.py") + "\nimport toolbar\n")
+    lines = project.read("project/settings.py").count("\n")
+    proc = project.migrail("status")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "migrail: error: cannot import the settings 'project.settings' or an installed app: "
+        f"No module named 'toolbar' (project/settings.py, line {lines}; migrail runs with "
+    ), proc.stderr
 
 
 def test_conflict_markers_left_in_models_py_are_called_so(tmp_path: Path) -> None:

@@ -83,16 +83,18 @@ def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
             anchor_sqlite_names(settings.DATABASES, project_directory())
         django.setup()
     except ImportError as err:
-        where = ""
+        line = importing_line(err)
+        where = [line] if line else []
         if isinstance(err, ModuleNotFoundError):
-            # The usual cause: migrail installed in an environment of its own, whose
-            # Python lacks the project's packages (and may have another Django).
-            where = (
-                f" (migrail runs with {sys.executable}; install it in the environment that "
-                "runs manage.py, then `migrail install` again from there)"
+            # Often: migrail installed in an environment of its own, whose Python lacks
+            # the project's packages (and may have another Django).
+            where.append(
+                f"migrail runs with {sys.executable}: if manage.py runs with another Python, "
+                "install migrail there and run `migrail install` again from it"
             )
+        said = f" ({'; '.join(where)})" if where else ""
         raise MigrailError(
-            f"cannot import the settings {module!r} or an installed app: {err}{where}"
+            f"cannot import the settings {module!r} or an installed app: {err}{said}"
         ) from err
     except SyntaxError as err:
         raise MigrailError(
@@ -100,6 +102,31 @@ def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
         ) from err
     except Exception as err:
         raise MigrailError(f"Django could not start with settings {module!r}: {err}") from err
+
+
+def importing_line(err: ImportError) -> str | None:
+    """`src/config/settings/local.py, line 3`: the project's line whose import failed (the
+    last frame outside Python's standard library, Django and migrail), else None."""
+    import sysconfig
+    import traceback
+
+    import django
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    skipped = (str(Path(django.__file__).parent), str(Path(__file__).parents[1]), stdlib, "<")
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if not frame.filename.startswith(skipped) and Path(frame.filename).is_file()
+    ]
+    if not frames:
+        return None
+    path = Path(frames[-1].filename)
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    return f"{shown}, line {frames[-1].lineno}"
 
 
 def anchor_sqlite_names(databases: dict[str, Any], project_dir: Path) -> None:
