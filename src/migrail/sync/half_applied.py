@@ -37,7 +37,8 @@ class HalfApplied(Refusal):
 def note_path(repo: GitRepo, connection: Any) -> Path:
     from migrail.sync.rollback_safety import database_of, journal_dir
 
-    return journal_path(journal_dir(repo) / "applying", database_of(connection))
+    # Beside the rollback journals, not among them: they are read as one per database.
+    return journal_path(journal_dir(repo).with_name("applying"), database_of(connection))
 
 
 def noting_each_migration(
@@ -53,13 +54,25 @@ def noting_each_migration(
             migration = loader.graph.nodes[step.key]
             private_directory(path.parent)
             created = [list(c) for c in creates(migration)]
-            write_private_json(path, {"migration": list(step.key), "creates": created})
+            note = {"migration": list(step.key), "creates": created, "steps": steps(migration)}
+            write_private_json(path, note)
         elif step.seconds is not None and not step.failed and path.exists():
             path.unlink()  # recorded by Django: done
             sync_directory(path.parent)
         progress(step)
 
     return report
+
+
+def steps(migration: Any) -> int:
+    """How many statements of its own the migration runs, at least: one per operation, one
+    per SQL statement given as a list to `RunSQL`. With one, a failure leaves nothing."""
+    from django.db.migrations import operations
+
+    return sum(
+        len(op.sql) if isinstance(op, operations.RunSQL) and isinstance(op.sql, list) else 1
+        for op in migration.operations
+    )
 
 
 def creates(migration: Any) -> list[Created]:
@@ -87,13 +100,14 @@ def check_half_applied(repo: GitRepo, connection: Any, *, refuse: bool = True) -
         note = json.loads(path.read_text())
         key: Key = (str(note["migration"][0]), str(note["migration"][1]))
         made = [tuple(str(part) for part in c) for c in note["creates"]]
+        single = int(note.get("steps", 2)) <= 1
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         path.unlink(missing_ok=True)  # written whole: unreadable is edited; it guards nothing
         return None
     left = _still_there(connection, made)
-    if _recorded(connection, key) or (made and not left):
+    if _recorded(connection, key) or (made and not left) or (single and not left):
         if refuse:
             path.unlink(missing_ok=True)
         return None
