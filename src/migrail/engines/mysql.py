@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from migrail.engines import mysql_options
 from migrail.engines.base import (
     Backup,
     Database,
@@ -22,7 +23,6 @@ from migrail.engines.base import (
     Step,
     StepBlocked,
     client_settings,
-    ini_section,
 )
 from migrail.engines.programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.errors import MigrailError
@@ -32,6 +32,19 @@ SCRATCH = "_migrail_restore"
 OLD = "_migrail_old"
 LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT, metadata locks included
 SERVER_LOCK_WAIT = 600  # seconds GET_LOCK waits for another migrail sync
+# What Django's backend and the drivers (mysqlclient, PyMySQL) take in OPTIONS.
+DRIVER_OPTIONS = frozenset(
+    {
+        "isolation_level", "init_command", "charset", "collation", "use_unicode", "sql_mode",
+        "host", "user", "passwd", "password", "db", "database", "port", "unix_socket",
+        "read_default_file", "read_default_group", "connect_timeout", "read_timeout",
+        "write_timeout", "compress", "named_pipe", "client_flag", "ssl", "ssl_mode",
+        "ssl_ca", "ssl_cert", "ssl_key", "ssl_key_password", "ssl_disabled",
+        "ssl_verify_cert", "ssl_verify_identity", "local_infile", "autocommit", "conv",
+        "cursorclass", "binary_prefix", "auth_plugin_map", "server_public_key",
+        "bind_address", "defer_connect", "program_name", "max_allowed_packet",
+    }
+)  # fmt: skip
 
 
 def mysql_quote(name: str) -> str:
@@ -58,7 +71,9 @@ class MysqlEngine(Engine):
     ) -> tuple[list[str], dict[str, str]]:
         """Django's `mysql` line with `program` for `mysql`: its options first
         (`--defaults-file` must be), then `parameters`, then the database; plus
-        OPTIONS['unix_socket'], which the driver reads and Django's client does not."""
+        OPTIONS['unix_socket'], which the driver reads and Django's client does not. The
+        programs read what the driver reads, no more: no option file when OPTIONS name
+        none (`--no-defaults`), and not MYSQL_HOST (set empty)."""
         from django.db.backends.mysql.client import DatabaseClient
 
         given = client_settings(settings)
@@ -72,7 +87,10 @@ class MysqlEngine(Engine):
         socket = given["OPTIONS"].get("unix_socket")
         if socket and not any(flag.startswith("--socket=") for flag in flags):
             flags.append(f"--socket={socket}")
+        if not _option_files(given["OPTIONS"], {}):
+            flags.insert(0, "--no-defaults")  # the driver reads no option file either
         environ = {key: str(value) for key, value in (env or {}).items()}
+        environ["MYSQL_HOST"] = ""  # which the programs read and the drivers do not
         return [program, *flags, *parameters, *names], environ
 
     def dump(
@@ -203,29 +221,39 @@ class MysqlEngine(Engine):
     def destinations(
         self, settings_dict: Mapping[str, Any], env: Mapping[str, str]
     ) -> list[Destination]:
-        """Django passes OPTIONS after HOST, so OPTIONS win; option files fill in what is unset."""
+        """OPTIONS' host, else HOST (the driver and Django's client alike), else every host
+        in the option files the driver or `mysqldump` reads; MYSQL_HOST counts for neither
+        (the driver ignores it, the programs are given the host)."""
         options: Mapping[str, Any] = settings_dict.get("OPTIONS") or {}
+        unknown = sorted(key for key in options if key not in DRIVER_OPTIONS)
+        if unknown:
+            return [
+                Destination(None, f"OPTIONS[{unknown[0]!r}], which migrail does not understand")
+            ]
         if options.get("host"):
             return [Destination(str(options["host"]), "OPTIONS['host']")]
         if settings_dict.get("HOST"):
             return [Destination(str(settings_dict["HOST"]), "HOST")]
-        if options.get("unix_socket"):
-            return [Destination(str(options["unix_socket"]), "OPTIONS['unix_socket']")]
-        default_file = options.get("read_default_file")
-        if default_file:
-            path = Path(str(default_file)).expanduser()
-            if not path.is_file():
-                return [Destination(None, f"OPTIONS['read_default_file'] {str(path)!r}")]
-            group = str(options.get("read_default_group") or "client")
-            merged: dict[str, str] = {}
-            for section in ("client", group):
-                merged.update(ini_section(path, section) or {})
-            if "!include" in path.read_text(errors="replace"):
-                return [Destination(None, f"OPTIONS['read_default_file'] {str(path)!r}")]
-            for key in ("host", "socket"):
-                if merged.get(key):
-                    return [Destination(merged[key], f"{path}")]
-        return [Destination(env.get("MYSQL_HOST", ""), "MYSQL_HOST")]
+        try:
+            found = [
+                Destination(option.host, option.where)
+                for path, required in _option_files(options, env)
+                for option in mysql_options.hosts_in(path, required=required)
+            ]
+        except mysql_options.UnreadableOptionFile as err:
+            return [Destination(None, str(err))]
+        return found or [Destination("", "no host given")]
+
+
+def _option_files(options: Mapping[str, Any], env: Mapping[str, str]) -> list[tuple[Path, bool]]:
+    """The option files a client reads, each with whether it must exist:
+    OPTIONS['read_default_file'] (Django's client gives it to the programs too), or the
+    default ones when only a group is named (the programs are told to read none else)."""
+    if options.get("read_default_file"):
+        return [(Path(str(options["read_default_file"])).expanduser(), True)]
+    if options.get("read_default_group"):
+        return [(path, False) for path in mysql_options.default_files(env)]
+    return []
 
 
 class MysqlSnapshots(SnapshotSteps):

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from migrail.engines import libpq
 from migrail.engines.base import (
     Backup,
     Database,
@@ -25,7 +26,6 @@ from migrail.engines.base import (
     Step,
     StepBlocked,
     client_settings,
-    ini_section,
 )
 from migrail.engines.programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.errors import MigrailError
@@ -36,6 +36,12 @@ LOCK_TIMEOUT = "55P03"  # SQLSTATE lock_not_available
 CONNECTION_FLAGS = ("-U", "-h", "-p")  # what Django's client puts before the database name
 # Settings Django's client reads at the top level only, and the driver from OPTIONS as well.
 FROM_OPTIONS = (("HOST", "host"), ("PORT", "port"), ("USER", "user"), ("PASSWORD", "password"))
+# The libpq parameters Django's client passes on (as flags, the database or the environment).
+CLIENT_READS = frozenset(
+    {"host", "port", "user", "password", "dbname", "service", "passfile"}
+    | {"sslmode", "sslrootcert", "sslcert", "sslkey"}
+)
+CONNECTION_STRING_ORIGINS = tuple(f"OPTIONS[{key!r}]" for key in libpq.CONNECTION_STRINGS)
 FILE_COPY_FROM = 256 * 1024 * 1024  # bytes: PostgreSQL copies larger databases file by file
 SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy or rename
 # Client sessions in database %s other than this one.
@@ -65,7 +71,10 @@ class PostgresqlEngine(Engine):
     ) -> tuple[list[str], dict[str, str]]:
         """Django's `psql` line with `program` for `psql`, the database as `-d` (pg_restore
         takes its archive where psql takes the database). OPTIONS' host, port, user and
-        password count where the top-level setting is empty, as they do for the driver."""
+        password count where the top-level setting is empty, as they do for the driver;
+        what else the driver passes libpq (a `conninfo` string's parameters, `hostaddr`,
+        any other libpq option) goes in a connection string given as `-d`, the password
+        always through the environment."""
         from django.db.backends.postgresql.client import DatabaseClient
 
         given = client_settings(settings)
@@ -79,8 +88,16 @@ class PostgresqlEngine(Engine):
         while len(rest) >= 2 and rest[0] in CONNECTION_FLAGS:
             connection += rest[:2]
             rest = rest[2:]
-        named = ["-d", *rest] if rest else []
         environ = {key: str(value) for key, value in (env or {}).items()}
+        extra = _not_in_client(settings)
+        if database is not None:
+            extra.pop("dbname", None)
+        if "password" in extra and "PGPASSWORD" not in environ:
+            environ["PGPASSWORD"] = extra["password"]
+        extra.pop("password", None)
+        if extra:
+            rest = [conninfo({**({"dbname": rest[0]} if rest else {}), **extra})]
+        named = ["-d", *rest] if rest else []
         return [program, *connection, *named, *parameters], environ
 
     def dump(
@@ -202,52 +219,50 @@ class PostgresqlEngine(Engine):
     def destinations(
         self, settings_dict: Mapping[str, Any], env: Mapping[str, str]
     ) -> list[Destination]:
-        """libpq: explicit parameters, then the service file's, then the environment's."""
-        options: Mapping[str, Any] = settings_dict.get("OPTIONS") or {}
-        service: Mapping[str, str] = {}
-        service_name = options.get("service") or env.get("PGSERVICE")
-        if service_name:
-            found = _pg_service(str(service_name), env)
-            if found is None:
-                origin = "service" if options.get("service") else "PGSERVICE"
-                return [Destination(None, f"{origin} {service_name!r}")]
-            service = found
-        places = []
-        if settings_dict.get("HOST"):
-            places.append(Destination(str(settings_dict["HOST"]), "HOST"))
-        elif options.get("host"):
-            places.append(Destination(str(options["host"]), "OPTIONS['host']"))
-        elif service.get("host"):
-            places.append(Destination(service["host"], f"service {service_name!r}"))
-        else:
-            places.append(Destination(env.get("PGHOST", ""), "PGHOST"))
-        if options.get("hostaddr"):
-            places.append(Destination(str(options["hostaddr"]), "OPTIONS['hostaddr']"))
-        elif service.get("hostaddr"):
-            places.append(Destination(service["hostaddr"], f"service {service_name!r}"))
-        elif env.get("PGHOSTADDR"):
-            places.append(Destination(env["PGHOSTADDR"], "PGHOSTADDR"))
+        """libpq's host and hostaddr (both must be local), from the driver's parameters,
+        then the service file's, then the environment's; a NAME that PostgreSQL's programs
+        would read as a connection string counts as one more place they could go."""
+        try:
+            params = libpq.resolve(settings_dict, env)
+        except libpq.Unresolvable as err:
+            return [Destination(None, str(err))]
+        places = [Destination(params.get("host"), params.origins.get("host", "PGHOST"))]
+        if params.get("hostaddr"):
+            places.append(Destination(params.get("hostaddr"), params.origins["hostaddr"]))
+        if _reads_as_conninfo(params.get("dbname")):
+            places.append(Destination(None, f"{params.origins['dbname']} {params.get('dbname')!r}"))
         return places
+
+    def database_name(self, settings_dict: Mapping[str, Any], env: Mapping[str, str]) -> str:
+        try:
+            return libpq.database_name(libpq.resolve(settings_dict, env), env)
+        except libpq.Unresolvable:
+            return str(settings_dict.get("NAME") or "")
+
+
+def _not_in_client(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The libpq parameters the driver passes that Django's client leaves out: every one
+    from a connection string, and OPTIONS it does not read."""
+    params = libpq.driver_parameters(settings)
+    return {
+        key: value
+        for key, value in params.values.items()
+        if key not in CLIENT_READS or params.origins[key].startswith(CONNECTION_STRING_ORIGINS)
+    }
+
+
+def conninfo(values: Mapping[str, str]) -> str:
+    """A libpq `key='value'` connection string."""
+    quoted = (value.replace("\\", "\\\\").replace("'", "\\'") for value in values.values())
+    return " ".join(f"{key}='{value}'" for key, value in zip(values, quoted, strict=True))
+
+
+def _reads_as_conninfo(name: str) -> bool:
+    return "=" in name or name.startswith(("postgresql://", "postgres://"))
 
 
 def _lock_key(connection: Any) -> int:
     return zlib.crc32(f"migrail:{connection.settings_dict.get('NAME')}".encode())
-
-
-def _pg_service(name: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    """The named section of the first service file that has it, as libpq looks them up."""
-    files = []
-    if env.get("PGSERVICEFILE"):
-        files.append(Path(env["PGSERVICEFILE"]))
-    else:
-        files.append(Path(env.get("HOME", "~")).expanduser() / ".pg_service.conf")
-    if env.get("PGSYSCONFDIR"):
-        files.append(Path(env["PGSYSCONFDIR"]) / "pg_service.conf")
-    for path in files:
-        section = ini_section(path, name)
-        if section is not None:
-            return section
-    return None
 
 
 class PostgresSnapshots(SnapshotSteps):
