@@ -5,6 +5,7 @@ the process list; the driver's idea of the host (OPTIONS win, then option files)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,9 @@ SCRATCH = "_migrail_restore"
 OLD = "_migrail_old"
 LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT, metadata locks included
 SERVER_LOCK_WAIT = 600  # seconds GET_LOCK waits for another migrail sync
+DUMP_HEADER = re.compile(r"-- Host: .*?\s+Database: (.*)$")
+MIGRATION_ROWS = "INSERT INTO `django_migrations` VALUES"
+ROW = re.compile(r"\(\d+,'((?:[^'\\]|\\.)*)','((?:[^'\\]|\\.)*)',")
 # What Django's backend and the drivers (mysqlclient, PyMySQL) take in OPTIONS.
 DRIVER_OPTIONS = frozenset(
     {
@@ -45,6 +49,10 @@ DRIVER_OPTIONS = frozenset(
         "bind_address", "defer_connect", "program_name", "max_allowed_packet",
     }
 )  # fmt: skip
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "0": "\0"}.get(m[1], m[1]), text)
 
 
 def mysql_quote(name: str) -> str:
@@ -111,10 +119,37 @@ class MysqlEngine(Engine):
             return None
         return "the dump is incomplete (no `-- Dump completed` at its end)"
 
+    def database_name(self, settings_dict: Mapping[str, Any], env: Mapping[str, str]) -> str:
+        """OPTIONS' `database` or `db` over NAME, as Django's backend and client have it."""
+        options: Mapping[str, Any] = settings_dict.get("OPTIONS") or {}
+        return str(options.get("database", options.get("db", settings_dict.get("NAME"))) or "")
+
+    def connected_database(self, connection: Any) -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DATABASE()")
+            return str(cursor.fetchone()[0] or "")
+
+    def dump_contents(self, path: Path) -> tuple[str | None, set[tuple[str, str]]]:
+        """The `Database:` of mysqldump's header, and the `django_migrations` rows of its
+        `INSERT`s."""
+        database: str | None = None
+        rows: set[tuple[str, str]] = set()
+        inserting = False  # within an INSERT of them (a row a line, or all on one)
+        with path.open("rb") as dump:
+            for raw in dump:
+                line = raw.decode(errors="replace").rstrip("\n")
+                if database is None and (header := DUMP_HEADER.match(line)):
+                    database = header.group(1).rstrip()
+                inserting = inserting or line.startswith(MIGRATION_ROWS)
+                if inserting:
+                    rows |= {(_unquote(app), _unquote(name)) for app, name in ROW.findall(line)}
+                    inserting = not line.endswith(";")
+        return database, rows
+
     def load(self, backup: Backup, settings: Mapping[str, Any]) -> None:
         """The dump loaded into a scratch schema, then every table moved in one `RENAME
         TABLE`; the scratch schema is dropped whatever happens."""
-        name = str(settings["NAME"])
+        name = self.database_name(settings, {})
         scratch, old = name[:48] + SCRATCH, name[:52] + OLD
 
         def mysql(sql: str, database: str = "") -> list[str]:

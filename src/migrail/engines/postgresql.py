@@ -5,6 +5,8 @@ advisory lock, `lock_timeout`, `pg_blocking_pids`; libpq's idea of the host."""
 
 from __future__ import annotations
 
+import os
+import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,6 +32,7 @@ from migrail.engines.base import (
 from migrail.engines.programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.errors import MigrailError
 
+COPY_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 SCRATCH = "_migrail_restore"
 OLD = "_migrail_old"
 LOCK_TIMEOUT = "55P03"  # SQLSTATE lock_not_available
@@ -125,9 +128,27 @@ class PostgresqlEngine(Engine):
             return f"pg_restore cannot read it ({str(err).removeprefix('pg_restore failed: ')})"
         return None
 
+    def connected_database(self, connection: Any) -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            return str(cursor.fetchone()[0])
+
+    def dump_contents(self, path: Path) -> tuple[str | None, set[tuple[str, str]]]:
+        """The archive's `dbname` (`pg_restore -l`), and its `django_migrations` rows."""
+        listing = run_program(["pg_restore", "--list", str(path)], {}).decode(errors="replace")
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in listing.splitlines()
+            if line.startswith(";     dbname:")
+        ]
+        data = run_program(
+            ["pg_restore", "--data-only", "--table=django_migrations", "--file=-", str(path)], {}
+        ).decode(errors="replace")
+        return (names[0] if names else None), _copied_migrations(data)
+
     def load(self, backup: Backup, settings: Mapping[str, Any]) -> None:
         """`pg_restore` into a scratch database, then both renamed in one transaction."""
-        name = str(settings["NAME"])
+        name = self.database_name(settings, os.environ)
         scratch, old = name[:47] + SCRATCH, name[:51] + OLD
 
         def psql(*commands: str) -> None:
@@ -255,6 +276,27 @@ def conninfo(values: Mapping[str, str]) -> str:
     """A libpq `key='value'` connection string."""
     quoted = (value.replace("\\", "\\\\").replace("'", "\\'") for value in values.values())
     return " ".join(f"{key}='{value}'" for key, value in zip(values, quoted, strict=True))
+
+
+def _copied_migrations(script: str) -> set[tuple[str, str]]:
+    """(app, name) of each row a `COPY … django_migrations (id, app, name, applied)` holds."""
+    rows: set[tuple[str, str]] = set()
+    copying = False
+    for line in script.splitlines():
+        if line.startswith("COPY ") and "django_migrations (id, app, name," in line:
+            copying = True
+        elif copying and line == "\\.":
+            copying = False
+        elif copying:
+            fields = line.split("\t")
+            if len(fields) >= 3:
+                rows.add((_unescape(fields[1]), _unescape(fields[2])))
+    return rows
+
+
+def _unescape(field: str) -> str:
+    """A COPY text field: backslash escapes undone (migration names rarely have any)."""
+    return re.sub(r"\\(.)", lambda m: COPY_ESCAPES.get(m.group(1), m.group(1)), field)
 
 
 def _reads_as_conninfo(name: str) -> bool:

@@ -1,0 +1,85 @@
+"""A backup counts only when it is of the database about to change: the dump says which
+database it is of (`pg_dump`'s archive, mysqldump's header) and holds the migrations the
+connection sees applied. Real dumps on the real servers; a mismatch is one line, and no
+file is left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrail.engines import engine_for
+from migrail.errors import MigrailError
+from migrail.sync.backup import Origin, take_backup
+from migrail.sync.identity import identity_of
+from tests.databases import MARIADB, database_settings
+
+APPLIED = [("shop", "0001_initial"), ("shop", "0002_it's")]
+
+
+def execute(vendor: str, settings: dict[str, Any], *statements: str) -> None:
+    if vendor == "postgresql":
+        import psycopg
+
+        connection: Any = psycopg.connect(
+            host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+            dbname=settings["NAME"], autocommit=True,
+        )  # fmt: skip
+    else:
+        import pymysql
+
+        connection = pymysql.connect(database=settings["NAME"], autocommit=True, **MARIADB)
+    try:
+        cursor = connection.cursor()
+        for sql in statements:
+            cursor.execute(sql)
+    finally:
+        connection.close()
+
+
+def back_up(
+    vendor: str, settings: dict[str, Any], tmp_path: Path, live: str, applied: list[Any]
+) -> Any:
+    return take_backup(
+        tmp_path / "backups",
+        identity_of("default", vendor, settings),
+        settings,
+        origin=Origin("main", "0" * 40),
+        applied=applied,
+        kept=5,
+        live_name=live,
+    )
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_a_dump_of_another_database_is_refused_and_removed(server: str, tmp_path: Path) -> None:
+    vendor = "mysql" if server == "mariadb" else server
+    with database_settings(server, tmp_path) as (settings, other):
+        execute(
+            vendor,
+            settings,
+            "CREATE TABLE django_migrations "
+            "(id INTEGER PRIMARY KEY, app VARCHAR(50), name VARCHAR(100), applied VARCHAR(40))",
+            "INSERT INTO django_migrations VALUES (1, 'shop', '0001_initial', 'now'), "
+            "(2, 'shop', '0002_it''s', 'now')",
+        )
+        name = settings["NAME"]
+        taken = back_up(vendor, settings, tmp_path, name, APPLIED)
+        assert engine_for(vendor).dump_contents(taken.path) == (name, set(APPLIED))
+
+        with pytest.raises(MigrailError) as caught:
+            back_up(vendor, settings, tmp_path, other, APPLIED)
+        assert str(caught.value) == (
+            f"cannot back up database 'default': the dump is of database {name!r}, not of "
+            f"{other!r}, the database about to change; the dump program connects elsewhere "
+            "than Django does; nothing was changed"
+        )
+        with pytest.raises(MigrailError) as caught:
+            back_up(vendor, settings, tmp_path, name, [*APPLIED, ("shop", "0003_more")])
+        assert "does not hold the migrations applied in" in str(caught.value)
+        assert "(1 differ)" in str(caught.value)
+
+        left = sorted(p.name for p in (tmp_path / "backups").iterdir())
+        assert left == sorted([taken.name, taken.metadata_path.name])
