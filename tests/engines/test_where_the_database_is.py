@@ -268,3 +268,35 @@ def test_an_unknown_backend_with_options_is_not_local() -> None:
 def test_the_servers_groups_are_not_read(tmp_path: Path, group: str) -> None:
     path = option_file(tmp_path, f"[{group}]\nhost=db.example\n")
     assert is_local(my(read_default_file=path), {})
+
+
+# -- the client programs get what the driver gets ----------------------------------------
+
+
+def test_pg_programs_get_a_conninfos_parameters_and_the_password_apart() -> None:
+    from migrail.engines import engine_for
+
+    settings = {
+        **pg(conninfo="host=127.0.0.1 port=5433 password=s3cret application_name=x"),
+        "NAME": "shop",
+        "USER": "app",
+    }
+    command, env = engine_for("postgresql").client_command("pg_dump", settings, ["-Fc"])
+    assert command == [
+        *["pg_dump", "-U", "app", "-d"],
+        "dbname='shop' host='127.0.0.1' port='5433' application_name='x'",
+        "-Fc",
+    ]
+    assert env == {"PGPASSWORD": "s3cret"}
+    command, _ = engine_for("postgresql").client_command(
+        "psql", {**settings, "OPTIONS": {"hostaddr": "127.0.0.1"}}, database="postgres"
+    )
+    assert command == ["psql", "-U", "app", "-d", "dbname='postgres' hostaddr='127.0.0.1'"]
+
+
+def test_pg_programs_keep_the_database_asked_for_over_a_conninfos() -> None:
+    from migrail.engines import engine_for
+
+    settings = {**pg(conninfo="dbname=other sslmode=require"), "NAME": "shop"}
+    command, _ = engine_for("postgresql").client_command("pg_restore", settings, database="tmp")
+    assert command == ["pg_restore", "-d", "dbname='tmp' sslmode='require'"]
