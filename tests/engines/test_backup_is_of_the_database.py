@@ -67,7 +67,7 @@ def test_a_dump_of_another_database_is_refused_and_removed(server: str, tmp_path
         )
         name = settings["NAME"]
         taken = back_up(vendor, settings, tmp_path, name, APPLIED)
-        assert engine_for(vendor).dump_contents(taken.path) == (name, set(APPLIED))
+        assert engine_for(vendor).dump_contents(taken.path) == (name, [set(APPLIED)])
 
         with pytest.raises(MigrailError) as caught:
             back_up(vendor, settings, tmp_path, other, APPLIED)
@@ -91,4 +91,24 @@ def test_pg_dump_connects_with_the_drivers_conninfo(tmp_path: Path) -> None:
         given = {"ENGINE": settings["ENGINE"], "NAME": settings["NAME"]}
         given["OPTIONS"] = {"conninfo": conninfo}  # without it: the socket, as the OS user
         taken = back_up("postgresql", given, tmp_path, settings["NAME"], [])
-        assert engine_for("postgresql").dump_contents(taken.path) == (settings["NAME"], set())
+        assert engine_for("postgresql").dump_contents(taken.path) == (settings["NAME"], [])
+
+
+def test_a_django_migrations_table_in_each_schema_is_one_table_each(tmp_path: Path) -> None:
+    """django-tenants keeps one in each tenant's schema: the applied migrations are one of them."""
+    table = "(id INTEGER PRIMARY KEY, app VARCHAR(50), name VARCHAR(100), applied VARCHAR(40))"
+    with database_settings("postgresql", tmp_path) as (settings, _):
+        execute(
+            "postgresql",
+            settings,
+            f"CREATE TABLE django_migrations {table}",
+            "INSERT INTO django_migrations VALUES (1, 'shop', '0001_initial', 'now')",
+            "CREATE SCHEMA tenant",
+            f"CREATE TABLE tenant.django_migrations {table}",
+            "INSERT INTO tenant.django_migrations VALUES (1, 'blog', '0001_initial', 'now')",
+        )
+        taken = back_up("postgresql", settings, tmp_path, settings["NAME"], [APPLIED[0]])
+        _, tables = engine_for("postgresql").dump_contents(taken.path)
+        assert sorted(map(sorted, tables)) == [[("blog", "0001_initial")], [APPLIED[0]]]
+        with pytest.raises(MigrailError):
+            back_up("postgresql", settings, tmp_path, settings["NAME"], APPLIED)

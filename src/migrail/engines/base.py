@@ -320,9 +320,9 @@ class Engine:
         """The database an open connection is on, as the server says; None: no server."""
         return None
 
-    def dump_contents(self, path: Path) -> tuple[str | None, set[tuple[str, str]]]:
-        """The database a dump says it is of (None when it does not say), and the
-        `django_migrations` rows in it."""
+    def dump_contents(self, path: Path) -> tuple[str | None, list[set[tuple[str, str]]]]:
+        """The database a dump says it is of (None when it does not say), and the (app,
+        name) rows of each `django_migrations` table in it (none: no table or no rows)."""
         raise NotImplementedError
 
 

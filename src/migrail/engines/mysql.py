@@ -129,7 +129,7 @@ class MysqlEngine(Engine):
             cursor.execute("SELECT DATABASE()")
             return str(cursor.fetchone()[0] or "")
 
-    def dump_contents(self, path: Path) -> tuple[str | None, set[tuple[str, str]]]:
+    def dump_contents(self, path: Path) -> tuple[str | None, list[set[tuple[str, str]]]]:
         """The `Database:` of mysqldump's header, and the `django_migrations` rows of its
         `INSERT`s."""
         database: str | None = None
@@ -144,7 +144,7 @@ class MysqlEngine(Engine):
                 if inserting:
                     rows |= {(_unquote(app), _unquote(name)) for app, name in ROW.findall(line)}
                     inserting = not line.endswith(";")
-        return database, rows
+        return database, [rows] if rows else []
 
     def load(self, backup: Backup, settings: Mapping[str, Any]) -> None:
         """The dump loaded into a scratch schema, then every table moved in one `RENAME

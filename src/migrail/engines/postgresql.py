@@ -133,8 +133,8 @@ class PostgresqlEngine(Engine):
             cursor.execute("SELECT current_database()")
             return str(cursor.fetchone()[0])
 
-    def dump_contents(self, path: Path) -> tuple[str | None, set[tuple[str, str]]]:
-        """The archive's `dbname` (`pg_restore -l`), and its `django_migrations` rows."""
+    def dump_contents(self, path: Path) -> tuple[str | None, list[set[tuple[str, str]]]]:
+        """The archive's `dbname` (`pg_restore -l`), and its `django_migrations` tables."""
         listing = run_program(["pg_restore", "--list", str(path)], {}).decode(errors="replace")
         names = [
             line.split(":", 1)[1].strip()
@@ -278,20 +278,22 @@ def conninfo(values: Mapping[str, str]) -> str:
     return " ".join(f"{key}='{value}'" for key, value in zip(values, quoted, strict=True))
 
 
-def _copied_migrations(script: str) -> set[tuple[str, str]]:
-    """(app, name) of each row a `COPY … django_migrations (id, app, name, applied)` holds."""
-    rows: set[tuple[str, str]] = set()
+def _copied_migrations(script: str) -> list[set[tuple[str, str]]]:
+    """(app, name) of the rows of each `COPY schema.django_migrations (id, app, name, …)`:
+    one table a schema (django-tenants has one in each)."""
+    tables: list[set[tuple[str, str]]] = []
     copying = False
     for line in script.splitlines():
         if line.startswith("COPY ") and "django_migrations (id, app, name," in line:
             copying = True
+            tables.append(set())
         elif copying and line == "\\.":
             copying = False
         elif copying:
             fields = line.split("\t")
             if len(fields) >= 3:
-                rows.add((_unescape(fields[1]), _unescape(fields[2])))
-    return rows
+                tables[-1].add((_unescape(fields[1]), _unescape(fields[2])))
+    return tables
 
 
 def _unescape(field: str) -> str:

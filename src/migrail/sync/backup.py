@@ -246,15 +246,15 @@ def _check_dump_is_of(
 ) -> None:
     """Raise, the dump removed, unless it says it is of `live_name` and holds `applied`."""
     try:
-        dumped, rows = engine_for(database.vendor).dump_contents(path)
+        dumped, tables = engine_for(database.vendor).dump_contents(path)
     except MigrailError as err:
         path.unlink(missing_ok=True)
         raise _cannot_back_up(database, f"its dump cannot be read back ({err})") from err
     live = f"{live_name!r}, the database about to change"
     if dumped is not None and dumped != live_name:
         problem = f"the dump is of database {dumped!r}, not of {live}"
-    elif rows != set(applied):
-        differ = len(rows ^ set(applied))
+    elif set(applied) not in (tables or [set()]):
+        differ = min(len(rows ^ set(applied)) for rows in tables or [set()])
         problem = f"the dump does not hold the migrations applied in {live} ({differ} differ)"
     else:
         return
