@@ -300,3 +300,12 @@ def test_pg_programs_keep_the_database_asked_for_over_a_conninfos() -> None:
     settings = {**pg(conninfo="dbname=other sslmode=require"), "NAME": "shop"}
     command, _ = engine_for("postgresql").client_command("pg_restore", settings, database="tmp")
     assert command == ["pg_restore", "-d", "dbname='tmp' sslmode='require'"]
+
+
+def test_pg_programs_leave_out_what_is_no_libpq_parameter() -> None:
+    """Reached only with `allow_remote_databases = true`: the backup still runs."""
+    from migrail.engines import engine_for
+
+    settings = {**pg(target="x", isolation_level=1), "NAME": "shop"}
+    command, _ = engine_for("postgresql").client_command("psql", settings)
+    assert command == ["psql", "-d", "shop"]

@@ -79,9 +79,10 @@ class Parameters:
         return self.values.get(key, "")
 
 
-def driver_parameters(settings: Mapping[str, Any]) -> Parameters:
+def driver_parameters(settings: Mapping[str, Any], *, strict: bool = True) -> Parameters:
     """What Django's backend hands the driver, and the driver to libpq: HOST, PORT, USER,
-    PASSWORD over OPTIONS, OPTIONS over NAME, all of them over the connection string."""
+    PASSWORD over OPTIONS, OPTIONS over NAME, all of them over the connection string. An
+    OPTIONS key that is no libpq parameter is `Unresolvable` (`strict`) or left out."""
     options = dict(settings.get("OPTIONS") or {})
     given = Parameters()
     for key, origin in (("HOST", "host"), ("PORT", "port"), ("USER", "user")):
@@ -93,8 +94,10 @@ def driver_parameters(settings: Mapping[str, Any]) -> Parameters:
     for key, value in options.items():
         if key in CONNECTION_STRINGS or key in NOT_FOR_LIBPQ:
             continue
-        if key not in KEYWORDS:
+        if key not in KEYWORDS and strict:
             raise Unresolvable(f"OPTIONS[{key!r}], which migrail does not understand")
+        if key not in KEYWORDS:
+            continue
         given.fill(key, value, f"OPTIONS[{key!r}]")
     given.fill("dbname", settings.get("NAME"), "NAME")
     for key in CONNECTION_STRINGS:

@@ -264,7 +264,7 @@ class PostgresqlEngine(Engine):
 def _not_in_client(settings: Mapping[str, Any]) -> dict[str, str]:
     """The libpq parameters the driver passes that Django's client leaves out: every one
     from a connection string, and OPTIONS it does not read."""
-    params = libpq.driver_parameters(settings)
+    params = libpq.driver_parameters(settings, strict=False)  # allow_remote_databases
     return {
         key: value
         for key, value in params.values.items()
