@@ -42,6 +42,12 @@ def test_host_in_options_is_refused(project: DjangoProject, engine: str) -> None
     refused(project, "is on 'db.invalid' (from OPTIONS['host']), not this machine")
 
 
+def test_a_conninfo_naming_another_host_is_refused(project: DjangoProject) -> None:
+    conninfo = "host=db.invalid port=5432 sslmode=require"
+    shop(project, {"ENGINE": POSTGRESQL, "NAME": "app", "OPTIONS": {"conninfo": conninfo}})
+    refused(project, "is on 'db.invalid' (from OPTIONS['conninfo']), not this machine")
+
+
 def test_pghost_in_the_environment_is_refused(project: DjangoProject) -> None:
     shop(project, {"ENGINE": POSTGRESQL, "NAME": "app", "HOST": ""})
     refused(project, "is on 'db.invalid' (from PGHOST), not this machine", {"PGHOST": "db.invalid"})
