@@ -13,6 +13,7 @@ import pytest
 from migrail.engines import engine_for
 from migrail.errors import MigrailError
 from migrail.sync.backup import Origin, take_backup
+from migrail.sync.backup_load import load_backup
 from migrail.sync.identity import identity_of
 from tests.databases import MARIADB, database_settings
 
@@ -112,3 +113,17 @@ def test_a_django_migrations_table_in_each_schema_is_one_table_each(tmp_path: Pa
         assert sorted(map(sorted, tables)) == [[("blog", "0001_initial")], [APPLIED[0]]]
         with pytest.raises(MigrailError):
             back_up("postgresql", settings, tmp_path, settings["NAME"], APPLIED)
+
+
+def test_the_mysql_programs_go_where_the_driver_goes_whatever_mysql_host_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drivers ignore MYSQL_HOST; `mysql`, which loads a backup, reads it: kept from it."""
+    with database_settings("mariadb", tmp_path) as (server, _):
+        monkeypatch.setenv("MYSQL_HOST", "db.invalid")
+        settings = {**server, "HOST": "", "PORT": ""}  # this machine's server, by its socket
+        execute("mysql", settings, "CREATE TABLE kept (id INTEGER)")
+        taken = back_up("mysql", settings, tmp_path, settings["NAME"], [])
+        execute("mysql", settings, "DROP TABLE kept")
+        load_backup(taken, settings)
+        execute("mysql", settings, "SELECT * FROM kept")
