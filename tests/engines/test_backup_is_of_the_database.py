@@ -86,11 +86,14 @@ def test_a_dump_of_another_database_is_refused_and_removed(server: str, tmp_path
         assert left == sorted([taken.name, taken.metadata_path.name])
 
 
-def test_pg_dump_connects_with_the_drivers_conninfo(tmp_path: Path) -> None:
+def test_pg_dump_connects_with_the_drivers_conninfo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with database_settings("postgresql", tmp_path) as (settings, _):
+        monkeypatch.setenv("PGHOST", str(tmp_path / "no-server-here"))  # the conninfo wins
         conninfo = f"host={settings['HOST']} port={settings['PORT']} user={settings['USER']}"
         given = {"ENGINE": settings["ENGINE"], "NAME": settings["NAME"]}
-        given["OPTIONS"] = {"conninfo": conninfo}  # without it: the socket, as the OS user
+        given["OPTIONS"] = {"conninfo": conninfo}
         taken = back_up("postgresql", given, tmp_path, settings["NAME"], [])
         assert engine_for("postgresql").dump_contents(taken.path) == (settings["NAME"], [])
 
