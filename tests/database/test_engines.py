@@ -96,7 +96,7 @@ def test_mysqldump_reads_the_option_file_first_and_the_password_from_the_environ
         "--single-transaction",
         "shop",
     ]
-    assert env == {"MYSQL_PWD": "secret"}
+    assert env == {"MYSQL_PWD": "secret", "MYSQL_HOST": ""}  # the drivers ignore MYSQL_HOST
 
 
 def test_mysql_options_win_a_socket_counts_and_an_empty_database_means_none() -> None:
@@ -106,12 +106,17 @@ def test_mysql_options_win_a_socket_counts_and_an_empty_database_means_none() ->
         "OPTIONS": {"host": "/run/mysqld/mysqld.sock", "db": "other", "passwd": "pw"},
     }
     command, env = engine_for("mysql").client_command("mysql", settings, ["-e", "SELECT 1"])
-    assert command == ["mysql", "--socket=/run/mysqld/mysqld.sock", "-e", "SELECT 1", "other"]
-    assert env == {"MYSQL_PWD": "pw"}
+    assert command == [
+        "mysql",
+        "--no-defaults",  # the driver reads no option file: neither do the programs
+        "--socket=/run/mysqld/mysqld.sock",
+        *["-e", "SELECT 1", "other"],
+    ]
+    assert env == {"MYSQL_PWD": "pw", "MYSQL_HOST": ""}
     command, _ = engine_for("mysql").client_command(
         "mysql", {"NAME": "shop", "OPTIONS": {"unix_socket": "/tmp/my.sock"}}, database=""
     )
-    assert command == ["mysql", "--socket=/tmp/my.sock"]
+    assert command == ["mysql", "--no-defaults", "--socket=/tmp/my.sock"]
 
 
 def test_an_unknown_vendor_is_one_clear_line() -> None:

@@ -167,6 +167,7 @@ def _back_up_current_state(
         applied=applied,
         kept=config.backups_kept,
         protected={keep, *protected_backups(journal_dir(repo))},
+        live_name=engine.connected_database(connection) if engine is not None else None,
     )
     print(f"migrail: backed up the current state of database {database.alias!r} to {backup.path}")
     return backup

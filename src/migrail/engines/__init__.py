@@ -7,6 +7,7 @@ what is decided before Django opens a connection.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,17 @@ from migrail.engines.sqlite import SqliteEngine
 ENGINES: tuple[Engine, ...] = (SqliteEngine(), PostgresqlEngine(), MysqlEngine())
 GENERIC = Engine()  # the rules for a backend migrail does not know
 _BY_VENDOR = {engine.vendor: engine for engine in ENGINES}
+DJANGO_BACKENDS = {
+    "django.db.backends.sqlite3": "sqlite",
+    "django.db.backends.postgresql": "postgresql",
+    "django.db.backends.mysql": "mysql",
+    "django.db.backends.oracle": "oracle",
+    "django.contrib.gis.db.backends.spatialite": "sqlite",
+    "django.contrib.gis.db.backends.postgis": "postgresql",
+    "django.contrib.gis.db.backends.mysql": "mysql",
+    "django.contrib.gis.db.backends.oracle": "oracle",
+    "django.db.backends.dummy": "",
+}
 
 
 def engine_for(vendor: str) -> Engine:
@@ -44,13 +56,25 @@ def engine_of(connection: Any) -> Engine:
 
 
 def engine_named_in(settings_dict: Mapping[str, Any]) -> Engine | None:
-    """The engine whose name is in the settings' ENGINE path (`django.db.backends.sqlite3`),
-    or None (a third-party backend, a dummy one)."""
-    path = str(settings_dict.get("ENGINE", ""))
-    for engine in ENGINES:
-        if engine.vendor in path:
-            return engine
-    return None
+    """The engine of the backend the settings' ENGINE names (PostGIS is PostgreSQL,
+    SpatiaLite SQLite): the `vendor` of its `DatabaseWrapper`, as Django's connection has
+    it; None for a backend migrail does not know, or cannot load."""
+    return find_engine(backend_vendor(str(settings_dict.get("ENGINE") or "")) or "")
+
+
+def backend_vendor(path: str) -> str | None:
+    """`DatabaseWrapper.vendor` of the backend at `path`; Django's own without importing
+    them (GeoDjango's need GDAL), any other's by importing its `base` module."""
+    if path in DJANGO_BACKENDS:
+        return DJANGO_BACKENDS[path]
+    if not path:
+        return None
+    try:
+        wrapper = importlib.import_module(f"{path}.base").DatabaseWrapper
+    except Exception:  # a backend that cannot load: Django cannot connect with it either
+        return None
+    vendor = getattr(wrapper, "vendor", None)
+    return vendor if isinstance(vendor, str) else None
 
 
 def stores_in_file(settings_dict: Mapping[str, Any]) -> bool:
@@ -74,6 +98,7 @@ __all__ = [
     "ENGINES",
     "Engine",
     "UnknownEngine",
+    "backend_vendor",
     "engine_for",
     "engine_named_in",
     "engine_of",

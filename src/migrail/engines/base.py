@@ -9,8 +9,8 @@ server is; and the command line of the server's client programs.
 
 from __future__ import annotations
 
-import configparser
 import ipaddress
+import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -115,24 +115,28 @@ class Destination:
 
 
 def is_local_host(host: str) -> bool:
-    if host in LOCAL_HOSTS or host.startswith(("/", "@")):
+    """This machine: no host (the default socket), a socket path, `localhost` in any case,
+    a loopback or unspecified address in any spelling a resolver takes (`127.1`,
+    `::ffff:127.0.0.1`, `0.0.0.0`)."""
+    if host.lower() in LOCAL_HOSTS or host.startswith(("/", "@")):
         return True
+    address = _address(host.strip("[]"))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and (address.is_loopback or address.is_unspecified)
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
-
-
-def ini_section(path: Path, name: str) -> dict[str, str] | None:
-    """One section of an option or service file, values unquoted; None when absent."""
-    parser = configparser.ConfigParser(allow_no_value=True, strict=False, interpolation=None)
-    try:
-        parser.read_string(path.read_text(errors="replace"))
-    except (OSError, configparser.Error):
+        pass
+    if not host or not all(c.isalnum() or c == "." for c in host):
         return None
-    if not parser.has_section(name):
+    try:  # the classic forms getaddrinfo also takes: 127.1, 0x7f.0.0.1, 2130706433
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
-    return {key: (value or "").strip().strip("\"'") for key, value in parser.items(name)}
 
 
 def client_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,8 +308,22 @@ class Engine:
     def destinations(
         self, settings_dict: Mapping[str, Any], env: Mapping[str, str]
     ) -> list[Destination]:
-        """Every place the driver could connect to; a file on this machine has none."""
+        """Every place the driver (or the engine's client programs) could connect to; a
+        file on this machine has none."""
         return []
+
+    def database_name(self, settings_dict: Mapping[str, Any], env: Mapping[str, str]) -> str:
+        """The database the driver connects to: NAME, unless the engine's driver says more."""
+        return str(settings_dict.get("NAME") or "")
+
+    def connected_database(self, connection: Any) -> str | None:
+        """The database an open connection is on, as the server says; None: no server."""
+        return None
+
+    def dump_contents(self, path: Path) -> tuple[str | None, list[set[tuple[str, str]]]]:
+        """The database a dump says it is of (None when it does not say), and the (app,
+        name) rows of each `django_migrations` table in it (none: no table or no rows)."""
+        raise NotImplementedError
 
 
 def _any_row(

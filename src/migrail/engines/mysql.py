@@ -5,11 +5,13 @@ the process list; the driver's idea of the host (OPTIONS win, then option files)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from migrail.engines import mysql_options
 from migrail.engines.base import (
     Backup,
     Database,
@@ -22,7 +24,6 @@ from migrail.engines.base import (
     Step,
     StepBlocked,
     client_settings,
-    ini_section,
 )
 from migrail.engines.programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.errors import MigrailError
@@ -32,6 +33,26 @@ SCRATCH = "_migrail_restore"
 OLD = "_migrail_old"
 LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT, metadata locks included
 SERVER_LOCK_WAIT = 600  # seconds GET_LOCK waits for another migrail sync
+DUMP_HEADER = re.compile(r"-- Host: .*?\s+Database: (.*)$")
+MIGRATION_ROWS = "INSERT INTO `django_migrations` VALUES"
+ROW = re.compile(r"\(\d+,'((?:[^'\\]|\\.)*)','((?:[^'\\]|\\.)*)',")
+# What Django's backend and the drivers (mysqlclient, PyMySQL) take in OPTIONS.
+DRIVER_OPTIONS = frozenset(
+    {
+        "isolation_level", "init_command", "charset", "collation", "use_unicode", "sql_mode",
+        "host", "user", "passwd", "password", "db", "database", "port", "unix_socket",
+        "read_default_file", "read_default_group", "connect_timeout", "read_timeout",
+        "write_timeout", "compress", "named_pipe", "client_flag", "ssl", "ssl_mode",
+        "ssl_ca", "ssl_cert", "ssl_key", "ssl_key_password", "ssl_disabled",
+        "ssl_verify_cert", "ssl_verify_identity", "local_infile", "autocommit", "conv",
+        "cursorclass", "binary_prefix", "auth_plugin_map", "server_public_key",
+        "bind_address", "defer_connect", "program_name", "max_allowed_packet",
+    }
+)  # fmt: skip
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "0": "\0"}.get(m[1], m[1]), text)
 
 
 def mysql_quote(name: str) -> str:
@@ -58,7 +79,9 @@ class MysqlEngine(Engine):
     ) -> tuple[list[str], dict[str, str]]:
         """Django's `mysql` line with `program` for `mysql`: its options first
         (`--defaults-file` must be), then `parameters`, then the database; plus
-        OPTIONS['unix_socket'], which the driver reads and Django's client does not."""
+        OPTIONS['unix_socket'], which the driver reads and Django's client does not. The
+        programs read what the driver reads, no more: no option file when OPTIONS name
+        none (`--no-defaults`), and not MYSQL_HOST (set empty)."""
         from django.db.backends.mysql.client import DatabaseClient
 
         given = client_settings(settings)
@@ -72,7 +95,10 @@ class MysqlEngine(Engine):
         socket = given["OPTIONS"].get("unix_socket")
         if socket and not any(flag.startswith("--socket=") for flag in flags):
             flags.append(f"--socket={socket}")
+        if not _option_files(given["OPTIONS"], {}):
+            flags.insert(0, "--no-defaults")  # the driver reads no option file either
         environ = {key: str(value) for key, value in (env or {}).items()}
+        environ["MYSQL_HOST"] = ""  # which the programs read and the drivers do not
         return [program, *flags, *parameters, *names], environ
 
     def dump(
@@ -93,10 +119,37 @@ class MysqlEngine(Engine):
             return None
         return "the dump is incomplete (no `-- Dump completed` at its end)"
 
+    def database_name(self, settings_dict: Mapping[str, Any], env: Mapping[str, str]) -> str:
+        """OPTIONS' `database` or `db` over NAME, as Django's backend and client have it."""
+        options: Mapping[str, Any] = settings_dict.get("OPTIONS") or {}
+        return str(options.get("database", options.get("db", settings_dict.get("NAME"))) or "")
+
+    def connected_database(self, connection: Any) -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DATABASE()")
+            return str(cursor.fetchone()[0] or "")
+
+    def dump_contents(self, path: Path) -> tuple[str | None, list[set[tuple[str, str]]]]:
+        """The `Database:` of mysqldump's header, and the `django_migrations` rows of its
+        `INSERT`s."""
+        database: str | None = None
+        rows: set[tuple[str, str]] = set()
+        inserting = False  # within an INSERT of them (a row a line, or all on one)
+        with path.open("rb") as dump:
+            for raw in dump:
+                line = raw.decode(errors="replace").rstrip("\n")
+                if database is None and (header := DUMP_HEADER.match(line)):
+                    database = header.group(1).rstrip()
+                inserting = inserting or line.startswith(MIGRATION_ROWS)
+                if inserting:
+                    rows |= {(_unquote(app), _unquote(name)) for app, name in ROW.findall(line)}
+                    inserting = not line.endswith(";")
+        return database, [rows] if rows else []
+
     def load(self, backup: Backup, settings: Mapping[str, Any]) -> None:
         """The dump loaded into a scratch schema, then every table moved in one `RENAME
         TABLE`; the scratch schema is dropped whatever happens."""
-        name = str(settings["NAME"])
+        name = self.database_name(settings, {})
         scratch, old = name[:48] + SCRATCH, name[:52] + OLD
 
         def mysql(sql: str, database: str = "") -> list[str]:
@@ -203,29 +256,39 @@ class MysqlEngine(Engine):
     def destinations(
         self, settings_dict: Mapping[str, Any], env: Mapping[str, str]
     ) -> list[Destination]:
-        """Django passes OPTIONS after HOST, so OPTIONS win; option files fill in what is unset."""
+        """OPTIONS' host, else HOST (the driver and Django's client alike), else every host
+        in the option files the driver or `mysqldump` reads; MYSQL_HOST counts for neither
+        (the driver ignores it, the programs are given the host)."""
         options: Mapping[str, Any] = settings_dict.get("OPTIONS") or {}
+        unknown = sorted(key for key in options if key not in DRIVER_OPTIONS)
+        if unknown:
+            return [
+                Destination(None, f"OPTIONS[{unknown[0]!r}], which migrail does not understand")
+            ]
         if options.get("host"):
             return [Destination(str(options["host"]), "OPTIONS['host']")]
         if settings_dict.get("HOST"):
             return [Destination(str(settings_dict["HOST"]), "HOST")]
-        if options.get("unix_socket"):
-            return [Destination(str(options["unix_socket"]), "OPTIONS['unix_socket']")]
-        default_file = options.get("read_default_file")
-        if default_file:
-            path = Path(str(default_file)).expanduser()
-            if not path.is_file():
-                return [Destination(None, f"OPTIONS['read_default_file'] {str(path)!r}")]
-            group = str(options.get("read_default_group") or "client")
-            merged: dict[str, str] = {}
-            for section in ("client", group):
-                merged.update(ini_section(path, section) or {})
-            if "!include" in path.read_text(errors="replace"):
-                return [Destination(None, f"OPTIONS['read_default_file'] {str(path)!r}")]
-            for key in ("host", "socket"):
-                if merged.get(key):
-                    return [Destination(merged[key], f"{path}")]
-        return [Destination(env.get("MYSQL_HOST", ""), "MYSQL_HOST")]
+        try:
+            found = [
+                Destination(option.host, option.where)
+                for path, required in _option_files(options, env)
+                for option in mysql_options.hosts_in(path, required=required)
+            ]
+        except mysql_options.UnreadableOptionFile as err:
+            return [Destination(None, str(err))]
+        return found or [Destination("", "no host given")]
+
+
+def _option_files(options: Mapping[str, Any], env: Mapping[str, str]) -> list[tuple[Path, bool]]:
+    """The option files a client reads, each with whether it must exist:
+    OPTIONS['read_default_file'] (Django's client gives it to the programs too), or the
+    default ones when only a group is named (the programs are told to read none else)."""
+    if options.get("read_default_file"):
+        return [(Path(str(options["read_default_file"])).expanduser(), True)]
+    if options.get("read_default_group"):
+        return [(path, False) for path in mysql_options.default_files(env)]
+    return []
 
 
 class MysqlSnapshots(SnapshotSteps):

@@ -5,6 +5,8 @@ advisory lock, `lock_timeout`, `pg_blocking_pids`; libpq's idea of the host."""
 
 from __future__ import annotations
 
+import os
+import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from migrail.engines import libpq
 from migrail.engines.base import (
     Backup,
     Database,
@@ -25,17 +28,23 @@ from migrail.engines.base import (
     Step,
     StepBlocked,
     client_settings,
-    ini_section,
 )
 from migrail.engines.programs import ProgramFailed, lock_wait_seconds, run_program
 from migrail.errors import MigrailError
 
+COPY_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 SCRATCH = "_migrail_restore"
 OLD = "_migrail_old"
 LOCK_TIMEOUT = "55P03"  # SQLSTATE lock_not_available
 CONNECTION_FLAGS = ("-U", "-h", "-p")  # what Django's client puts before the database name
 # Settings Django's client reads at the top level only, and the driver from OPTIONS as well.
 FROM_OPTIONS = (("HOST", "host"), ("PORT", "port"), ("USER", "user"), ("PASSWORD", "password"))
+# The libpq parameters Django's client passes on (as flags, the database or the environment).
+CLIENT_READS = frozenset(
+    {"host", "port", "user", "password", "dbname", "service", "passfile"}
+    | {"sslmode", "sslrootcert", "sslcert", "sslkey"}
+)
+CONNECTION_STRING_ORIGINS = tuple(f"OPTIONS[{key!r}]" for key in libpq.CONNECTION_STRINGS)
 FILE_COPY_FROM = 256 * 1024 * 1024  # bytes: PostgreSQL copies larger databases file by file
 SESSION_GRACE = 1.0  # seconds PostgreSQL sessions get to go away before a copy or rename
 # Client sessions in database %s other than this one.
@@ -65,7 +74,10 @@ class PostgresqlEngine(Engine):
     ) -> tuple[list[str], dict[str, str]]:
         """Django's `psql` line with `program` for `psql`, the database as `-d` (pg_restore
         takes its archive where psql takes the database). OPTIONS' host, port, user and
-        password count where the top-level setting is empty, as they do for the driver."""
+        password count where the top-level setting is empty, as they do for the driver;
+        what else the driver passes libpq (a `conninfo` string's parameters, `hostaddr`,
+        any other libpq option) goes in a connection string given as `-d`, the password
+        always through the environment."""
         from django.db.backends.postgresql.client import DatabaseClient
 
         given = client_settings(settings)
@@ -79,8 +91,16 @@ class PostgresqlEngine(Engine):
         while len(rest) >= 2 and rest[0] in CONNECTION_FLAGS:
             connection += rest[:2]
             rest = rest[2:]
-        named = ["-d", *rest] if rest else []
         environ = {key: str(value) for key, value in (env or {}).items()}
+        extra = _not_in_client(settings)
+        if database is not None:
+            extra.pop("dbname", None)
+        if "password" in extra and "PGPASSWORD" not in environ:
+            environ["PGPASSWORD"] = extra["password"]
+        extra.pop("password", None)
+        if extra:
+            rest = [conninfo({**({"dbname": rest[0]} if rest else {}), **extra})]
+        named = ["-d", *rest] if rest else []
         return [program, *connection, *named, *parameters], environ
 
     def dump(
@@ -108,9 +128,27 @@ class PostgresqlEngine(Engine):
             return f"pg_restore cannot read it ({str(err).removeprefix('pg_restore failed: ')})"
         return None
 
+    def connected_database(self, connection: Any) -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            return str(cursor.fetchone()[0])
+
+    def dump_contents(self, path: Path) -> tuple[str | None, list[set[tuple[str, str]]]]:
+        """The archive's `dbname` (`pg_restore -l`), and its `django_migrations` tables."""
+        listing = run_program(["pg_restore", "--list", str(path)], {}).decode(errors="replace")
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in listing.splitlines()
+            if line.startswith(";     dbname:")
+        ]
+        data = run_program(
+            ["pg_restore", "--data-only", "--table=django_migrations", "--file=-", str(path)], {}
+        ).decode(errors="replace")
+        return (names[0] if names else None), _copied_migrations(data)
+
     def load(self, backup: Backup, settings: Mapping[str, Any]) -> None:
         """`pg_restore` into a scratch database, then both renamed in one transaction."""
-        name = str(settings["NAME"])
+        name = self.database_name(settings, os.environ)
         scratch, old = name[:47] + SCRATCH, name[:51] + OLD
 
         def psql(*commands: str) -> None:
@@ -202,52 +240,73 @@ class PostgresqlEngine(Engine):
     def destinations(
         self, settings_dict: Mapping[str, Any], env: Mapping[str, str]
     ) -> list[Destination]:
-        """libpq: explicit parameters, then the service file's, then the environment's."""
-        options: Mapping[str, Any] = settings_dict.get("OPTIONS") or {}
-        service: Mapping[str, str] = {}
-        service_name = options.get("service") or env.get("PGSERVICE")
-        if service_name:
-            found = _pg_service(str(service_name), env)
-            if found is None:
-                origin = "service" if options.get("service") else "PGSERVICE"
-                return [Destination(None, f"{origin} {service_name!r}")]
-            service = found
-        places = []
-        if settings_dict.get("HOST"):
-            places.append(Destination(str(settings_dict["HOST"]), "HOST"))
-        elif options.get("host"):
-            places.append(Destination(str(options["host"]), "OPTIONS['host']"))
-        elif service.get("host"):
-            places.append(Destination(service["host"], f"service {service_name!r}"))
-        else:
-            places.append(Destination(env.get("PGHOST", ""), "PGHOST"))
-        if options.get("hostaddr"):
-            places.append(Destination(str(options["hostaddr"]), "OPTIONS['hostaddr']"))
-        elif service.get("hostaddr"):
-            places.append(Destination(service["hostaddr"], f"service {service_name!r}"))
-        elif env.get("PGHOSTADDR"):
-            places.append(Destination(env["PGHOSTADDR"], "PGHOSTADDR"))
+        """libpq's host and hostaddr (both must be local), from the driver's parameters,
+        then the service file's, then the environment's; a NAME that PostgreSQL's programs
+        would read as a connection string counts as one more place they could go."""
+        try:
+            params = libpq.resolve(settings_dict, env)
+        except libpq.Unresolvable as err:
+            return [Destination(None, str(err))]
+        places = [Destination(params.get("host"), params.origins.get("host", "PGHOST"))]
+        if params.get("hostaddr"):
+            places.append(Destination(params.get("hostaddr"), params.origins["hostaddr"]))
+        if _reads_as_conninfo(params.get("dbname")):
+            places.append(Destination(None, f"{params.origins['dbname']} {params.get('dbname')!r}"))
         return places
+
+    def database_name(self, settings_dict: Mapping[str, Any], env: Mapping[str, str]) -> str:
+        try:
+            return libpq.database_name(libpq.resolve(settings_dict, env), env)
+        except libpq.Unresolvable:
+            return str(settings_dict.get("NAME") or "")
+
+
+def _not_in_client(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The libpq parameters the driver passes that Django's client leaves out: every one
+    from a connection string, and OPTIONS it does not read."""
+    params = libpq.driver_parameters(settings, strict=False)  # allow_remote_databases
+    return {
+        key: value
+        for key, value in params.values.items()
+        if key not in CLIENT_READS or params.origins[key].startswith(CONNECTION_STRING_ORIGINS)
+    }
+
+
+def conninfo(values: Mapping[str, str]) -> str:
+    """A libpq `key='value'` connection string."""
+    quoted = (value.replace("\\", "\\\\").replace("'", "\\'") for value in values.values())
+    return " ".join(f"{key}='{value}'" for key, value in zip(values, quoted, strict=True))
+
+
+def _copied_migrations(script: str) -> list[set[tuple[str, str]]]:
+    """(app, name) of the rows of each `COPY schema.django_migrations (id, app, name, …)`:
+    one table a schema (django-tenants has one in each)."""
+    tables: list[set[tuple[str, str]]] = []
+    copying = False
+    for line in script.splitlines():
+        if line.startswith("COPY ") and "django_migrations (id, app, name," in line:
+            copying = True
+            tables.append(set())
+        elif copying and line == "\\.":
+            copying = False
+        elif copying:
+            fields = line.split("\t")
+            if len(fields) >= 3:
+                tables[-1].add((_unescape(fields[1]), _unescape(fields[2])))
+    return tables
+
+
+def _unescape(field: str) -> str:
+    """A COPY text field: backslash escapes undone (migration names rarely have any)."""
+    return re.sub(r"\\(.)", lambda m: COPY_ESCAPES.get(m.group(1), m.group(1)), field)
+
+
+def _reads_as_conninfo(name: str) -> bool:
+    return "=" in name or name.startswith(("postgresql://", "postgres://"))
 
 
 def _lock_key(connection: Any) -> int:
     return zlib.crc32(f"migrail:{connection.settings_dict.get('NAME')}".encode())
-
-
-def _pg_service(name: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    """The named section of the first service file that has it, as libpq looks them up."""
-    files = []
-    if env.get("PGSERVICEFILE"):
-        files.append(Path(env["PGSERVICEFILE"]))
-    else:
-        files.append(Path(env.get("HOME", "~")).expanduser() / ".pg_service.conf")
-    if env.get("PGSYSCONFDIR"):
-        files.append(Path(env["PGSYSCONFDIR"]) / "pg_service.conf")
-    for path in files:
-        section = ini_section(path, name)
-        if section is not None:
-            return section
-    return None
 
 
 class PostgresSnapshots(SnapshotSteps):

@@ -82,8 +82,14 @@ def take_backup(
     applied: Collection[Key],
     kept: int,
     protected: Collection[str] = (),
+    live_name: str | None = None,
 ) -> Backup:
-    """Dump the database to a new file; prune old ones (never those in `protected`)."""
+    """Dump the database to a new file; prune old ones (never those in `protected`).
+
+    With `live_name` (the database the connection is on, as the server says), the dump is
+    checked to be of it, holding the `applied` migrations, before it counts as taken: the
+    dump program's connection is not Django's, and a backup of another database would let
+    the change go ahead with no copy of this one."""
     try:
         private_directory(directory)
         now = time.time_ns()
@@ -100,6 +106,8 @@ def take_backup(
         partial = directory / f".{path.name}.{os.getpid()}{PARTIAL}"
         with _new_private_file(partial) as out:
             _dump(database, settings, partial, out)
+        if live_name is not None:
+            _check_dump_is_of(database, partial, live_name, applied)
         os.replace(partial, path)
         backup = Backup(
             path,
@@ -231,6 +239,30 @@ def _dump(database: DatabaseIdentity, settings: Mapping[str, Any], path: Path, o
         raise _cannot_back_up(database, f"{err}; install it, or sync with --no-backup") from err
     except DumpFailed as err:
         raise _cannot_back_up(database, err.cause) from err.__cause__
+
+
+def _check_dump_is_of(
+    database: DatabaseIdentity, path: Path, live_name: str, applied: Collection[Key]
+) -> None:
+    """Raise, the dump removed, unless it says it is of `live_name` and holds `applied`."""
+    try:
+        dumped, tables = engine_for(database.vendor).dump_contents(path)
+    except MigrailError as err:
+        path.unlink(missing_ok=True)
+        raise _cannot_back_up(database, f"its dump cannot be read back ({err})") from err
+    live = f"{live_name!r}, the database about to change"
+    if dumped is not None and dumped != live_name:
+        problem = f"the dump is of database {dumped!r}, not of {live}"
+    elif set(applied) not in (tables or [set()]):
+        differ = min(len(rows ^ set(applied)) for rows in tables or [set()])
+        problem = f"the dump does not hold the migrations applied in {live} ({differ} differ)"
+    else:
+        return
+    path.unlink(missing_ok=True)
+    raise MigrailError(
+        f"cannot back up database {database.alias!r}: {problem}; the dump program connects "
+        "elsewhere than Django does; nothing was changed"
+    )
 
 
 def _cannot_back_up(database: DatabaseIdentity, cause: str) -> MigrailError:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrail.engines import ENGINES, find_engine
+from migrail.engines import ENGINES, find_engine, rules_for
 from migrail.sync.safety import destinations
 
 DEFAULT_PORTS = {engine.vendor: engine.default_port for engine in ENGINES if engine.default_port}
@@ -68,9 +69,12 @@ class DatabaseIdentity:
 
 
 def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> DatabaseIdentity:
+    """The database the driver connects to: for a server, the name it resolves (a libpq
+    service's `dbname` when NAME is empty), as the driver resolves it."""
     name = str(settings_dict.get("NAME") or "")
     if _in_file(vendor):
         return DatabaseIdentity(vendor, str(Path(name).resolve()), "", "", alias)
+    name = rules_for(vendor).database_name(settings_dict, os.environ)
     places = destinations(settings_dict)
     spelled = places[0].host if places and places[0].host else ""
     host = spelled

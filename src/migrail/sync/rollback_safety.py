@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from migrail.engines import rules_for
 from migrail.errors import MigrailError
 from migrail.graph.parser import Key
 from migrail.repair.merge_state import branch_being_rebased
@@ -133,6 +134,7 @@ def back_up(repo: GitRepo, config: Config, connection: Any, from_rev: str | None
         applied=applied,
         kept=config.backups_kept,
         protected=protected_backups(journal_dir(repo)),
+        live_name=rules_for(connection.vendor).connected_database(connection),
     )
 
 

@@ -1,10 +1,12 @@
 """Which databases migrail may touch: decided from settings and environment, before connecting.
 
-The host is the one the driver will really use, not only `HOST`; each engine says where
-its driver goes (`Engine.destinations`): libpq reads `OPTIONS`, `PGHOST`/`PGHOSTADDR`
-and service files; the MySQL drivers read `OPTIONS` (which override `HOST`), option
-files and `MYSQL_HOST`. When migrail cannot tell where a connection would go, the
-database counts as not local.
+The host is the one the driver (and the engine's client programs, which take the backup)
+will really use, not only `HOST`; each engine says where they go (`Engine.destinations`),
+the engine told by the ENGINE's backend (PostGIS is PostgreSQL): libpq reads `OPTIONS`
+(a `conninfo` string included), service files, `PGHOST`/`PGHOSTADDR`; the MySQL drivers
+and programs read `OPTIONS` (which override `HOST`) and option files. When migrail cannot
+tell where a connection would go (an option it does not understand, a file the client
+would reject), the database counts as not local.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def destinations(
     if engine is not None:
         return engine.destinations(settings_dict, env)
     host = str(settings_dict.get("HOST") or "")
+    if settings_dict.get("OPTIONS"):  # which could name any host
+        return [Destination(None, "OPTIONS of a backend migrail does not know")]
     return [Destination(host if host else None, "HOST")]
 
 
