@@ -33,6 +33,8 @@ class Config:
     snapshots: bool = False
     snapshots_kept: int = 10
     snapshot_terminate_sessions: bool = False
+    snapshot_prefix: str = ""  # before every database name migrail makes (snapshots, worktrees)
+    worktree_databases: bool = False
 
     def wants_app(self, label: str) -> bool:
         if self.include_apps and label not in self.include_apps:
@@ -55,6 +57,8 @@ _TYPES: dict[str, type] = {
     "snapshots": bool,
     "snapshots_kept": int,
     "snapshot_terminate_sessions": bool,
+    "snapshot_prefix": str,
+    "worktree_databases": bool,
 }
 
 
