@@ -190,3 +190,42 @@ def test_snapshots_on_with_worktree_databases(project: DjangoProject) -> None:
     # Each database has snapshots of its own: the worktree's of the branch it left.
     assert "  other " in wt.migrail("snapshot", "list").stdout
     assert "  other " not in p.migrail("snapshot", "list").stdout
+
+
+def test_a_dev_server_on_the_main_database(project: DjangoProject) -> None:
+    """A session open on the main database: MariaDB and SQLite copy anyway; PostgreSQL's
+    template copy refuses, which is said in one line, and the worktree's database is made
+    empty and migrated (git's work done, the hook exits 0)."""
+    p = project
+    engine = p.database["ENGINE"]
+    if "postgresql" in engine:
+        import psycopg
+
+        server = psycopg.connect(
+            f"{PG_DSN.replace('dbname=postgres', '')} dbname={p.database['NAME']}"
+        )
+    elif "mysql" in engine:
+        import pymysql
+
+        server = pymysql.connect(database=p.database["NAME"], **MARIADB)
+    else:
+        import sqlite3
+
+        server = sqlite3.connect(p.root / "db.sqlite3")
+    server.cursor().execute("SELECT 1")
+    try:
+        out = p.git("worktree", "add", "-q", "-b", "topic", "../wt")
+    finally:
+        server.close()
+    wt = in_worktree(p, p.root.parent / "wt")
+    assert "shop_item" in wt.schema()["tables"]  # type: ignore[operator]
+    if "postgresql" in engine:
+        assert (
+            "(database " + repr(p.database["NAME"]) + " is open in 1 other session(s) (a dev "
+            "server?); PostgreSQL copies or renames a database only when nobody is connected to it)"
+        ) in out
+        assert "is made empty and migrated" in out
+        assert wt.query("SELECT name FROM shop_item") == []
+    else:
+        assert "is a copy of the main worktree's" in out
+        assert wt.query("SELECT name FROM shop_item") == [[42]]
