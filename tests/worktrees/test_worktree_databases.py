@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,6 +199,7 @@ def test_a_dev_server_on_the_main_database(project: DjangoProject) -> None:
     empty and migrated (git's work done, the hook exits 0)."""
     p = project
     engine = p.database["ENGINE"]
+    server: Any
     if "postgresql" in engine:
         import psycopg
 
