@@ -32,9 +32,10 @@ def in_worktree(project: DjangoProject, path: Path) -> DjangoProject:
     return other
 
 
-def server_databases(project: DjangoProject) -> set[str]:
-    """The databases on the project's server whose name starts with the project's."""
-    name = project.database.get("NAME", "")
+def server_databases(project: DjangoProject, name: str = "") -> set[str]:
+    """The databases on the project's server whose name starts with the project's (or
+    `name`)."""
+    name = name or project.database.get("NAME", "") + "_"
     engine = project.database.get("ENGINE", "")
     if "postgresql" in engine:
         import psycopg
@@ -51,12 +52,12 @@ def server_databases(project: DjangoProject) -> set[str]:
         admin.close()
     else:
         return {p.name for p in project.root.parent.glob("**/db*.sqlite3")}
-    return {str(row[0]) for row in rows if str(row[0]).startswith(name + "_")}
+    return {str(row[0]) for row in rows if str(row[0]).startswith(name)}
 
 
-def drop_server_databases(project: DjangoProject) -> None:
+def drop_server_databases(project: DjangoProject, start: str = "") -> None:
     engine = project.database.get("ENGINE", "")
-    for name in server_databases(project):
+    for name in server_databases(project, start):
         if "postgresql" in engine:
             import psycopg
 
@@ -231,3 +232,26 @@ def test_a_dev_server_on_the_main_database(project: DjangoProject) -> None:
     else:
         assert "is a copy of the main worktree's" in out
         assert wt.query("SELECT name FROM shop_item") == [[42]]
+
+
+def test_snapshot_prefix_names_snapshots_and_worktree_databases(project: DjangoProject) -> None:
+    p = project
+    p.git("config", "migrail.snapshotPrefix", "mt_")
+    p.git("config", "migrail.snapshots", "true")
+    saved = p.migrail("snapshot", "save", "keep")
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    listing = p.migrail("snapshot", "list").stdout.splitlines()
+    assert listing[1].split()[-1] == "DATABASE"
+    place = listing[2].split()[-1]
+    assert Path(place).name.startswith("mt_migrail_snap_"), place
+    assert p.migrail("snapshot", "drop", "keep").returncode == 0
+
+    out = p.git("worktree", "add", "-q", "-b", "topic", "../wt")
+    wt = in_worktree(p, p.root.parent / "wt")
+    assert wt.query("SELECT name FROM shop_item") == [[42]]
+    if "sqlite" in p.database["ENGINE"]:  # inside the worktree: its own already
+        assert (p.root.parent / "wt/db.sqlite3").is_file()
+    else:
+        name = "mt_" + p.database["NAME"] + "_wt"
+        assert f"{name!r} is a copy of the main worktree's" in out
+        drop_server_databases(p, f"{name}")

@@ -80,19 +80,25 @@ class Snapshot:
     # Saved by `migrail snapshot save NAME` with a NAME that is no branch: kept by `prune`
     # and by `snapshots_kept`; only `migrail snapshot drop NAME` removes it.
     named: bool = False
+    prefix: str = ""  # `snapshot_prefix` when it was saved: its copy keeps the name it got
 
     @property
     def object_name(self) -> str:
         """The database (PostgreSQL), schema (MySQL) or file stem (SQLite) holding it."""
-        return OBJECT_PREFIX + self.id
+        return self.prefix + OBJECT_PREFIX + self.id
 
 
 def new_snapshot(
-    identity: Identity, branch: str, commit: str, leaves: dict[str, str], *, synced: bool = True
+    identity: Identity,
+    branch: str,
+    commit: str,
+    leaves: dict[str, str],
+    *,
+    synced: bool = True,
+    prefix: str = "",
 ) -> Snapshot:
-    return Snapshot(
-        snapshot_id(identity, branch), branch, commit, identity, leaves, time.time(), synced
-    )
+    sid = snapshot_id(identity, branch)
+    return Snapshot(sid, branch, commit, identity, leaves, time.time(), synced, prefix=prefix)
 
 
 def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
@@ -105,6 +111,7 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
         float(data["created"]),
         bool(data.get("synced", True)),
         bool(data.get("named", False)),  # absent from files written before it existed
+        str(data.get("prefix", "")),
     )
 
 

@@ -65,6 +65,10 @@ _TYPES: dict[str, type] = {
 def load_config(root: Path, git_root: Path | None = None) -> Config:
     """`root`'s pyproject.toml, then the git config of `git_root` (default: `root`) on top."""
     values = {**_pyproject_values(root), **_git_config_values(git_root or root)}
+    if "snapshot_prefix" in values:  # it starts database and file names: [A-Za-z0-9_] only
+        from migrail.worktree_names import safe_prefix
+
+        values["snapshot_prefix"] = safe_prefix(values["snapshot_prefix"])
     if "swappable" in values:
         values["swappable"] = {"AUTH_USER_MODEL": "auth.User", **values["swappable"]}
     return Config(**values)
