@@ -12,6 +12,7 @@ the sync that follows migrates it, as `migrate` would.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,7 +137,9 @@ def make_database(repo: GitRepo, config: Config, alias: str, linked: LinkedWorkt
             steps.run(["drop", target])  # left by a removed worktree of the same name
         record = WorktreeDatabase(alias, here.as_json(), there.as_json(), COPYING)
         store.note(linked.name, linked.root, record)
+        started = time.monotonic()
         why = _copy(steps, source, target)
+        took = time.monotonic() - started
         if why is not None:
             steps.run(["create", target, source])
         state = EMPTY if why else COPIED
@@ -155,7 +158,8 @@ def make_database(repo: GitRepo, config: Config, alias: str, linked: LinkedWorkt
     return Made(
         alias,
         True,
-        f"migrail: database {alias!r}: {target!r} is a copy of the main worktree's {source!r}",
+        f"migrail: database {alias!r}: {target!r} is a copy of the main worktree's {source!r} "
+        f"({took:.2f}s)",
     )
 
 
