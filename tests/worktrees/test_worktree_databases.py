@@ -142,6 +142,12 @@ def test_a_new_worktree_gets_a_copy_of_the_main_database_synced_to_its_branch(
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["WORKTREE", "BRANCH", "ALIAS", "DATABASE", "SIZE"]
     assert [line.split()[1] for line in lines[1:]] == ["main", "back", "topic"]
+    wt_row = lines[2].split()
+    if "sqlite" in p.database["ENGINE"]:
+        assert wt_row[3] == str(p.root.parent / "wt/db.sqlite3")
+    else:
+        assert wt_row[3] == p.database["NAME"] + "_wt"
+    assert wt_row[4] != "(none)"
 
     # Gone from git: its database is dropped; the others stay.
     before = server_databases(p)

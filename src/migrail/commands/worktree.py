@@ -139,47 +139,52 @@ def list_worktrees(repo: GitRepo, config: Config) -> int:
     from migrail.snapshots.store import describe_size
     from migrail.sync.session import refuse_unsafe
     from migrail.sync.settings import database_aliases, setup_django
-    from migrail.worktree_names import safe_prefix, worktree_settings
-    from migrail.worktrees.copy import Named, catalogue, database_steps
+    from migrail.worktrees.copy import Named, database_steps
 
     setup_django(repo.root, config)
     aliases = database_aliases(config)
     for alias in aliases:
         refuse_unsafe(alias, config, read_only=True)
     mains = _main_databases(find_linked_worktree(str(repo.root)), aliases)
-    store = catalogue(repo)
     rows = [("WORKTREE", "BRANCH", "ALIAS", "DATABASE", "SIZE")]
     for alias in aliases:
-        main = mains[alias]
-        with database_steps(connections[alias], str(main.get("NAME") or "")) as steps:
+        with database_steps(connections[alias], str(mains[alias].get("NAME") or "")) as steps:
             for worktree in git_worktrees(repo):
-                linked = None if worktree.main else find_linked_worktree(worktree.path)
-                record = store.find(linked.name) if linked else None
-                known = record.database(alias) if record else None
-                if worktree.main or linked is None:
-                    name = str(main.get("NAME") or "")
-                elif known is not None:
-                    name = known.name
-                else:
-                    prefix = safe_prefix(config.snapshot_prefix)
-                    name = str(worktree_settings(main, linked, prefix).get("NAME") or "")
+                name, note = _database_of(repo, config, worktree, alias, mains[alias])
                 size = steps.size(Named(name)) if name else None
-                shown = describe_size(size) if size is not None else "(none)"
-                if known is not None and known.state == "copying":
-                    shown += " (copy interrupted)"
+                shown = (describe_size(size) if size is not None else "(none)") + note
                 rows.append((worktree.path, worktree.branch, alias, name, shown))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-    gone = _gone(repo)
-    for record in gone:
+    for record in _gone(repo):
         print(
             f"migrail: worktree {record.worktree!r} ({record.path}) is gone; "
             "`migrail worktree prune` drops its databases"
         )
     return EXIT_CLEAN
+
+
+def _database_of(
+    repo: GitRepo, config: Config, worktree: GitWorktree, alias: str, main: dict[str, Any]
+) -> tuple[str, str]:
+    """(the name of `worktree`'s database of `alias`, a note for its size): the main's, the
+    one recorded when it was made, else the one its settings would name."""
+    from migrail.worktree_names import safe_prefix, worktree_settings
+    from migrail.worktrees.catalogue import COPYING
+    from migrail.worktrees.copy import catalogue
+
+    linked = None if worktree.main else find_linked_worktree(worktree.path)
+    if linked is None:
+        return str(main.get("NAME") or ""), ""
+    record = catalogue(repo).find(linked.name)
+    known = record.database(alias) if record else None
+    if known is not None:
+        return known.name, " (copy interrupted)" if known.state == COPYING else ""
+    renamed = worktree_settings(main, linked, safe_prefix(config.snapshot_prefix))
+    return str(renamed.get("NAME") or ""), ""
 
 
 def _gone(repo: GitRepo) -> list[Any]:
