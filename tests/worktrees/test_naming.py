@@ -131,3 +131,14 @@ def test_per_worktree_imports_neither_django_nor_git(tmp_path: Path) -> None:
         env=run_env(),
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_configuration_keys(tmp_path: Path) -> None:
+    from migrail.sources.config import load_config
+
+    main, _ = layout(tmp_path)
+    assert load_config(main).worktree_databases is False
+    turn_on(main, "migrail.snapshotPrefix al.ice-")
+    config = load_config(main)
+    assert config.worktree_databases is True
+    assert config.snapshot_prefix == "al_ice_"  # as per_worktree reads it: a name's start
