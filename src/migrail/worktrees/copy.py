@@ -73,9 +73,10 @@ def catalogue(repo: GitRepo) -> WorktreeCatalogue:
 def main_settings_of(alias: str, linked: LinkedWorktree) -> dict[str, Any] | None:
     """The main worktree's settings of `alias`, a relative SQLite NAME anchored in the main
     worktree's project directory; None when settings do not call `per_worktree`."""
-    main = main_databases().get(alias)
-    if main is None:
+    recorded = main_databases().get(alias)
+    if recorded is None:
         return None
+    main = dict(recorded)
     name = str(main.get("NAME") or "")
     if is_sqlite(main) and name and not os.path.isabs(name) and linked.main_root:
         project = project_directory().resolve()
