@@ -4,6 +4,8 @@ real SQLite, PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 import copy
+import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,17 @@ def test_a_new_worktree_gets_a_copy_of_the_main_database_synced_to_its_branch(
     assert "is a copy of the main worktree's" in out
     assert wt2.query("SELECT name FROM shop_item") == [[42]]
     assert "stock" not in columns(wt2)
+    record_file = p.root / ".git/migrail/worktrees/wt2.json"
+    assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
+    (made,) = json.loads(record_file.read_text())["databases"]
+    assert made["state"] == "copied"
+    if "sqlite" in p.database["ENGINE"]:
+        assert made["main"]["name"] == str((p.root / "db.sqlite3").resolve())
+        assert made["identity"]["name"] == str((p.root.parent / "wt2/db.sqlite3").resolve())
+        assert stat.S_IMODE((p.root.parent / "wt2/db.sqlite3").stat().st_mode) == 0o600
+    else:
+        assert made["main"]["name"] == p.database["NAME"]
+        assert made["identity"]["name"] == p.database["NAME"] + "_wt2"
 
     # A checkout in one worktree moves its own database only.
     wt.query("INSERT INTO shop_item (name, stock) VALUES (7, 1)")
