@@ -274,3 +274,38 @@ def test_snapshot_prefix_names_snapshots_and_worktree_databases(project: DjangoP
         name = "mt_" + p.database["NAME"] + "_wt"
         assert f"{name!r} is a copy of the main worktree's" in out
         drop_server_databases(p, f"{name}")
+
+
+def sqlite_project(tmp_path: Path, *, wrapped: bool, on: bool) -> DjangoProject:
+    p = DjangoProject(tmp_path / "repo")
+    if wrapped:
+        p.settings_extra = PER_WORKTREE
+        p.write_settings()
+    main_branch(p)
+    if on:
+        p.git("config", "migrail.worktreeDatabases", "true")
+    assert p.migrail("install").returncode == 0
+    sync(p)
+    return p
+
+
+def test_settings_that_do_not_wrap_their_databases_are_said(tmp_path: Path) -> None:
+    p = sqlite_project(tmp_path, wrapped=False, on=True)
+    out = p.git("worktree", "add", "-q", "-b", "topic", "../wt")
+    assert (
+        "migrail: database 'default': settings do not give this worktree a database of its own "
+        "(wrap them: `DATABASES = migrail.per_worktree(DATABASES)`, see docs/worktrees.md); "
+        "it is shared\n"
+    ) in out
+    status = in_worktree(p, p.root.parent / "wt").migrail("status")
+    assert "migrail: worktree 'wt' shares the main worktree's database: default " in status.stdout
+    main_status = p.migrail("status")
+    assert "migrail: the main worktree's database: default " in main_status.stdout
+
+
+def test_off_git_worktree_add_makes_nothing(tmp_path: Path) -> None:
+    p = sqlite_project(tmp_path, wrapped=True, on=False)
+    out = p.git("worktree", "add", "-q", "-b", "topic", "../wt")
+    assert "migrail" not in out
+    assert not (p.root.parent / "wt/db.sqlite3").exists()
+    assert not (p.root / ".git/migrail/worktrees").exists()
