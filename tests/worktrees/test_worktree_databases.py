@@ -309,3 +309,18 @@ def test_off_git_worktree_add_makes_nothing(tmp_path: Path) -> None:
     assert "migrail" not in out
     assert not (p.root.parent / "wt/db.sqlite3").exists()
     assert not (p.root / ".git/migrail/worktrees").exists()
+
+
+def test_a_copy_a_kill_left_unfinished_is_said(tmp_path: Path) -> None:
+    """The record says `copying` from before the copy to after it: a kill in between leaves
+    it so, and status and list say the database may be incomplete."""
+    p = sqlite_project(tmp_path, wrapped=True, on=True)
+    p.git("worktree", "add", "-q", "-b", "topic", "../wt")
+    record_file = p.root / ".git/migrail/worktrees/wt.json"
+    record = json.loads(record_file.read_text())
+    record["databases"][0]["state"] = "copying"
+    record_file.write_text(json.dumps(record))
+    status = in_worktree(p, p.root.parent / "wt").migrail("status")
+    assert "(the copy into default was interrupted: it may be incomplete;" in status.stdout
+    listing = p.migrail("worktree", "list").stdout.splitlines()
+    assert listing[2].endswith(" (copy interrupted)")

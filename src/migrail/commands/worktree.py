@@ -117,7 +117,18 @@ def status_line(repo: GitRepo, aliases: list[str]) -> str:
     ]
     if shared:
         return f"migrail: worktree {linked.name!r} shares the main worktree's database: {names}"
-    return f"migrail: worktree {linked.name!r} has a database of its own: {names}"
+    from migrail.worktrees.catalogue import COPYING
+    from migrail.worktrees.copy import catalogue
+
+    record = catalogue(repo).find(linked.name)
+    torn = [d.alias for d in record.databases if d.state == COPYING] if record else []
+    warning = (
+        f" (the copy into {', '.join(torn)} was interrupted: it may be incomplete; drop it, "
+        "and `git worktree remove` then `add` again, or migrate it yourself)"
+        if torn
+        else ""
+    )
+    return f"migrail: worktree {linked.name!r} has a database of its own: {names}{warning}"
 
 
 def _main_databases(linked: LinkedWorktree | None, aliases: list[str]) -> dict[str, dict[str, Any]]:
