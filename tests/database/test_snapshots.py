@@ -402,11 +402,13 @@ def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("database 'default' (")
     head = project.git("rev-parse", "HEAD").strip()[:12]
-    assert re.fullmatch(r"  SNAPSHOT  KIND    COMMIT        SYNCED +SIZE  AGE +APPLIED", lines[1])
+    assert re.fullmatch(
+        r"  SNAPSHOT  KIND    COMMIT        SYNCED +SIZE  AGE +APPLIED +DATABASE", lines[1]
+    )
     for line, branch in zip(lines[2:], ["one", "two"], strict=True):
         assert re.fullmatch(
             rf"  {branch}       branch  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
-            "billing.0002_seen, shop.0002_stock",
+            r"billing.0002_seen, shop.0002_stock +\S*migrail_snap_[0-9a-f]{20}\S*",
             line,
         ), line
     assert lines[1].index("APPLIED") == lines[2].index("billing.0002_seen")
@@ -579,10 +581,10 @@ def test_a_named_snapshot_is_kept_until_dropped_by_name(tmp_path: Path) -> None:
     head = project.git("rev-parse", "HEAD").strip()[:12]
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("database 'default' (sqlite /")
-    assert re.fullmatch(r"  SNAPSHOT +KIND +COMMIT +SYNCED +SIZE  AGE +APPLIED", lines[1])
+    assert re.fullmatch(r"  SNAPSHOT +KIND +COMMIT +SYNCED +SIZE  AGE +APPLIED +DATABASE", lines[1])
     assert re.fullmatch(  # the project's apps only: not admin, auth, ... nor taglib
         rf"  before-experiment  named \(kept\)  {head}  yes +[0-9.]+ [KM]?B  [0-9]+[smh] +"
-        "billing.0001_initial, shop.0001_initial",
+        r"billing.0001_initial, shop.0001_initial +\S+/migrail_snap_[0-9a-f]{20}\.sqlite3",
         lines[2],
     ), lines[2]
     assert len(lines) == 3

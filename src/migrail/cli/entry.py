@@ -35,7 +35,7 @@ def _post_checkout_has_nothing_to_do(env: os._Environ[str]) -> bool:
         return False  # post-merge, post-rewrite, or CI (which the configuration decides)
     old, flag = env.get("PRE_COMMIT_FROM_REF", ""), env["PRE_COMMIT_CHECKOUT_TYPE"]
     if not is_branch_checkout(old, flag):
-        return True
+        return not (flag == "1" and os.path.isfile(".git"))  # a new worktree: may make its database
     if checkout_needs_sync(old, env.get("PRE_COMMIT_TO_REF", ""), flag):
         return False
     return not snapshots_may_be_on()  # the same migrations: only snapshots have work

@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (save, drop, restore_snapshot):
         action.add_argument("--database", metavar="ALIAS")
 
+    worktree = sub.add_parser("worktree", help="the databases of linked git worktrees")
+    worktree_actions = worktree.add_subparsers(dest="action", required=True, metavar="ACTION")
+    worktree_actions.add_parser("list", help="each worktree, its branch, its database and size")
+    worktree_actions.add_parser("prune", help="drop the databases of worktrees git no longer has")
+
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")
 
@@ -202,6 +207,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return snapshot.run(
             args.action, getattr(args, "name", None), getattr(args, "database", None)
         )
+    if args.command == "worktree":
+        from migrail.commands import worktree
+
+        return worktree.run(args.action)
     if args.command == "status":
         from migrail.commands import status
 

@@ -175,6 +175,12 @@ def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:
         if (repo.git_dir / state).exists():
             return EXIT_CLEAN  # post-rewrite syncs once the rebase is done
     old, new, flag = args
+    if old == ZERO_SHA and flag == "1" and config.worktree_databases:  # `git worktree add`?
+        from migrail.commands.worktree import databases_for_new_worktree
+
+        made = databases_for_new_worktree(repo, config)
+        if made is not None:
+            return _sync(repo, config, made.from_rev)
     if not is_branch_checkout(old, flag):
         return EXIT_CLEAN
     changed = checkout_needs_sync(old, new, flag, cwd=repo.root)

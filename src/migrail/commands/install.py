@@ -42,7 +42,8 @@ CHECKOUT_PATHS = " ".join(f"'{pathspec}'" for pathspec in CHECKOUT_PATHSPECS)
 FAST_PATH = {
     "post-checkout": f"""\
 [ "$3" = 1 ] || exit $status  # a file checkout, not a branch switch
-case "$1" in {ZERO_SHA}) exit $status ;; esac  # a clone
+case "$1" in {ZERO_SHA}) [ -f .git ] || exit $status ;; esac  # a clone (not a new worktree)
+[ "$1" = {ZERO_SHA} ] ||  # a new worktree: migrail decides, worktree databases on or off
 if git diff --quiet "$1" "$2" -- {CHECKOUT_PATHS}; then  # same migrations and settings
     if snapshots=$(git config --get migrail.snapshots); then
         case $snapshots in [Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|[Oo][Ff][Ff]|0|'') exit $status ;; esac

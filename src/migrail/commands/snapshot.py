@@ -22,7 +22,6 @@ from migrail.snapshots.branches import (
 from migrail.snapshots.catalogue import dropped_beyond_kept, former_names, prune_beyond_kept
 from migrail.snapshots.steps import Engine, run_journalled
 from migrail.snapshots.store import (
-    Identity,
     Snapshot,
     SnapshotStore,
     describe_age,
@@ -31,6 +30,7 @@ from migrail.snapshots.store import (
 )
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.identity import DatabaseIdentity
 from migrail.sync.rollback_safety import back_up
 
 
@@ -52,7 +52,7 @@ class Held:
     config: Config
     alias: str
     engine: Engine
-    identity: Identity
+    identity: DatabaseIdentity
     store: SnapshotStore
     leaves: dict[str, str]  # its last applied migrations (`save` and `restore` only)
 
@@ -112,8 +112,9 @@ def list_snapshots(held: Held, name: str | None) -> None:
         return
     print(f"database {held.identity.labelled()}:")
     sizes = [describe_size(held.engine.size(s)) for s in snapshots]
+    places = [held.engine.place(s) for s in snapshots]
     ours = first_party_apps(held.repo.root)
-    for line in listing_table(snapshots, sizes, ours, time.time()):
+    for line in listing_table(snapshots, sizes, ours, time.time(), places):
         print(f"  {line}")
 
 
@@ -124,7 +125,11 @@ def save(held: Held, name: str | None) -> None:
     held.refuse_copy("no snapshot of")
     commit, synced = holding(store, identity, repo.resolve("HEAD"), held.leaves)
     snapshot = beside_unreadable(
-        store, identity, new_snapshot(identity, branch, commit, held.leaves, synced=synced)
+        store,
+        identity,
+        new_snapshot(
+            identity, branch, commit, held.leaves, synced=synced, prefix=held.config.snapshot_prefix
+        ),
     )
     if name is not None and not branch_exists(repo, name):
         snapshot = replace(snapshot, named=True)  # kept until dropped by name
@@ -158,7 +163,15 @@ def restore(held: Held, name: str | None) -> None:
     if owner is not None and owner != here:
         # A switch that did not swap left another branch's data live: it is kept
         # as that branch's snapshot, as the next switch would have kept it.
-        save_owners_data(repo, engine, store, identity, owner=owner, leaves=held.leaves)
+        save_owners_data(
+            repo,
+            engine,
+            store,
+            identity,
+            owner=owner,
+            leaves=held.leaves,
+            prefix=held.config.snapshot_prefix,
+        )
     else:
         back_up_live(repo, held.config, connections[held.alias])  # the copy replaces it
     run_journalled(engine, store, identity, engine.restore_copy_steps(chosen))
@@ -207,16 +220,21 @@ ACTIONS: dict[str, Callable[[Held, str | None], None]] = {
 }
 
 
-LISTING_HEADERS = ("SNAPSHOT", "KIND", "COMMIT", "SYNCED", "SIZE", "AGE", "APPLIED")
+LISTING_HEADERS = ("SNAPSHOT", "KIND", "COMMIT", "SYNCED", "SIZE", "AGE", "APPLIED", "DATABASE")
 
 
 def listing_table(
-    snapshots: list[Snapshot], sizes: list[str], first_party: frozenset[str], now: float
+    snapshots: list[Snapshot],
+    sizes: list[str],
+    first_party: frozenset[str],
+    now: float,
+    places: list[str],
 ) -> list[str]:
     """A header line and one line per snapshot, columns aligned; the size right-aligned.
 
     APPLIED names the last applied migration of the project's own apps only (contrib and
-    installed apps are the same on every branch).
+    installed apps are the same on every branch); DATABASE the database, schema or file
+    that holds the copy.
     """
     rows = [LISTING_HEADERS] + [
         (
@@ -228,8 +246,9 @@ def listing_table(
             describe_age(snapshot.created, now),
             ", ".join(f"{a}.{n}" for a, n in sorted(snapshot.leaves.items()) if a in first_party)
             or "-",
+            place,
         )
-        for snapshot, size in zip(snapshots, sizes, strict=True)
+        for snapshot, size, place in zip(snapshots, sizes, places, strict=True)
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(LISTING_HEADERS))]
     lines = []
@@ -270,16 +289,17 @@ def save_owners_data(
     repo: GitRepo,
     engine: Engine,
     store: SnapshotStore,
-    identity: Identity,
+    identity: DatabaseIdentity,
     *,
     owner: str,
     leaves: dict[str, str],
+    prefix: str = "",
 ) -> None:
     """Save the live database as the snapshot of `owner`, the branch whose data it holds."""
     tip = repo.run("rev-parse", "--verify", "--quiet", f"refs/heads/{owner}", check=False)
     commit, synced = holding(store, identity, tip.decode().strip() or repo.resolve("HEAD"), leaves)
     snapshot = beside_unreadable(
-        store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced)
+        store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced, prefix=prefix)
     )
     run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)
     print(

@@ -42,6 +42,10 @@ def run_status(
     for alias in aliases:  # before a word of status: a refused database is not looked at
         refuse_unsafe(alias, config, read_only=True)
     print(_settings_line(repo, project_directory()))
+    if config.worktree_databases:
+        from migrail.commands.worktree import status_line
+
+        print(status_line(repo, aliases))
     status = EXIT_CLEAN
     for alias in aliases:
         if unfinished := feature.unfinished(repo, alias):

@@ -383,6 +383,9 @@ class PostgresSnapshots(SnapshotSteps):
                     f"CREATE DATABASE {pg_quote(target)} TEMPLATE {pg_quote(source)}"
                     + self._strategy(source)
                 )
+        elif op == "create":  # an empty database (a worktree's, when no copy can be made)
+            if not self._exists(names[0]):
+                self.cursor.execute(f"CREATE DATABASE {pg_quote(names[0])}")
         elif op == "rename":
             source, target = names
             if self._exists(source) and not self._exists(target):

@@ -141,6 +141,8 @@ class SqliteSnapshots(SnapshotSteps):
             Path(names[0]).unlink(missing_ok=True)
         elif op == "copy":
             self._copy(*names)
+        elif op == "create":  # an empty database: a new file, 0600 as the copies are
+            os.close(os.open(names[0], os.O_WRONLY | os.O_CREAT, 0o600))
         else:
             raise MigrailError(f"unknown snapshot step {step!r}")
 

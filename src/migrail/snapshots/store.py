@@ -26,9 +26,6 @@ from migrail.sync.private_files import private_directory, write_private_json
 OBJECT_PREFIX = "migrail_snap_"
 
 
-Identity = DatabaseIdentity  # a snapshot's database: the one identity sync and backups use
-
-
 def snapshot_id(identity: DatabaseIdentity, branch: str) -> str:
     return hashlib.sha256(f"{identity.key}\0{branch}".encode()).hexdigest()[:20]
 
@@ -47,6 +44,7 @@ class Snapshot:
     # Saved by `migrail snapshot save NAME` with a NAME that is no branch: kept by `prune`
     # and by `snapshots_kept`; only `migrail snapshot drop NAME` removes it.
     named: bool = False
+    prefix: str = ""  # `snapshot_prefix` when it was saved: its copy keeps the name it got
 
     @property
     def detached(self) -> bool:
@@ -61,7 +59,7 @@ class Snapshot:
     @property
     def object_name(self) -> str:
         """The database (PostgreSQL), schema (MySQL) or file stem (SQLite) holding it."""
-        return OBJECT_PREFIX + self.id
+        return self.prefix + OBJECT_PREFIX + self.id
 
 
 def new_snapshot(
@@ -71,10 +69,10 @@ def new_snapshot(
     leaves: dict[str, str],
     *,
     synced: bool = True,
+    prefix: str = "",
 ) -> Snapshot:
-    return Snapshot(
-        snapshot_id(identity, branch), branch, commit, identity, leaves, time.time(), synced
-    )
+    sid = snapshot_id(identity, branch)
+    return Snapshot(sid, branch, commit, identity, leaves, time.time(), synced, prefix=prefix)
 
 
 def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
@@ -87,6 +85,7 @@ def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
         float(data["created"]),
         bool(data.get("synced", True)),
         bool(data.get("named", False)),  # absent from files written before it existed
+        str(data.get("prefix", "")),
     )
 
 

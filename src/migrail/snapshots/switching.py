@@ -161,7 +161,11 @@ class _Switch:
         if applied_by != self.left_commit:
             self.gone_on_from = commit
         save_as = beside_unreadable(
-            store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced)
+            store,
+            identity,
+            new_snapshot(
+                identity, owner, commit, leaves, synced=synced, prefix=self.config.snapshot_prefix
+            ),
         )
         if recorded is None and branch_exists(repo, owner):
             save_as = _keep_older_snapshot(store, identity, save_as)

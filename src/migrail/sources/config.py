@@ -33,6 +33,8 @@ class Config:
     snapshots: bool = False
     snapshots_kept: int = 10
     snapshot_terminate_sessions: bool = False
+    snapshot_prefix: str = ""  # before every database name migrail makes (snapshots, worktrees)
+    worktree_databases: bool = False
 
     def wants_app(self, label: str) -> bool:
         if self.include_apps and label not in self.include_apps:
@@ -55,12 +57,18 @@ _TYPES: dict[str, type] = {
     "snapshots": bool,
     "snapshots_kept": int,
     "snapshot_terminate_sessions": bool,
+    "snapshot_prefix": str,
+    "worktree_databases": bool,
 }
 
 
 def load_config(root: Path, git_root: Path | None = None) -> Config:
     """`root`'s pyproject.toml, then the git config of `git_root` (default: `root`) on top."""
     values = {**_pyproject_values(root), **_git_config_values(git_root or root)}
+    if "snapshot_prefix" in values:  # it starts database and file names: [A-Za-z0-9_] only
+        from migrail.worktree_names import safe_prefix
+
+        values["snapshot_prefix"] = safe_prefix(values["snapshot_prefix"])
     if "swappable" in values:
         values["swappable"] = {"AUTH_USER_MODEL": "auth.User", **values["swappable"]}
     return Config(**values)
