@@ -503,3 +503,20 @@ def test_a_backup_after_a_switch_with_the_hooks_off_names_the_branch_whose_data_
         "feature",
         feature,
     )
+
+
+def test_a_backup_before_a_revert_names_the_branch_it_was_on(project: DjangoProject) -> None:
+    """`git revert` of the commit that added feature's migrations, on feature: no branch
+    points at the commit left any more, but it was feature's tip, and the data is feature's."""
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    feature_branch(project)
+    feature = project.git("rev-parse", "HEAD").strip()
+    sync(project)
+    project.git("revert", "--no-edit", "HEAD")  # post-commit backs up before its rollback
+
+    (meta,) = backups(project).glob("*.json")
+    assert (json.loads(meta.read_text())["branch"], json.loads(meta.read_text())["commit"]) == (
+        "feature",
+        feature,
+    )

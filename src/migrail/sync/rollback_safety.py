@@ -192,7 +192,7 @@ def origin_of(
             if commit
             else b""
         )
-        names = out.decode().split()
+        names = out.decode().split() or _moved_on_from(repo, commit)
         return Origin(_branch_left(repo, names) or (names[0] if names else ""), commit)
     branch = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
     if not commit or _holds(repo, config, commit, applied):
@@ -201,6 +201,16 @@ def origin_of(
     if left and (tip := _branch_tip(repo, left)) and _holds(repo, config, tip, applied):
         return Origin(left, tip)
     return Origin("", "")
+
+
+def _moved_on_from(repo: GitRepo, commit: str) -> list[str]:
+    """The branch checked out, when `commit` was its tip before its last move (a revert,
+    a cherry-pick, a reset on it): the data is that branch's, though it points on."""
+    branch = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+    if not branch or not commit:
+        return []
+    before = repo.run("rev-parse", "--verify", "--quiet", f"{branch}@{{1}}", check=False)
+    return [branch] if before.decode().strip() == commit else []
 
 
 def _holds(repo: GitRepo, config: Config, commit: str, applied: Sequence[Key]) -> bool:
