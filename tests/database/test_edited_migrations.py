@@ -73,7 +73,7 @@ def test_an_amended_migration_is_named_until_it_is_applied_again(tmp_path: Path)
     ) in out
     proc = p.migrail("status")
     assert proc.returncode == 1
-    assert proc.stdout.endswith(f"  {NOTE}\n")
+    assert f"  {NOTE}\n  an edit that changes nothing the database holds" in proc.stdout
     assert "price" not in str(p.schema()["tables"])
 
     # The way out it gives works, and then all is in step.
@@ -219,3 +219,26 @@ def test_an_edited_migration_whose_applied_copy_needs_a_removed_helper_is_unappl
     shop = "SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY name"
     assert p.query(shop) == [["0001_initial"]]
     assert p.migrail("status").returncode == 0
+
+
+def test_an_edit_that_changes_nothing_in_the_database_is_accepted_once_asked(
+    tmp_path: Path,
+) -> None:
+    """A helper inlined into the applied migration: status exits 1 until
+    `sync --accept-edited` takes the new file as applied, which runs nothing."""
+    p = feature_applied(tmp_path)
+    stock = p.root / "shop/migrations/0002_stock.py"
+    stock.write_text(stock.read_text().replace("default=0", "default=1"))
+    p.git("commit", "-qa", "--amend", "--no-edit")
+    assert p.migrail("status").returncode == 1
+    before = p.query("SELECT id, app, name FROM django_migrations ORDER BY id")
+
+    out = sync(p, "--accept-edited")
+
+    assert "migrail: shop.0002_stock is taken as applied in its edited form" in out
+    assert "applying" not in out
+    assert p.query("SELECT id, app, name FROM django_migrations ORDER BY id") == before
+    status = p.migrail("status")
+    assert status.returncode == 0, status.stdout
+    assert "changed since it was applied" not in status.stdout
+    assert user_rows(p) == USER_ROWS_ADDED

@@ -563,7 +563,7 @@ def test_a_redo_is_advised_only_when_it_unapplies_nothing_else(project: Project)
     assert takes == {lib("0001_initial"): [lib("0002_author")], lib("0002_author"): []}
     plan = SyncPlan("default", "sqlite", [], [], [], {}, edited=sorted(takes))
     plan.edited_dependents = takes
-    first, last = describe_edited(plan)
+    first, last, accept = describe_edited(plan)
     assert first.endswith(
         "; a redo would unapply 1 more applied migration after it (library.0002_author), "
         "so put the change in a new migration"
@@ -573,3 +573,4 @@ def test_a_redo_is_advised_only_when_it_unapplies_nothing_else(project: Project)
         "library.0002_author changed since it was applied, and `migrate` does not re-run it: "
         "`migrail sync --redo-edited` unapplies the applied version and applies this one"
     )
+    assert accept.endswith("`migrail sync --accept-edited` takes it as applied")

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "code) and apply them again",
     )
     sync.add_argument(
+        "--accept-edited",
+        action="store_true",
+        help="take migrations changed since they were applied as applied in their new form "
+        "(an edit that changes nothing in the database); nothing is run",
+    )
+    sync.add_argument(
         "--yes", action="store_true", help="do not ask (sync never asks; accepted for scripts)"
     )
 
@@ -238,6 +244,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             database=args.database,
             backup=not args.no_backup,
             redo_edited=args.redo_edited,
+            accept_edited=args.accept_edited,
         )
     if args.command in ("install", "uninstall"):
         from migrail.commands import install

@@ -19,7 +19,13 @@ from migrail.sync.settings import database_aliases
 
 
 def run(
-    *, from_rev: str | None, dry_run: bool, database: str | None, backup: bool, redo_edited: bool
+    *,
+    from_rev: str | None,
+    dry_run: bool,
+    database: str | None,
+    backup: bool,
+    redo_edited: bool,
+    accept_edited: bool = False,
 ) -> int:
     """The command line's `migrail sync`."""
     from migrail.commands.features import sync_feature
@@ -41,6 +47,7 @@ def run(
             database=database,
             backup=backup,
             redo_edited=redo_edited,
+            accept_edited=accept_edited,
             feature=sync_feature(repo, config),
         )
         return run_sync(repo, config, options)

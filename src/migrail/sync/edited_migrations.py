@@ -79,3 +79,21 @@ def _same_operations(migration: Any, copy: Any, key: Key) -> bool:
 def applied_source(repo: GitRepo, key: Key) -> bytes:
     """migrail's copy of `key` as it was applied."""
     return applied_copy(repo, key).read_bytes()
+
+
+def accept_edits(
+    repo: GitRepo, tree: Any, connection: Any, first_party: frozenset[str]
+) -> list[Key]:
+    """`sync --accept-edited`: the applied migrations edited since are taken to be what the
+    database ran (an edit that changes nothing it holds: a helper inlined, a value spelled
+    another way), so their copies become this checkout's files. Returns them."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    records = recorder.applied_migrations() if recorder.has_table() else {}
+    accepted = edited_since_applied(repo, tree, records, first_party)
+    for key in accepted:
+        current = migration_file(tree, key)
+        if current is not None:
+            applied_copy(repo, key).write_bytes(current.read_bytes())
+    return accepted

@@ -243,6 +243,11 @@ def describe_edited(plan: SyncPlan) -> list[str]:
                 ": `migrail sync --redo-edited` unapplies the applied version and applies this one"
             )
         lines.append(said)
+    if lines:
+        lines.append(
+            "an edit that changes nothing the database holds (a helper inlined, a value spelled "
+            "another way): `migrail sync --accept-edited` takes it as applied"
+        )
     return lines
 
 

@@ -51,6 +51,7 @@ class SyncOptions:
     database: str | None = None
     backup: bool = True
     redo_edited: bool = False
+    accept_edited: bool = False  # the edited migrations' files are what the database ran
     feature: SyncFeature = NO_FEATURE  # an optional feature joining the sync (snapshots)
 
 
@@ -141,6 +142,8 @@ class SyncSession:
 
     def _plan(self, loaded: LoadedMigrations) -> SyncPlan:
         """Plan, print it, refuse what cannot be done before anything changes."""
+        if self.options.accept_edited and not self.options.dry_run:
+            self._accept_edits(loaded)
         plan = self._plan_after_old_code(loaded)
         if self._worth_printing(plan):
             print(describe_plan(plan, first=self.target is not None))
@@ -148,6 +151,17 @@ class SyncSession:
             _refuse_forked(plan)
         check_rollback(plan, self.repo, self.connection, self.options.feature)
         return plan
+
+    def _accept_edits(self, loaded: LoadedMigrations) -> None:
+        from migrail.sync.edited_migrations import accept_edits
+        from migrail.sync.plan_phases import first_party_apps
+
+        first_party = first_party_apps(loaded.tree, self.repo.root)
+        for app, name in accept_edits(self.repo, loaded.tree, self.connection, first_party):
+            print(
+                f"migrail: {app}.{name} is taken as applied in its edited form: the database "
+                "is not changed"
+            )
 
     def _worth_printing(self, plan: SyncPlan) -> bool:
         """The plan, unless the old code's child printed the rollback and nothing is left."""
