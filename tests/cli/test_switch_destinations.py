@@ -90,7 +90,7 @@ def test_what_is_not_a_local_branch_is_named_with_the_command_meant(repo: GitRep
         f"it (or `migrail switch -c NEW origin/main`){unchanged}"
     )
     assert refused(repo, "feature/logn") == (
-        f"no local branch 'feature/logn'; did you mean 'feature/login'?{unchanged}"
+        f"no local branch 'feature/logn' (did you mean 'feature/login'?){unchanged}"
     )
     assert refused(repo, "zzz") == (
         f"no local branch 'zzz' (`migrail switch -c zzz` makes one here){unchanged}"

@@ -221,7 +221,8 @@ def _not_a_branch(repo: GitRepo, name: str, remotes: list[str]) -> str:
     branches = repo.run("for-each-ref", "--format=%(refname:short)", "refs/heads").decode().split()
     close = difflib.get_close_matches(name, branches, n=3)
     if close:
-        return f"no local branch {name!r}; did you mean {' or '.join(map(repr, close))}?{unchanged}"
+        meant = " or ".join(map(repr, close))
+        return f"no local branch {name!r} (did you mean {meant}?){unchanged}"
     return f"no local branch {name!r} (`migrail switch -c {name}` makes one here){unchanged}"
 
 
