@@ -478,7 +478,7 @@ def test_a_sqlite_swap_blocked_by_an_open_transaction_gives_up_and_rolls_back(
     # Once the transaction is over, the sync makes the swap the switch gave up: main's rows
     # are saved as main's, feature's snapshot (never touched) comes back.
     out = sync(project)
-    assert "migrail: database 'default' holds 'main''s data; saving it before this sync" in out
+    assert "migrail: database 'default' holds the data of 'main'; saving it before this sync" in out
     assert "restored the snapshot of 'feature'" in out
     assert project.query("SELECT name, stock FROM shop_item") == []
     assert "restored the snapshot of 'main'" in project.git("switch", "main")
@@ -924,7 +924,7 @@ def test_a_switch_that_did_not_swap_never_overwrites_another_branchs_snapshot(
     assert "migrail" not in out
     out = project.git("switch", "main")
     assert (
-        "migrail: database 'default' still holds 'main''s data (the last switch did not swap it), "
+        "migrail: database 'default' still holds the data of 'main' (the last switch did not swap it), "
         "so it goes on as it is\n"
     ) in out
     assert item_names(project) == [[1], [2]]  # main went on from feature's copy
@@ -939,7 +939,7 @@ def test_a_switch_that_did_not_swap_never_overwrites_another_branchs_snapshot(
     project.git("branch", "third", "main")
     out = project.git("switch", "third")
     assert (
-        "migrail: database 'default' holds 'main''s data (the switch to 'feature' did not swap "
+        "migrail: database 'default' holds the data of 'main' (the switch to 'feature' did not swap "
         "it), so it is saved as the snapshot of 'main'\n"
     ) in out
     project.git("switch", "feature")
@@ -963,7 +963,7 @@ def test_a_fallback_to_syncing_keeps_both_branches_rows(tmp_path: Path) -> None:
         assert "syncing without snapshots instead" in out
         assert project.schema() == fresh_schema(project, fresh_name)
         out = project.git("switch", "main")  # main's data was live all along
-        assert "still holds 'main''s data" in out
+        assert "still holds the data of 'main'" in out
         assert item_names(project) == [[1], [2]]  # main went on from feature's copy
         out = project.git("switch", "feature")
         assert "restored the snapshot of 'feature'" in out
@@ -1006,8 +1006,8 @@ def test_a_refused_rollback_offers_this_branchs_snapshot_and_both_keep_their_row
         proc = project.migrail("snapshot", "restore", "main")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert (  # the hook's sync failed, but from feature's own commit: feature's migrations
-            "migrail: saved database 'default' as the snapshot of 'feature' (it held "
-            "'feature''s data); a switch to 'feature' brings it back\n"
+            "migrail: saved database 'default' as the snapshot of 'feature' (it held the data "
+            "of 'feature'); a switch to 'feature' brings it back\n"
         ) in proc.stdout
         sync(project)
         assert project.query("SELECT name FROM shop_item ORDER BY id") == [[1]]
@@ -1045,13 +1045,13 @@ def test_a_sync_after_a_switch_that_did_not_swap_makes_the_swap_first(tmp_path: 
     skipped_switch(project, "main")
     status = project.migrail("status").stdout
     assert (
-        "  snapshots: on; the database holds 'feature''s data (the switch here did not swap "
-        "it): `migrail sync` saves it as 'feature''s and restores this branch's\n"
+        "  snapshots: on; the database holds the data of 'feature' (the switch here did not swap "
+        "it): `migrail sync` saves it as the snapshot of 'feature' and restores this branch's\n"
     ) in status
 
     out = sync(project)
     assert (
-        "migrail: database 'default' holds 'feature''s data; saving it before this sync\n"
+        "migrail: database 'default' holds the data of 'feature'; saving it before this sync\n"
         "migrail: saved database 'default' as the snapshot of 'feature' and restored the "
         "snapshot of 'main'"
     ) in out
@@ -1134,7 +1134,7 @@ def test_a_renamed_branch_keeps_its_snapshot_and_prune_keeps_it(project: DjangoP
     proc = project.migrail("snapshot", "prune")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == (
-        "migrail: the snapshot of 'feature' is 'feature/fragile''s now (the branch was renamed)\n"
+        "migrail: the snapshot of 'feature' is now the snapshot of 'feature/fragile' (the branch was renamed)\n"
     )
     out = project.git("switch", "feature/fragile")
     assert "restored the snapshot of 'feature/fragile'" in out
@@ -1147,7 +1147,10 @@ def test_a_renamed_branch_is_restored_without_a_prune(project: DjangoProject) ->
     project.git("switch", "main")
     project.git("branch", "-m", "feature", "wip")
     out = project.git("switch", "wip")
-    assert "migrail: the snapshot of 'feature' is 'wip''s now (the branch was renamed)\n" in out
+    assert (
+        "migrail: the snapshot of 'feature' is now the snapshot of 'wip' (the branch was renamed)\n"
+        in out
+    )
     assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]
 
 
@@ -1163,7 +1166,7 @@ def test_snapshots_turned_off_then_on_save_the_branch_git_leaves(project: Django
     project.git("config", "migrail.snapshots", "true")
 
     out = project.git("switch", "-c", "other")
-    assert "holds 'main''s data" not in out
+    assert "holds the data of 'main'" not in out
     assert "migrail: saved database 'default' as the snapshot of 'feature'" in out
     project.git("switch", "feature")
     assert project.query("SELECT name, stock FROM shop_item") == [[5, 5]]
@@ -1192,12 +1195,12 @@ def test_an_unknown_owner_never_replaces_a_branchs_snapshot(project: DjangoProje
     ) in status.stdout
 
     out = project.git("switch", "main")
-    kept = re.search(r"'feature''s earlier snapshot is kept as '(feature@[0-9-]+)'", out)
+    kept = re.search(r"the earlier snapshot of 'feature' is kept as '(feature@[0-9-]+)'", out)
     assert kept, out
     name = kept.group(1)
     assert (
         "migrail: whose data the database holds is not known (a sync ran with snapshots off), "
-        f"so 'feature''s earlier snapshot is kept as {name!r}: `migrail snapshot restore "
+        f"so the earlier snapshot of 'feature' is kept as {name!r}: `migrail snapshot restore "
         f"{name}` brings it back, `migrail snapshot drop {name}` removes it\n"
     ) in out
     assert "migrail: saved database 'default' as the snapshot of 'feature'" in out
@@ -1288,7 +1291,7 @@ def test_a_new_branch_made_while_another_branchs_data_is_live_is_synced(
     skipped_switch(project, "feature")
     out = project.git("switch", "-c", "tmp")
     assert (
-        "migrail: database 'default' holds 'main''s data (the switch to 'feature' did not swap "
+        "migrail: database 'default' holds the data of 'main' (the switch to 'feature' did not swap "
         "it), so it is saved as the snapshot of 'main'\n"
     ) in out
     assert "+ shop.0002_stock" in out

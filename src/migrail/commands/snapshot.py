@@ -197,7 +197,7 @@ def prune(held: Held, name: str | None) -> None:
             store.record(replace(snapshot, branch=renamed[snapshot.branch]))
             print(
                 f"migrail: the snapshot of {snapshot.branch!r} is "
-                f"{renamed[snapshot.branch]!r}'s now (the branch was renamed)"
+                f"now the snapshot of {renamed[snapshot.branch]!r} (the branch was renamed)"
             )
         elif not snapshot.named and not branch_exists(repo, snapshot.branch):
             drop_snapshot(held.engine, store, identity, snapshot)
@@ -304,7 +304,7 @@ def save_owners_data(
     run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)
     print(
         f"migrail: saved database {identity.alias!r} as the snapshot of {label(snapshot)} (it "
-        f"held {owner!r}'s data); a switch to {owner!r} brings it back"
+        f"held the data of {owner!r}); a switch to {owner!r} brings it back"
     )
 
 

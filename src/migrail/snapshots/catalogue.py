@@ -34,8 +34,9 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     own = next((s for s in snapshots if s.branch == here and not s.named), None)
     if own is not None and owner is not None and owner != here:
         return (
-            f"  snapshots: on; the database holds {owner!r}'s data (the switch here did not "
-            f"swap it): `migrail sync` saves it as {owner!r}'s and restores this branch's"
+            f"  snapshots: on; the database holds the data of {owner!r} (the switch here did "
+            f"not swap it): `migrail sync` saves it as the snapshot of {owner!r} and restores "
+            "this branch's"
         )
     if own is not None and owner is None and branch_exists(repo, here):
         return (

@@ -154,7 +154,7 @@ class _Switch:
             store.set_owner(identity, arriving)
             self.record.saved.discard(alias)
             print(
-                f"migrail: database {alias!r} still holds {arriving!r}'s data (the last "
+                f"migrail: database {alias!r} still holds the data of {arriving!r} (the last "
                 "switch did not swap it), so it goes on as it is"
             )
             return
@@ -245,7 +245,9 @@ def catch_up_with_live_data(
         owner = snapshot_store(repo).owner(identity)
         if owner is None or owner == here:
             continue
-        print(f"migrail: database {alias!r} holds {owner!r}'s data; saving it before this sync")
+        print(
+            f"migrail: database {alias!r} holds the data of {owner!r}; saving it before this sync"
+        )
         if from_rev:
             commit = repo.resolve(from_rev)
         elif branch_exists(repo, owner):
@@ -271,7 +273,7 @@ def _owner(owner: str | None, alias: str, left: str) -> str:
     if owner is None or owner == left:
         return left
     print(
-        f"migrail: database {alias!r} holds {owner!r}'s data (the switch to {left!r} did not "
+        f"migrail: database {alias!r} holds the data of {owner!r} (the switch to {left!r} did not "
         f"swap it), so it is saved as the snapshot of {owner!r}"
     )
     return owner
@@ -293,7 +295,7 @@ def _keep_older_snapshot(
     store.record(kept)
     print(
         f"migrail: whose data the database holds is not known (a sync ran with snapshots off), "
-        f"so {older.branch!r}'s earlier snapshot is kept as {kept.branch!r}: "
+        f"so the earlier snapshot of {older.branch!r} is kept as {kept.branch!r}: "
         f"`migrail snapshot restore {kept.branch}` brings it back, "
         f"`migrail snapshot drop {kept.branch}` removes it"
     )
@@ -356,7 +358,10 @@ def _renamed(
         if snapshot is not None and not snapshot.named:
             relabelled = replace(snapshot, branch=branch)
             store.record(relabelled)
-            print(f"migrail: the snapshot of {old!r} is {branch!r}'s now (the branch was renamed)")
+            print(
+                f"migrail: the snapshot of {old!r} is now the snapshot of {branch!r} "
+                "(the branch was renamed)"
+            )
             return relabelled
     return None
 
