@@ -15,6 +15,7 @@ before the steps run and replays what a killed run left in it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from migrail.engines.base import (
 )
 from migrail.engines.programs import lock_wait_seconds
 from migrail.errors import MigrailError
-from migrail.snapshots.store import Identity, Snapshot, SnapshotStore
+from migrail.snapshots.store import OBJECT_PREFIX, Identity, Snapshot, SnapshotStore
 
 Engine = SnapshotSteps  # the name branch_snapshots knows the steps by
 
@@ -113,6 +114,7 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
     journal = store.read_journal(identity)
     if journal is None:
         return False
+    _check_names(engine, store, identity, journal)
     steps: list[Step] = journal["steps"]
     engine.settle(steps[int(journal["done"]) :])
     for number in range(int(journal["done"]), len(steps)):
@@ -128,6 +130,34 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: Identity) -> 
         store.write_journal(identity, journal)
     _finish(store, identity, journal, engine)
     return True
+
+
+def _check_names(
+    engine: Engine, store: SnapshotStore, identity: Identity, journal: dict[str, Any]
+) -> None:
+    """A journal replays only steps on this database's own name and migrail's own snapshot
+    objects, in this engine: one edited to drop or move anything else is refused whole."""
+    if journal["vendor"] != engine.vendor:
+        problem = f"it is for {journal['vendor']!r}, not {engine.vendor!r}"
+    else:
+        stray = next((n for s in journal["steps"] for n in s[1:] if not _ours(engine, n)), None)
+        if stray is None:
+            return
+        problem = f"{stray[:80]!r} is neither database {engine.live!r} nor a snapshot of it"
+    raise MigrailError(
+        f"{store.journal_path(identity)}: unreadable snapshot journal ({problem}); nothing was "
+        "done: look at it, then remove it"
+    )
+
+
+def _ours(engine: Engine, name: str) -> bool:
+    if name == engine.live:
+        return True
+    found = re.search(f"{OBJECT_PREFIX}([0-9a-f]{{20}})", name)
+    if found is None:
+        return False
+    stand_in = Snapshot(found.group(1), "", "", Identity("", engine.vendor, engine.live))
+    return engine.place(stand_in) == name
 
 
 def pending_note(store: SnapshotStore, identity: Identity) -> str | None:
