@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -167,9 +166,7 @@ class SnapshotStore:
         self.directory = directory
 
     def ensure(self) -> Path:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
-        return self.directory
+        return private_directory(self.directory)
 
     def file_for(self, snapshot: Snapshot) -> Path:
         """Where SQLite keeps a snapshot's copy."""
