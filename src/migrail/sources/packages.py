@@ -85,7 +85,31 @@ def _discover_packages(source: Source, config: Config, cache: ParseCache) -> lis
         package = read_package(label, package_dir, files, source, cache)
         if _is_django_package(package):
             packages.append(package)
+    packages += _unfollowed_package_links(source, entries, config)
     return packages
+
+
+def _unfollowed_package_links(
+    source: Source, entries: dict[str, str], config: Config
+) -> list[MigrationPackage]:
+    """A `migrations` package that is a link migrail does not follow (out of the work tree, a
+    loop): one unreadable entry, E011, in place of the migrations Django may see there."""
+    found = []
+    for path, blob in sorted(entries.items()):
+        if basename(path) != "migrations" or not blob.startswith("unreadable:") or "/" not in path:
+            continue
+        label = _label(source, entries, dirname(path), config)
+        if not config.wants_app(label):
+            continue
+        try:
+            source.read(path)
+            continue
+        except Unreadable as err:
+            problem = ParseProblem("unreadable", 1, f"cannot be read: {err}")
+        package = MigrationPackage(label, path)
+        package.migrations["migrations"] = MigrationFile("migrations", path, problem)
+        found.append(package)
+    return found
 
 
 def read_package(
