@@ -19,6 +19,7 @@ import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from migrail.engines import find_engine, is_lock_timeout
@@ -150,6 +151,14 @@ def _check_names(
     )
 
 
+def _named_ours(store: SnapshotStore, identity: Identity, name: str) -> bool:
+    """The live database's name, or a snapshot object's as any engine places it."""
+    found = re.fullmatch(f"{OBJECT_PREFIX}[0-9a-f]{{20}}", Path(name).name.removesuffix(".sqlite3"))
+    if found is None:
+        return name == identity.name
+    return name == found.group(0) or Path(name).parent == store.directory
+
+
 def _ours(engine: Engine, name: str) -> bool:
     if name == engine.live:
         return True
@@ -165,10 +174,16 @@ def pending_note(store: SnapshotStore, identity: Identity) -> str | None:
     journal = store.read_journal(identity)
     if journal is None:
         return None
-    try:
-        left = f" (step {int(journal['done']) + 1} of {len(journal['steps'])} left to do)"
-    except (KeyError, TypeError, ValueError):
-        left = ""
+    stray = next(
+        (n for s in journal["steps"] for n in s[1:] if not _named_ours(store, identity, n)), None
+    )
+    if stray is not None:  # no engine here: its own check (`_check_names`) is stricter
+        raise MigrailError(
+            f"{store.journal_path(identity)}: unreadable snapshot journal ({stray[:80]!r} is "
+            f"neither database {identity.name!r} nor a snapshot of it); nothing was done: look "
+            "at it, then remove it"
+        )
+    left = f" (step {journal['done'] + 1} of {len(journal['steps'])} left to do)"
     return (
         f"migrail: a snapshot switch of database {identity.alias!r} was interrupted{left}; "
         "the database is not what its branch holds until `migrail sync` finishes it"
