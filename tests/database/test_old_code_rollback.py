@@ -571,3 +571,53 @@ def test_settings_split_since_the_old_commit_start_with_its_own_module(
     assert "  - shop.0003_fill\n" in out
     assert real.query("SELECT name FROM django_migrations WHERE app = 'shop'") == [["0001_initial"]]
     assert user_rows(real) == USER_ROWS_ADDED
+
+
+def commit_with_link(p: DjangoProject, base: str, path: str, target: Path) -> str:
+    """A commit on top of `base` whose `path` is a link to `target`; the work tree untouched."""
+    index = p.root / ".git/link-test-index"
+    env = {"GIT_INDEX_FILE": str(index)}
+    blob = p.git("hash-object", "-w", "--stdin", stdin=str(target)).strip()
+    for args in (
+        ["read-tree", base],
+        ["rm", "-r", "-q", "--cached", path],
+        ["update-index", "--add", "--cacheinfo", f"120000,{blob},{path}"],
+    ):
+        subprocess.run(["git", *args], cwd=p.root, env=run_env(env), check=True)
+    tree = (
+        subprocess.run(
+            ["git", "write-tree"], cwd=p.root, env=run_env(env), check=True, capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
+    index.unlink()
+    return p.git("commit-tree", tree, "-p", base, "-m", "linked").strip()
+
+
+def test_untracked_settings_never_go_through_a_link_out_of_the_old_tree(
+    tmp_path: Path, real: DjangoProject
+) -> None:
+    """An old commit whose settings package is a link elsewhere: `sync --from` it rolls back
+    without writing the untracked settings module (secrets) through that link."""
+    real.write(".gitignore", real.read(".gitignore") + "project/local_settings.py\n")
+    real.write(
+        "project/local_settings.py",
+        "from project.settings import *  # noqa: F403\nSECRET = 'hunter2'\n",
+    )
+    real.git("config", "migrail.settings", "project.local_settings")
+    main_branch(real)
+    sync(real)
+    helper_branch(real)
+    sync(real)
+    outside = tmp_path / "outside"
+    subprocess.run(["cp", "-r", str(real.root / "project"), str(outside)], check=True)
+    (outside / "local_settings.py").unlink()
+    old = commit_with_link(real, "helper", "project", outside)
+    real.git("switch", "-q", "main")  # no hooks installed: the database stays at helper's
+    proc = real.migrail("sync", "--from", old)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (outside / "local_settings.py").exists()
+    assert sorted(p.name for p in outside.iterdir()) == sorted(
+        p.name for p in (real.root / "project").iterdir() if p.name != "local_settings.py"
+    )

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from migrail.graph.excerpt import excerpt
+from migrail.graph.shadowing import FUNCTION, swappable_spellings
 from migrail.graph.static_class import (
     CONSTRUCTORS,
+    DYNAMIC,
     GRAPH_ATTRIBUTES,
     NotStatic,
     attribute_values,
@@ -234,7 +236,12 @@ def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:
             line = mentions(later, {"Migration"})
             if line is not None:
                 raise NotStatic("`Migration` changed after its class", line)
-        return _read_class(migration_class, module.body[:index])
+        for stmt in module.body:
+            line = mentions(stmt, set(DYNAMIC)) if stmt is not migration_class else None
+            if line is not None:  # `exec("Migration.dependencies = …")`, `globals()[…]`
+                raise NotStatic("code that binds names from strings (`exec`, `globals()`…)", line)
+        spellings = swappable_spellings([*module.body[:index], *migration_class.body])
+        return _read_class(migration_class, module.body[:index], spellings)
     except NotStatic as err:
         return ParseProblem(
             "not-static", err.line, f"has {err.what} migrail cannot read statically"
@@ -252,13 +259,16 @@ def _imports_south(module: ast.Module) -> bool:
     return False
 
 
-def _read_class(cls: ast.ClassDef, before: list[ast.stmt]) -> ParsedMigration:
-    """The attributes Django's loader reads, looked up as Python would: class, then bases."""
+def _read_class(
+    cls: ast.ClassDef, before: list[ast.stmt], spellings: frozenset[str]
+) -> ParsedMigration:
+    """The attributes Django's loader reads, looked up as Python would: class, then bases.
+    `spellings`: how a call to Django's own `swappable_dependency` is written here."""
     values = attribute_values(cls, before)
     operations = values.get("operations")
     return ParsedMigration(
         class_line=cls.lineno,
-        dependencies=_read_keys(values.get("dependencies"), "dependencies", swappable=True),
+        dependencies=_read_keys(values.get("dependencies"), "dependencies", swappable=spellings),
         replaces=_read_keys(values.get("replaces"), "replaces"),
         run_before=_read_keys(values.get("run_before"), "run_before"),
         initial=_read_bool(values.get("initial"), "initial", default=None),
@@ -273,7 +283,7 @@ def _read_class(cls: ast.ClassDef, before: list[ast.stmt]) -> ParsedMigration:
 
 
 def _read_keys(
-    node: ast.expr | None, attr: str, *, swappable: bool = False
+    node: ast.expr | None, attr: str, *, swappable: frozenset[str] = frozenset()
 ) -> tuple[Dependency, ...]:
     if node is None:
         return ()
@@ -293,6 +303,9 @@ def _read_keys(
                 keys.append(Dependency(app.value, name.value, item.lineno))
                 continue
         if swappable:
+            called = item.func if isinstance(item, ast.Call) else None
+            if called and dotted_tail(called) == FUNCTION and ast.unparse(called) not in swappable:
+                raise NotStatic(f"a `{FUNCTION}` that may not be Django's", item.lineno)
             setting = _swappable_setting(item)
             if setting is not None:
                 keys.append(Dependency("", "__first__", item.lineno, swappable_setting=setting))

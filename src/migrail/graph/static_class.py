@@ -14,6 +14,9 @@ from migrail.graph.excerpt import excerpt
 
 GRAPH_ATTRIBUTES = ("dependencies", "replaces", "run_before", "initial", "atomic")
 CONSTRUCTORS = frozenset({"__init__", "__new__"})
+# Builtins that bind or change names from strings: `exec("dependencies = …")`,
+# `locals()["dependencies"] = …`, `setattr(Migration, "depend" + "encies", …)`.
+DYNAMIC = frozenset({"exec", "eval", "locals", "vars", "globals", "setattr", "delattr"})
 
 
 class NotStatic(Exception):
@@ -94,9 +97,14 @@ def _lookup_chain(cls: ast.ClassDef, before: list[ast.stmt]) -> list[ast.ClassDe
 
 def _class_values(cls: ast.ClassDef) -> dict[str, ast.expr]:
     """Names bound by plain assignments in a class body; anything else touching them is refused."""
+    if cls.decorator_list or cls.keywords:  # a base's: it may rewrite the class it makes
+        raise NotStatic(f"a decorator or metaclass on `{cls.name}`", cls.lineno)
     values: dict[str, ast.expr] = {}
     watched = {*GRAPH_ATTRIBUTES}
     for stmt in cls.body:
+        dynamic = mentions(stmt, set(DYNAMIC))
+        if dynamic is not None:
+            raise NotStatic("code that binds names from strings (`exec`, `locals()`…)", dynamic)
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 _assign(values, target, stmt.value, watched)
@@ -106,7 +114,10 @@ def _class_values(cls: ast.ClassDef) -> dict[str, ast.expr]:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if stmt.name in watched:
                 raise NotStatic(f"a `{stmt.name}` defined by a def or class", stmt.lineno)
-            if stmt.name in CONSTRUCTORS and _touches(stmt, watched):
+            if stmt.name == "__init_subclass__":
+                # Runs when a subclass (the `Migration` below) is made: may set anything.
+                raise NotStatic("a `__init_subclass__` on a base", stmt.lineno)
+            if stmt.name in CONSTRUCTORS and _touches(stmt, watched | DYNAMIC):
                 # Django's loader instantiates the class: this code runs.
                 raise NotStatic(f"a `{stmt.name}` changing the migration's attributes", stmt.lineno)
         elif isinstance(stmt, ast.Pass) or (

@@ -16,6 +16,7 @@ from typing import Literal
 
 from migrail.errors import MigrailError, Refusal
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.packages import is_migration_module
 
 Kind = Literal["merge", "rebase", "cherry-pick", "none"]
 DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "@{upstream}")
@@ -100,9 +101,7 @@ def _only_in(repo: GitRepo, commit: str, other: str, packages: list[str]) -> lis
         *(f":(literal){package}" for package in packages),
     )
     return [
-        path
-        for path in out.decode().splitlines()
-        if path.endswith(".py") and not path.rpartition("/")[2].startswith(("_", "~"))
+        path for path in out.decode().splitlines() if is_migration_module(path.rpartition("/")[2])
     ]
 
 

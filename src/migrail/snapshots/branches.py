@@ -246,16 +246,20 @@ def note_sync_result(
     for alias in database_aliases(config, database):
         connection = connections[alias]
         identity = identity_of(alias, connection.vendor, settings.DATABASES[alias])
-        if synced:
-            store.clear_unsynced(identity)
-            continue
+        if not synced:
+            try:
+                leaves: dict[str, str] | None = applied_leaves(connection)
+                if unfinished(journal_dir(repo), database_of(connection)):
+                    leaves = None  # its backup comes back first: the note holds whatever they are
+            except Exception:  # the server is down: the note holds without them
+                leaves = None
         try:
-            leaves: dict[str, str] | None = applied_leaves(connection)
-            if unfinished(journal_dir(repo), database_of(connection)):
-                leaves = None  # its backup comes back first: the note holds whatever they are
-        except Exception:  # the server is down: the note holds without them
-            leaves = None
-        store.mark_unsynced(identity, commit, leaves)
+            if synced:
+                store.clear_unsynced(identity)
+            else:
+                store.mark_unsynced(identity, commit, leaves)
+        except OSError:
+            return  # best effort: the sync itself said why the disk refuses writes
 
 
 def drop_snapshot(

@@ -15,9 +15,11 @@ before the steps run and replays what a killed run left in it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from migrail.engines import find_engine, is_lock_timeout
@@ -30,7 +32,7 @@ from migrail.engines.base import (
 )
 from migrail.engines.programs import lock_wait_seconds
 from migrail.errors import MigrailError
-from migrail.snapshots.store import Snapshot, SnapshotStore
+from migrail.snapshots.store import OBJECT_PREFIX, Snapshot, SnapshotStore
 from migrail.sync.identity import DatabaseIdentity
 
 Engine = SnapshotSteps  # the name branch_snapshots knows the steps by
@@ -114,6 +116,7 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: DatabaseIdent
     journal = store.read_journal(identity)
     if journal is None:
         return False
+    _check_names(engine, store, identity, journal)
     steps: list[Step] = journal["steps"]
     engine.settle(steps[int(journal["done"]) :])
     for number in range(int(journal["done"]), len(steps)):
@@ -131,15 +134,62 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: DatabaseIdent
     return True
 
 
+def _check_names(
+    engine: Engine, store: SnapshotStore, identity: DatabaseIdentity, journal: dict[str, Any]
+) -> None:
+    """A journal replays only steps on this database's own name and migrail's own snapshot
+    objects, in this engine: one edited to drop or move anything else is refused whole."""
+    if journal["vendor"] != engine.vendor:
+        problem = f"it is for {journal['vendor']!r}, not {engine.vendor!r}"
+    else:
+        stray = next((n for s in journal["steps"] for n in s[1:] if not _ours(engine, n)), None)
+        if stray is None:
+            return
+        problem = f"{stray[:80]!r} is neither database {engine.live!r} nor a snapshot of it"
+    raise MigrailError(
+        f"{store.journal_path(identity)}: unreadable snapshot journal ({problem}); nothing was "
+        "done: look at it, then remove it"
+    )
+
+
+OBJECT_NAME_PREFIX = "[A-Za-z0-9_]*"  # `snapshot_prefix`, as the configuration cleans it
+
+
+def _named_ours(store: SnapshotStore, identity: DatabaseIdentity, name: str) -> bool:
+    """The live database's name, or a snapshot object's as any engine places it."""
+    stem = Path(name).name.removesuffix(".sqlite3")
+    found = re.fullmatch(f"{OBJECT_NAME_PREFIX}{OBJECT_PREFIX}[0-9a-f]{{20}}", stem)
+    if found is None:
+        return name == identity.name
+    return name == found.group(0) or Path(name).parent == store.directory
+
+
+def _ours(engine: Engine, name: str) -> bool:
+    if name == engine.live:
+        return True
+    found = re.search(f"({OBJECT_NAME_PREFIX}){OBJECT_PREFIX}([0-9a-f]{{20}})", name)
+    if found is None:
+        return False
+    identity = DatabaseIdentity(engine.vendor, engine.live, "", "", "")
+    stand_in = Snapshot(found.group(2), "", "", identity, prefix=found.group(1))
+    return engine.place(stand_in) == name
+
+
 def pending_note(store: SnapshotStore, identity: DatabaseIdentity) -> str | None:
     """What `status` and `snapshot list` say of a switch a kill left half done, or None."""
     journal = store.read_journal(identity)
     if journal is None:
         return None
-    try:
-        left = f" (step {int(journal['done']) + 1} of {len(journal['steps'])} left to do)"
-    except (KeyError, TypeError, ValueError):
-        left = ""
+    stray = next(
+        (n for s in journal["steps"] for n in s[1:] if not _named_ours(store, identity, n)), None
+    )
+    if stray is not None:  # no engine here: its own check (`_check_names`) is stricter
+        raise MigrailError(
+            f"{store.journal_path(identity)}: unreadable snapshot journal ({stray[:80]!r} is "
+            f"neither database {identity.name!r} nor a snapshot of it); nothing was done: look "
+            "at it, then remove it"
+        )
+    left = f" (step {journal['done'] + 1} of {len(journal['steps'])} left to do)"
     return (
         f"migrail: a snapshot switch of database {identity.alias!r} was interrupted{left}; "
         "the database is not what its branch holds until `migrail sync` finishes it"

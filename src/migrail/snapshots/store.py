@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -75,18 +74,73 @@ def new_snapshot(
     return Snapshot(sid, branch, commit, identity, leaves, time.time(), synced, prefix=prefix)
 
 
-def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
-    return Snapshot(
-        data["id"],
-        data["branch"],
-        data["commit"],
-        _identity_from_json(data["identity"]),
-        dict(data["leaves"]),
-        float(data["created"]),
-        bool(data.get("synced", True)),
-        bool(data.get("named", False)),  # absent from files written before it existed
-        str(data.get("prefix", "")),
-    )
+SNAPSHOT_ID = re.compile(r"[0-9a-f]{20}")
+
+
+class NotARecord(ValueError):
+    """A snapshot record or journal that is not what migrail writes (torn, edited, foreign)."""
+
+
+def _typed(value: object, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        raise NotARecord(f"{what} has the wrong type")
+    return value
+
+
+def snapshot_from_json(given: object) -> Snapshot:
+    """A record as `record` wrote it; `NotARecord` (a ValueError) for anything else."""
+    data: dict[str, Any] = _typed(given, dict, "the record")
+    try:
+        identity = _typed(data["identity"], dict, "identity")
+        fields = {key: _typed(identity[key], str, key) for key in ("alias", "vendor", "name")}
+        fields |= {key: _typed(identity.get(key, ""), str, key) for key in ("host", "port")}
+        if "settings_host" in identity:
+            fields["settings_host"] = _typed(identity["settings_host"], str, "settings_host")
+        leaves = _typed(data["leaves"], dict, "leaves")
+        if not SNAPSHOT_ID.fullmatch(_typed(data["id"], str, "id")):
+            raise NotARecord("id is not a snapshot id")
+        return Snapshot(
+            data["id"],
+            _typed(data["branch"], str, "branch"),
+            _typed(data["commit"], str, "commit"),
+            _identity_from_json(fields),
+            {_typed(k, str, "app"): _typed(v, str, "leaf") for k, v in leaves.items()},
+            float(_typed(data["created"], (int, float), "created")),
+            _typed(data.get("synced", True), bool, "synced"),
+            _typed(data.get("named", False), bool, "named"),  # absent from older files
+            _typed(data.get("prefix", ""), str, "prefix"),
+        )
+    except KeyError as err:
+        raise NotARecord(f"no {err}") from None
+
+
+STEP_ARITY = {"drop": 1, "copy": 2, "rename": 2, "move": 2, "create": 2}
+
+
+def journal_from_json(data: object) -> dict[str, Any]:
+    """A journal as `run_journalled` writes it: its shape checked, not yet its names (the
+    engine's, `steps.check_names`). `NotARecord` (a ValueError) for anything else."""
+    journal: dict[str, Any] = _typed(data, dict, "the journal")
+    try:
+        _typed(journal["vendor"], str, "vendor")
+        steps = _typed(journal["steps"], list, "steps")
+        for step in steps:
+            _typed(step, list, "a step")
+            if not step or STEP_ARITY.get(step[0]) != len(step) - 1:
+                raise NotARecord(f"unknown step {str(step)[:60]}")
+            for name in step:
+                _typed(name, str, "a step's name")
+        done = _typed(journal["done"], int, "done")
+        if not 0 <= done <= len(steps):
+            raise NotARecord(f"done is not 0 to {len(steps)}")
+        if journal["record"] is not None:
+            snapshot_from_json(journal["record"])
+        for sid in _typed(journal["forget"], list, "forget"):
+            if not isinstance(sid, str) or not SNAPSHOT_ID.fullmatch(sid):
+                raise NotARecord("forget names no snapshot id")
+    except KeyError as err:
+        raise NotARecord(f"no {err}") from None
+    return journal
 
 
 def _identity_from_json(data: dict[str, Any]) -> DatabaseIdentity:
@@ -102,9 +156,7 @@ class SnapshotStore:
         self.directory = directory
 
     def ensure(self) -> Path:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
-        return self.directory
+        return private_directory(self.directory)
 
     def file_for(self, snapshot: Snapshot) -> Path:
         """Where SQLite keeps a snapshot's copy."""
@@ -117,7 +169,7 @@ class SnapshotStore:
                 continue
             try:
                 snapshot = snapshot_from_json(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError):
                 continue  # a torn or foreign file is not a snapshot
             if identity is None or snapshot.identity.key == identity.key:
                 found.append(snapshot)
@@ -131,7 +183,7 @@ class SnapshotStore:
                 continue
             try:
                 snapshot_from_json(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError):
                 found.append(path)
         return found
 
@@ -157,10 +209,12 @@ class SnapshotStore:
         if not path.exists():
             return None
         try:
-            data: dict[str, Any] = json.loads(path.read_text())
-        except ValueError as err:
-            raise MigrailError(f"{path}: unreadable snapshot journal: {err}") from err
-        return data
+            return journal_from_json(json.loads(path.read_text()))
+        except (OSError, ValueError) as err:
+            raise MigrailError(
+                f"{path}: unreadable snapshot journal ({err}); nothing was done: look at it, "
+                "then remove it"
+            ) from None
 
     def has_journals(self) -> bool:
         return self.directory.is_dir() and any(self.directory.glob("journal-*.json"))
@@ -182,8 +236,13 @@ class SnapshotStore:
         """(commit, applied leaves then) of the failed sync `mark_unsynced` noted, if any."""
         try:
             data = json.loads(self._unsynced_path(identity).read_text())
-            return str(data["commit"]), data["leaves"]
-        except (OSError, ValueError, KeyError, TypeError):
+            leaves = data["leaves"]
+            if leaves is not None and not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in leaves.items()
+            ):
+                return None
+            return _typed(data["commit"], str, "commit"), leaves
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def clear_unsynced(self, identity: DatabaseIdentity) -> None:
@@ -204,7 +263,8 @@ class SnapshotStore:
     def owner(self, identity: DatabaseIdentity) -> str | None:
         """The branch whose data the live database holds, as the last swap left it."""
         try:
-            return str(json.loads(self._owner_path(identity).read_text())["branch"])
+            data = json.loads(self._owner_path(identity).read_text())
+            return str(_typed(data["branch"], str, "branch"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

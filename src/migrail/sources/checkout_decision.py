@@ -12,7 +12,8 @@ import os
 import subprocess
 
 ZERO_SHA = "0" * 40
-MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/apps.py")
+# `**/migrations` itself: a package that is a link to a directory (git stores the link).
+MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/migrations", ":(glob)**/apps.py")
 # What a checkout that may change the migrations to apply touches: the migrations, and the
 # settings, where a branch adds an app from site-packages (`django.contrib.sites`, a
 # third-party package) to INSTALLED_APPS, or points MIGRATION_MODULES elsewhere.

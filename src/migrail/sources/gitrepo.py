@@ -7,7 +7,9 @@ Object reads go through GitPython's object database, imported on first use.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,9 +73,13 @@ class GitRepo:
 
     @cached_property
     def migrail_dir(self) -> Path:
-        """Where migrail keeps caches, backups and locks: shared by linked worktrees."""
+        """Where migrail keeps caches, backups and locks: shared by linked worktrees. 0700
+        whatever the umask: it holds code a later rollback runs (`sources/`)."""
         path = self.common_dir / "migrail"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            with contextlib.suppress(OSError):  # another user's, or a read-only disk
+                os.chmod(path, 0o700)
         return path
 
     def resolve(self, rev: str) -> str:

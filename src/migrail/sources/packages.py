@@ -1,9 +1,10 @@
 """Find the migration packages in a source and read each migration in them.
 
 A migration package is a directory named `migrations` holding `__init__.py`;
-its migrations are the modules whose names do not start with `_` or `~`
-(Django's rule). The app label is the parent directory's name, or the
-`label` of the AppConfig in its `apps.py`, or an override in `[tool.migrail]`.
+its migrations are the modules whose names do not start with `_` or `~` and
+hold no dot (Django's rule, and `pkgutil`'s). The app label is the parent
+directory's name, or the `label` of the AppConfig in its `apps.py`, or an
+override in `[tool.migrail]`.
 """
 
 from __future__ import annotations
@@ -84,7 +85,31 @@ def _discover_packages(source: Source, config: Config, cache: ParseCache) -> lis
         package = read_package(label, package_dir, files, source, cache)
         if _is_django_package(package):
             packages.append(package)
+    packages += _unfollowed_package_links(source, entries, config)
     return packages
+
+
+def _unfollowed_package_links(
+    source: Source, entries: dict[str, str], config: Config
+) -> list[MigrationPackage]:
+    """A `migrations` package that is a link migrail does not follow (out of the work tree, a
+    loop): one unreadable entry, E011, in place of the migrations Django may see there."""
+    found = []
+    for path, blob in sorted(entries.items()):
+        if basename(path) != "migrations" or not blob.startswith("unreadable:") or "/" not in path:
+            continue
+        label = _label(source, entries, dirname(path), config)
+        if not config.wants_app(label):
+            continue
+        try:
+            source.read(path)
+            continue
+        except Unreadable as err:
+            problem = ParseProblem("unreadable", 1, f"cannot be read: {err}")
+        package = MigrationPackage(label, path)
+        package.migrations["migrations"] = MigrationFile("migrations", path, problem)
+        found.append(package)
+    return found
 
 
 def read_package(
@@ -99,12 +124,20 @@ def read_package(
                 package.max_migration = source.read(path)
             except Unreadable as err:
                 package.max_migration_error = str(err)
-        elif name.endswith(".py") and name[0] not in "_~":
+        elif is_migration_module(name):
             module = name[:-3]
             package.migrations[module] = MigrationFile(
                 module, path, _parse(source, path, files[path], cache)
             )
     return package
+
+
+def is_migration_module(name: str) -> bool:
+    """Would Django's loader take the file `name` as a migration? It lists modules with
+    `pkgutil.iter_modules`, which skips names with a dot (`0002_price.old.py`), and skips
+    those starting with `_` or `~` itself."""
+    module = name[:-3]
+    return name.endswith(".py") and module != "" and module[0] not in "_~" and "." not in module
 
 
 def _parse_uncached_in_parallel(
@@ -118,8 +151,7 @@ def _parse_uncached_in_parallel(
         path
         for paths in by_dir.values()
         for path in paths
-        if path.endswith(".py")
-        and basename(path)[0] not in "_~"
+        if is_migration_module(basename(path))
         and not entries[path].startswith("unreadable:")
         and cache.get(entries[path]) is None
     ]

@@ -11,7 +11,9 @@ from pathlib import Path
 from migrail.graph.parser import ParsedMigration, ParseProblem
 from migrail.sources.pickle_file import load_pickle, store_pickle
 
-FORMAT = 2  # 2: operation_count and irreversible_operations instead of every operation
+FORMAT = 3  # 2: operation_count and irreversible_operations instead of every operation
+# 3: E010 for code that binds names from strings, a base's decorator or __init_subclass__,
+# a swappable_dependency that may not be Django's (verdicts cached before were wrong)
 MAX_ENTRIES = 100_000
 
 Parsed = ParsedMigration | ParseProblem

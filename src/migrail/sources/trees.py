@@ -23,6 +23,7 @@ LEAVES_WORK_TREE = "is a symbolic link that leads outside the work tree; migrail
 MAX_LINKS = 40  # Linux's limit on links followed in one lookup (MAXSYMLINKS)
 LINK_LOOP = f"is a symbolic link loop, or a chain of more than {MAX_LINKS} links"
 DANGLING_LINK = "is a dangling symbolic link"
+LINKED = TreeEntry("120000", "")  # a file reached through a linked `migrations` directory
 LINK_TO_DIRECTORY = "is a symbolic link to a directory"
 
 
@@ -61,6 +62,19 @@ class StoredTree:
         at = bisect.bisect_left(self._sorted, prefix)
         return at < len(self._sorted) and self._sorted[at].startswith(prefix)
 
+    def files_in(self, directory: str) -> list[str]:
+        """The names of the files directly in `directory` (not in its subdirectories)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.entries)
+        prefix = f"{directory}/" if directory else ""
+        names = []
+        for path in self._sorted[bisect.bisect_left(self._sorted, prefix) :]:
+            if not path.startswith(prefix):
+                break
+            if "/" not in path[len(prefix) :]:
+                names.append(path[len(prefix) :])
+        return names
+
 
 def follow_link(
     path: str,
@@ -83,6 +97,20 @@ def follow_link(
     `.git`, an absolute path elsewhere), when the chain loops or is longer than
     `MAX_LINKS`, or when `tree` has no file there.
     """
+    found, todo = _resolve(path, tree, read_blob, root=root)
+    entry = tree.entries.get(found)
+    if not todo and entry is not None and entry.mode in ("100644", "100755"):
+        return entry.blob
+    if not todo and (entry is not None or tree.is_directory(found)):
+        raise Unreadable(f"{LINK_TO_DIRECTORY} ({excerpt(found)}), not a file")
+    raise Unreadable(f"{DANGLING_LINK}: {description} has no {excerpt(found)}")
+
+
+def _resolve(
+    path: str, tree: StoredTree, read_blob: Callable[[str], bytes], *, root: Path
+) -> tuple[str, list[str]]:
+    """Where `path` leads in `tree`, every link on the way followed (see `follow_link`):
+    the path reached, and what was left unwalked when a `..` met what is not there."""
     done: list[str] = []  # the real directories walked so far, from the top of the tree
     todo = path.split("/")
     links = 0
@@ -114,13 +142,16 @@ def follow_link(
             done = []
         else:
             todo = [*target.split("/"), *todo]
-    found = "/".join(done)
-    entry = tree.entries.get(found)
-    if not todo and entry is not None and entry.mode in ("100644", "100755"):
-        return entry.blob
-    if not todo and (entry is not None or tree.is_directory(found)):
-        raise Unreadable(f"{LINK_TO_DIRECTORY} ({excerpt(found)}), not a file")
-    raise Unreadable(f"{DANGLING_LINK}: {description} has no {excerpt(found)}")
+    return "/".join(done), todo
+
+
+def resolve_directory_link(
+    path: str, tree: StoredTree, read_blob: Callable[[str], bytes], *, root: Path
+) -> str | None:
+    """The directory of `tree` a link at `path` leads to, or None when it leads to none
+    there; `Unreadable` when it leaves the tree or loops, as `follow_link`."""
+    found, todo = _resolve(path, tree, read_blob, root=root)
+    return found if not todo and tree.is_directory(found) else None
 
 
 def _inside_root(target: str, root: Path) -> list[str]:
@@ -155,7 +186,12 @@ def blob_id(data: bytes) -> str:
 
 def is_candidate(path: str) -> bool:
     parts = path.split("/")
-    return ("migrations" in parts[:-1]) or parts[-1] == "apps.py"
+    return "migrations" in parts[:-1] or parts[-1] in ("apps.py", "migrations")
+
+
+def is_package_link(path: str, entry: TreeEntry) -> bool:
+    """A `migrations` package that is a link (to a directory, if anything)."""
+    return entry.is_symlink and path.rpartition("/")[2] == "migrations"
 
 
 @dataclass
@@ -175,6 +211,11 @@ class WorkingTree:
     def _list(self) -> dict[str, str]:
         index, modified, deleted, untracked = self.repo.index_and_worktree(MIGRATION_PATHSPECS)
         result = {path: entry.blob for path, entry in index.items() if path not in deleted}
+        for path in sorted({*result, *untracked}):
+            if path.rpartition("/")[2] == "migrations" and (self.repo.root / path).is_symlink():
+                self._expand_package_link(path, result)
+                untracked.discard(path)
+                modified.discard(path)
         for path in modified | untracked:
             if path in deleted:
                 continue
@@ -196,6 +237,26 @@ class WorkingTree:
                     self._changed[path] = err
                     result[path] = f"unreadable:{path}"
         return result
+
+    def _expand_package_link(self, path: str, result: dict[str, str]) -> None:
+        """A `migrations` link on disk: the files of the directory it leads to, under its own
+        path (read through it, as Django imports them); one leaving the tree is unreadable."""
+        result.pop(path, None)
+        if leaves_work_tree(self.repo.root, path):
+            self._changed[path] = Unreadable(LEAVES_WORK_TREE)
+            result[path] = f"unreadable:{path}"
+            return
+        directory = self.repo.root / path
+        for child in sorted(directory.iterdir()) if directory.is_dir() else []:
+            inside = f"{path}/{child.name}"
+            if not child.is_file() or inside in result:
+                continue
+            try:
+                self._changed[inside] = data = self._read_disk(inside)
+                result[inside] = blob_id(data)
+            except Unreadable as err:
+                self._changed[inside] = err
+                result[inside] = f"unreadable:{inside}"
 
     @property
     def disk_root(self) -> Path | None:
@@ -238,10 +299,31 @@ class _GitObjects:
         # content; one that cannot be followed is never cached.
         if self._ids is None:
             self._ids = {}
-            for path, entry in self._entries.items():
+            for path, entry in list(self._entries.items()):
+                if is_package_link(path, entry):
+                    self._expand_package_link(path)
+                    continue
                 blob = self._follow(path) if entry.is_symlink else entry.blob
                 self._ids[path] = blob if isinstance(blob, str) else f"unreadable:{path}"
         return self._ids
+
+    def _expand_package_link(self, path: str) -> None:
+        """A `migrations` link to a directory of the tree lists that directory's files under
+        its own path, as Django imports them through it; one leaving the tree is unreadable."""
+        assert self._ids is not None
+        tree = self._whole_tree()
+        try:
+            target = resolve_directory_link(path, tree, self.repo.read_blob, root=self.repo.root)
+        except Unreadable as err:
+            self._followed[path] = err
+            self._ids[path] = f"unreadable:{path}"
+            return
+        del self._entries[path]  # a directory, not a file
+        for name in tree.files_in(target) if target is not None else []:
+            inside = f"{path}/{name}"
+            self._entries[inside] = LINKED  # read by following `path` on the way
+            blob = self._follow(inside)
+            self._ids[inside] = blob if isinstance(blob, str) else f"unreadable:{inside}"
 
     def read(self, path: str) -> bytes:
         entry = self._entries[path]

@@ -18,6 +18,8 @@ from typing import Any
 from migrail.errors import MigrailError
 
 DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+# A file where migrail's directory should be, or a link where it opens with O_NOFOLLOW.
+PATH_ERRORS = {errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ELOOP}
 
 
 class DatabaseUnavailable(MigrailError):
@@ -32,7 +34,7 @@ def database_errors() -> Iterator[None]:
         _name_the_file(err)
         raise
     except OSError as err:
-        if err.errno not in DISK_ERRORS:
+        if err.errno not in DISK_ERRORS | PATH_ERRORS:
             raise
         where = f" {err.filename}" if err.filename else ""
         raise DatabaseUnavailable(f"cannot write{where}: {err.strerror}") from err

@@ -6,12 +6,14 @@ server database."""
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from migrail.engines import rules_for
+from migrail.sync.private_files import private_directory
 
 
 @contextmanager
@@ -23,8 +25,9 @@ def database_lock(directory: Path, alias: str, connection: Any) -> Iterator[None
 @contextmanager
 def file_lock(directory: Path, alias: str) -> Iterator[None]:
     """The lock alone, for `restore`: a server session would block its database rename."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / f"{alias}.lock").open("w") as handle:
+    private_directory(directory)
+    fd = os.open(directory / f"{alias}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

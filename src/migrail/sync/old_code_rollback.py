@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import Effect
+from migrail.sync.local_copies import bring_local_files, project_dir_in
 from migrail.sync.plan import Target
 from migrail.sync.sync_feature import SyncFeature
 
@@ -100,8 +100,7 @@ def roll_back_with_commit(
 
     commit = repo.resolve(rev)
     with commit_tree(repo, commit) as tree_dir:
-        _bring_local_settings(tree_dir, repo)
-        _bring_local_files(tree_dir, repo)
+        bring_local_files(tree_dir, repo)
         spec_path = tree_dir.with_name(tree_dir.name + ".spec")
         result_path = tree_dir.with_name(tree_dir.name + ".result")
         spec = RollbackSpec(
@@ -133,7 +132,7 @@ def roll_back_with_commit(
             sys.stdout.flush()
             child = subprocess.run(
                 [sys.executable, "-c", CHILD, str(spec_path)],
-                cwd=_project_dir_in(tree_dir, repo),
+                cwd=project_dir_in(tree_dir, repo),
                 env=env,
                 check=False,
             )
@@ -155,97 +154,6 @@ def roll_back_with_commit(
         finally:
             spec_path.unlink(missing_ok=True)
             result_path.unlink(missing_ok=True)
-
-
-def _bring_local_settings(tree_dir: Path, repo: GitRepo) -> None:
-    """Give the old tree the live settings package's modules that git does not track.
-
-    `config/local.py` or `settings/dev.py` are often untracked: the old commit's copy of
-    the package then hides the live one, and the settings would not import. Copies only
-    what the tree lacks, from the package that holds the settings module, never a link.
-    """
-    module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
-    if "." not in module:
-        return  # a top-level module: the live project directory is on the child's path
-    live = _live_package(module)
-    if live is None:
-        return
-    try:  # where the package is in the repository (`src/`, a directory on PYTHONPATH, …)
-        old = tree_dir / live.resolve().relative_to(repo.root.resolve())
-    except ValueError:
-        return  # outside the repository: the child imports it where it is
-    if not live.is_dir() or not old.is_dir():
-        return
-    for source in live.glob("*.py"):
-        target = old / source.name
-        if source.is_symlink() or not source.is_file() or target.exists():
-            continue
-        shutil.copyfile(source, target)
-
-
-def _live_package(module: str) -> Path | None:
-    """The directory of the package holding the settings module, as this process imported
-    it (`src/config/settings/` for `config.settings.local`), else under the project."""
-    import sys
-
-    from migrail.sync.settings import project_directory
-
-    loaded = getattr(sys.modules.get(module), "__file__", None)
-    if loaded:
-        return Path(loaded).parent
-    return project_directory() / Path(*module.split(".")[:-1])
-
-
-LOCAL_FILE_LIMIT = 1024 * 1024  # bytes: a local configuration file, not data
-LOCAL_DIRECTORY_FILES = 50  # files: `.envs/`, not a virtualenv or node_modules
-
-
-def _bring_local_files(tree_dir: Path, repo: GitRepo) -> None:
-    """Give the old tree the untracked files at the top of the project directory that
-    settings read (`.env`, django-environ's and pydantic's env files, cookiecutter-django's
-    `.envs/`): small files, and dot-directories of a few small files; never a link, never
-    over a file the commit has."""
-    from migrail.sync.settings import project_directory
-
-    live = project_directory()
-    old = _project_dir_in(tree_dir, repo)
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--others", "--directory", "--", "."],
-        cwd=live,
-        capture_output=True,
-        check=False,
-    ).stdout
-    for entry in os.fsdecode(listed).split("\0"):
-        name = entry.rstrip("/")
-        if not name or "/" in name or name in (".git", "..", "."):
-            continue
-        source, target = live / name, old / name
-        if source.is_symlink() or target.exists() or target.is_symlink():
-            continue
-        if source.is_file() and source.stat().st_size <= LOCAL_FILE_LIMIT:
-            shutil.copyfile(source, target)
-        elif source.is_dir() and name.startswith(".") and _small_directory(source):
-            shutil.copytree(source, target, symlinks=True)
-
-
-def _small_directory(directory: Path) -> bool:
-    files = 0
-    for path in directory.rglob("*"):
-        if path.is_symlink():
-            return False
-        if path.is_file():
-            files += 1
-            if files > LOCAL_DIRECTORY_FILES or path.stat().st_size > LOCAL_FILE_LIMIT:
-                return False
-    return True
-
-
-def _project_dir_in(tree_dir: Path, repo: GitRepo) -> Path:
-    from migrail.sources.config import load_config
-    from migrail.sources.settings_location import project_directory_of
-
-    directory = project_directory_of(tree_dir, load_config(tree_dir, git_root=repo.root))
-    return directory if directory.is_dir() else tree_dir
 
 
 def live_databases(databases: dict[str, Any]) -> dict[str, Any]:

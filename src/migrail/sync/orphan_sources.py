@@ -22,6 +22,7 @@ from typing import Any
 from migrail.graph.parser import Key, ParsedMigration, parse_migration
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.trees import read_at
+from migrail.sync.private_files import private_directory, write_private_bytes
 
 ROLLBACK_PACKAGE_PREFIX = "_migrail_rollback_"
 
@@ -168,14 +169,14 @@ def remember_applied_sources(
             continue  # third-party: its source does not come and go with branches
         cached = applied_copy(repo, key)
         if not cached.is_file():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_bytes(source.read_bytes())
+            private_directory(cached.parent.parent)
+            write_private_bytes(private_directory(cached.parent) / cached.name, source.read_bytes())
         elif applied_at(records[key], missing=0.0) > cached.stat().st_mtime:
             # Applied (again) since the copy was taken: the file is what the database ran
             # now; the copy's time says so, and an edit after it is noticed.
             data = source.read_bytes()
             if cached.read_bytes() != data:
-                cached.write_bytes(data)
+                write_private_bytes(cached, data)
             else:
                 os.utime(cached)
         # Else applied before the copy: the copy is what the database ran, whatever this

@@ -33,6 +33,16 @@ def write_private_json(path: Path, data: object) -> None:
     sync_directory(path.parent)
 
 
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write `data` at `path` atomically, 0600 from the start; never through a link."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    with os.fdopen(os.open(partial, flags, 0o600), "wb") as handle:
+        handle.write(data)
+    os.replace(partial, path)
+
+
 def sync_directory(directory: Path) -> None:
     """Make a rename or unlink in `directory` survive a crash."""
     fd = os.open(directory, os.O_RDONLY)
