@@ -105,8 +105,8 @@ def runner_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runner = Runner(tmp, tmp)
     proc = runner.run_step(0, {}, "pull_request", {})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    venv_bin = runner.temp / "migrail-venv" / "bin"
-    assert runner.files["path"].read_text() == f"{venv_bin}\n"
+    # Nothing on PATH for later steps: they keep the project's Python, pip and Django.
+    assert not runner.files["path"].exists() or runner.files["path"].read_text() == ""
     assert proc.stdout.strip().startswith("migrail ")
     return runner.temp
 
@@ -201,6 +201,10 @@ def test_push_checks_the_tree_alone_and_an_explicit_base(runner_temp: Path, tmp_
         "## migrail check: the working tree\n\nNo findings in 1 app.\n"
     )
     proc = runner.run_step(1, {"base": "origin/main", "format": "text"}, "push", push)
+    assert proc.returncode == 1, proc.stderr
+    assert "E012 app 'shop' forks once merged into origin/main" in proc.stdout
+    # `base: main`, as people type it: the checkout has no local main, so origin's is fetched.
+    proc = runner.run_step(1, {"base": "main", "format": "text"}, "push", push)
     assert proc.returncode == 1, proc.stderr
     assert "E012 app 'shop' forks once merged into origin/main" in proc.stdout
 
