@@ -218,7 +218,15 @@ def _pyproject_values(path: str) -> dict[str, str]:
 
 
 def suffix_for(worktree_name: str) -> str:
-    return re.sub(r"[^a-z0-9_]+", "_", worktree_name.lower()).strip("_") or "worktree"
+    """The worktree's name as a database name's part: itself when it is already lowercase
+    letters, digits and `_`; else cleaned, with a short hash of the name git gave, so two
+    worktrees whose names clean alike (`wt-x`, `wt_x`, `WT-X`) never share a database."""
+    cleaned = re.sub(r"[^a-z0-9_]+", "_", worktree_name.lower()).strip("_") or "worktree"
+    if cleaned == worktree_name:
+        return cleaned
+    import hashlib
+
+    return f"{cleaned}_{hashlib.sha256(worktree_name.encode()).hexdigest()[:6]}"
 
 
 def server_database_name(name: str, worktree_name: str, engine: str, prefix: str = "") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import runpy
 import subprocess
 import sys
@@ -73,10 +74,11 @@ def test_each_kind_of_database_in_a_linked_worktree(tmp_path: Path) -> None:
     turn_on(main)
     outside = tmp_path / "data/app.sqlite3"
     databases = settings_in(linked, outside)
-    assert databases["default"]["NAME"] == "shop_feature_x_2"
+    tag = hashlib.sha256(b"Feature-X.2").hexdigest()[:6]  # the name cleaned: told apart
+    assert databases["default"]["NAME"] == f"shop_feature_x_2_{tag}"
     assert databases["inside"]["NAME"] == linked / "db.sqlite3"  # already its own
     assert databases["relative"]["NAME"] == "db.sqlite3"  # opened in the worktree
-    assert databases["outside"]["NAME"] == str(tmp_path / "data/app_feature_x_2.sqlite3")
+    assert databases["outside"]["NAME"] == str(tmp_path / f"data/app_feature_x_2_{tag}.sqlite3")
 
 
 def test_the_prefix_and_pyproject(tmp_path: Path) -> None:
@@ -112,6 +114,8 @@ def test_long_names_are_cut_within_the_engines_limit_with_a_hash(
     assert measure(two) <= limit
     assert one != two
     assert server_database_name("shop", "w", engine) == "shop_w"
+    # Names that clean alike are told apart.
+    assert len({server_database_name("shop", n, engine) for n in ("wt-x", "wt_x", "WT-X")}) == 3
 
 
 def test_per_worktree_imports_neither_django_nor_git(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.databases import MARIADB, PG_DSN
-from tests.djangoproject import DjangoProject, migration_with_helper
+from tests.djangoproject import DjangoProject, add_field, migration_source, migration_with_helper
 from tests.scenarios import main_branch, sync
 
 # The settings a project writes once: its SQLite file beside the code (inside each worktree),
@@ -290,13 +290,26 @@ def sqlite_project(tmp_path: Path, *, wrapped: bool, on: bool) -> DjangoProject:
 
 
 def test_settings_that_do_not_wrap_their_databases_are_said(tmp_path: Path) -> None:
+    """The main worktree's database is left alone: a worktree of a branch with another
+    migration does not apply it there (as with the feature off)."""
     p = sqlite_project(tmp_path, wrapped=False, on=True)
-    out = p.git("worktree", "add", "-q", "-b", "topic", "../wt")
+    p.git("switch", "-q", "-c", "feature")
+    p.migration(
+        "shop",
+        "0002_stock",
+        migration_source([("shop", "0001_initial")], add_field("item", "stock")),
+    )
+    p.write("shop/migrations/max_migration.txt", "0002_stock\n")
+    p.commit("feature")
+    p.git("switch", "-q", "main")
+    out = p.git("worktree", "add", "-q", "../wt", "feature")
     assert (
         "migrail: database 'default': settings do not give this worktree a database of its own "
         "(wrap them: `DATABASES = migrail.per_worktree(DATABASES)`, see docs/worktrees.md); "
-        "it is shared\n"
+        "it is the main worktree's, so it is not synced here\n"
     ) in out
+    assert "applying" not in out
+    assert p.migrail("status").returncode == 0  # main's database still holds main's migrations
     status = in_worktree(p, p.root.parent / "wt").migrail("status")
     assert "migrail: worktree 'wt' shares the main worktree's database: default " in status.stdout
     main_status = p.migrail("status")

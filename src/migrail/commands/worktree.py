@@ -75,7 +75,9 @@ def git_worktrees(repo: GitRepo) -> list[GitWorktree]:
 
 def databases_for_new_worktree(repo: GitRepo, config: Config) -> NewWorktree | None:
     """After `git worktree add`: this linked worktree's databases, copied from the main
-    worktree's; None when this is no linked worktree (a clone)."""
+    worktree's; None when this is no linked worktree (a clone), or when its settings give
+    it the main worktree's database (not wrapped): that one is left alone, as with the
+    feature off."""
     from migrail.sync.errors import database_errors
     from migrail.sync.session import refuse_unsafe
     from migrail.sync.settings import database_aliases, setup_django
@@ -85,7 +87,7 @@ def databases_for_new_worktree(repo: GitRepo, config: Config) -> NewWorktree | N
     if linked is None:
         return None
     main = git_worktrees(repo)[0] if linked.main_root else None
-    copied = False
+    copied = shared = False
     try:
         with database_errors():
             setup_django(repo.root, config)
@@ -93,9 +95,11 @@ def databases_for_new_worktree(repo: GitRepo, config: Config) -> NewWorktree | N
                 refuse_unsafe(alias, config)
                 made = make_database(repo, config, alias, linked)
                 print(made.line)
-                copied = copied or made.copied
+                copied, shared = copied or made.copied, shared or made.shared
     except MigrailError as err:
         print(f"migrail: no copy of the main worktree's database was made: {err}", file=sys.stderr)
+    if shared:
+        return None  # the main worktree's database moves with the main worktree only
     return NewWorktree(main.head if copied and main is not None and main.head else None)
 
 

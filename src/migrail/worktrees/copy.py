@@ -64,6 +64,7 @@ class Made:
     alias: str
     copied: bool
     line: str
+    shared: bool = False  # the settings give this worktree the main worktree's database
 
 
 def catalogue(repo: GitRepo) -> WorktreeCatalogue:
@@ -111,7 +112,13 @@ def make_database(repo: GitRepo, config: Config, alias: str, linked: LinkedWorkt
     main = main_settings_of(alias, linked)
     target = str(live.get("NAME") or "")
     if main is None or str(main.get("NAME") or "") == target:
-        return Made(alias, False, f"migrail: database {alias!r}: {NOT_WRAPPED}; it is shared")
+        return Made(
+            alias,
+            False,
+            f"migrail: database {alias!r}: {NOT_WRAPPED}; it is the main worktree's, "
+            "so it is not synced here",
+            shared=True,
+        )
     source = str(main["NAME"])
     connection = connections[alias]
     here = identity_of(alias, connection.vendor, live)
