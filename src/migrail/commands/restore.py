@@ -76,7 +76,7 @@ def run_restore(repo: GitRepo, config: Config, name: str | None, alias: str) -> 
             f"backup {backup.name} is of {backup.database.describe()}, not of database "
             f"{alias!r} ({database.describe()}); nothing was changed"
         )
-    with file_lock(repo.migrail_dir / "locks", alias), warnings.catch_warnings():
+    with file_lock(repo.migrail_dir / "locks", alias, database.key), warnings.catch_warnings():
         # Restore reads the settings without `django.setup()`, so that a project whose apps
         # do not import can still be restored; Django would warn about every query.
         warnings.filterwarnings("ignore", "Accessing the database during app initialization")

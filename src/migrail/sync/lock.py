@@ -18,15 +18,21 @@ from migrail.sync.private_files import private_directory
 
 @contextmanager
 def database_lock(directory: Path, alias: str, connection: Any) -> Iterator[None]:
-    with file_lock(directory, alias), _server_lock(connection):
+    from migrail.sync.identity import identity_of
+
+    database = identity_of(alias, connection.vendor, connection.settings_dict)
+    with file_lock(directory, alias, database.key), _server_lock(connection):
         yield
 
 
 @contextmanager
-def file_lock(directory: Path, alias: str) -> Iterator[None]:
-    """The lock alone, for `restore`: a server session would block its database rename."""
+def file_lock(directory: Path, alias: str, database_key: str) -> Iterator[None]:
+    """The lock alone, for `restore`: a server session would block its database rename.
+    One per database (`DatabaseIdentity.key`), not per alias: linked worktrees with
+    databases of their own never wait for each other."""
     private_directory(directory)
-    fd = os.open(directory / f"{alias}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    path = directory / f"{database_key}.lock"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

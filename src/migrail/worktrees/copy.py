@@ -124,7 +124,8 @@ def make_database(repo: GitRepo, config: Config, alias: str, linked: LinkedWorkt
     here = identity_of(alias, connection.vendor, live)
     there = identity_of(alias, connection.vendor, main)
     store = catalogue(repo)
-    with file_lock(repo.migrail_dir / "locks", alias), database_steps(connection, source) as steps:
+    locks = repo.migrail_dir / "locks"
+    with file_lock(locks, alias, there.key), database_steps(connection, source) as steps:
         if steps.exists(Named(target)):
             earlier = store.find(linked.name)
             ours = earlier is not None and any(
