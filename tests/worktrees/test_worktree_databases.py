@@ -323,6 +323,22 @@ def test_off_git_worktree_add_makes_nothing(tmp_path: Path) -> None:
     assert not (p.root.parent / "wt/db.sqlite3").exists()
     assert not (p.root / ".git/migrail/worktrees").exists()
 
+    # Turned on afterwards: `migrail worktree init` there makes it as the hook would have.
+    p.query("INSERT INTO shop_item (name) VALUES (7)")
+    p.git("config", "migrail.worktreeDatabases", "true")
+    wt = in_worktree(p, p.root.parent / "wt")
+    proc = wt.migrail("worktree", "init")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is a copy of the main worktree's" in proc.stdout
+    assert wt.query("SELECT name FROM shop_item") == [[7]]
+    again = wt.migrail("worktree", "init")  # there now: left as it is
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "exists already; it is left as it is and synced" in again.stdout
+    assert wt.query("SELECT name FROM shop_item") == [[7]]
+    outside = p.migrail("worktree", "init")
+    assert outside.returncode == 2
+    assert "this is not a linked worktree" in outside.stderr
+
 
 def test_a_copy_a_kill_left_unfinished_is_said(tmp_path: Path) -> None:
     """The record says `copying` from before the copy to after it: a kill in between leaves

@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     worktree_actions = worktree.add_subparsers(dest="action", required=True, metavar="ACTION")
     worktree_actions.add_parser("list", help="each worktree, its branch, its database and size")
     worktree_actions.add_parser("prune", help="drop the databases of worktrees git no longer has")
+    worktree_actions.add_parser(
+        "init", help="make this linked worktree's databases as `git worktree add` would"
+    )
 
     status = sub.add_parser("status", help="show what sync would unapply and apply (read-only)")
     status.add_argument("--database", metavar="ALIAS")

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.worktree_names import LinkedWorktree, find_linked_worktree
@@ -48,7 +48,31 @@ def run(action: str) -> int:
         config = load_config(repo.root)
         if not config.worktree_databases:
             print(OFF_NOTE)
+        if action == "init":
+            return init(repo, config)
         return list_worktrees(repo, config) if action == "list" else prune(repo, config)
+
+
+def init(repo: GitRepo, config: Config) -> int:
+    """`migrail worktree init`: a linked worktree made before worktree databases were on,
+    or before `migrail install`, gets its databases as `git worktree add` would have made
+    them (a copy of the main worktree's, synced to this checkout); one already there is
+    left as it is and synced."""
+    from migrail.commands.hook import AfterCheckout
+
+    if find_linked_worktree(str(repo.root)) is None:
+        raise MigrailError(
+            "this is not a linked worktree: `migrail worktree init` runs in one that "
+            "`git worktree add` made"
+        )
+    if not config.worktree_databases:
+        raise MigrailError(
+            "worktree databases are off: `git config migrail.worktreeDatabases true` first"
+        )
+    made = databases_for_new_worktree(repo, config, keep=True)
+    if made is None:
+        return EXIT_FINDINGS  # the settings give it the main worktree's database: said
+    return AfterCheckout(repo, config, made.from_rev).run()
 
 
 def git_worktrees(repo: GitRepo) -> list[GitWorktree]:
@@ -73,7 +97,9 @@ def git_worktrees(repo: GitRepo) -> list[GitWorktree]:
     return found
 
 
-def databases_for_new_worktree(repo: GitRepo, config: Config) -> NewWorktree | None:
+def databases_for_new_worktree(
+    repo: GitRepo, config: Config, *, keep: bool = False
+) -> NewWorktree | None:
     """After `git worktree add`: this linked worktree's databases, copied from the main
     worktree's; None when this is no linked worktree (a clone), or when its settings give
     it the main worktree's database (not wrapped): that one is left alone, as with the
@@ -93,7 +119,7 @@ def databases_for_new_worktree(repo: GitRepo, config: Config) -> NewWorktree | N
             setup_django(repo.root, config)
             for alias in database_aliases(config):
                 refuse_unsafe(alias, config)
-                made = make_database(repo, config, alias, linked)
+                made = make_database(repo, config, alias, linked, keep=keep)
                 print(made.line)
                 copied, shared = copied or made.copied, shared or made.shared
     except MigrailError as err:

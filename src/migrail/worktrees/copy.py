@@ -100,9 +100,12 @@ def database_steps(connection: Any, live: str) -> Iterator[SnapshotSteps]:
         yield steps
 
 
-def make_database(repo: GitRepo, config: Config, alias: str, linked: LinkedWorktree) -> Made:
+def make_database(
+    repo: GitRepo, config: Config, alias: str, linked: LinkedWorktree, *, keep: bool = False
+) -> Made:
     """Copy the main worktree's database of `alias` into this worktree's (Django set up
-    with this worktree's settings, which `refuse_unsafe` has let through)."""
+    with this worktree's settings, which `refuse_unsafe` has let through). `keep`
+    (`migrail worktree init`): a database already there is left as it is, whoever made it."""
     from django.conf import settings
     from django.db import connections
 
@@ -132,16 +135,15 @@ def make_database(repo: GitRepo, config: Config, alias: str, linked: LinkedWorkt
                 d.made and d.identity == here.as_json() for d in earlier.databases
             )
             if not ours:
-                store.note(
-                    linked.name,
-                    linked.root,
-                    WorktreeDatabase(alias, here.as_json(), there.as_json(), FOUND),
-                )
+                found = WorktreeDatabase(alias, here.as_json(), there.as_json(), FOUND)
+                store.note(linked.name, linked.root, found)
+            if not ours or keep:
+                who = "" if ours else " and migrail did not make it"
                 return Made(
                     alias,
                     False,
-                    f"migrail: database {alias!r}: {target!r} exists already and migrail did "
-                    "not make it; it is left as it is and synced",
+                    f"migrail: database {alias!r}: {target!r} exists already{who}; it is left as "
+                    "it is and synced",
                 )
             steps.run(["drop", target])  # left by a removed worktree of the same name
         record = WorktreeDatabase(alias, here.as_json(), there.as_json(), COPYING)
