@@ -303,3 +303,20 @@ def test_the_unapply_hint_keeps_the_apps_and_onto_and_following_it_works(
     followed = project.migrail("rebase", "shop", "--onto", "main", "--unapply")
     assert followed.returncode == 0, followed.stdout + followed.stderr
     assert project.migrail("check").returncode == 0
+
+
+def test_onto_a_branch_not_merged_yet_says_to_merge_it_first(project: DjangoProject) -> None:
+    """What check --base advises, run before the base is brought in: no fork here yet, so
+    nothing to rebase; it says so and what comes first, instead of "nothing to rebase"."""
+    base(project)
+    diverge(project, ["0003_stock"], ["0003_size"])
+    proc = project.migrail("rebase", "--onto", "main", "shop")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr == (
+        "migrail: error: main is not in this branch yet, so no app forks here; `git fetch`, "
+        "then `git merge main` (or `git rebase main`), then run this again\n"
+    )
+    project.git("merge", "-q", "main", check=False)  # max_migration.txt conflicts
+    proc = project.migrail("rebase", "--onto", "main", "shop")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0004_stock" in proc.stdout

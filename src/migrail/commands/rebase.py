@@ -32,6 +32,13 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
     config = load_config(repo.root)
     packages = load_packages(repo, WorkingTree(repo), config)
     plan = plan_rebase(repo, packages, apps, onto)
+    if onto and plan.is_empty and not plan.forked and not _merged(repo, onto):
+        print(
+            f"migrail: error: {onto} is not in this branch yet, so no app forks here; "
+            f"`git fetch`, then `git merge {onto}` (or `git rebase {onto}`), then run this again",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
     if plan.moved and db_check:
         applied = _applied_locally(repo, config, plan.moved)
         if applied and not unapply:
@@ -52,6 +59,18 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
     if plan.moved:
         print("migrail: run `migrail sync` to apply the renamed migrations to your database")
     return status
+
+
+def _merged(repo: GitRepo, onto: str) -> bool:
+    """Whether `onto` is in HEAD's history, or being merged or rebased onto now."""
+    in_progress = ("MERGE_HEAD", "rebase-merge", "rebase-apply")
+    if any((repo.git_dir / state).exists() for state in in_progress):
+        return True
+    try:
+        commit = repo.resolve(onto)
+    except MigrailError:
+        return True  # the plan has said what is wrong with it
+    return not repo.run("rev-list", "-1", commit, "--not", "HEAD", check=False).strip()
 
 
 def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key]:
