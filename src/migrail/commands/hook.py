@@ -14,9 +14,9 @@ from __future__ import annotations
 import io
 import os
 import sys
-from dataclasses import dataclass
 
 from migrail.commands import check
+from migrail.commands.after_checkout import AfterCheckout
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync, is_branch_checkout
 from migrail.sources.config import Config, load_config
@@ -212,64 +212,6 @@ def _sync(
         retry = "`migrail sync`" if without_from else _retry(repo, after.from_rev)
         print(f"migrail: when that is fixed, run {retry}", file=sys.stderr)
         return EXIT_FINDINGS
-
-
-@dataclass
-class AfterCheckout:
-    """The sync after git moved HEAD from `from_rev`, as the post-* hooks run it and
-    `migrail switch` runs it after its `git switch`: in this process, which must not have
-    set Django up before the move (the new checkout's settings and code migrate).
-
-    With snapshots, a `switch` of branches (left, arriving) first saves the database as
-    the branch left's snapshot and restores the arriving branch's, which moves `from_rev`
-    to the commit whose code applied what is live now. Raises `MigrailError`.
-    """
-
-    repo: GitRepo
-    config: Config
-    from_rev: str | None
-    switch: tuple[str, str] | None = None
-    changed: bool = True  # the migrations differ: sync even when no snapshot was restored
-    database: str | None = None
-    backup: bool = True
-
-    def run(self) -> int:
-        from migrail.commands.features import sync_feature
-        from migrail.commands.sync import run_sync
-        from migrail.sync.errors import database_errors
-        from migrail.sync.session import SyncOptions
-
-        repo, config = self.repo, self.config
-        status: int | None = EXIT_FINDINGS
-        switched = None
-        try:
-            with database_errors():
-                if self.switch is not None:
-                    from migrail.snapshots.switching import arrive_after_checkout
-
-                    assert self.from_rev is not None
-                    arrival = arrive_after_checkout(
-                        repo, config, self.from_rev, self.switch, database=self.database
-                    )
-                    self.from_rev, switched = arrival.from_rev, arrival.record
-                    if not (self.changed or arrival.restored):
-                        status = None  # the database goes on as it was, under a new branch
-                        return EXIT_CLEAN
-                options = SyncOptions(
-                    from_rev=self.from_rev,
-                    database=self.database,
-                    backup=self.backup,
-                    feature=sync_feature(repo, config, switched),
-                )
-                status = run_sync(repo, config, options)
-                return status
-        finally:
-            if config.snapshots and status is not None:
-                from migrail.snapshots.branches import note_sync_result
-
-                note_sync_result(
-                    repo, config, self.from_rev, synced=status == EXIT_CLEAN, database=self.database
-                )
 
 
 def _retry(repo: GitRepo, from_rev: str | None) -> str:

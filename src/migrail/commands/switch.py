@@ -4,7 +4,7 @@
 For people without the hooks. Everything that can refuse without the database comes
 first (an uncommitted or untracked file, a branch git would not take): then nothing has
 changed. `git switch` runs with the hooks skipped, and this process then does what
-the post-checkout hook does (`hook.AfterCheckout`): with snapshots, save the branch
+the post-checkout hook does (`after_checkout.AfterCheckout`): with snapshots, save the branch
 left and restore the branch arrived at; then `sync --from` the commit left, whose
 rollback runs with that commit's code (`old_code_rollback`) and whose migrate runs with
 the new checkout's settings and code, set up here for the first time.
@@ -71,7 +71,7 @@ def destination_of(
 def run_switch(
     repo: GitRepo, config: Config, destination: Destination, *, database: str | None, backup: bool
 ) -> int:
-    from migrail.commands.hook import AfterCheckout
+    from migrail.commands.after_checkout import AfterCheckout
     from migrail.snapshots.branches import branch_switch, finish_interrupted
 
     left = repo.resolve("HEAD")

@@ -58,7 +58,7 @@ def init(repo: GitRepo, config: Config) -> int:
     or before `migrail install`, gets its databases as `git worktree add` would have made
     them (a copy of the main worktree's, synced to this checkout); one already there is
     left as it is and synced."""
-    from migrail.commands.hook import AfterCheckout
+    from migrail.commands.after_checkout import AfterCheckout
 
     if find_linked_worktree(str(repo.root)) is None:
         raise MigrailError(
