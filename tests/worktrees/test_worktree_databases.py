@@ -165,6 +165,14 @@ def test_a_new_worktree_gets_a_copy_of_the_main_database_synced_to_its_branch(
     # Gone from git: its database is dropped; the others stay.
     before = server_databases(p)
     p.git("worktree", "remove", "--force", "../wt")
+    if "postgresql" in p.database["ENGINE"]:  # the removed worktree's dev server, still up
+        psycopg = pytest.importorskip("psycopg")
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname={p.database['NAME']}_wt")
+        with psycopg.connect(dsn, autocommit=True):
+            held = p.migrail("worktree", "prune")
+        assert held.returncode == 1, held.stdout + held.stderr
+        assert f"migrail: cannot drop '{p.database['NAME']}_wt' (worktree 'wt'): " in held.stderr
+        assert len(held.stderr.splitlines()) == 1, held.stderr
     pruned = p.migrail("worktree", "prune")
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert "migrail: dropped " in pruned.stdout

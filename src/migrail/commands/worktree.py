@@ -251,7 +251,7 @@ def prune(repo: GitRepo, config: Config) -> int:
     aliases = database_aliases(config)
     mains = _main_databases(find_linked_worktree(str(repo.root)), aliases)
     store = catalogue(repo)
-    dropped = 0
+    dropped = left = 0
     for record in _gone(repo):
         kept = []
         for database in record.databases:
@@ -277,8 +277,11 @@ def prune(repo: GitRepo, config: Config) -> int:
                 with database_steps(connection, main.name) as steps:
                     steps.run(["drop", database.name])
             except Exception as err:
+                why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 print(
-                    f"migrail: cannot drop {database.name!r} (worktree {record.worktree!r}): {err}"
+                    f"migrail: cannot drop {database.name!r} (worktree {record.worktree!r}): "
+                    f"{why}; kept: `migrail worktree prune` again once it is closed",
+                    file=sys.stderr,
                 )
                 kept.append(database)
                 continue
@@ -287,12 +290,13 @@ def prune(repo: GitRepo, config: Config) -> int:
                 f"migrail: dropped {database.name!r} (database {alias!r} of worktree "
                 f"{record.worktree!r}, which git no longer has)"
             )
+        left += len(kept)
         if kept:
             from dataclasses import replace
 
             store.write(replace(record, databases=kept))
         else:
             store.forget(record.worktree)
-    if not dropped:
+    if not dropped and not left:
         print("migrail: no worktree databases to drop")
-    return EXIT_CLEAN
+    return EXIT_FINDINGS if left else EXIT_CLEAN
