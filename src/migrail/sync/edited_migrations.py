@@ -24,6 +24,7 @@ from migrail.sync.orphan_sources import (
     migration_file,
     read_applied_copy,
 )
+from migrail.sync.private_files import write_private_bytes
 
 
 def edited_since_applied(
@@ -95,5 +96,5 @@ def accept_edits(
     for key in accepted:
         current = migration_file(tree, key)
         if current is not None:
-            applied_copy(repo, key).write_bytes(current.read_bytes())
+            write_private_bytes(applied_copy(repo, key), current.read_bytes())
     return accepted
