@@ -172,18 +172,27 @@ def twenty_each_way(runs: int, *, branch_only_helpers: bool = False) -> list[tup
         set_hook(root, "migrail")
         # Interleaved, so the machine's load weighs on both alike: the hook takes
         # main -> other, by hand takes other -> main (hooks off), and so on.
-        hooked, by_hand = [], []
-        for _ in range(runs * 2):
-            start = time.perf_counter()
-            run(root, "git", "checkout", "-q", "other")
-            hooked.append(time.perf_counter() - start)
+        hooked, by_hand, switched = [], [], []
+
+        def back_by_hand() -> None:
             start = time.perf_counter()
             run(root, PYTHON, "manage.py", "migrate", "-v", "0", "app000", "0001_initial")
             run(root, "git", "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main")
             run(root, PYTHON, "manage.py", "migrate", "-v", "0")
             by_hand.append(time.perf_counter() - start)
+
+        for _ in range(runs):
+            start = time.perf_counter()
+            run(root, "git", "checkout", "-q", "other")
+            hooked.append(time.perf_counter() - start)
+            back_by_hand()
+            start = time.perf_counter()
+            run(root, PYTHON, "-m", "migrail", "switch", "other")
+            switched.append(time.perf_counter() - start)
+            back_by_hand()
         return [
             ("migrail post-checkout (backup included)", statistics.median(hooked)),
+            ("`migrail switch` (backup included)", statistics.median(switched)),
             ("by hand: migrate back, checkout, migrate", statistics.median(by_hand)),
         ]
 
