@@ -181,3 +181,28 @@ def test_no_summary_file_for_other_formats(project: DjangoProject, tmp_path: Pat
     proc = project.migrail("check", "--format", "sarif", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert proc.returncode == 0
     assert not summary.exists()
+
+
+def test_a_check_that_cannot_run_still_writes_a_valid_document(project: DjangoProject) -> None:
+    """`--base` naming nothing (exit 2): the upload step after it (`if: always()`) still
+    reads a valid SARIF, Code Quality or JUnit file that says why; the error is on stderr."""
+    base(project)
+    for fmt in ("sarif", "gitlab", "junit"):
+        proc = project.migrail("check", "--format", fmt, "--base", "no-such-branch")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr.startswith("migrail: error: unknown revision 'no-such-branch'")
+        if fmt == "sarif":
+            (run,) = json.loads(proc.stdout)["runs"]
+            assert run["results"] == []
+            (invocation,) = run["invocations"]
+            assert invocation["executionSuccessful"] is False
+            (note,) = invocation["toolExecutionNotifications"]
+            assert "no-such-branch" in note["message"]["text"]
+        elif fmt == "gitlab":
+            assert json.loads(proc.stdout) == []
+        else:
+            suites = ET.fromstring(proc.stdout)
+            assert suites.get("errors") == "1"
+            error = suites.find("testsuite/testcase/error")
+            assert error is not None
+            assert "no-such-branch" in (error.get("message") or "")

@@ -46,3 +46,15 @@ def render_junit(result: CheckResult) -> str:
             )
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode")
+
+
+def render_error(message: str) -> str:
+    """The check could not run: one test case in error, so the CI's test report says why."""
+    suites = ET.Element("testsuites", name="migrail", tests="1", failures="0", errors="1")
+    suite = ET.SubElement(
+        suites, "testsuite", name="migrail check", tests="1", failures="0", errors="1", skipped="0"
+    )
+    case = ET.SubElement(suite, "testcase", classname="migrail.check", name="migrail check")
+    ET.SubElement(case, "error", type="MigrailError", message=message)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode")

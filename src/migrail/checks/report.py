@@ -12,6 +12,25 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "github", "sarif", "gitlab", "junit")
 
 
+def render_failure(fmt: str, message: str) -> str | None:
+    """For the formats a later CI step parses (SARIF, GitLab Code Quality, JUnit): a valid
+    document that says the check could not run, instead of an empty file; else None."""
+    from migrail.checks.findings import CheckResult
+
+    empty = CheckResult({}, [], [])
+    if fmt == "sarif":
+        from migrail.checks.sarif import render_sarif
+
+        return render_sarif(empty, failure=message)
+    if fmt == "gitlab":
+        return "[]"
+    if fmt == "junit":
+        from migrail.checks.junit import render_error
+
+        return render_error(message)
+    return None
+
+
 def render_report(result: CheckResult, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(

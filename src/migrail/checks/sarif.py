@@ -21,27 +21,29 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/migrail/migrail/blob/main/docs/commands.md#codes"
 
 
-def render_sarif(result: CheckResult) -> str:
+def render_sarif(result: CheckResult, failure: str | None = None) -> str:
+    """The report; with `failure` (the check could not run), no results and an invocation
+    that says why, so a later upload step still reads a valid file."""
     rules = sorted(TITLES)
     index = {code: i for i, code in enumerate(rules)}
-    document = {
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "migrail",
-                        "version": __version__,
-                        "informationUri": INFORMATION_URI,
-                        "rules": [_rule(code) for code in rules],
-                    }
-                },
-                "columnKind": "unicodeCodePoints",
-                "results": [_result(f, index[f.code]) for f in result.findings],
+    run: dict[str, object] = {
+        "tool": {
+            "driver": {
+                "name": "migrail",
+                "version": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": [_rule(code) for code in rules],
             }
-        ],
+        },
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index[f.code]) for f in result.findings],
     }
+    if failure is not None:
+        notification = {"level": "error", "message": {"text": failure}}
+        run["invocations"] = [
+            {"executionSuccessful": False, "toolExecutionNotifications": [notification]}
+        ]
+    document = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2)
 
 

@@ -24,6 +24,18 @@ def run(
     fix: bool = False,
     base: str | None = None,
 ) -> int:
+    try:
+        return _run(rev=rev, staged=staged, fmt=fmt, fix=fix, base=base)
+    except MigrailError as err:
+        from migrail.checks.report import render_failure
+
+        document = render_failure(fmt, str(err))
+        if document is not None:
+            print(document)  # a valid report for the upload step; the error goes on stderr
+        raise
+
+
+def _run(*, rev: str | None, staged: bool, fmt: str, fix: bool, base: str | None) -> int:
     from migrail.checks.lint import lint, write_fixes
     from migrail.sources.config import load_config
     from migrail.sources.gitrepo import GitRepo
