@@ -46,6 +46,24 @@ def test_a_journal_step_on_a_file_elsewhere_is_refused(
     assert path.exists()  # left for the user to look at
 
 
+def test_a_journal_that_would_drop_the_live_database_is_refused(project: DjangoProject) -> None:
+    """Its own name passes the name check, but migrail never writes a drop of the live
+    database that no snapshot then replaces: such a journal is refused, the data kept."""
+    start(project, snapshots=True)
+    live = project.root / "db.sqlite3"
+    rows = project.query("SELECT name FROM shop_item ORDER BY id")
+    path = journal_path(project)
+    path.write_text(json.dumps(journal(["drop", str(live)])))
+    proc = project.migrail("sync")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == (
+        f"migrail: error: {path}: unreadable snapshot journal (it would leave database "
+        f"{str(live)!r} dropped); nothing was done: look at it, then remove it\n"
+    )
+    assert live.exists()
+    assert project.query("SELECT name FROM shop_item ORDER BY id") == rows
+
+
 @pytest.mark.parametrize(
     "written",
     [

@@ -143,13 +143,31 @@ def _check_names(
         problem = f"it is for {journal['vendor']!r}, not {engine.vendor!r}"
     else:
         stray = next((n for s in journal["steps"] for n in s[1:] if not _ours(engine, n)), None)
-        if stray is None:
+        if stray is not None:
+            problem = f"{stray[:80]!r} is neither database {engine.live!r} nor a snapshot of it"
+        else:
+            problem = _leaves_live_gone(engine, journal["steps"]) or ""
+        if not problem:
             return
-        problem = f"{stray[:80]!r} is neither database {engine.live!r} nor a snapshot of it"
     raise MigrailError(
         f"{store.journal_path(identity)}: unreadable snapshot journal ({problem}); nothing was "
         "done: look at it, then remove it"
     )
+
+
+def _leaves_live_gone(engine: Engine, steps: list[list[str]]) -> str | None:
+    """Why the steps are not a shape migrail writes: each one that drops or moves the live
+    database away is followed by one that puts a snapshot in its place (a swap, a restore),
+    and nothing else is ever put there. None when they are."""
+    live, gone = engine.live, False
+    for op, *names in steps:
+        if op in ("drop", "rename", "move") and names[0] == live:
+            gone = True
+        elif op in ("copy", "rename", "move") and names[-1] == live:
+            if names[0] == live:
+                return f"it copies database {live!r} onto itself"
+            gone = False
+    return f"it would leave database {live!r} dropped" if gone else None
 
 
 OBJECT_NAME_PREFIX = "[A-Za-z0-9_]*"  # `snapshot_prefix`, as the configuration cleans it
