@@ -1422,3 +1422,37 @@ def test_a_live_database_made_again_after_a_killed_swap_is_never_overwritten(
 
         run_sql(engine, clear.format(name=name))
         assert_the_next_sync_finishes_the_switch(project, fresh_name)
+
+
+@pytest.mark.mariadb
+def test_a_move_done_but_not_journaled_names_the_live_database_to_move_aside(
+    tmp_path: Path,
+) -> None:
+    """MariaDB killed after moving the live tables away but before the journal said so; the
+    user migrates the (empty) live schema again. The replay would move it over the parked
+    snapshot: it stops, and names the live database, made since, as the one to move aside,
+    never the snapshot holding the branch's rows."""
+    step, _, clear = PARKED["mariadb"]
+    with database_settings("mariadb", tmp_path) as (settings, fresh_name):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        main_parked_feature_live(project)
+        env = {**project.env, "MIGRAIL_KILL_AFTER_SNAPSHOT_STEP": str(step)}
+        switched = subprocess.run(
+            ["git", "switch", "main"], cwd=project.root, env=run_env(env), capture_output=True
+        )
+        assert switched.returncode != 0  # the hook was killed
+        (journal_file,) = (project.root / ".git/migrail/snapshots").glob("journal-*.json")
+        journal = json.loads(journal_file.read_text())
+        journal["done"] = step - 1  # the move committed; the journal was not written yet
+        journal_file.write_text(json.dumps(journal))
+        assert project.manage("migrate").returncode == 0
+
+        name = str(settings["NAME"])
+        proc = project.migrail("sync")
+        assert proc.returncode != 0, proc.stdout + proc.stderr
+        assert f"{name!r} holds data again (made since the switch stopped?)" in proc.stderr
+        assert f"Move {name!r} aside" in proc.stderr
+
+        run_sql("mariadb", clear.format(name=name))
+        assert_the_next_sync_finishes_the_switch(project, fresh_name)

@@ -123,15 +123,25 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: DatabaseIdent
         try:
             engine.run(steps[number])
         except StepBlocked as err:
-            raise MigrailError(
-                f"the interrupted snapshot switch of database {identity.alias!r} cannot "
-                f"finish: {err}; nothing was changed. Move {err.target!r} aside (rename or drop "
-                "it, once you have kept what you need of it), then run `migrail sync`"
-            ) from None
+            raise MigrailError(_blocked(identity, engine.live, err)) from None
         journal["done"] = number + 1
         store.write_journal(identity, journal)
     _finish(store, identity, journal, engine)
     return True
+
+
+def _blocked(identity: DatabaseIdentity, live: str, err: StepBlocked) -> str:
+    """The step would overwrite one of two databases that both hold data. The one made
+    since the kill is the live name (people make their database again; nobody makes a
+    snapshot object), whether the step moved it away or back."""
+    remade = live if live in (err.source, err.target) else err.target
+    other = err.target if remade == err.source else err.source
+    return (
+        f"the interrupted snapshot switch of database {identity.alias!r} cannot finish: "
+        f"{remade!r} holds data again (made since the switch stopped?), and {other!r} holds "
+        f"the data the switch was moving; nothing was changed. Move {remade!r} aside (rename "
+        "or drop it, once you have kept what you need of it), then run `migrail sync`"
+    )
 
 
 def _check_names(
