@@ -1456,3 +1456,28 @@ def test_a_move_done_but_not_journaled_names_the_live_database_to_move_aside(
 
         run_sql("mariadb", clear.format(name=name))
         assert_the_next_sync_finishes_the_switch(project, fresh_name)
+
+
+@pytest.mark.postgres
+def test_a_session_in_the_snapshot_to_restore_is_refused_before_anything_moves(
+    tmp_path: Path,
+) -> None:
+    """Someone is connected to main's parked copy: renaming it into place would fail after
+    the live database was parked, leaving none. The switch refuses first and falls back to
+    a plain sync; the live database is there throughout."""
+    psycopg = pytest.importorskip("psycopg")
+    with database_settings("postgresql", tmp_path) as (settings, _):
+        project = DjangoProject(tmp_path / "repo", database=settings)
+        start(project, snapshots=True)
+        main_parked_feature_live(project)
+        (parked,) = [s for s in stored(project) if s["branch"] == "main"]
+        dsn = PG_DSN.replace("dbname=postgres", f"dbname=migrail_snap_{parked['id']}")
+        with psycopg.connect(dsn, autocommit=True):
+            out = project.git("switch", "main")
+        assert (
+            "the snapshot of 'main' cannot be restored: its copy "
+            f"'migrail_snap_{parked['id']}' is open in 1 other session(s)"
+        ) in out
+        assert "syncing without snapshots instead" in out
+        assert project.migrail("status").returncode == 0
+        assert "stock" not in str(project.schema())

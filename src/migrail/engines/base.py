@@ -167,6 +167,10 @@ class SnapshotSteps:
     def refusal(self, *, terminate_others: bool = False) -> str | None:
         return None
 
+    def snapshot_in_use(self, snapshot: Snapshot) -> str | None:
+        """Why `snapshot` cannot be moved into place now (a session in it), or None."""
+        return None
+
     def exists(self, snapshot: Snapshot) -> bool:
         raise NotImplementedError
 

@@ -356,6 +356,16 @@ class PostgresSnapshots(SnapshotSteps):
             )
         return None
 
+    def snapshot_in_use(self, snapshot: Snapshot) -> str | None:
+        name = self.place(snapshot)
+        others = self.others_connected(name)
+        if not others:
+            return None
+        return (
+            f"its copy {name!r} is open in {others} other session(s); PostgreSQL renames a "
+            "database only when nobody is connected to it"
+        )
+
     def exists(self, snapshot: Snapshot) -> bool:
         return self._exists(self.place(snapshot))
 

@@ -171,6 +171,9 @@ class _Switch:
             save_as = _keep_older_snapshot(store, identity, save_as)
         started = time.monotonic()
         waiting = _usable(repo, engine, store, identity, arriving) if self.restore else None
+        in_use = engine.snapshot_in_use(waiting) if waiting is not None else None
+        if in_use:  # checked before anything moves: a rename refused halfway leaves no database
+            raise SnapshotUnavailable(f"the snapshot of {arriving!r} cannot be restored: {in_use}")
         if arriving is None:
             store.clear_owner(identity)
         else:
