@@ -362,31 +362,6 @@ def test_a_switch_killed_mid_swap_converges_on_the_next_run(tmp_path: Path) -> N
         assert_the_next_sync_finishes_the_switch(project, fresh_name)
 
 
-def test_a_postgresql_swap_stopped_halfway_is_finished_by_the_next_sync(tmp_path: Path) -> None:
-    psycopg = pytest.importorskip("psycopg")
-
-    with database_settings("postgresql", tmp_path) as (settings, fresh_name):
-        project = DjangoProject(tmp_path / "repo", database=settings)
-        start(project, snapshots=True)
-        project.git("switch", "main")
-        project.query("INSERT INTO shop_item (name) VALUES (1)")
-        project.git("switch", "feature")  # main parked, feature restored
-        parked = "migrail_snap_" + str(next(s["id"] for s in stored(project)))
-        dsn = PG_DSN.replace("dbname=postgres", f"dbname={parked}")
-        with psycopg.connect(dsn, autocommit=True):  # main's copy cannot be renamed back
-            out = project.git("switch", "main", check=False)
-        assert "stopped at step 3 of 3" in out
-        assert "run `migrail sync` to finish it" in out
-        proc = project.migrail("sync")
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "migrail: finished an interrupted snapshot switch of database 'default'" in (
-            proc.stdout
-        )
-        assert project.schema() == fresh_schema(project, fresh_name)
-        assert project.query("SELECT name FROM shop_item") == [[1]]
-        assert [s["branch"] for s in stored(project)] == ["feature"]
-
-
 def test_list_drop_prune_and_snapshots_kept(db_project: tuple[DjangoProject, str]) -> None:
     project, _ = db_project
     start(project, snapshots=True, extra="snapshots_kept = 2\n")

@@ -208,6 +208,8 @@ def _sync(
         return after.run()
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
+        if getattr(err, "retry_said", False):
+            return EXIT_FINDINGS  # its message names the one command that finishes it
         without_from = getattr(err, "without_from", False)
         retry = "`migrail sync`" if without_from else _retry(repo, after.from_rev)
         print(f"migrail: when that is fixed, run {retry}", file=sys.stderr)

@@ -94,7 +94,7 @@ def run_journalled(
                 if gave_up:
                     raise err from None
                 raise SnapshotUnavailable(f"{type(err).__name__}: {err}".strip()) from err
-            raise MigrailError(
+            raise SwitchStopped(
                 f"a snapshot switch of database {identity.labelled()} stopped at step "
                 f"{number + 1} of {len(steps)} ({err}); run `migrail sync` to finish it"
             ) from err
@@ -102,6 +102,12 @@ def run_journalled(
         store.write_journal(identity, journal)
         _killed_here_for_tests(number + 1)
     _finish(store, identity, journal)
+
+
+class SwitchStopped(MigrailError):
+    """A switch's steps stopped midway; the message says the one command that finishes it."""
+
+    retry_said = True  # the hook adds no other retry line
 
 
 def _killed_here_for_tests(done: int) -> None:
