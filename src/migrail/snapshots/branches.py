@@ -115,13 +115,23 @@ def live_data_elsewhere(repo: GitRepo) -> bool:
     """Whether a database holds another branch's data, as the owners recorded (read without
     Django: a HEAD move that changes no migration still swaps, as `git rebase main
     feature` run from main, which checks feature out with no post-checkout)."""
-    owners = repo.migrail_dir / SNAPSHOTS_DIRECTORY / OWNERS
+    directory = repo.migrail_dir / SNAPSHOTS_DIRECTORY / OWNERS
     try:
-        records = [json.loads(path.read_text()) for path in owners.glob("*.json")]
+        records = [json.loads(path.read_text()) for path in directory.glob("*.json")]
     except (OSError, ValueError):
         return True  # the sync says what is unreadable
     here = current_branch(repo)
-    return any(isinstance(record, dict) and record.get("branch") != here for record in records)
+    owners = {str(r.get("branch")) for r in records if isinstance(r, dict)} - {here}
+    if not owners:
+        return False
+    # A linked worktree's own database holds its branch's data: not this one's business.
+    listed = repo.run("worktree", "list", "--porcelain", check=False).decode(errors="replace")
+    elsewhere = {
+        line.removeprefix("branch refs/heads/")
+        for line in listed.splitlines()
+        if line.startswith("branch refs/heads/")
+    }
+    return bool(owners - elsewhere)
 
 
 def branch_left(repo: GitRepo, previous: str) -> str:
