@@ -26,7 +26,6 @@ from migrail.sync.plan_phases import (
     Applied,
     Orphans,
     Restored,
-    Target,
     applied_and_target,
     gone_from_target,
     orphans_and_squashes,
@@ -34,8 +33,8 @@ from migrail.sync.plan_phases import (
     restored_sources,
     rollback,
     tree_state,
-    tree_target,
 )
+from migrail.sync.target import Target, tree_target
 from tests.in_process_django import configure_django
 
 configure_django()

@@ -18,17 +18,15 @@ from migrail.sync.loader import LoadedMigrations
 from migrail.sync.plan_phases import (
     Applied,
     Gone,
-    Target,
     applied_and_target,
     gone_from_target,
     orphans_and_squashes,
     redo_takes,
     restored_sources,
     rollback,
-    squashes_kept,
     tree_state,
-    tree_target,
 )
+from migrail.sync.target import Target, squashes_kept, tree_target
 
 __all__ = [
     "JOIN_FORK",

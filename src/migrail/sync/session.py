@@ -154,7 +154,7 @@ class SyncSession:
 
     def _accept_edits(self, loaded: LoadedMigrations) -> None:
         from migrail.sync.edited_migrations import accept_edits
-        from migrail.sync.plan_phases import first_party_apps
+        from migrail.sync.target import first_party_apps
 
         first_party = first_party_apps(loaded.tree, self.repo.root)
         for app, name in accept_edits(self.repo, loaded.tree, self.connection, first_party):
