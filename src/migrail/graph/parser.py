@@ -163,7 +163,10 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
         return _syntax_error(str(err), 1)
     if sys.version_info < (3, 11):
         _compiles_as_deeply_as_the_import(module)
-    return _read_module(module)
+    # Only the names of DYNAMIC the bytes contain are looked for in the tree (most: none);
+    # all of them in a file with other than ASCII (an identifier Python normalises to one).
+    dynamic = DYNAMIC if not data.isascii() else frozenset(w for w in DYNAMIC if w.encode() in data)
+    return _read_module(module, dynamic)
 
 
 def _compiles_as_deeply_as_the_import(module: ast.Module) -> None:
@@ -212,7 +215,7 @@ def _may_have_markers(data: bytes) -> bool:
     return any(m in data for m in (b"<<<<<<<", b"=======", b">>>>>>>", b"|||||||"))
 
 
-def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:
+def _read_module(module: ast.Module, dynamic: frozenset[str]) -> ParsedMigration | ParseProblem:
     """The module's `Migration` class, read only when nothing else at import time can change it."""
     index = None
     for position, node in enumerate(module.body):
@@ -237,11 +240,11 @@ def _read_module(module: ast.Module) -> ParsedMigration | ParseProblem:
             if line is not None:
                 raise NotStatic("`Migration` changed after its class", line)
         for stmt in module.body:
-            line = mentions(stmt, set(DYNAMIC)) if stmt is not migration_class else None
+            line = mentions(stmt, set(dynamic)) if dynamic and stmt is not migration_class else None
             if line is not None:  # `exec("Migration.dependencies = …")`, `globals()[…]`
                 raise NotStatic("code that binds names from strings (`exec`, `globals()`…)", line)
         spellings = swappable_spellings([*module.body[:index], *migration_class.body])
-        return _read_class(migration_class, module.body[:index], spellings)
+        return _read_class(migration_class, module.body[:index], spellings, dynamic)
     except NotStatic as err:
         return ParseProblem(
             "not-static", err.line, f"has {err.what} migrail cannot read statically"
@@ -260,11 +263,11 @@ def _imports_south(module: ast.Module) -> bool:
 
 
 def _read_class(
-    cls: ast.ClassDef, before: list[ast.stmt], spellings: frozenset[str]
+    cls: ast.ClassDef, before: list[ast.stmt], spellings: frozenset[str], dynamic: frozenset[str]
 ) -> ParsedMigration:
     """The attributes Django's loader reads, looked up as Python would: class, then bases.
     `spellings`: how a call to Django's own `swappable_dependency` is written here."""
-    values = attribute_values(cls, before)
+    values = attribute_values(cls, before, dynamic=dynamic)
     operations = values.get("operations")
     return ParsedMigration(
         class_line=cls.lineno,

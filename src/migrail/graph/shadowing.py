@@ -45,7 +45,10 @@ def swappable_spellings(statements: list[ast.stmt]) -> frozenset[str]:
                 else:
                     shadowed.add(alias.asname)
         else:
-            for name in (*module_names, *function_names, "django"):
+            watched = {*module_names, *function_names, "django"}
+            if mentions(stmt, watched, loads=False) is None:
+                continue  # the usual statement binds none of them: one walk, not one a name
+            for name in watched:
                 if mentions(stmt, {name}, loads=False) is not None:
                     shadowed.add(name)
     spellings = {f"{MODULE}.{FUNCTION}"} if "django" not in shadowed else set()

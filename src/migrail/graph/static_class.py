@@ -28,27 +28,35 @@ class NotStatic(Exception):
         self.line = line
 
 
-def attribute_values(cls: ast.ClassDef, before: list[ast.stmt]) -> dict[str, ast.expr]:
+def attribute_values(
+    cls: ast.ClassDef, before: list[ast.stmt], *, dynamic: frozenset[str] = DYNAMIC
+) -> dict[str, ast.expr]:
     """The expression each attribute of `cls` is bound to, looked up as Python would.
 
     `before` is the module's statements above the class, where its bases may be defined.
+    `dynamic`: the names of `DYNAMIC` the source can contain (the parser looks in its bytes:
+    none, and no statement is walked for them).
     """
     if cls.decorator_list or cls.keywords:
         raise NotStatic("a decorator or metaclass on `Migration`", cls.lineno)
     if all(dotted_tail(base) == "Migration" for base in cls.bases) and not any(
         isinstance(stmt, ast.ClassDef) and stmt.name == "Migration" for stmt in before
     ):
-        return _class_values(cls)  # the usual `class Migration(migrations.Migration)`
-    return _inherited_values(cls, before)
+        return _class_values(cls, dynamic)  # the usual `class Migration(migrations.Migration)`
+    return _inherited_values(cls, before, dynamic)
 
 
-def _inherited_values(cls: ast.ClassDef, before: list[ast.stmt]) -> dict[str, ast.expr]:
+def _inherited_values(
+    cls: ast.ClassDef, before: list[ast.stmt], dynamic: frozenset[str]
+) -> dict[str, ast.expr]:
     """Each attribute from the first class in the lookup chain that binds it.
 
     An imported base cannot be read: past it Django's defaults are assumed,
     except for `dependencies`, which it may well set, so that is refused.
     """
-    chain = [k if isinstance(k, str) else _class_values(k) for k in _lookup_chain(cls, before)]
+    chain = [
+        k if isinstance(k, str) else _class_values(k, dynamic) for k in _lookup_chain(cls, before)
+    ]
     values: dict[str, ast.expr] = {}
     for attr in (*GRAPH_ATTRIBUTES, "operations"):
         for klass in chain:
@@ -95,16 +103,18 @@ def _lookup_chain(cls: ast.ClassDef, before: list[ast.stmt]) -> list[ast.ClassDe
     return chain
 
 
-def _class_values(cls: ast.ClassDef) -> dict[str, ast.expr]:
+def _class_values(cls: ast.ClassDef, dynamic: frozenset[str] = DYNAMIC) -> dict[str, ast.expr]:
     """Names bound by plain assignments in a class body; anything else touching them is refused."""
     if cls.decorator_list or cls.keywords:  # a base's: it may rewrite the class it makes
         raise NotStatic(f"a decorator or metaclass on `{cls.name}`", cls.lineno)
     values: dict[str, ast.expr] = {}
     watched = {*GRAPH_ATTRIBUTES}
     for stmt in cls.body:
-        dynamic = mentions(stmt, set(DYNAMIC))
-        if dynamic is not None:
-            raise NotStatic("code that binds names from strings (`exec`, `locals()`…)", dynamic)
+        from_strings = mentions(stmt, set(dynamic)) if dynamic else None
+        if from_strings is not None:
+            raise NotStatic(
+                "code that binds names from strings (`exec`, `locals()`…)", from_strings
+            )
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 _assign(values, target, stmt.value, watched)
