@@ -165,8 +165,10 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
         _compiles_as_deeply_as_the_import(module)
     # Only the names of DYNAMIC the bytes contain are looked for in the tree (most: none);
     # all of them in a file with other than ASCII (an identifier Python normalises to one).
-    dynamic = DYNAMIC if not data.isascii() else frozenset(w for w in DYNAMIC if w.encode() in data)
-    return _read_module(module, dynamic)
+    ascii_only = data.isascii()
+    dynamic = frozenset(w for w in DYNAMIC if w.encode() in data) if ascii_only else DYNAMIC
+    may_swap = not ascii_only or FUNCTION.encode() in data  # else no call to resolve
+    return _read_module(module, dynamic, may_swap=may_swap)
 
 
 def _compiles_as_deeply_as_the_import(module: ast.Module) -> None:
@@ -215,7 +217,9 @@ def _may_have_markers(data: bytes) -> bool:
     return any(m in data for m in (b"<<<<<<<", b"=======", b">>>>>>>", b"|||||||"))
 
 
-def _read_module(module: ast.Module, dynamic: frozenset[str]) -> ParsedMigration | ParseProblem:
+def _read_module(
+    module: ast.Module, dynamic: frozenset[str], *, may_swap: bool = True
+) -> ParsedMigration | ParseProblem:
     """The module's `Migration` class, read only when nothing else at import time can change it."""
     index = None
     for position, node in enumerate(module.body):
@@ -243,7 +247,11 @@ def _read_module(module: ast.Module, dynamic: frozenset[str]) -> ParsedMigration
             line = mentions(stmt, set(dynamic)) if dynamic and stmt is not migration_class else None
             if line is not None:  # `exec("Migration.dependencies = …")`, `globals()[…]`
                 raise NotStatic("code that binds names from strings (`exec`, `globals()`…)", line)
-        spellings = swappable_spellings([*module.body[:index], *migration_class.body])
+        spellings = (
+            swappable_spellings([*module.body[:index], *migration_class.body])
+            if may_swap
+            else frozenset()
+        )
         return _read_class(migration_class, module.body[:index], spellings, dynamic)
     except NotStatic as err:
         return ParseProblem(
