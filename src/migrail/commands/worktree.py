@@ -1,4 +1,4 @@
-"""`migrail worktree list|prune`, the databases made for new worktrees, and status's line.
+"""`migrail worktree list|prune|init`, the databases made for new worktrees, and status's line.
 
 With `worktree_databases` on, the post-checkout hook of `git worktree add` (old HEAD the
 null commit, in a linked worktree) calls `databases_for_new_worktree`: each database is
@@ -46,10 +46,10 @@ def run(action: str) -> int:
     with database_errors():
         repo = GitRepo.discover()
         config = load_config(repo.root)
+        if action == "init":
+            return init(repo, config)  # says itself when the feature is off
         if not config.worktree_databases:
             print(OFF_NOTE)
-        if action == "init":
-            return init(repo, config)
         return list_worktrees(repo, config) if action == "list" else prune(repo, config)
 
 
