@@ -29,26 +29,9 @@ from tests.databases import MARIADB, PG_DSN, database_settings  # noqa: E402
 from tests.djangoproject import DjangoProject, run_env  # noqa: E402
 from tests.scenarios import main_branch  # noqa: E402
 
-BULK = """\
-from django.db import migrations, models
+sys.path.insert(0, str(ROOT / "bench"))
+from snapshots import BULK, FILL  # noqa: E402  (bench/snapshots.py: the same 100 MB table)
 
-
-class Migration(migrations.Migration):
-    dependencies = []
-    operations = [
-        migrations.CreateModel(
-            name="Blob",
-            fields=[("id", models.AutoField(primary_key=True)), ("data", models.TextField())],
-        ),
-    ]
-"""
-FILL = {
-    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
-    "INSERT INTO bulk_blob (data) SELECT hex(randomblob(500)) FROM n",
-    "postgresql": "INSERT INTO bulk_blob (data) "
-    "SELECT repeat(md5(i::text), 31) FROM generate_series(1, {rows}) i",
-    "mariadb": "INSERT INTO bulk_blob (data) SELECT REPEAT(MD5(seq), 31) FROM seq_1_to_{rows}",
-}
 COPY = re.compile(r"is a copy of the main worktree's .* \(([0-9.]+)s\)$", re.M)
 PER_WORKTREE = """
 import migrail

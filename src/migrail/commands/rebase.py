@@ -16,6 +16,7 @@ import warnings
 from migrail.checks.lint import load_packages
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.graph.parser import Key
+from migrail.repair.merge_state import Operation
 from migrail.repair.rebase import plan_rebase, run_rebase
 from migrail.sources.config import Config, load_config
 from migrail.sources.gitrepo import GitRepo
@@ -32,7 +33,7 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
     config = load_config(repo.root)
     packages = load_packages(repo, WorkingTree(repo), config)
     plan = plan_rebase(repo, packages, apps, onto)
-    if onto and plan.is_empty and not plan.forked and not _merged(repo, onto):
+    if onto and plan.is_empty and not plan.forked and not _merged(repo, plan.operation):
         print(
             f"migrail: error: {onto} is not in this branch yet, so no app forks here; "
             f"`git fetch`, then `git merge {onto}` (or `git rebase {onto}`), then run this again",
@@ -61,16 +62,11 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
     return status
 
 
-def _merged(repo: GitRepo, onto: str) -> bool:
-    """Whether `onto` is in HEAD's history, or being merged or rebased onto now."""
-    in_progress = ("MERGE_HEAD", "rebase-merge", "rebase-apply")
-    if any((repo.git_dir / state).exists() for state in in_progress):
+def _merged(repo: GitRepo, operation: Operation) -> bool:
+    """Whether the side to keep is in HEAD's history, or being merged or rebased onto now."""
+    if operation.kind != "none":
         return True
-    try:
-        commit = repo.resolve(onto)
-    except MigrailError:
-        return True  # the plan has said what is wrong with it
-    return not repo.run("rev-list", "-1", commit, "--not", "HEAD", check=False).strip()
+    return not repo.run("rev-list", "-1", operation.base, "--not", "HEAD", check=False).strip()
 
 
 def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key]:

@@ -107,8 +107,7 @@ def finish_interrupted(repo: GitRepo, config: Config) -> None:
 
 def current_branch(repo: GitRepo) -> str:
     """The branch checked out, or the commit of a detached HEAD."""
-    name = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
-    return name or repo.run("rev-parse", "HEAD").decode().strip()
+    return repo.branch() or repo.run("rev-parse", "HEAD").decode().strip()
 
 
 def live_data_elsewhere(repo: GitRepo) -> bool:

@@ -96,6 +96,10 @@ class GitRepo:
         out = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False).decode().strip()
         return out or None
 
+    def branch(self) -> str:
+        """The branch checked out (its short name); "" on a detached HEAD."""
+        return self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         """Start a git command without waiting, so independent listings overlap."""
         return subprocess.Popen(

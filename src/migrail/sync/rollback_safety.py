@@ -194,7 +194,7 @@ def origin_of(
         )
         names = out.decode().split() or _moved_on_from(repo, commit)
         return Origin(_branch_left(repo, names) or (names[0] if names else ""), commit)
-    branch = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+    branch = repo.branch()
     if not commit or _holds(repo, config, commit, applied):
         return Origin(branch, commit)
     left = _checkout_left(repo)
@@ -206,7 +206,7 @@ def origin_of(
 def _moved_on_from(repo: GitRepo, commit: str) -> list[str]:
     """The branch checked out, when `commit` was its tip before its last move (a revert,
     a cherry-pick, a reset on it): the data is that branch's, though it points on."""
-    branch = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+    branch = repo.branch()
     if not branch or not commit:
         return []
     before = repo.run("rev-parse", "--verify", "--quiet", f"{branch}@{{1}}", check=False)
