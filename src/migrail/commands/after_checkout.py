@@ -4,10 +4,14 @@ worktree init` run it (see `AfterCheckout`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+
+if TYPE_CHECKING:
+    from migrail.snapshots.switching import Arrival
 
 
 @dataclass
@@ -30,6 +34,9 @@ class AfterCheckout:
     backup: bool = True
 
     def run(self) -> int:
+        arrival = self._return_trip()
+        if arrival is not None and arrival.exact:
+            return EXIT_CLEAN  # the snapshot restored holds what this checkout migrates to
         from migrail.commands.features import sync_feature
         from migrail.commands.sync import run_sync
         from migrail.sync.errors import database_errors
@@ -44,9 +51,10 @@ class AfterCheckout:
                     from migrail.snapshots.switching import arrive_after_checkout
 
                     assert self.from_rev is not None
-                    arrival = arrive_after_checkout(
-                        repo, config, self.from_rev, self.switch, database=self.database
-                    )
+                    if arrival is None:
+                        arrival = arrive_after_checkout(
+                            repo, config, self.from_rev, self.switch, database=self.database
+                        )
                     self.from_rev, switched = arrival.from_rev, arrival.record
                     if not (self.changed or arrival.restored):
                         status = None  # the database goes on as it was, under a new branch
@@ -66,3 +74,12 @@ class AfterCheckout:
                 note_sync_result(
                     repo, config, self.from_rev, synced=status == EXIT_CLEAN, database=self.database
                 )
+
+    def _return_trip(self) -> Arrival | None:
+        """With snapshots, a switch made without Django when it can be (`return_trip`)."""
+        if self.switch is None or not self.config.snapshots or self.database is not None:
+            return None
+        from migrail.snapshots.return_trip import return_trip
+
+        assert self.from_rev is not None
+        return return_trip(self.repo, self.config, self.from_rev, self.switch)

@@ -176,6 +176,7 @@ def restore(held: Held, name: str | None) -> None:
         back_up_live(repo, held.config, connections[held.alias])  # the copy replaces it
     run_journalled(engine, store, identity, engine.restore_copy_steps(chosen))
     store.clear_unsynced(identity)  # the live database is another one now
+    store.clear_exact(identity)
     store.set_owner(identity, here)  # its data is this branch's from now on
     sync = (
         "`migrail sync`"

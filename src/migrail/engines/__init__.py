@@ -2,7 +2,8 @@
 
 `engine_for(vendor)` picks by Django's `connection.vendor` ("sqlite", "postgresql",
 "mysql" — MariaDB included); `engine_named_in(settings_dict)` by the ENGINE path, for
-what is decided before Django opens a connection.
+what is decided before Django opens a connection. An engine's module is imported when
+it is first asked for: a switch on SQLite loads no server engine's rules.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from migrail.engines.base import Engine, UnknownEngine
-from migrail.engines.mysql import MysqlEngine
-from migrail.engines.postgresql import PostgresqlEngine
-from migrail.engines.sqlite import SqliteEngine
 
-ENGINES: tuple[Engine, ...] = (SqliteEngine(), PostgresqlEngine(), MysqlEngine())
 GENERIC = Engine()  # the rules for a backend migrail does not know
-_BY_VENDOR = {engine.vendor: engine for engine in ENGINES}
+_MODULES = {  # vendor: (module, class)
+    "sqlite": ("migrail.engines.sqlite", "SqliteEngine"),
+    "postgresql": ("migrail.engines.postgresql", "PostgresqlEngine"),
+    "mysql": ("migrail.engines.mysql", "MysqlEngine"),
+}
+_LOADED: dict[str, Engine] = {}
 DJANGO_BACKENDS = {
     "django.db.backends.sqlite3": "sqlite",
     "django.db.backends.postgresql": "postgresql",
@@ -34,21 +36,30 @@ DJANGO_BACKENDS = {
 
 def engine_for(vendor: str) -> Engine:
     """The engine for Django's `connection.vendor`; `UnknownEngine` (a MigrailError) else."""
-    try:
-        return _BY_VENDOR[vendor]
-    except KeyError:
-        raise UnknownEngine(vendor) from None
+    engine = find_engine(vendor)
+    if engine is None:
+        raise UnknownEngine(vendor)
+    return engine
 
 
 def find_engine(vendor: str) -> Engine | None:
     """The engine for `vendor`, or None for a backend migrail does not know."""
-    return _BY_VENDOR.get(vendor)
+    engine = _LOADED.get(vendor)
+    if engine is None and vendor in _MODULES:
+        module, name = _MODULES[vendor]
+        engine = _LOADED[vendor] = getattr(importlib.import_module(module), name)()
+    return engine
+
+
+def all_engines() -> list[Engine]:
+    """Every engine migrail knows (each module imported)."""
+    return [engine_for(vendor) for vendor in _MODULES]
 
 
 def rules_for(vendor: str) -> Engine:
     """The engine for `vendor`; for a backend migrail does not know, the base `Engine`: no
     server lock, no bounded lock wait, a plain row probe, constraint checks left alone."""
-    return _BY_VENDOR.get(vendor, GENERIC)
+    return find_engine(vendor) or GENERIC
 
 
 def engine_of(connection: Any) -> Engine:
@@ -88,16 +99,16 @@ def is_lock_timeout(err: BaseException | None) -> bool:
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        if any(engine.is_lock_timeout_error(err) for engine in ENGINES):
+        if any(engine.is_lock_timeout_error(err) for engine in all_engines()):
             return True
         err = err.__cause__ or err.__context__
     return False
 
 
 __all__ = [
-    "ENGINES",
     "Engine",
     "UnknownEngine",
+    "all_engines",
     "backend_vendor",
     "engine_for",
     "engine_named_in",

@@ -178,7 +178,9 @@ def forget_whose_data(repo: GitRepo, config: Config, database: str | None) -> No
     if not (store.directory / OWNERS).is_dir():
         return
     for alias in database_aliases(config, database):
-        store.clear_owner(identity_of(alias, connections[alias].vendor, settings.DATABASES[alias]))
+        identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
+        store.clear_owner(identity)
+        store.clear_exact(identity)  # migrated with nobody noting it from now on
 
 
 def holding(
@@ -267,6 +269,7 @@ def note_sync_result(
                 store.clear_unsynced(identity)
             else:
                 store.mark_unsynced(identity, commit, leaves)
+                store.clear_exact(identity)
         except OSError:
             return  # best effort: the sync itself said why the disk refuses writes
 
@@ -277,8 +280,17 @@ def drop_snapshot(
     run_journalled(engine, store, identity, engine.drop_steps(snapshot), forget=[snapshot.id])
 
 
-def clear_unsynced_note(repo: GitRepo, connection: Any) -> None:
+def note_synced(repo: GitRepo, connection: Any) -> None:
     """A sync of this database succeeded: it holds its branch's migrations again, so the
-    next snapshot saved of it is not labelled `(not synced: …)` (see `note_sync_result`)."""
+    next snapshot saved of it is not labelled `(not synced: …)` (see `note_sync_result`);
+    with no migration file changed in the work tree, exactly HEAD's (`Snapshot.exact`)."""
+    from migrail.sources.checkout_decision import migrations_as_committed
+
     identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
-    snapshot_store(repo).clear_unsynced(identity)
+    store = snapshot_store(repo)
+    store.clear_unsynced(identity)
+    head = repo.head()
+    if head is not None and migrations_as_committed(repo.root):
+        store.mark_exact(identity, head, applied_leaves(connection))
+    else:
+        store.clear_exact(identity)

@@ -102,7 +102,12 @@ def prune_beyond_kept(
     Named snapshots (`migrail snapshot save NAME`) neither count nor go.
     """
     snapshots = [s for s in store.all(identity) if s.id != keep and not s.named]
-    snapshots.sort(key=lambda s: (branch_exists(repo, s.branch), s.created))
+    if len(snapshots) + (1 if keep else 0) <= max(kept, 0):
+        return []
+    branches = set(
+        repo.run("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/").decode().split()
+    )
+    snapshots.sort(key=lambda s: (s.branch in branches, s.created))
     excess = len(snapshots) + (1 if keep else 0) - max(kept, 0)
     dropped = snapshots[: max(excess, 0)]
     for snapshot in dropped:

@@ -72,7 +72,7 @@ class SnapshotFeature(_Journalled):
         ]
 
     def after_sync(self, repo: GitRepo, connection: Any) -> None:
-        snapshots.clear_unsynced_note(repo, connection)  # a failed hook sync's note no longer holds
+        snapshots.note_synced(repo, connection)  # a failed hook sync's note no longer holds
 
     def status_lines(self, repo: GitRepo, config: Config, alias: str) -> list[str]:
         line = status_line(repo, config, alias)

@@ -44,6 +44,10 @@ class Snapshot:
     # and by `snapshots_kept`; only `migrail snapshot drop NAME` removes it.
     named: bool = False
     prefix: str = ""  # `snapshot_prefix` when it was saved: its copy keeps the name it got
+    # Holds exactly the migrations of `commit`'s tree (a sync there succeeded with no
+    # migration file changed in the work tree, and none applied since): restored at
+    # `commit`, it needs no sync (see `return_trip`).
+    exact: bool = False
 
     @property
     def detached(self) -> bool:
@@ -69,9 +73,12 @@ def new_snapshot(
     *,
     synced: bool = True,
     prefix: str = "",
+    exact: bool = False,
 ) -> Snapshot:
     sid = snapshot_id(identity, branch)
-    return Snapshot(sid, branch, commit, identity, leaves, time.time(), synced, prefix=prefix)
+    return Snapshot(
+        sid, branch, commit, identity, leaves, time.time(), synced, prefix=prefix, exact=exact
+    )
 
 
 SNAPSHOT_ID = re.compile(r"[0-9a-f]{20}")
@@ -109,6 +116,7 @@ def snapshot_from_json(given: object) -> Snapshot:
             _typed(data.get("synced", True), bool, "synced"),
             _typed(data.get("named", False), bool, "named"),  # absent from older files
             _typed(data.get("prefix", ""), str, "prefix"),
+            _typed(data.get("exact", False), bool, "exact"),
         )
     except KeyError as err:
         raise NotARecord(f"no {err}") from None
@@ -247,6 +255,28 @@ class SnapshotStore:
 
     def clear_unsynced(self, identity: DatabaseIdentity) -> None:
         self._unsynced_path(identity).unlink(missing_ok=True)
+
+    def _exact_path(self, identity: DatabaseIdentity) -> Path:
+        return self.directory / "exact" / f"{identity.key}.json"
+
+    def mark_exact(self, identity: DatabaseIdentity, commit: str, leaves: dict[str, str]) -> None:
+        """The live database holds exactly the migrations of `commit`'s tree (`leaves`)."""
+        path = private_directory(self.ensure() / "exact") / f"{identity.key}.json"
+        write_private_json(path, {"commit": commit, "leaves": leaves})
+
+    def exact(self, identity: DatabaseIdentity) -> tuple[str, dict[str, str]] | None:
+        """(commit, applied leaves then) of the last `mark_exact`, if any."""
+        try:
+            data = json.loads(self._exact_path(identity).read_text())
+            leaves = _typed(data["leaves"], dict, "leaves")
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in leaves.items()):
+                return None
+            return _typed(data["commit"], str, "commit"), leaves
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def clear_exact(self, identity: DatabaseIdentity) -> None:
+        self._exact_path(identity).unlink(missing_ok=True)
 
     def _owner_path(self, identity: DatabaseIdentity) -> Path:
         return self.directory / OWNERS / f"{identity.key}.json"

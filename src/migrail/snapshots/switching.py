@@ -12,9 +12,10 @@ it says why and the switch rolls back as before.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from migrail.snapshots import SwitchRecord
 from migrail.snapshots.branches import (
@@ -49,6 +50,42 @@ class Arrival:
     from_rev: str | None  # sync's --from; None when the commit it names is gone
     restored: bool  # a snapshot replaced the database: sync it even with the same migrations
     record: SwitchRecord  # which databases the step saw and saved
+    # Every database now holds a snapshot of exactly `from_rev`'s migrations (see
+    # `Snapshot.exact`): with no migration file changed in the work tree, nothing to sync.
+    exact: bool = False
+
+
+class LiveDatabase(Protocol):
+    """One database a switch saves and restores, opened for its snapshot steps."""
+
+    @property
+    def alias(self) -> str: ...
+
+    def opened(self) -> AbstractContextManager[Opened]:
+        """Refused, locked, interrupted work finished: its engine, identity, store and the
+        last applied migration of each app."""
+        ...
+
+
+Opened = tuple[Engine, DatabaseIdentity, SnapshotStore, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class DjangoDatabase:
+    """A database as Django's settings name it (Django set up in this process)."""
+
+    repo: GitRepo
+    config: Config
+    alias: str
+
+    @contextmanager
+    def opened(self) -> Iterator[Opened]:
+        from django.db import connections
+
+        with database_engine(self.repo, self.config, self.alias, recover=True) as opened:
+            leaves = applied_leaves(connections[self.alias])
+            connections[self.alias].close()  # PostgreSQL renames a database nobody is in
+            yield (*opened, leaves)
 
 
 def arrive_after_checkout(
@@ -96,28 +133,19 @@ def leave_and_arrive(
     from migrail.sync.settings import database_aliases, setup_django
 
     setup_django(repo.root, config)
-    record = SwitchRecord() if record is None else record
-    switch = _Switch(repo, config, left, left_commit, arriving, restore, record)
-    for alias in database_aliases(config, database):
-        record.tried.add(alias)
-        try:
-            with database_engine(repo, config, alias, recover=True) as (engine, identity, store):
-                switch.swap(alias, engine, identity, store)
-        except SnapshotUnavailable as err:
-            print(
-                f"migrail: no snapshot of database {alias!r}: {err}; "
-                "syncing without snapshots instead"
-            )
-    if switch.restored_at is None and switch.gone_on_from is not None:
-        return Arrival(switch.gone_on_from, True, record)  # not this checkout's migrations: sync
-    if switch.restored_at is None:
-        return Arrival(left_commit, False, record)
-    restored_at = switch.restored_at
-    return Arrival(restored_at if _commit_exists(repo, restored_at) else None, True, record)
+    aliases = database_aliases(config, database)
+    databases = [DjangoDatabase(repo, config, alias) for alias in aliases]
+    switch = Switch(repo, config, left, left_commit, arriving, restore, record or SwitchRecord())
+    arrival = switch.swap_each(databases)
+    if database is None:
+        from migrail.snapshots.return_trip import remember_settings
+
+        remember_settings(repo, config, aliases)
+    return arrival
 
 
 @dataclass
-class _Switch:
+class Switch:
     """One switch's snapshot step, database by database (see `leave_and_arrive`)."""
 
     repo: GitRepo
@@ -129,16 +157,40 @@ class _Switch:
     record: SwitchRecord
     restored_at: str | None = None  # the commit of the snapshot restored
     gone_on_from: str | None = None  # the commit that applied another branch's data, saved
+    exact: bool = True  # every snapshot restored holds exactly its commit's migrations
+
+    def swap_each(self, databases: Sequence[LiveDatabase]) -> Arrival:
+        """`swap` each database; the `Arrival` the sync after it goes from."""
+        record, repo, left_commit = self.record, self.repo, self.left_commit
+        for database in databases:
+            record.tried.add(database.alias)
+            try:
+                with database.opened() as (engine, identity, store, leaves):
+                    self.swap(database.alias, engine, identity, store, leaves)
+            except SnapshotUnavailable as err:
+                self.exact = False
+                print(
+                    f"migrail: no snapshot of database {database.alias!r}: {err}; "
+                    "syncing without snapshots instead"
+                )
+        if self.restored_at is None and self.gone_on_from is not None:
+            return Arrival(self.gone_on_from, True, record)  # not this checkout's migrations
+        if self.restored_at is None:
+            return Arrival(left_commit, False, record)
+        restored_at = self.restored_at
+        gone = not _commit_exists(repo, restored_at)
+        return Arrival(None if gone else restored_at, True, record, self.exact and not gone)
 
     def swap(
-        self, alias: str, engine: Engine, identity: DatabaseIdentity, store: SnapshotStore
+        self,
+        alias: str,
+        engine: Engine,
+        identity: DatabaseIdentity,
+        store: SnapshotStore,
+        leaves: dict[str, str],
     ) -> None:
         """Save the live database as its owner's snapshot; restore `arriving`'s if usable."""
-        from django.db import connections
-
         repo, arriving = self.repo, self.arriving
-        leaves = applied_leaves(connections[alias])
-        connections[alias].close()  # PostgreSQL renames a database nobody is in
         refused = engine.refusal(terminate_others=self.config.snapshot_terminate_sessions)
         if refused:
             raise SnapshotUnavailable(refused)
@@ -149,10 +201,12 @@ class _Switch:
             # Another branch's migrations are live: the sync after this goes from its code.
             applied_by = repo.resolve(f"refs/heads/{owner}")
         commit, synced = holding(store, identity, applied_by, leaves)
+        exact = synced and store.exact(identity) == (commit, leaves)
         if arriving is not None and owner == arriving and owner != self.left:
             # The switch away from `arriving` never swapped: its data is still live.
             store.set_owner(identity, arriving)
             self.record.saved.discard(alias)
+            self.exact = False
             print(
                 f"migrail: database {alias!r} still holds the data of {arriving!r} (the last "
                 "switch did not swap it), so it goes on as it is"
@@ -164,7 +218,13 @@ class _Switch:
             store,
             identity,
             new_snapshot(
-                identity, owner, commit, leaves, synced=synced, prefix=self.config.snapshot_prefix
+                identity,
+                owner,
+                commit,
+                leaves,
+                synced=synced,
+                prefix=self.config.snapshot_prefix,
+                exact=exact,
             ),
         )
         if recorded is None and branch_exists(repo, owner):
@@ -192,6 +252,7 @@ class _Switch:
             else:
                 run_journalled(engine, store, identity, engine.save_steps(save_as), record=save_as)
                 self.record.saved.add(alias)
+                self.exact = False  # the database goes on as it is
                 print(
                     f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}"
                     + (
@@ -219,7 +280,12 @@ class _Switch:
         steps = engine.swap_steps(save_as, waiting)
         run_journalled(engine, store, identity, steps, record=save_as, forget=[waiting.id])
         store.clear_unsynced(identity)  # the live database is another one now
+        if waiting.exact:
+            store.mark_exact(identity, waiting.commit, waiting.leaves)
+        else:
+            store.clear_exact(identity)
         self.record.saved.discard(alias)
+        self.exact = self.exact and waiting.exact and self.restored_at in (None, waiting.commit)
         print(
             f"migrail: saved database {alias!r} as the snapshot of {label(save_as)} "
             f"and restored the snapshot of {self.arriving!r} (commit "

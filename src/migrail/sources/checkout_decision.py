@@ -36,6 +36,17 @@ def checkout_needs_sync(old: str, new: str, flag: str, cwd: os.PathLike[str] | N
     return diff.returncode != 0
 
 
+def migrations_as_committed(cwd: os.PathLike[str] | None = None) -> bool:
+    """No migration file in the work tree differs from HEAD's, untracked ones included."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "--", *MIGRATION_PATHSPECS],
+        cwd=cwd,
+        capture_output=True,
+        check=False,
+    )
+    return status.returncode == 0 and not status.stdout.strip()
+
+
 def is_branch_checkout(old: str, flag: str) -> bool:
     """post-checkout's flag 1 (not a file checkout) with an old HEAD (not a clone)."""
     return flag == "1" and old not in ("", ZERO_SHA)

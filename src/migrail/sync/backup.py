@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from migrail.engines import ENGINES, UnknownEngine, engine_for
+from migrail.engines import UnknownEngine, all_engines, engine_for
 from migrail.engines.base import DumpFailed
 from migrail.engines.programs import ProgramMissing
 from migrail.errors import MigrailError
@@ -32,7 +32,6 @@ from migrail.sources.processes import process_alive
 from migrail.sync.identity import DatabaseIdentity
 from migrail.sync.private_files import private_directory, write_private_json
 
-SUFFIXES = {engine.vendor: engine.backup_suffix for engine in ENGINES}
 METADATA = ".json"
 PARTIAL = ".partial"  # `.NAME.PID.partial` while the dump is written
 
@@ -216,7 +215,7 @@ def remove_leftovers(directory: Path, protected: Collection[str] = ()) -> list[P
         if pid.isdigit() and not process_alive(int(pid)):
             path.unlink(missing_ok=True)
             removed.append(path)
-    for suffix in set(SUFFIXES.values()):
+    for suffix in {engine.backup_suffix for engine in all_engines()}:
         for path in directory.glob(f"*.{suffix}") if directory.is_dir() else []:
             if not metadata_path(path).exists() and path.name not in protected:
                 path.unlink(missing_ok=True)

@@ -16,10 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrail.engines import ENGINES, find_engine, rules_for
+from migrail.engines import find_engine, rules_for
 from migrail.sync.safety import destinations
-
-DEFAULT_PORTS = {engine.vendor: engine.default_port for engine in ENGINES if engine.default_port}
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def identity_of(alias: str, vendor: str, settings_dict: Mapping[str, Any]) -> Da
     host = spelled
     if not host or host.startswith(("/", "@")) or places[0].is_local:
         host = "localhost"  # every local spelling names this machine's server
-    port = str(settings_dict.get("PORT") or "") or DEFAULT_PORTS.get(vendor, "")
+    port = str(settings_dict.get("PORT") or "") or rules_for(vendor).default_port
     return DatabaseIdentity(vendor, name, host, port, alias, spelled)
 
 

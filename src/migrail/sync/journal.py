@@ -14,11 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrail.errors import MigrailError
-from migrail.graph.parser import Key
 from migrail.sync.identity import DatabaseIdentity
 from migrail.sync.private_files import private_directory, sync_directory, write_private_json
+
+if TYPE_CHECKING:
+    from migrail.graph.parser import Key
+
+JOURNAL_DIRECTORY = "journal"  # under git's migrail directory
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from migrail.sync.migrate import Progress
+if TYPE_CHECKING:
+    from migrail.sync.migrate import Progress
+
+
+def in_step_line(alias: str, seconds: float, *, edited: bool = False) -> str:
+    """A sync's last line when the database holds what the work tree migrates to."""
+    state = "matches the working tree"
+    if edited:
+        state += ", but for the changed migrations named above"
+    return f"migrail: database {alias!r} {state} ({seconds:.2f}s)"
 
 
 class ProgressPrinter:

@@ -30,7 +30,7 @@ from migrail.sync.backup import (
 from migrail.sync.backup_check import BadBackup, verify_backup
 from migrail.sync.backup_load import load_backup
 from migrail.sync.identity import DatabaseIdentity, identity_of
-from migrail.sync.journal import begin, finish, protected_backups, unfinished
+from migrail.sync.journal import JOURNAL_DIRECTORY, begin, finish, protected_backups, unfinished
 
 ROLLBACK_DIRECTORY_PREFIX = "migrail-rollback-"
 
@@ -40,7 +40,7 @@ def backups_dir(repo: GitRepo) -> Path:
 
 
 def journal_dir(repo: GitRepo) -> Path:
-    return repo.migrail_dir / "journal"
+    return repo.migrail_dir / JOURNAL_DIRECTORY
 
 
 def database_of(connection: Any) -> DatabaseIdentity:

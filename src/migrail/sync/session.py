@@ -25,7 +25,7 @@ from migrail.sync.half_applied import check_half_applied
 from migrail.sync.loader import LoadedMigrations
 from migrail.sync.migrate import MigrationFailed, forward_plan, run_plan
 from migrail.sync.orphan_sources import remember_applied_sources, squash_history
-from migrail.sync.output import ProgressPrinter
+from migrail.sync.output import ProgressPrinter, in_step_line
 from migrail.sync.plan import (
     JOIN_FORK,
     SyncPlan,
@@ -134,10 +134,8 @@ class SyncSession:
             if rolled_back:  # what is applied changed; the orphans' packages are gone
                 loaded.reload_tree()
             self._migrate(loaded, plan)
-        state = "matches the working tree"
-        if plan.edited:
-            state += ", but for the changed migrations named above"
-        print(f"migrail: database {self.alias!r} {state} ({time.monotonic() - started:.2f}s)")
+        seconds = time.monotonic() - started
+        print(in_step_line(self.alias, seconds, edited=bool(plan.edited)))
         return EXIT_CLEAN
 
     def _plan(self, loaded: LoadedMigrations) -> SyncPlan:

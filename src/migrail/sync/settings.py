@@ -13,6 +13,7 @@ from migrail.errors import MigrailError
 from migrail.sources.config import Config
 from migrail.sources.settings_location import settings_module
 from migrail.sync.errors import syntax_error_text
+from migrail.sync.settings_inputs import recording
 
 _caller: dict[str, str | None] = {}
 
@@ -80,6 +81,8 @@ def start_django(module: str, databases: dict[str, Any] | None = None) -> None:
             settings.DATABASES  # noqa: B018 - imports the module before the override
             settings.DATABASES = databases
         else:
+            with recording():  # what a return trip checks without Django (snapshots)
+                settings.DATABASES  # noqa: B018 - imports the module
             anchor_sqlite_names(settings.DATABASES, project_directory())
         django.setup()
     except ImportError as err:

@@ -1,0 +1,207 @@
+"""A return trip without Django: a switch to a branch whose snapshot is current.
+
+A switch that starts Django (`switching.leave_and_arrive`) records what the settings
+import read and which databases it named (`remember_settings`). On a later switch, when
+those inputs hold what they held (`sync.settings_inputs.fingerprint`), every database is
+a SQLite file, the branch arrived at has a snapshot that holds exactly the migrations of
+the commit checked out (`Snapshot.exact`) and no migration file in the work tree differs
+from that commit's, the switch is made here: the same save and restore (`Switch`), with
+the databases from that record and nothing left to sync. Anything else (a journal to
+finish, a failed sync's note, another branch's data live, a server database) returns
+None, and the switch goes the way that starts Django.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrail.errors import MigrailError
+from migrail.snapshots import SNAPSHOTS_DIRECTORY, SwitchRecord
+from migrail.snapshots.branches import snapshot_store
+from migrail.snapshots.steps import SnapshotUnavailable, finish_journal
+from migrail.snapshots.store import SnapshotStore
+from migrail.snapshots.switching import Arrival, Opened, Switch
+from migrail.sources.checkout_decision import migrations_as_committed
+from migrail.sources.config import Config
+from migrail.sources.gitrepo import GitRepo
+from migrail.sources.settings_location import settings_module
+from migrail.sync.identity import DatabaseIdentity
+from migrail.sync.journal import JOURNAL_DIRECTORY
+from migrail.sync.lock import file_lock
+from migrail.sync.output import in_step_line
+from migrail.sync.private_files import private_directory, write_private_json
+from migrail.sync.settings_inputs import SettingsInputs, fingerprint, last_recorded
+
+SETTINGS_SEEN = "settings"  # in the catalogue: what a switch with Django found, per work tree
+
+
+def return_trip(
+    repo: GitRepo, config: Config, previous: str, switch: tuple[str, str]
+) -> Arrival | None:
+    """Make the switch from `previous` without Django when nothing is left to sync after
+    it (see the module's docstring); None, with nothing done, when it needs Django."""
+    left, arriving = switch
+    databases = _recorded_databases(repo, config)
+    head = repo.head()
+    if not databases or head is None:
+        return None
+    store = snapshot_store(repo)
+    if (repo.migrail_dir / JOURNAL_DIRECTORY).is_dir() and any(
+        (repo.migrail_dir / JOURNAL_DIRECTORY).glob("*.json")
+    ):
+        return None  # a sync stopped midway: the next one, with Django, recovers it first
+    if not all(_current(store, db.identity, left, arriving, head) for db in databases):
+        return None
+    if not migrations_as_committed(repo.root):
+        return None
+    started = time.monotonic()
+    left_commit = repo.resolve(previous)
+    switch_made = Switch(repo, config, left, left_commit, arriving, True, SwitchRecord())
+    arrival = switch_made.swap_each(databases)
+    if arrival.exact:  # what the sync would say, with nothing to do
+        for database in databases:
+            print(in_step_line(database.alias, time.monotonic() - started))
+    return arrival
+
+
+def _current(
+    store: SnapshotStore, identity: DatabaseIdentity, left: str, arriving: str, head: str
+) -> bool:
+    """The live database is `left`'s as a switch with Django left it, and `arriving`'s
+    snapshot holds exactly `head`'s migrations."""
+    if store.journal_path(identity).exists() or store.unsynced(identity) is not None:
+        return False
+    if store.owner(identity) != left:
+        return False
+    waiting = store.find(identity, arriving)
+    return (
+        waiting is not None
+        and waiting.exact
+        and waiting.synced
+        and not waiting.named
+        and waiting.commit == head
+        and store.file_for(waiting).is_file()
+    )
+
+
+@dataclass(frozen=True)
+class RecordedDatabase:
+    """A SQLite database as the last switch with Django found it in the settings."""
+
+    repo: GitRepo
+    alias: str
+    identity: DatabaseIdentity
+    live: str
+
+    @contextmanager
+    def opened(self) -> Iterator[Opened]:
+        from migrail.engines.sqlite import SqliteSnapshots
+
+        store = snapshot_store(self.repo)
+        with file_lock(self.repo.migrail_dir / "locks", self.alias, self.identity.key):
+            engine = SqliteSnapshots(self.live, store, None)
+            if finish_journal(engine, store, self.identity):  # another run's, since the check
+                print(
+                    f"migrail: finished an interrupted snapshot switch of database {self.alias!r}"
+                )
+            yield engine, self.identity, store, _applied_leaves(self.live)
+
+
+def _applied_leaves(path: str) -> dict[str, str]:
+    """The last applied migration of each app, as `branches.applied_leaves` reads them."""
+    try:
+        connection = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        raise SnapshotUnavailable(f"cannot open {path}: {err}") from err
+    try:
+        tables = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'django_migrations'"
+        ).fetchall()
+        if not tables:
+            return {}
+        rows = connection.execute("SELECT app, name FROM django_migrations ORDER BY id")
+        return {str(app): str(name) for app, name in rows}
+    except sqlite3.Error as err:
+        raise SnapshotUnavailable(f"cannot read django_migrations in {path}: {err}") from err
+    finally:
+        connection.close()
+
+
+def _settings_path(repo: GitRepo) -> Path:
+    worktree = hashlib.sha256(str(repo.root).encode()).hexdigest()[:16]
+    return repo.migrail_dir / SNAPSHOTS_DIRECTORY / SETTINGS_SEEN / f"{worktree}.json"
+
+
+def _inputs_fingerprint(
+    repo: GitRepo, config: Config, inputs: SettingsInputs, environment: Mapping[str, str]
+) -> str | None:
+    try:
+        module, project = settings_module(repo.root, config)
+    except MigrailError:
+        return None
+    return fingerprint(inputs, environment, project, (module, repr(config)))
+
+
+def remember_settings(repo: GitRepo, config: Config, aliases: list[str]) -> None:
+    """After a switch that started Django: what its settings import read and the databases
+    it named, for the next switch's `return_trip`. Forgotten when it cannot be told."""
+    from django.conf import settings
+    from django.db import connections
+
+    from migrail.sync.identity import identity_of
+
+    path = _settings_path(repo)
+    inputs = last_recorded()
+    key = (
+        _inputs_fingerprint(repo, config, inputs, inputs.environment)
+        if inputs is not None
+        else None
+    )
+    vendors = {alias: connections[alias].vendor for alias in aliases}
+    if inputs is None or key is None or set(vendors.values()) != {"sqlite"}:
+        path.unlink(missing_ok=True)
+        return
+    databases = [
+        {
+            "alias": alias,
+            "identity": identity_of(alias, "sqlite", settings.DATABASES[alias]).as_json(),
+            "live": str(settings.DATABASES[alias]["NAME"]),
+        }
+        for alias in aliases
+    ]
+    private_directory(path.parent)
+    record = {"fingerprint": key, "inputs": inputs.as_json(), "databases": databases}
+    write_private_json(path, record)
+
+
+def _recorded_databases(repo: GitRepo, config: Config) -> list[RecordedDatabase] | None:
+    """The databases the last switch with Django found, if the settings would name them
+    again; None when they may not."""
+    try:
+        data = json.loads(_settings_path(repo).read_text())
+        inputs = SettingsInputs.from_json(data["inputs"])
+        databases = [
+            RecordedDatabase(
+                repo,
+                str(entry["alias"]),
+                DatabaseIdentity.from_json(entry["identity"]),
+                str(entry["live"]),
+            )
+            for entry in data["databases"]
+        ]
+        recorded = str(data["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if _inputs_fingerprint(repo, config, inputs, os.environ) != recorded:
+        return None
+    if any(db.identity.vendor != "sqlite" or not Path(db.live).is_file() for db in databases):
+        return None
+    return databases

@@ -1,0 +1,88 @@
+"""A return trip to a branch whose snapshot is current starts no Django (SQLite), and one
+that has anything to sync still does."""
+
+from __future__ import annotations
+
+import re
+
+from tests.djangoproject import DjangoProject, git
+from tests.scenarios import feature_branch, main_branch, sync
+
+
+def switch(project: DjangoProject, branch: str) -> tuple[str, bool]:
+    """`git switch BRANCH` through the hooks: (its output, whether the hook imported Django)."""
+    out = git(project.root, "switch", branch, env=project.env)
+    imports = [line for line in out.splitlines() if line.startswith("import time:")]
+    assert imports, out  # the hook ran Python
+    said = "\n".join(line for line in out.splitlines() if not line.startswith("import time:"))
+    return said, any(re.search(r"\|\s*django$", line.rstrip()) for line in imports)
+
+
+def two_branches(project: DjangoProject) -> None:
+    """main and feature, each switched to once with snapshots on (both have one); every
+    Python says what it imports (the same environment throughout: the settings' inputs)."""
+    project.env["PYTHONPROFILEIMPORTTIME"] = "1"
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)  # `git switch -c feature` saved main's snapshot
+    sync(project)
+
+
+def names(project: DjangoProject) -> list[object]:
+    return [row[0] for row in project.query("SELECT name FROM shop_item ORDER BY id")]
+
+
+def test_a_return_trip_to_current_snapshots_starts_no_django(project: DjangoProject) -> None:
+    two_branches(project)
+    project.query("INSERT INTO shop_item (name, stock) VALUES ('feature row', 1)")
+
+    out, django = switch(project, "main")
+    assert not django, out
+    assert (
+        "saved database 'default' as the snapshot of 'feature' and restored the snapshot of "
+        "'main'" in out
+    )
+    assert project.query("SELECT app, name FROM django_migrations WHERE app = 'shop'") == [
+        ["shop", "0001_initial"]
+    ]
+    project.query("INSERT INTO shop_item (name) VALUES ('main row')")
+
+    out, django = switch(project, "feature")
+    assert not django, out
+    assert names(project) == ["feature row"]
+    out, django = switch(project, "main")
+    assert not django, out
+    assert names(project) == ["main row"]
+    assert project.migrail("status").returncode == 0
+
+
+def test_a_snapshot_migrated_by_hand_since_is_synced_on_return(project: DjangoProject) -> None:
+    two_branches(project)
+    assert project.manage("migrate", "billing", "0001").returncode == 0  # by hand, on feature
+    switch(project, "main")
+
+    out, django = switch(project, "feature")
+    assert django, out  # billing.0002_seen is missing from feature's snapshot: sync applies it
+    assert "+ billing.0002_seen" in out or "applying billing.0002_seen" in out, out
+    assert ["billing", "0002_seen"] in project.query("SELECT app, name FROM django_migrations")
+
+
+def test_changed_settings_or_migration_files_take_the_way_with_django(
+    project: DjangoProject,
+) -> None:
+    two_branches(project)
+    switch(project, "main")
+    settings = project.root / "project/settings.py"
+    settings.write_text(settings.read_text() + "\n# edited, not committed\n")
+    out, django = switch(project, "feature")
+    assert django, out
+
+    switch(project, "main")  # the settings as they are now are recorded again
+    out, django = switch(project, "feature")
+    assert not django, out
+
+    project.write("extra/migrations/0001_initial.py", "")  # untracked: the sync looks
+    out, django = switch(project, "main")
+    assert django, out
