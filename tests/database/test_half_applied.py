@@ -57,6 +57,12 @@ def test_a_migration_stopped_midway_on_mariadb_is_named_until_undone(tmp_path: P
         failed = p.migrail("sync")
         assert failed.returncode == 1, failed.stdout + failed.stderr
         assert "migration shop.0002_category failed: " in failed.stderr
+        assert (  # said as it fails, not only by the next status
+            "database 'default' has 1 left to apply (shop.0002_category): mysql cannot roll DDL "
+            "back, so it left table shop_category: undo that by hand (`python manage.py "
+            "sqlmigrate shop 0002_category` shows what it runs), mend the migration, then sync "
+            "again"
+        ) in failed.stderr, failed.stderr
 
         status = p.migrail("status")
         assert status.returncode == 1

@@ -95,6 +95,36 @@ def check_half_applied(repo: GitRepo, connection: Any, *, refuse: bool = True) -
     """The note a stopped migration left, judged against the database: None when there is
     none (or it no longer holds, and is removed); else what it left, raised as `HalfApplied`
     (or returned, for `status`, with `refuse=False`)."""
+    stopped = _stopped(repo, connection, forget=refuse)
+    if stopped is None:
+        return None
+    key, left = stopped
+    name = f"{key[0]}.{key[1]}"
+    what = ", ".join(_describe(c) for c in left) if left else "whatever it ran first"
+    said = (
+        f"migration {name} stopped midway on database {connection.alias!r} "
+        f"({connection.vendor} cannot roll DDL back) and left {what}; undo that by hand "
+        f"(`python manage.py sqlmigrate {key[0]} {key[1]}` shows what it runs) or restore "
+        "a backup (`migrail restore`), then sync again"
+    )
+    if refuse and left:
+        raise HalfApplied(said + "; nothing was changed")
+    if refuse:
+        note_path(repo, connection).unlink(missing_ok=True)  # nothing to look for: said once
+    return "migrail: " + said
+
+
+def left_behind(repo: GitRepo, connection: Any) -> str | None:
+    """Right after a migration failed: what it left that the engine could not roll back
+    (`column weight of shop_product`), or None."""
+    stopped = _stopped(repo, connection, forget=False)
+    if stopped is None or not stopped[1]:
+        return None
+    return ", ".join(_describe(c) for c in stopped[1])
+
+
+def _stopped(repo: GitRepo, connection: Any, *, forget: bool) -> tuple[Key, list[Created]] | None:
+    """(the migration a note names, what it made that is still there), if the note holds."""
     path = note_path(repo, connection)
     try:
         note = json.loads(path.read_text())
@@ -108,22 +138,10 @@ def check_half_applied(repo: GitRepo, connection: Any, *, refuse: bool = True) -
         return None
     left = _still_there(connection, made)
     if _recorded(connection, key) or (made and not left) or (single and not left):
-        if refuse:
+        if forget:
             path.unlink(missing_ok=True)
         return None
-    name = f"{key[0]}.{key[1]}"
-    what = ", ".join(_describe(c) for c in left) if left else "whatever it ran first"
-    said = (
-        f"migration {name} stopped midway on database {connection.alias!r} "
-        f"({connection.vendor} cannot roll DDL back) and left {what}; undo that by hand "
-        f"(`python manage.py sqlmigrate {key[0]} {key[1]}` shows what it runs) or restore "
-        "a backup (`migrail restore`), then sync again"
-    )
-    if refuse and left:
-        raise HalfApplied(said + "; nothing was changed")
-    if refuse:
-        path.unlink(missing_ok=True)  # nothing to look for: said once
-    return "migrail: " + said
+    return key, left
 
 
 def _recorded(connection: Any, key: Key) -> bool:

@@ -328,7 +328,7 @@ def migrate_forward(loaded: LoadedMigrations, repo: GitRepo) -> None:
     DDL is not transactional, noted while it runs: `half_applied`)."""
     from django.db.migrations.exceptions import InconsistentMigrationHistory
 
-    from migrail.sync.half_applied import noting_each_migration
+    from migrail.sync.half_applied import left_behind, noting_each_migration
     from migrail.sync.lock_wait import giving_up_on_locks
 
     connection = loaded.connection
@@ -347,10 +347,17 @@ def migrate_forward(loaded: LoadedMigrations, repo: GitRepo) -> None:
         keys = [(m.app_label, m.name) for m, _ in plan]
         left = keys[keys.index(err.key) :] if err.key in keys else [err.key]
         names = ", ".join(f"{app}.{name}" for app, name in left)
+        what = left_behind(repo, connection)
+        undo = (
+            f"{connection.vendor} cannot roll DDL back, so it left {what}: undo that by hand "
+            f"(`python manage.py sqlmigrate {err.key[0]} {err.key[1]}` shows what it runs), "
+            if what
+            else ""
+        )
         raise MigrationFailed(
             err.key,
             False,
             err.cause,
             f"; database {connection.alias!r} has {len(left)} left to apply ({names}): "
-            "mend the migration, then sync again",
+            f"{undo}mend the migration, then sync again",
         ) from err.cause
