@@ -39,3 +39,16 @@ def test_a_migration_unapplied_and_applied_again_shows_each_ways_effects() -> No
         "      drops table shop_coupon",
         "  + shop.0008_coupon",
     ]
+
+
+def test_after_the_old_codes_rollback_the_plan_says_what_comes_then() -> None:
+    """The old code's child printed `2 to unapply with the code of …`; the plan that follows
+    is not `0 to unapply, 2 to apply`, which reads as if nothing had been unapplied."""
+    keys = [("shop", "0002_b"), ("shop", "0003_b")]
+    plan = SyncPlan("default", "sqlite", [], [], keys, {})
+    assert describe_plan(plan, then=True).splitlines() == [
+        "migrail: database 'default' (sqlite): then 2 to apply with this checkout's code",
+        "  + shop.0002_b",
+        "  + shop.0003_b",
+    ]
+    assert describe_plan(plan).splitlines()[0].endswith(": 0 to unapply, 2 to apply")

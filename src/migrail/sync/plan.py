@@ -183,13 +183,16 @@ def _plan_elsewhere(
     )
 
 
-def describe_plan(plan: SyncPlan, *, first: bool = False) -> str:
+def describe_plan(plan: SyncPlan, *, first: bool = False, then: bool = False) -> str:
     """The plan's heading and steps.
 
     `first`: the rollback that `switch` and `rebase --unapply` run before git moves files.
+    `then`: the old code's rollback, printed above, came first (`then 2 to apply`).
     """
     if first:
         counts = f"{len(plan.unapply)} to unapply first"
+    elif then and not plan.unapply:
+        counts = f"then {len(plan.apply)} to apply with this checkout's code"
     elif plan.elsewhere:
         counts = f"{len(plan.apply)} to apply once those are unapplied"
     else:

@@ -176,7 +176,12 @@ def unapply(
 
 def _unapply_failed(err: Exception, alias: str, *, atomic: bool) -> MigrailError:
     """One line: which migration, what the database said, and what state it is in."""
-    where = "nothing was changed" if atomic else "re-run `migrail sync` to go on"
+    where = (
+        "nothing was changed"
+        if atomic
+        else "it stopped there: mend what failed, or switch back to a branch that has the "
+        "migration; `migrail status` says what the next sync does first"
+    )
     kind = NothingUnapplied if atomic else MigrailError
     if locked := lock_in_chain(err):
         return kind(

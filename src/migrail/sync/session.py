@@ -144,7 +144,8 @@ class SyncSession:
             self._accept_edits(loaded)
         plan = self._plan_after_old_code(loaded)
         if self._worth_printing(plan):
-            print(describe_plan(plan, first=self.target is not None))
+            first = self.target is not None
+            print(describe_plan(plan, first=first, then=self.rolled_back_elsewhere))
         if self.target is None:
             _refuse_forked(plan)
         check_rollback(plan, self.repo, self.connection, self.options.feature)
