@@ -299,8 +299,9 @@ def test_a_merge_into_main_moves_the_unpublished_side(
     assert "CONFLICT" in project.git("merge", "feature", check=False)
     out = rebase(project)
     assert (
-        "migrail: this branch's shop/migrations/0003_color.py is published on a remote, so "
-        "MERGE_HEAD's migrations move after it instead\n"
+        "migrail: shop/migrations/0003_color.py is on origin/main already (databases deployed "
+        "from there may have applied it), so the migrations of MERGE_HEAD move after it "
+        "instead\n"
     ) in out
     assert "renamed shop/migrations/0003_stock.py -> shop/migrations/0004_stock.py" in out
     assert (project.root / "shop/migrations/0003_color.py").exists()
@@ -335,8 +336,9 @@ def test_a_merge_of_two_published_sides_is_refused(project: DjangoProject, tmp_p
     proc = project.migrail("rebase")
     assert proc.returncode == 1
     assert proc.stderr == (
-        "migrail: error: both sides' migrations are published on a remote "
-        "(shop/migrations/0003_color.py, shop/migrations/0003_stock.py): renaming either breaks "
+        "migrail: error: both sides' migrations are on a remote's main branch "
+        "(shop/migrations/0003_color.py on origin/main, shop/migrations/0003_stock.py on "
+        "upstream/main): renaming either breaks "
         "the databases that applied them; join them with `python manage.py makemigrations "
         "--merge APP` instead; nothing was changed\n"
     )

@@ -28,9 +28,9 @@ class Operation:
     base: str  # the revision whose migrations keep their names
     session: str | None = None  # identifies one rebase, across its steps
     base_name: str = ""  # how the user knows `base`: a branch, MERGE_HEAD, HEAD, --onto's REV
-    # In a merge: this branch's migrations on a remote's default branch, which made `base`
-    # this branch's side instead of MERGE_HEAD's.
-    published: tuple[str, ...] = ()
+    # In a merge: this branch's migrations on a remote's default branch (path, where), which
+    # made `base` this branch's side instead of MERGE_HEAD's.
+    published: tuple[tuple[str, str], ...] = ()
 
 
 def current_operation(repo: GitRepo, onto: str | None = None) -> Operation:
@@ -76,13 +76,13 @@ def keeping_published(repo: GitRepo, operation: Operation, packages: list[str]) 
     theirs = _published(repo, _only_in(repo, merge_head, head, packages))
     if ours and theirs:
         raise Refusal(
-            "both sides' migrations are published on a remote ("
-            + ", ".join(ours + theirs)
+            "both sides' migrations are on a remote's main branch ("
+            + ", ".join(f"{path} on {where}" for path, where in {**ours, **theirs}.items())
             + "): renaming either breaks the databases that applied them; join them with "
             "`python manage.py makemigrations --merge APP` instead; nothing was changed"
         )
     if ours:
-        return Operation("merge", head, base_name="HEAD", published=tuple(ours))
+        return Operation("merge", head, base_name="HEAD", published=tuple(ours.items()))
     return operation
 
 
@@ -105,11 +105,12 @@ def _only_in(repo: GitRepo, commit: str, other: str, packages: list[str]) -> lis
     ]
 
 
-def _published(repo: GitRepo, paths: list[str]) -> list[str]:
-    """Those of `paths` a remote's default branch has (`origin/HEAD`, `*/main`, `*/master`):
-    what deploys and teammates apply. A pushed feature branch is not published so."""
+def _published(repo: GitRepo, paths: list[str]) -> dict[str, str]:
+    """Those of `paths` a remote's default branch has (`origin/HEAD`, `*/main`, `*/master`),
+    each with the first such branch (`origin/main`): what deploys and teammates apply. A
+    pushed feature branch is not published so."""
     if not paths:
-        return []
+        return {}
     refs = (
         repo.run(
             "for-each-ref",
@@ -122,14 +123,15 @@ def _published(repo: GitRepo, paths: list[str]) -> list[str]:
         .split()
     )
     if not refs:
-        return []
+        return {}
     wanted = "".join(f"{ref}:{path}\n" for path in paths for ref in refs)
     found = repo.run("cat-file", "--batch-check=%(objecttype)", stdin=wanted.encode()).decode()
     kinds = iter(found.splitlines())
-    published = []
+    published = {}
     for path in paths:
-        if "blob" in [next(kinds, "") for _ in refs]:
-            published.append(path)
+        where = [ref for ref in refs if next(kinds, "") == "blob"]
+        if where:
+            published[path] = where[0].removeprefix("refs/remotes/")
     return published
 
 

@@ -310,11 +310,12 @@ def _put_back(repo: GitRepo, originals: dict[str, _Original]) -> None:
 
 
 def run_rebase(repo: GitRepo, plan: RebasePlan) -> int:
-    if plan.operation.published:
+    if published := plan.operation.published:
+        where = ", ".join(f"{path} is on {remote}" for path, remote in published)
         print(
-            f"migrail: this branch's {', '.join(plan.operation.published)} "
-            f"{'are' if len(plan.operation.published) > 1 else 'is'} published on a "
-            "remote, so MERGE_HEAD's migrations move after it instead"
+            f"migrail: {where} already (databases deployed from there may have applied "
+            f"{'them' if len(published) > 1 else 'it'}), so the migrations of MERGE_HEAD move "
+            "after it instead"
         )
     if plan.is_empty:
         print(f"migrail: {plan.nothing_to_do}")
