@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.by_hand import assert_same_as_by_hand, copy_database, migrate_by_hand
 from tests.cli.test_installed_hooks import (
     add,
     applied,
@@ -44,13 +45,31 @@ def priced(p: DjangoProject) -> str:
     return commit
 
 
+def by_hand_first(p: DjangoProject, *target: str) -> str:
+    """A copy of the database, with `manage.py migrate TARGET` run on it by the code checked
+    out now (before git moves): the first half of the by-hand sequence."""
+    copy = str(p.root.parent / "by-hand.sqlite3")
+    copy_database(p, copy)
+    if target:
+        migrate_by_hand(p, copy, *target)
+    return copy
+
+
+def then_same_as_by_hand(p: DjangoProject, copy: str) -> None:
+    """The second half (`manage.py migrate` with the new checkout), then every row compared."""
+    migrate_by_hand(p, copy)
+    assert_same_as_by_hand(p, copy)
+
+
 def test_a_revert_unapplies_what_the_reverted_commit_applied(project: DjangoProject) -> None:
     commit = priced(project)
+    copy = by_hand_first(project, "shop", "0001_initial")
     status, out = git(project, "revert", "--no-edit", commit)
     assert status == 0, out
     assert "  - unapplying shop.0002_price (" in out
     assert PRICE not in applied(project)
     assert user_rows(project) == USER_ROWS_ADDED
+    then_same_as_by_hand(project, copy)
 
 
 def test_a_cherry_pick_applies_what_it_brings(project: DjangoProject) -> None:
@@ -59,10 +78,12 @@ def test_a_cherry_pick_applies_what_it_brings(project: DjangoProject) -> None:
     commit = project.commit("price")
     git(project, "switch", "-q", "main")
     assert PRICE not in applied(project)
+    copy = by_hand_first(project)
     status, out = git(project, "cherry-pick", commit)
     assert status == 0, out
     assert "  + applying shop.0002_price (" in out
     assert PRICE in applied(project)
+    then_same_as_by_hand(project, copy)
 
 
 def test_a_hard_reset_unapplies_and_a_soft_one_starts_nothing(project: DjangoProject) -> None:
@@ -71,11 +92,13 @@ def test_a_hard_reset_unapplies_and_a_soft_one_starts_nothing(project: DjangoPro
     assert (status, said_nothing(out)) == (0, True), out
     assert PRICE in applied(project)  # the work tree still has it
     git(project, "reset", "-q", "--hard", "HEAD@{1}")
+    copy = by_hand_first(project, "shop", "0001_initial")
     status, out = git(project, "reset", "--hard", "HEAD~2")
     assert status == 0, out
     assert "  - unapplying shop.0002_price (" in out
     assert PRICE not in applied(project)
     assert user_rows(project) == USER_ROWS_ADDED
+    then_same_as_by_hand(project, copy)
 
 
 def test_a_merge_concluded_by_commit_syncs(project: DjangoProject) -> None:
@@ -91,10 +114,12 @@ def test_a_merge_concluded_by_commit_syncs(project: DjangoProject) -> None:
     assert ["billing", "0002_paid"] not in applied(project)
     project.write("NOTES", "both\n")
     project.git("add", "NOTES")
+    copy = by_hand_first(project)
     status, out = git(project, "commit", "--no-edit")
     assert status == 0, out
     assert "  + applying billing.0002_paid (" in out
     assert ["billing", "0002_paid"] in applied(project)
+    then_same_as_by_hand(project, copy)
 
 
 def said_nothing(out: str) -> bool:
