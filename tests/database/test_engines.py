@@ -216,3 +216,28 @@ def test_a_dump_verifies_and_loads_back(server: str, tmp_path: Path) -> None:
         load_backup(backup, settings)
 
         assert _execute(vendor, settings, "SELECT name FROM shop_item") == [("kept",)]
+
+
+def test_a_sqlite_snapshot_copy_replaces_what_a_killed_copy_left(tmp_path: Path) -> None:
+    """A kill mid-copy leaves part of a snapshot file; the journal's replay copies again
+    into a new file (it was reopened as a database: `file is not a database`, every run)."""
+    import sqlite3
+
+    from migrail.engines.sqlite import SqliteSnapshots
+    from migrail.snapshots.store import SnapshotStore
+
+    live = tmp_path / "db.sqlite3"
+    with sqlite3.connect(live) as connection:
+        connection.execute("CREATE TABLE shop_item (name TEXT)")
+        connection.execute("INSERT INTO shop_item VALUES ('kept')")
+    connection.close()
+    partial = tmp_path / "snapshots/migrail_snap_0123456789abcdef0123.sqlite3"
+    partial.parent.mkdir()
+    partial.write_bytes(live.read_bytes()[:700] + b"\0" * 300)  # torn at a page boundary
+
+    SqliteSnapshots(str(live), SnapshotStore(partial.parent), None).run(
+        ["copy", str(live), str(partial)]
+    )
+    with sqlite3.connect(partial) as copied:
+        assert copied.execute("SELECT name FROM shop_item").fetchall() == [("kept",)]
+    copied.close()

@@ -64,7 +64,13 @@ def test_the_environment_counts_but_what_git_and_shells_change_does_not(on_path:
     inputs = imported("fake_settings_plain")
     environment = {"DATABASE_URL": "sqlite:///a", "PATH": "/bin"}
     before = fingerprint(inputs, environment, on_path, "extra")
-    moved = {**environment, "GIT_INDEX_FILE": "x", "OLDPWD": "/tmp", "DJANGO_SETTINGS_MODULE": "y"}
+    moved = {
+        **environment,
+        "GIT_INDEX_FILE": "x",
+        "OLDPWD": "/tmp",
+        "DJANGO_SETTINGS_MODULE": "y",
+        "PATH": "/usr/lib/git-core:/bin",  # git's hooks run with its exec path first
+    }
     assert fingerprint(inputs, moved, on_path, "extra") == before
     other = {**environment, "DATABASE_URL": "sqlite:///b"}
     assert fingerprint(inputs, other, on_path, "extra") != before

@@ -29,9 +29,12 @@ class AfterCheckout:
     config: Config
     from_rev: str | None
     switch: tuple[str, str] | None = None
-    changed: bool = True  # the migrations differ: sync even when no snapshot was restored
+    # The migrations differ: sync even when no snapshot was restored (None: ask git, when
+    # a return trip without Django did not settle it).
+    changed: bool | None = True
     database: str | None = None
     backup: bool = True
+    head: str | None = None  # the commit checked out, when the caller knows it
 
     def run(self) -> int:
         arrival = self._return_trip()
@@ -43,6 +46,12 @@ class AfterCheckout:
         from migrail.sync.session import SyncOptions
 
         repo, config = self.repo, self.config
+        if self.changed is None:
+            from migrail.sources.checkout_decision import checkout_needs_sync
+
+            assert self.from_rev is not None
+            to_rev = self.head or "HEAD"
+            self.changed = checkout_needs_sync(self.from_rev, to_rev, "1", cwd=repo.root)
         status: int | None = EXIT_FINDINGS
         switched = None
         try:
@@ -82,4 +91,4 @@ class AfterCheckout:
         from migrail.snapshots.return_trip import return_trip
 
         assert self.from_rev is not None
-        return return_trip(self.repo, self.config, self.from_rev, self.switch)
+        return return_trip(self.repo, self.config, self.from_rev, self.switch, self.head)

@@ -15,7 +15,7 @@ def sync_feature(
     if config.snapshots:
         from migrail.snapshots.feature import SnapshotFeature
 
-        return SnapshotFeature(switched or SwitchRecord())
+        return SnapshotFeature(switched or SwitchRecord(), config)
     if (repo.migrail_dir / SNAPSHOTS_DIRECTORY / OWNERS).is_dir():
         from migrail.snapshots.feature import ForgetsWhoseData
 

@@ -183,13 +183,13 @@ def _post_checkout(repo: GitRepo, config: Config, args: list[str]) -> int:
             return _sync(repo, config, made.from_rev)
     if not is_branch_checkout(old, flag):
         return EXIT_CLEAN
-    changed = checkout_needs_sync(old, new, flag, cwd=repo.root)
     if config.snapshots:
         from migrail.snapshots.branches import branch_switch
 
         switch = branch_switch(repo, old)
-        if switch is not None:
-            return _sync(repo, config, old, switch=switch, changed=changed)
+        if switch is not None:  # whether the migrations changed is asked only if it matters
+            return _sync(repo, config, old, switch=switch, changed=None, head=new)
+    changed = checkout_needs_sync(old, new, flag, cwd=repo.root)
     return _sync(repo, config, old) if changed else EXIT_CLEAN
 
 
@@ -199,11 +199,12 @@ def _sync(
     from_rev: str | None,
     *,
     switch: tuple[str, str] | None = None,
-    changed: bool = True,
+    changed: bool | None = True,
+    head: str | None = None,
 ) -> int:
     """Sync from `from_rev` (after the snapshot swap of a `switch` of branches); a failure
     is said with the command that finishes the sync later, git's work being done."""
-    after = AfterCheckout(repo, config, from_rev, switch=switch, changed=changed)
+    after = AfterCheckout(repo, config, from_rev, switch=switch, changed=changed, head=head)
     try:
         return after.run()
     except MigrailError as err:

@@ -155,6 +155,9 @@ class SqliteSnapshots(SnapshotSteps):
         leaves a step the snapshot journal, fsync'd before it, runs again.
         """
         fresh = not Path(target).exists() or Path(target).stat().st_size == 0
+        if target != self.live:  # a snapshot's file: made anew (a killed copy left part of one)
+            Path(target).unlink(missing_ok=True)
+            fresh = True
         if fresh:
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
         source_db = sqlite3.connect(source)

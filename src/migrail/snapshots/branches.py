@@ -280,17 +280,18 @@ def drop_snapshot(
     run_journalled(engine, store, identity, engine.drop_steps(snapshot), forget=[snapshot.id])
 
 
-def note_synced(repo: GitRepo, connection: Any) -> None:
+def note_synced(repo: GitRepo, connection: Any, settings: str | None) -> None:
     """A sync of this database succeeded: it holds its branch's migrations again, so the
     next snapshot saved of it is not labelled `(not synced: …)` (see `note_sync_result`);
-    with no migration file changed in the work tree, exactly HEAD's (`Snapshot.exact`)."""
+    with no migration file changed in the work tree, exactly HEAD's under the settings
+    `settings` names (`Snapshot.exact`; None: they cannot be told)."""
     from migrail.sources.checkout_decision import migrations_as_committed
 
     identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
     store = snapshot_store(repo)
     store.clear_unsynced(identity)
     head = repo.head()
-    if head is not None and migrations_as_committed(repo.root):
-        store.mark_exact(identity, head, applied_leaves(connection))
+    if settings and head is not None and migrations_as_committed(repo.root):
+        store.mark_exact(identity, head, applied_leaves(connection), settings)
     else:
         store.clear_exact(identity)

@@ -42,6 +42,7 @@ class SnapshotFeature(_Journalled):
     the switch's snapshot step before this sync did, if there was one."""
 
     switched: SwitchRecord = field(default_factory=SwitchRecord)
+    config: Config = field(default_factory=Config)
 
     def before_sync(
         self, repo: GitRepo, config: Config, from_rev: str | None, database: str | None
@@ -72,7 +73,10 @@ class SnapshotFeature(_Journalled):
         ]
 
     def after_sync(self, repo: GitRepo, connection: Any) -> None:
-        snapshots.note_synced(repo, connection)  # a failed hook sync's note no longer holds
+        from migrail.snapshots.return_trip import settings_key
+
+        # A failed hook sync's note no longer holds; the database is exactly HEAD's.
+        snapshots.note_synced(repo, connection, settings_key(repo, self.config))
 
     def status_lines(self, repo: GitRepo, config: Config, alias: str) -> list[str]:
         line = status_line(repo, config, alias)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -41,30 +42,42 @@ from migrail.sync.private_files import private_directory, write_private_json
 from migrail.sync.settings_inputs import SettingsInputs, fingerprint, last_recorded
 
 SETTINGS_SEEN = "settings"  # in the catalogue: what a switch with Django found, per work tree
+FULL_COMMIT = re.compile(r"[0-9a-f]{40}")  # as git hands hooks their commits
 
 
 def return_trip(
-    repo: GitRepo, config: Config, previous: str, switch: tuple[str, str]
+    repo: GitRepo,
+    config: Config,
+    previous: str,
+    switch: tuple[str, str],
+    head: str | None = None,
 ) -> Arrival | None:
-    """Make the switch from `previous` without Django when nothing is left to sync after
-    it (see the module's docstring); None, with nothing done, when it needs Django."""
+    """Make the switch from `previous` to `head` (None: HEAD) without Django when nothing is
+    left to sync after it (see the module's docstring); None, with nothing done, when it
+    needs Django."""
     left, arriving = switch
-    databases = _recorded_databases(repo, config)
-    head = repo.head()
-    if not databases or head is None:
+    recorded = _recorded_databases(repo, config)
+    if recorded is None:
         return None
+    head = head or repo.head()
+    if head is None:
+        return None
+    databases, settings = recorded
     store = snapshot_store(repo)
     if (repo.migrail_dir / JOURNAL_DIRECTORY).is_dir() and any(
         (repo.migrail_dir / JOURNAL_DIRECTORY).glob("*.json")
     ):
         return None  # a sync stopped midway: the next one, with Django, recovers it first
-    if not all(_current(store, db.identity, left, arriving, head) for db in databases):
+    if not all(
+        _current(store, db.identity, left=left, arriving=arriving, head=head, settings=settings)
+        for db in databases
+    ):
         return None
     if not migrations_as_committed(repo.root):
         return None
     started = time.monotonic()
-    left_commit = repo.resolve(previous)
-    switch_made = Switch(repo, config, left, left_commit, arriving, True, SwitchRecord())
+    left_commit = previous if FULL_COMMIT.fullmatch(previous) else repo.resolve(previous)
+    switch_made = Switch(repo, config, left, left_commit, arriving, True, SwitchRecord(), head=head)
     arrival = switch_made.swap_each(databases)
     if arrival.exact:  # what the sync would say, with nothing to do
         for database in databases:
@@ -73,10 +86,16 @@ def return_trip(
 
 
 def _current(
-    store: SnapshotStore, identity: DatabaseIdentity, left: str, arriving: str, head: str
+    store: SnapshotStore,
+    identity: DatabaseIdentity,
+    *,
+    left: str,
+    arriving: str,
+    head: str,
+    settings: str,
 ) -> bool:
     """The live database is `left`'s as a switch with Django left it, and `arriving`'s
-    snapshot holds exactly `head`'s migrations."""
+    snapshot holds exactly `head`'s migrations under the settings `settings` names."""
     if store.journal_path(identity).exists() or store.unsynced(identity) is not None:
         return False
     if store.owner(identity) != left:
@@ -84,7 +103,7 @@ def _current(
     waiting = store.find(identity, arriving)
     return (
         waiting is not None
-        and waiting.exact
+        and waiting.exact == settings
         and waiting.synced
         and not waiting.named
         and waiting.commit == head
@@ -150,6 +169,44 @@ def _inputs_fingerprint(
     return fingerprint(inputs, environment, project, (module, repr(config)))
 
 
+def _key_inputs(repo: GitRepo) -> SettingsInputs | None:
+    """With Django set up: what the settings import read, and the migration directories of
+    the installed apps outside the work tree (a package upgrade adds migrations there; inside,
+    git says what changed). None when the settings' inputs cannot be told."""
+    import importlib.util
+
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    inputs = last_recorded()
+    if inputs is None:
+        return None
+    root = repo.root.resolve()
+    outside = set()
+    for app in apps.get_app_configs():
+        module, _ = MigrationLoader.migrations_module(app.label)
+        try:
+            spec = importlib.util.find_spec(module) if module else None
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            if not Path(location).resolve().is_relative_to(root):
+                outside.add(str(Path(location).absolute()))
+    return SettingsInputs(
+        inputs.files, inputs.listed | outside, inputs.globbed, None, inputs.environment
+    )
+
+
+def settings_key(repo: GitRepo, config: Config) -> str | None:
+    """With Django set up: the fingerprint of the settings and of the installed apps'
+    migrations outside the work tree, as this process found them (None: not to be told).
+    A snapshot holding exactly its commit's migrations is so under this key only."""
+    inputs = _key_inputs(repo)
+    if inputs is None:
+        return None
+    return _inputs_fingerprint(repo, config, inputs, inputs.environment)
+
+
 def remember_settings(repo: GitRepo, config: Config, aliases: list[str]) -> None:
     """After a switch that started Django: what its settings import read and the databases
     it named, for the next switch's `return_trip`. Forgotten when it cannot be told."""
@@ -159,7 +216,7 @@ def remember_settings(repo: GitRepo, config: Config, aliases: list[str]) -> None
     from migrail.sync.identity import identity_of
 
     path = _settings_path(repo)
-    inputs = last_recorded()
+    inputs = _key_inputs(repo)
     key = (
         _inputs_fingerprint(repo, config, inputs, inputs.environment)
         if inputs is not None
@@ -182,9 +239,9 @@ def remember_settings(repo: GitRepo, config: Config, aliases: list[str]) -> None
     write_private_json(path, record)
 
 
-def _recorded_databases(repo: GitRepo, config: Config) -> list[RecordedDatabase] | None:
+def _recorded_databases(repo: GitRepo, config: Config) -> tuple[list[RecordedDatabase], str] | None:
     """The databases the last switch with Django found, if the settings would name them
-    again; None when they may not."""
+    again, and the settings' key (`settings_key`) now; None when they may not."""
     try:
         data = json.loads(_settings_path(repo).read_text())
         inputs = SettingsInputs.from_json(data["inputs"])
@@ -202,6 +259,8 @@ def _recorded_databases(repo: GitRepo, config: Config) -> list[RecordedDatabase]
         return None
     if _inputs_fingerprint(repo, config, inputs, os.environ) != recorded:
         return None
-    if any(db.identity.vendor != "sqlite" or not Path(db.live).is_file() for db in databases):
+    if not databases or any(
+        db.identity.vendor != "sqlite" or not Path(db.live).is_file() for db in databases
+    ):
         return None
-    return databases
+    return databases, recorded

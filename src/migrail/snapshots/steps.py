@@ -58,8 +58,13 @@ def run_journalled(
     *,
     record: Snapshot | None = None,
     forget: list[str] | None = None,
+    owner: str | None = None,
 ) -> None:
     """Write the journal, run each step, update the catalogue, clear the journal.
+
+    `owner`: whose data the live database holds once the steps are done (`""`: not known),
+    recorded right after the journal, so a kill before it changes nothing and a kill after
+    it is finished by the next run with the owner the steps lead to.
 
     A step that fails while only old snapshots were dropped ends cleanly
     (`SnapshotUnavailable`); later, the journal stays for the next run to finish.
@@ -73,7 +78,11 @@ def run_journalled(
         "record": asdict(record) if record else None,
         "forget": forget or [],
     }
+    if owner is not None:
+        journal["owner"] = owner
     store.write_journal(identity, journal)
+    _set_owner(store, identity, journal)
+    _killed_here_for_tests(0)
     for number, step in enumerate(steps):
         try:
             engine.run(step)
@@ -123,6 +132,7 @@ def finish_journal(engine: Engine, store: SnapshotStore, identity: DatabaseIdent
     if journal is None:
         return False
     _check_names(engine, store, identity, journal)
+    _set_owner(store, identity, journal)
     steps: list[Step] = journal["steps"]
     engine.settle(steps[int(journal["done"]) :])
     for number in range(int(journal["done"]), len(steps)):
@@ -228,6 +238,15 @@ def pending_note(store: SnapshotStore, identity: DatabaseIdentity) -> str | None
         f"migrail: a snapshot switch of database {identity.alias!r} was interrupted{left}; "
         "the database is not what its branch holds until `migrail sync` finishes it"
     )
+
+
+def _set_owner(store: SnapshotStore, identity: DatabaseIdentity, journal: dict[str, Any]) -> None:
+    """The owner the journal's steps lead to, if it names one."""
+    owner = journal.get("owner")
+    if owner:
+        store.set_owner(identity, owner)
+    elif owner == "":
+        store.clear_owner(identity)
 
 
 def _finish(

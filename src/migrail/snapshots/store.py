@@ -44,10 +44,11 @@ class Snapshot:
     # and by `snapshots_kept`; only `migrail snapshot drop NAME` removes it.
     named: bool = False
     prefix: str = ""  # `snapshot_prefix` when it was saved: its copy keeps the name it got
-    # Holds exactly the migrations of `commit`'s tree (a sync there succeeded with no
-    # migration file changed in the work tree, and none applied since): restored at
-    # `commit`, it needs no sync (see `return_trip`).
-    exact: bool = False
+    # Holds exactly the migrations of `commit`'s tree under the settings this key names (a
+    # sync there succeeded with no migration file changed in the work tree, and none
+    # applied since): restored at `commit` with those settings, it needs no sync (see
+    # `return_trip.settings_key`). "" when not known.
+    exact: str = ""
 
     @property
     def detached(self) -> bool:
@@ -73,7 +74,7 @@ def new_snapshot(
     *,
     synced: bool = True,
     prefix: str = "",
-    exact: bool = False,
+    exact: str = "",
 ) -> Snapshot:
     sid = snapshot_id(identity, branch)
     return Snapshot(
@@ -116,10 +117,16 @@ def snapshot_from_json(given: object) -> Snapshot:
             _typed(data.get("synced", True), bool, "synced"),
             _typed(data.get("named", False), bool, "named"),  # absent from older files
             _typed(data.get("prefix", ""), str, "prefix"),
-            _typed(data.get("exact", False), bool, "exact"),
+            _exact_key(data.get("exact", "")),
         )
     except KeyError as err:
         raise NotARecord(f"no {err}") from None
+
+
+def _exact_key(value: object) -> str:
+    if isinstance(value, bool):  # written before the key was kept: not known
+        return ""
+    return str(_typed(value, str, "exact"))
 
 
 STEP_ARITY = {"drop": 1, "copy": 2, "rename": 2, "move": 2, "create": 2}
@@ -143,6 +150,7 @@ def journal_from_json(data: object) -> dict[str, Any]:
             raise NotARecord(f"done is not 0 to {len(steps)}")
         if journal["record"] is not None:
             snapshot_from_json(journal["record"])
+        _typed(journal.get("owner", ""), str, "owner")
         for sid in _typed(journal["forget"], list, "forget"):
             if not isinstance(sid, str) or not SNAPSHOT_ID.fullmatch(sid):
                 raise NotARecord("forget names no snapshot id")
@@ -259,19 +267,23 @@ class SnapshotStore:
     def _exact_path(self, identity: DatabaseIdentity) -> Path:
         return self.directory / "exact" / f"{identity.key}.json"
 
-    def mark_exact(self, identity: DatabaseIdentity, commit: str, leaves: dict[str, str]) -> None:
-        """The live database holds exactly the migrations of `commit`'s tree (`leaves`)."""
+    def mark_exact(
+        self, identity: DatabaseIdentity, commit: str, leaves: dict[str, str], settings: str
+    ) -> None:
+        """The live database holds exactly the migrations of `commit`'s tree (`leaves`) under
+        the settings `settings` names (`return_trip.settings_key`)."""
         path = private_directory(self.ensure() / "exact") / f"{identity.key}.json"
-        write_private_json(path, {"commit": commit, "leaves": leaves})
+        write_private_json(path, {"commit": commit, "leaves": leaves, "settings": settings})
 
-    def exact(self, identity: DatabaseIdentity) -> tuple[str, dict[str, str]] | None:
-        """(commit, applied leaves then) of the last `mark_exact`, if any."""
+    def exact(self, identity: DatabaseIdentity) -> tuple[str, dict[str, str], str] | None:
+        """(commit, applied leaves then, settings key) of the last `mark_exact`, if any."""
         try:
             data = json.loads(self._exact_path(identity).read_text())
             leaves = _typed(data["leaves"], dict, "leaves")
             if not all(isinstance(k, str) and isinstance(v, str) for k, v in leaves.items()):
                 return None
-            return _typed(data["commit"], str, "commit"), leaves
+            commit = _typed(data["commit"], str, "commit")
+            return commit, leaves, _typed(data["settings"], str, "settings")
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

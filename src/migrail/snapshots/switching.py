@@ -158,6 +158,7 @@ class Switch:
     restored_at: str | None = None  # the commit of the snapshot restored
     gone_on_from: str | None = None  # the commit that applied another branch's data, saved
     exact: bool = True  # every snapshot restored holds exactly its commit's migrations
+    head: str | None = None  # the commit checked out, when the caller knows it
 
     def swap_each(self, databases: Sequence[LiveDatabase]) -> Arrival:
         """`swap` each database; the `Arrival` the sync after it goes from."""
@@ -178,7 +179,7 @@ class Switch:
         if self.restored_at is None:
             return Arrival(left_commit, False, record)
         restored_at = self.restored_at
-        gone = not _commit_exists(repo, restored_at)
+        gone = restored_at != self.head and not _commit_exists(repo, restored_at)
         return Arrival(None if gone else restored_at, True, record, self.exact and not gone)
 
     def swap(
@@ -201,7 +202,8 @@ class Switch:
             # Another branch's migrations are live: the sync after this goes from its code.
             applied_by = repo.resolve(f"refs/heads/{owner}")
         commit, synced = holding(store, identity, applied_by, leaves)
-        exact = synced and store.exact(identity) == (commit, leaves)
+        noted = store.exact(identity)
+        exact = noted[2] if synced and noted and noted[:2] == (commit, leaves) else ""
         if arriving is not None and owner == arriving and owner != self.left:
             # The switch away from `arriving` never swapped: its data is still live.
             store.set_owner(identity, arriving)
@@ -234,10 +236,7 @@ class Switch:
         in_use = engine.snapshot_in_use(waiting) if waiting is not None else None
         if in_use:  # checked before anything moves: a rename refused halfway leaves no database
             raise SnapshotUnavailable(f"the snapshot of {arriving!r} cannot be restored: {in_use}")
-        if arriving is None:
-            store.clear_owner(identity)
-        else:
-            store.set_owner(identity, arriving)  # before the steps: a killed run ends so
+        owner_after = arriving or ""  # set with the journal: a killed run ends so
         with _owner_kept_unless_done(store, identity, recorded):
             if waiting is not None and waiting.id != save_as.id:
                 self._save_and_restore(
@@ -250,7 +249,8 @@ class Switch:
                     started=started,
                 )
             else:
-                run_journalled(engine, store, identity, engine.save_steps(save_as), record=save_as)
+                steps = engine.save_steps(save_as)
+                run_journalled(engine, store, identity, steps, record=save_as, owner=owner_after)
                 self.record.saved.add(alias)
                 self.exact = False  # the database goes on as it is
                 print(
@@ -278,14 +278,23 @@ class Switch:
         started: float,
     ) -> None:
         steps = engine.swap_steps(save_as, waiting)
-        run_journalled(engine, store, identity, steps, record=save_as, forget=[waiting.id])
+        run_journalled(
+            engine,
+            store,
+            identity,
+            steps,
+            record=save_as,
+            forget=[waiting.id],
+            owner=self.arriving or "",
+        )
         store.clear_unsynced(identity)  # the live database is another one now
         if waiting.exact:
-            store.mark_exact(identity, waiting.commit, waiting.leaves)
+            store.mark_exact(identity, waiting.commit, waiting.leaves, waiting.exact)
         else:
             store.clear_exact(identity)
         self.record.saved.discard(alias)
-        self.exact = self.exact and waiting.exact and self.restored_at in (None, waiting.commit)
+        same_commit = self.restored_at in (None, waiting.commit)
+        self.exact = self.exact and bool(waiting.exact) and same_commit
         print(
             f"migrail: saved database {alias!r} as the snapshot of {label(save_as)} "
             f"and restored the snapshot of {self.arriving!r} (commit "

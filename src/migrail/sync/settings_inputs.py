@@ -116,6 +116,13 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         inputs.opaque = event
 
 
+def _without_git_core(path: str) -> str:
+    """PATH less the directory git puts first for its hooks (`…/git-core`)."""
+    return os.pathsep.join(
+        entry for entry in path.split(os.pathsep) if os.path.basename(entry) != "git-core"
+    )
+
+
 def _kept(path: str) -> bool:
     return not os.path.abspath(path).startswith(_skipped_roots())
 
@@ -138,7 +145,7 @@ def fingerprint(
 
     digest = hashlib.sha256()
     named = sorted(
-        (name, value)
+        (name, _without_git_core(value) if name == "PATH" else value)
         for name, value in environment.items()
         if not name.startswith(VOLATILE_ENVIRONMENT) and name not in RESOLVED_ENVIRONMENT
     )
