@@ -41,8 +41,11 @@ class MigrationGraph:
         self.children.setdefault(key, set())
 
     def add_edge(self, child: Key, parent: Key) -> None:
-        self.add_node(child)
-        self.add_node(parent)
+        # `parents` and `children` always have the same keys: one lookup says both are there.
+        if child not in self.parents:
+            self.add_node(child)
+        if parent not in self.parents:
+            self.add_node(parent)
         self.parents[child].add(parent)
         self.children[parent].add(child)
 
@@ -218,9 +221,7 @@ class _GraphBuilder:
         """Every migration as a node, and nothing else yet."""
         self.migrations = migrations
         self.swappable = swappable
-        self.graph = MigrationGraph()
-        for key in migrations:
-            self.graph.add_node(key)
+        self.graph = MigrationGraph({k: set() for k in migrations}, {k: set() for k in migrations})
         self.apps = {app for app, _ in migrations} | set(known_apps)
         self.real = set(migrations)
         self.wanted: dict[tuple[Key, Key], int] = {}
@@ -308,7 +309,7 @@ class _GraphBuilder:
     def drop_dangling(self) -> list[DanglingDependency]:
         """Remove every node no migration backs, returning the edges that pointed at one."""
         dangling = []
-        for node in [n for n in self.graph.nodes if n not in self.real]:
+        for node in sorted(n for n in self.graph.parents if n not in self.real):
             for child in sorted(self.graph.children[node]):
                 dangling.append(DanglingDependency(child, node, self.wanted.get((child, node), 1)))
             self.graph.remove_node(node)
