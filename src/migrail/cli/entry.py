@@ -17,7 +17,6 @@ from migrail.sources.checkout_decision import (
     snapshots_may_be_on,
 )
 
-
 # `migrail check` with no option, or only these, spelt out in full: the command line needs no
 # parser. Building argparse's (every command's options, a help formatter per option) is
 # about 15 ms of a cold check of 10,000 files, and of a warm check's 0.1 s.
