@@ -88,6 +88,13 @@ def generate(root: Path, apps: int, migrations: int) -> None:
 
 def timed(
     command: list[str], cwd: Path, runs: int, before: Callable[[], None] = lambda: None
+) -> float:
+    """Median wall seconds of `command` (bench/check_base.py times with it too)."""
+    return timed_cpu(command, cwd, runs, before)[0]
+
+
+def timed_cpu(
+    command: list[str], cwd: Path, runs: int, before: Callable[[], None] = lambda: None
 ) -> tuple[float, float]:
     """Median wall and CPU seconds of `command`."""
     return timed_together({"": command}, cwd, runs, before)[""]
@@ -162,19 +169,19 @@ def main() -> None:
         rows.append(("migrail check, cold (no parse cache)", colds["cold"]))
         if args.before:
             rows.append(("migrail check, cold, --before", colds["before"]))
-        warm = timed([python, "-m", "migrail", "check"], root, args.runs)
+        warm = timed_cpu([python, "-m", "migrail", "check"], root, args.runs)
         rows.append(("migrail check, warm", warm))
         slow_runs = max(1, args.runs // 2)
         rows.append(
             (
                 "manage.py check (django-linear-migrations)",
-                timed([python, "manage.py", "check"], root, slow_runs),
+                timed_cpu([python, "manage.py", "check"], root, slow_runs),
             )
         )
         rows.append(
             (
                 "manage.py makemigrations --check --dry-run",
-                timed(
+                timed_cpu(
                     [python, "manage.py", "makemigrations", "--check", "--dry-run"], root, slow_runs
                 ),
             )
