@@ -239,6 +239,9 @@ def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Fi
     Two branches' migrations that `makemigrations --merge` joined keep their
     numbers for good: renaming them would break every database that applied them.
     """
+    heads = {name.partition("_")[0] for name in package.migrations}
+    if len(heads) == len(package.migrations):
+        return []  # a shared number is a shared head before the first `_`: none here
     by_number: dict[str, list[str]] = {}
     for name, migration_file in package.migrations.items():
         parsed = migration_file.parsed

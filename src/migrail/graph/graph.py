@@ -231,10 +231,13 @@ class _GraphBuilder:
         `__first__` and `__latest__` of another app are resolved against these
         roots and leaves, as Django resolves them before any cross-app edge.
         """
+        graph, wanted = self.graph, self.wanted
         for key, migration in self.migrations.items():
             for dep in migration.dependencies:
                 if dep.swappable_setting is None and dep.app == key[0] and dep.name != "__first__":
-                    self.depend(key, (dep.app, dep.name), dep.line)
+                    parent = (dep.app, dep.name)
+                    graph.add_edge(key, parent)  # `depend`, inlined: once per migration
+                    wanted.setdefault((key, parent), dep.line)
         self.roots = self.graph.roots_by_app()
         self.leaves = self.graph.leaves_by_app()
 
