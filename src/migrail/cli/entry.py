@@ -19,7 +19,7 @@ from migrail.sources.checkout_decision import (
 
 # `migrail check` with no option, or only these, spelt out in full: the command line needs no
 # parser. Building argparse's (every command's options, a help formatter per option) is
-# about 15 ms of a cold check of 10,000 files, and of a warm check's 0.1 s.
+# about 10 ms of any check (a warm one of 10,000 files went 0.113 -> 0.103 s).
 CHECK_FLAGS = ("--staged", "--fix")
 
 
