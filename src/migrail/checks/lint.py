@@ -7,9 +7,12 @@ configuration, so an unchanged tree is answered without parsing anything.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,10 +101,26 @@ def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResu
         return cached
     from migrail.checks.rules import check_packages
 
-    result = check_packages(load_packages(repo, source, config), swappable=config.swappable)
+    with _collector_paused():
+        result = check_packages(load_packages(repo, source, config), swappable=config.swappable)
     if not any(blob.startswith("unreadable:") for blob in source.entries().values()):
         store_pickle(path, (fingerprint, result))
     return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the packages are read and checked: they make tens of
+    thousands of objects that live until the check ends and hold no cycles, and each collection
+    walks all of them again (on 10,000 files: some 200 collections, 25-40 ms of the main
+    process's time). Forked parsers inherit it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def write_fixes(repo: GitRepo, fixes: list[MaxMigrationFix]) -> list[str]:

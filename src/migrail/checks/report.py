@@ -3,7 +3,6 @@ Quality or JUnit XML (the last three in their own modules)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ def render_failure(fmt: str, message: str) -> str | None:
 
 def render_report(result: CheckResult, fmt: str) -> str:
     if fmt == "json":
+        import json  # the other formats, text first, go without it
+
         return json.dumps(
             {
                 "apps": {label: app.as_json() for label, app in sorted(result.apps.items())},

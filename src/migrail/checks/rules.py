@@ -239,15 +239,21 @@ def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Fi
     Two branches' migrations that `makemigrations --merge` joined keep their
     numbers for good: renaming them would break every database that applied them.
     """
+    heads = {name.partition("_")[0] for name in package.migrations}
+    if len(heads) == len(package.migrations):
+        return []  # a shared number is a shared head before the first `_`: none here
     by_number: dict[str, list[str]] = {}
-    for name, migration_file in sorted(package.migrations.items()):
+    for name, migration_file in package.migrations.items():
         parsed = migration_file.parsed
         if isinstance(parsed, ParsedMigration) and parsed.replaces:
             continue  # a squash keeps the number of the first migration it replaces
         match = NUMBER.match(name)
         if match:
             by_number.setdefault(match.group(1), []).append(name)
-    shared = {number: names for number, names in sorted(by_number.items()) if len(names) > 1}
+    # Sorted where numbers are shared only: nearly never, and this runs for every migration.
+    shared = {
+        number: sorted(names) for number, names in sorted(by_number.items()) if len(names) > 1
+    }
     if shared:
         joined = _joined_by_merges(package.label, graph)
         shared = {n: names for n, names in shared.items() if not joined(names)}

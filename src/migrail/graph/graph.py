@@ -41,8 +41,11 @@ class MigrationGraph:
         self.children.setdefault(key, set())
 
     def add_edge(self, child: Key, parent: Key) -> None:
-        self.add_node(child)
-        self.add_node(parent)
+        # `parents` and `children` always have the same keys: one lookup says both are there.
+        if child not in self.parents:
+            self.add_node(child)
+        if parent not in self.parents:
+            self.add_node(parent)
         self.parents[child].add(parent)
         self.children[parent].add(child)
 
@@ -57,18 +60,10 @@ class MigrationGraph:
 
     def leaf_nodes(self, app: str | None = None) -> list[Key]:
         """Nodes with no child in their own app (Django's definition)."""
-        return sorted(
-            key
-            for key, children in self.children.items()
-            if (app is None or key[0] == app) and all(c[0] != key[0] for c in children)
-        )
+        return _ends(self.children, app)
 
     def root_nodes(self, app: str | None = None) -> list[Key]:
-        return sorted(
-            key
-            for key, parents in self.parents.items()
-            if (app is None or key[0] == app) and all(p[0] != key[0] for p in parents)
-        )
+        return _ends(self.parents, app)
 
     def leaves_by_app(self) -> dict[str, list[Key]]:
         """`leaf_nodes(app)` for every app in one pass."""
@@ -218,9 +213,7 @@ class _GraphBuilder:
         """Every migration as a node, and nothing else yet."""
         self.migrations = migrations
         self.swappable = swappable
-        self.graph = MigrationGraph()
-        for key in migrations:
-            self.graph.add_node(key)
+        self.graph = MigrationGraph({k: set() for k in migrations}, {k: set() for k in migrations})
         self.apps = {app for app, _ in migrations} | set(known_apps)
         self.real = set(migrations)
         self.wanted: dict[tuple[Key, Key], int] = {}
@@ -238,10 +231,13 @@ class _GraphBuilder:
         `__first__` and `__latest__` of another app are resolved against these
         roots and leaves, as Django resolves them before any cross-app edge.
         """
+        graph, wanted = self.graph, self.wanted
         for key, migration in self.migrations.items():
             for dep in migration.dependencies:
                 if dep.swappable_setting is None and dep.app == key[0] and dep.name != "__first__":
-                    self.depend(key, (dep.app, dep.name), dep.line)
+                    parent = (dep.app, dep.name)
+                    graph.add_edge(key, parent)  # `depend`, inlined: once per migration
+                    wanted.setdefault((key, parent), dep.line)
         self.roots = self.graph.roots_by_app()
         self.leaves = self.graph.leaves_by_app()
 
@@ -308,11 +304,26 @@ class _GraphBuilder:
     def drop_dangling(self) -> list[DanglingDependency]:
         """Remove every node no migration backs, returning the edges that pointed at one."""
         dangling = []
-        for node in [n for n in self.graph.nodes if n not in self.real]:
+        for node in sorted(n for n in self.graph.parents if n not in self.real):
             for child in sorted(self.graph.children[node]):
                 dangling.append(DanglingDependency(child, node, self.wanted.get((child, node), 1)))
             self.graph.remove_node(node)
         return dangling
+
+
+def _ends(neighbours: dict[Key, set[Key]], app: str | None) -> list[Key]:
+    """The nodes (of `app`, or all) with no neighbour in their own app, sorted."""
+    ends = []
+    for key, others in neighbours.items():
+        if app is not None and key[0] != app:
+            continue
+        for other in others:  # a loop, not all(): called for every node of 10,000
+            if other[0] == key[0]:
+                break
+        else:
+            ends.append(key)
+    ends.sort()
+    return ends
 
 
 def _by_app(keys: list[Key]) -> dict[str, list[Key]]:

@@ -59,6 +59,8 @@ SOUTH_BASES = frozenset({"SchemaMigration", "DataMigration"})
 MAX_SOURCE_BYTES = 4 * 2**20
 SYNTAX_MESSAGE_LIMIT = 100  # Python's own words, which quote a token at most
 IRREVERSIBLE_KEPT = 20  # named in messages; beyond that, the count says enough
+_DYNAMIC_BYTES = tuple((name, name.encode()) for name in sorted(DYNAMIC))
+_FUNCTION_BYTES = FUNCTION.encode()
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,8 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
     # Only the names of DYNAMIC the bytes contain are looked for in the tree (most: none);
     # all of them in a file with other than ASCII (an identifier Python normalises to one).
     ascii_only = data.isascii()
-    dynamic = frozenset(w for w in DYNAMIC if w.encode() in data) if ascii_only else DYNAMIC
-    may_swap = not ascii_only or FUNCTION.encode() in data  # else no call to resolve
+    dynamic = frozenset(w for w, b in _DYNAMIC_BYTES if b in data) if ascii_only else DYNAMIC
+    may_swap = not ascii_only or _FUNCTION_BYTES in data  # else no call to resolve
     return _read_module(module, dynamic, may_swap=may_swap)
 
 
@@ -243,8 +245,8 @@ def _read_module(
             line = mentions(later, {"Migration"})
             if line is not None:
                 raise NotStatic("`Migration` changed after its class", line)
-        for stmt in module.body:
-            line = mentions(stmt, set(dynamic)) if dynamic and stmt is not migration_class else None
+        for stmt in module.body if dynamic else ():
+            line = mentions(stmt, set(dynamic)) if stmt is not migration_class else None
             if line is not None:  # `exec("Migration.dependencies = …")`, `globals()[…]`
                 raise NotStatic("code that binds names from strings (`exec`, `globals()`…)", line)
         spellings = (
