@@ -37,11 +37,23 @@ def _parse_one(path: str) -> Parsed:
     root = _worker_root[0]
     try:
         # Not through a symbolic link: one of those is looked at by `read_inside`.
-        with os.fdopen(os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
-            data = fh.read()
+        data = _read_file(f"{root}/{path}")
     except OSError:
         try:
             data = read_inside(root, path)
         except Unreadable as err:
             return ParseProblem("unreadable", 1, f"cannot be read: {err}")
     return parse_migration(data)
+
+
+def _read_file(path: str) -> bytes:
+    """The whole file in five system calls (open, fstat, two reads, close): a buffered file
+    object adds an `isatty`, two `lseek`s and a second `fstat`, 0.1 s of a cold check's CPU."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        chunks = [os.read(fd, os.fstat(fd).st_size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
