@@ -1,13 +1,15 @@
 """Parse many migration files from disk on every core: a cold check of a large tree.
 
-Forked workers (Linux only: forking is cheap there and safe before any
-GitPython process exists) read and parse a share of the files each. Below a
-few hundred files, or elsewhere, parsing stays in this process.
+This process and one forked child per other core (Linux only: forking is cheap there and
+safe before any GitPython process exists) each read and parse a share of the files; a
+child sends its results back pickled through a pipe. Below a few hundred files, or
+elsewhere, parsing stays in this process.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from migrail.sources.parse_cache import Parsed
 from migrail.sources.trees import Unreadable, read_inside
 
 THRESHOLD = 400
-_worker_root: list[Path] = []  # set before forking; the workers inherit it
+_worker_root: list[Path] = []  # set before forking; the children inherit it
 
 
 def worth_it(count: int) -> bool:
@@ -24,13 +26,50 @@ def worth_it(count: int) -> bool:
 
 
 def parse_files(root: Path, paths: list[str]) -> list[Parsed]:
-    import multiprocessing
-
+    """Each path's parse, in order. A child that fails has its share parsed here."""
     _worker_root[:] = [root]
     workers = min(os.cpu_count() or 1, 8)
-    chunk = max(50, len(paths) // (workers * 4))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return pool.map(_parse_one, paths, chunksize=chunk)
+    shares = [paths[number::workers] for number in range(workers)]  # similar sizes, mixed
+    children = [(_fork_parsing(share), share) for share in shares[1:]]
+    parsed: list[list[Parsed]] = [[_parse_one(path) for path in shares[0]]]
+    for (pid, reading), share in children:
+        parsed.append(_collect(pid, reading) or [_parse_one(path) for path in share])
+    ordered: list[Parsed] = [ParseProblem("unreadable", 1, "")] * len(paths)
+    for number, results in enumerate(parsed):
+        ordered[number::workers] = results
+    return ordered
+
+
+def _fork_parsing(share: list[str]) -> tuple[int, int]:
+    """A child that parses `share` and writes the results to a pipe: (its pid, the pipe)."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        status = 1
+        try:
+            os.close(reading)
+            data = pickle.dumps([_parse_one(path) for path in share], pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(writing, "wb") as out:
+                out.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writing)
+    return pid, reading
+
+
+def _collect(pid: int, reading: int) -> list[Parsed] | None:
+    """What the child wrote, or None when it failed."""
+    with os.fdopen(reading, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return None
+    try:
+        results: list[Parsed] = pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return None
+    return results
 
 
 def _parse_one(path: str) -> Parsed:
