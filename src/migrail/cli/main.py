@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 
 from migrail import __version__
+from migrail.cli.entry import reported
 from migrail.commands import check
-from migrail.errors import EXIT_FINDINGS, MigrailError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,18 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "settings", None):
         os.environ["DJANGO_SETTINGS_MODULE"] = args.settings  # as django-admin's --settings does
-    try:
-        return _dispatch(args)
-    except MigrailError as err:
-        print(f"migrail: error: {err}", file=sys.stderr)
-        return err.exit_status
-    except KeyboardInterrupt:
-        print("migrail: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `migrail status | head`: the reader left; say nothing more, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FINDINGS
+    return reported(lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
