@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
 from migrail.sources.checkout_decision import (
     checkout_needs_sync,
@@ -42,28 +41,10 @@ def _plain_flags(args: list[str]) -> bool:
 
 def _check(*, staged: bool, fix: bool) -> int:
     """`check`, as `cli.main` runs it: its errors, an interrupt and a closed pipe alike."""
+    from migrail.cli.reported import reported
     from migrail.commands import check
 
     return reported(lambda: check.run(staged=staged, fix=fix))
-
-
-def reported(command: Callable[[], int]) -> int:
-    """Run a command as the executable does: a `MigrailError` is one line and its exit
-    status, an interrupt exit 130, a closed pipe quiet."""
-    from migrail.errors import EXIT_FINDINGS, MigrailError
-
-    try:
-        return command()
-    except MigrailError as err:
-        print(f"migrail: error: {err}", file=sys.stderr)
-        return err.exit_status
-    except KeyboardInterrupt:
-        print("migrail: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `migrail status | head`: the reader left; say nothing more, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FINDINGS
 
 
 def _post_checkout_has_nothing_to_do(env: os._Environ[str]) -> bool:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 
 from migrail import __version__
-from migrail.cli.entry import reported
+from migrail.cli.reported import reported
 from migrail.commands import check
 
 

@@ -73,7 +73,7 @@ class SnapshotFeature(_Journalled):
         ]
 
     def after_sync(self, repo: GitRepo, connection: Any) -> None:
-        from migrail.snapshots.return_trip import settings_key
+        from migrail.snapshots.settings_seen import settings_key
 
         # A failed hook sync's note no longer holds; the database is exactly HEAD's.
         snapshots.note_synced(repo, connection, settings_key(repo, self.config))

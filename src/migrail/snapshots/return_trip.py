@@ -1,7 +1,7 @@
 """A return trip without Django: a switch to a branch whose snapshot is current.
 
 A switch that starts Django (`switching.leave_and_arrive`) records what the settings
-import read and which databases it named (`remember_settings`). On a later switch, when
+import read and which databases it named (`settings_seen`). On a later switch, when
 those inputs hold what they held (`sync.settings_inputs.fingerprint`), every database is
 a SQLite file, the branch arrived at has a snapshot that holds exactly the migrations of
 the commit checked out (`Snapshot.exact`) and no migration file in the work tree differs
@@ -13,35 +13,31 @@ None, and the switch goes the way that starts Django.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrail.errors import MigrailError
-from migrail.snapshots import SNAPSHOTS_DIRECTORY, SwitchRecord
+from migrail.snapshots import SwitchRecord
 from migrail.snapshots.branches import snapshot_store
+from migrail.snapshots.settings_seen import inputs_fingerprint, settings_path
 from migrail.snapshots.steps import SnapshotUnavailable, finish_journal
 from migrail.snapshots.store import SnapshotStore
 from migrail.snapshots.switching import Arrival, Opened, Switch
 from migrail.sources.checkout_decision import migrations_as_committed
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
-from migrail.sources.settings_location import settings_module
 from migrail.sync.identity import DatabaseIdentity
 from migrail.sync.journal import JOURNAL_DIRECTORY
 from migrail.sync.lock import file_lock
 from migrail.sync.output import in_step_line
-from migrail.sync.private_files import private_directory, write_private_json
-from migrail.sync.settings_inputs import SettingsInputs, fingerprint, last_recorded
+from migrail.sync.settings_inputs import SettingsInputs
 
-SETTINGS_SEEN = "settings"  # in the catalogue: what a switch with Django found, per work tree
 FULL_COMMIT = re.compile(r"[0-9a-f]{40}")  # as git hands hooks their commits
 
 
@@ -154,96 +150,11 @@ def _applied_leaves(path: str) -> dict[str, str]:
         connection.close()
 
 
-def _settings_path(repo: GitRepo) -> Path:
-    worktree = hashlib.sha256(str(repo.root).encode()).hexdigest()[:16]
-    return repo.migrail_dir / SNAPSHOTS_DIRECTORY / SETTINGS_SEEN / f"{worktree}.json"
-
-
-def _inputs_fingerprint(
-    repo: GitRepo, config: Config, inputs: SettingsInputs, environment: Mapping[str, str]
-) -> str | None:
-    try:
-        module, project = settings_module(repo.root, config)
-    except MigrailError:
-        return None
-    return fingerprint(inputs, environment, project, (module, repr(config)))
-
-
-def _key_inputs(repo: GitRepo) -> SettingsInputs | None:
-    """With Django set up: what the settings import read, and the migration directories of
-    the installed apps outside the work tree (a package upgrade adds migrations there; inside,
-    git says what changed). None when the settings' inputs cannot be told."""
-    import importlib.util
-
-    from django.apps import apps
-    from django.db.migrations.loader import MigrationLoader
-
-    inputs = last_recorded()
-    if inputs is None:
-        return None
-    root = repo.root.resolve()
-    outside = set()
-    for app in apps.get_app_configs():
-        module, _ = MigrationLoader.migrations_module(app.label)
-        try:
-            spec = importlib.util.find_spec(module) if module else None
-        except (ImportError, ValueError):
-            continue
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            if not Path(location).resolve().is_relative_to(root):
-                outside.add(str(Path(location).absolute()))
-    return SettingsInputs(
-        inputs.files, inputs.listed | outside, inputs.globbed, None, inputs.environment
-    )
-
-
-def settings_key(repo: GitRepo, config: Config) -> str | None:
-    """With Django set up: the fingerprint of the settings and of the installed apps'
-    migrations outside the work tree, as this process found them (None: not to be told).
-    A snapshot holding exactly its commit's migrations is so under this key only."""
-    inputs = _key_inputs(repo)
-    if inputs is None:
-        return None
-    return _inputs_fingerprint(repo, config, inputs, inputs.environment)
-
-
-def remember_settings(repo: GitRepo, config: Config, aliases: list[str]) -> None:
-    """After a switch that started Django: what its settings import read and the databases
-    it named, for the next switch's `return_trip`. Forgotten when it cannot be told."""
-    from django.conf import settings
-    from django.db import connections
-
-    from migrail.sync.identity import identity_of
-
-    path = _settings_path(repo)
-    inputs = _key_inputs(repo)
-    key = (
-        _inputs_fingerprint(repo, config, inputs, inputs.environment)
-        if inputs is not None
-        else None
-    )
-    vendors = {alias: connections[alias].vendor for alias in aliases}
-    if inputs is None or key is None or set(vendors.values()) != {"sqlite"}:
-        path.unlink(missing_ok=True)
-        return
-    databases = [
-        {
-            "alias": alias,
-            "identity": identity_of(alias, "sqlite", settings.DATABASES[alias]).as_json(),
-            "live": str(settings.DATABASES[alias]["NAME"]),
-        }
-        for alias in aliases
-    ]
-    private_directory(path.parent)
-    record = {"fingerprint": key, "inputs": inputs.as_json(), "databases": databases}
-    write_private_json(path, record)
-
-
 def _recorded_databases(repo: GitRepo, config: Config) -> tuple[list[RecordedDatabase], str] | None:
     """The databases the last switch with Django found, if the settings would name them
     again, and the settings' key (`settings_key`) now; None when they may not."""
     try:
-        data = json.loads(_settings_path(repo).read_text())
+        data = json.loads(settings_path(repo).read_text())
         inputs = SettingsInputs.from_json(data["inputs"])
         databases = [
             RecordedDatabase(
@@ -257,7 +168,7 @@ def _recorded_databases(repo: GitRepo, config: Config) -> tuple[list[RecordedDat
         recorded = str(data["fingerprint"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if _inputs_fingerprint(repo, config, inputs, os.environ) != recorded:
+    if inputs_fingerprint(repo, config, inputs, os.environ) != recorded:
         return None
     if not databases or any(
         db.identity.vendor != "sqlite" or not Path(db.live).is_file() for db in databases

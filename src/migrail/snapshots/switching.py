@@ -138,7 +138,7 @@ def leave_and_arrive(
     switch = Switch(repo, config, left, left_commit, arriving, restore, record or SwitchRecord())
     arrival = switch.swap_each(databases)
     if database is None:
-        from migrail.snapshots.return_trip import remember_settings
+        from migrail.snapshots.settings_seen import remember_settings
 
         remember_settings(repo, config, aliases)
     return arrival
