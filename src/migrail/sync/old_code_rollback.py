@@ -210,6 +210,7 @@ def _child(spec: RollbackSpec, warm: Warm | None, spec_path: str) -> None:
     from migrail.sync.rollback import check_rollback, roll_back
 
     repo = GitRepo(Path(spec.repo_root), Path(spec.git_dir), Path(spec.common_dir))
+    repo.known_commit(spec.rev)  # the parent resolved it
     tree_dir = Path(spec.tree_dir)
     config = load_config(tree_dir, git_root=repo.root)
     module, project_dir = settings_module(tree_dir, config)
