@@ -169,6 +169,14 @@ def live_databases(databases: dict[str, Any]) -> dict[str, Any]:
     return live
 
 
+def warm_main(fd: str) -> int:
+    """The child started early: preloads, then waits for the spec's path on pipe `fd`."""
+    die_with_parent()
+    warm = Warm()
+    spec_path = warm.spec_path(fd)
+    return 0 if spec_path is None else child_main(spec_path, warm)
+
+
 def child_main(spec_path: str, warm: Warm | None = None) -> int:
     """The child: `warm` when it started before the spec was written (`warm_child`)."""
     import pickle

@@ -27,7 +27,10 @@ COLD = (
     "import sys; from migrail.sync.old_code_rollback import child_main; "
     "sys.exit(child_main(sys.argv[1]))"
 )
-WARM = "import sys; from migrail.sync.warm_child import warm_main; sys.exit(warm_main(sys.argv[1]))"
+WARM = (
+    "import sys; from migrail.sync.old_code_rollback import warm_main; "
+    "sys.exit(warm_main(sys.argv[1]))"
+)
 # Read by Python as it starts (or, for relative PYTHONPATH entries, against the
 # directory it starts in): a child that started with other values cannot stand in.
 STARTUP_VARIABLES = ("PYTHON", "LANG", "LC_", "HOME")
@@ -184,6 +187,13 @@ class Warm:
             time.tzset()
         self.env = env
 
+    @staticmethod
+    def spec_path(fd: str) -> str | None:
+        """The spec's path, when the parent writes it on pipe `fd`; None: not needed."""
+        with os.fdopen(int(fd), "rb") as pipe:
+            line = pipe.readline()
+        return os.fsdecode(line[:-1]) if line.endswith(b"\n") else None
+
     def check_imports(self, spec_path: str) -> None:
         """With the old tree's `sys.path` in place: exec the cold child if a module
         imported early is not the one this path would import."""
@@ -195,18 +205,6 @@ class Warm:
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(sys.executable, [sys.executable, "-c", COLD, spec_path], env)
-
-
-def warm_main(fd: str) -> int:
-    die_with_parent()
-    warm = Warm()
-    with os.fdopen(int(fd), "rb") as pipe:
-        line = pipe.readline()
-    if not line.endswith(b"\n"):
-        return 0  # not needed after all
-    from migrail.sync.old_code_rollback import child_main
-
-    return child_main(os.fsdecode(line[:-1]), warm)
 
 
 def _relative_pythonpath() -> bool:
