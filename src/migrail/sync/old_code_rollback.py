@@ -212,6 +212,7 @@ def _child(spec: RollbackSpec, warm: Warm | None, spec_path: str) -> None:
     from migrail.sources.config import load_config
     from migrail.sources.settings_location import settings_module
     from migrail.sync.loader import LoadedMigrations
+    from migrail.sync.old_code_bytecode import compile_once
     from migrail.sync.old_code_paths import old_tree_path, point_editable_finders
     from migrail.sync.output import ProgressPrinter
     from migrail.sync.plan import plan_sync
@@ -232,6 +233,7 @@ def _child(spec: RollbackSpec, warm: Warm | None, spec_path: str) -> None:
     point_editable_finders(live_root, tree_dir)
     if warm is not None:
         warm.check_imports(spec_path)
+    compile_once(tree_dir, repo.migrail_dir / "bytecode")
     try:
         _start_old_django(module, tree_dir, config, spec.databases)
     except Exception as err:  # settings that read a file the commit's tree lacks, say

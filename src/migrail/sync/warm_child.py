@@ -55,6 +55,7 @@ PRELOAD = (
     "migrail.sync.output",
     "migrail.sync.rollback",
     "migrail.sync.old_code_paths",
+    "migrail.sync.old_code_bytecode",
     "migrail.sources.settings_location",
 )
 
@@ -237,11 +238,14 @@ def _shadowed(names: set[str]) -> bool:
             continue
         loaded = getattr(getattr(module, "__spec__", None), "origin", None)
         found = None
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            found = find(top, None) if find is not None else None
-            if found is not None:
-                break
+        try:
+            for finder in sys.meta_path:
+                find = getattr(finder, "find_spec", None)
+                found = find(top, None) if find is not None else None
+                if found is not None:
+                    break
+        except Exception:
+            return True  # a finder that cannot say: as the cold child would find it
         if found is None or found.origin != loaded:
             return True
     return False
