@@ -9,7 +9,12 @@
    so only the old commit's code can unapply it (migrail's old-code path).
 4. What writing a commit's files outside the work tree costs (3,000 files).
 
-Run: python bench/hook.py [--runs 7]
+migrail's modules are compiled first (`compileall`, as pip does when it installs a wheel):
+with an editable install and PYTHONDONTWRITEBYTECODE=1 in the environment, every hook
+would otherwise compile them again, in the hook's process and in the old code's child.
+
+Run: python bench/hook.py [--runs 7] [--switch-runs 5] [--only 2,3]
+[--before OLD_VENV/bin/python]: parts 2 and 3 as hook before against hook after, interleaved.
 """
 
 from __future__ import annotations
@@ -197,6 +202,64 @@ def twenty_each_way(runs: int, *, branch_only_helpers: bool = False) -> list[tup
         ]
 
 
+def against_before(runs: int, before: str, *, branch_only_helpers: bool = False) -> list[str]:
+    """The hook of this installation and of another (`--before OLD_VENV/bin/python`), each on
+    a repository of its own (hooks installed by its python), interleaved: per round, each
+    one's `git checkout other` with the hooks, then by hand back to main. Table rows."""
+    import resource
+
+    global PYTHON, ENV
+    ours = PYTHON
+    pythons = {"before": before, "after": ours}
+    rows: list[str] = []
+    samples: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = {}
+        for label, python in pythons.items():
+            PYTHON, ENV = (
+                python,
+                {**ENV, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}"},
+            )
+            roots[label] = Path(tmp) / label
+            roots[label].mkdir()
+            twenty_each_way_repo(roots[label], branch_only_helpers=branch_only_helpers)
+            set_hook(roots[label], "migrail")
+        PYTHON, ENV = (
+            ours,
+            {**GIT_ENV, "PATH": f"{Path(ours).parent}{os.pathsep}{os.environ['PATH']}"},
+        )
+
+        def timed(root: Path, *command: str) -> tuple[float, float]:
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            run(root, *command)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime
+            return time.perf_counter() - start, cpu
+
+        for _ in range(runs):
+            for label, root in roots.items():
+                hooked = timed(root, "git", "checkout", "-q", "other")
+                back = [
+                    timed(root, ours, "manage.py", "migrate", "-v", "0", "app000", "0001_initial"),
+                    timed(root, "git", "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main"),
+                    timed(root, ours, "manage.py", "migrate", "-v", "0"),
+                ]
+                hand = (sum(w for w, _ in back), sum(c for _, c in back))
+                samples.setdefault(label, []).append((hooked, hand))
+    for label, pairs in samples.items():
+        walls = [h[0] for h, _ in pairs]
+        hands = [b[0] for _, b in pairs]
+        ratio = statistics.median(h[0] / b[0] for h, b in pairs)
+        rows.append(
+            f"| {label} | {statistics.median(walls):.2f} (min {min(walls):.2f}) "
+            f"| {statistics.median(hands):.2f} (min {min(hands):.2f}) | {ratio:.2f} "
+            f"| {statistics.median(h[1] for h, _ in pairs):.2f} "
+            f"| {statistics.median(b[1] for _, b in pairs):.2f} |"
+        )
+    return rows
+
+
 def materialise_cost(runs: int) -> float:
     """Median seconds to write a commit's files under .git/migrail/trees (removal runs while
     migrate does, so it is not on the path)."""
@@ -223,33 +286,74 @@ def materialise_cost(runs: int) -> float:
         return statistics.median(samples)
 
 
+def precompile_migrail() -> None:
+    """migrail's modules compiled once, as an installed wheel has them."""
+    found = subprocess.run(
+        [PYTHON, "-c", "import migrail, os; print(os.path.dirname(migrail.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    subprocess.run([PYTHON, "-m", "compileall", "-q", found.stdout.strip()], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--switch-runs", type=int, help="hooked switches in 2 and 3 (default: runs // 2, >= 2)"
+    )
+    parser.add_argument("--only", default="1,2,3,4", help="the parts to run, e.g. 2,3")
+    parser.add_argument(
+        "--before", help="OLD_VENV/bin/python: parts 2 and 3 against that installation instead"
+    )
     args = parser.parse_args()
-    print(
-        "1. switch between commits that differ outside migrations, 10,000 migrations "
-        f"(median of {args.runs * 2} checkouts; time added to git's own)\n"
-    )
-    print(f"| {'hook':<46} | {'added ms':>9} |\n|{'-' * 48}|{'-' * 11}|")
-    for name, seconds in no_change_switch(args.runs) + no_op_commit(args.runs):
-        print(f"| {name:<46} | {seconds * 1000:9.1f} |")
-    print(
-        "\n2. switch that unapplies 20 migrations and applies 20 "
-        f"(SQLite, median of {args.runs * 2})\n"
-    )
-    print(f"| {'way':<46} | {'seconds':>9} |\n|{'-' * 48}|{'-' * 11}|")
-    for name, seconds in twenty_each_way(max(2, args.runs // 2)):
-        print(f"| {name:<46} | {seconds:9.2f} |")
-    print(
-        "\n3. the same, every migration importing a helper only its branch has "
-        f"(old-code path; SQLite, median of {args.runs * 2})\n"
-    )
-    print(f"| {'way':<46} | {'seconds':>9} |\n|{'-' * 48}|{'-' * 11}|")
-    for name, seconds in twenty_each_way(max(2, args.runs // 2), branch_only_helpers=True):
-        print(f"| {name:<46} | {seconds:9.2f} |")
-    print("\n4. writing a commit's files outside the work tree, and removing them")
-    print(f"median of {args.runs}: {materialise_cost(args.runs) * 1000:.0f} ms")
+    parts = set(args.only.split(","))
+    switches = args.switch_runs or max(2, args.runs // 2)
+    precompile_migrail()
+    if args.before:
+        subprocess.run(
+            [
+                args.before,
+                "-c",
+                "import compileall, migrail, os; "
+                "compileall.compile_dir(os.path.dirname(migrail.__file__), quiet=1)",
+            ],
+            check=True,
+        )
+    if "1" in parts:
+        print(
+            "1. switch between commits that differ outside migrations, 10,000 migrations "
+            f"(median of {args.runs * 2} checkouts; time added to git's own)\n"
+        )
+        print(f"| {'hook':<46} | {'added ms':>9} |\n|{'-' * 48}|{'-' * 11}|")
+        for name, seconds in no_change_switch(args.runs) + no_op_commit(args.runs):
+            print(f"| {name:<46} | {seconds * 1000:9.1f} |")
+    for part, title, helpers in (
+        ("2", "2. switch that unapplies 20 migrations and applies 20", False),
+        ("3", "3. the same, every migration importing a helper only its branch has", True),
+    ):
+        if part not in parts:
+            continue
+        if args.before:
+            print(
+                f"\n{title}: hook before and after, each with by hand in the same round "
+                f"(SQLite; median of {switches} rounds, interleaved; seconds, CPU seconds)\n"
+            )
+            print("| hook | wall | by hand | hook / by hand | CPU | CPU by hand |")
+            print("|---|---:|---:|---:|---:|---:|")
+            print("\n".join(against_before(switches, args.before, branch_only_helpers=helpers)))
+            continue
+        print(
+            f"\n{title} (SQLite; median of {switches} hooked switches, of {switches} "
+            f"`migrail switch`, of {switches * 2} by hand; interleaved)\n"
+        )
+        print(f"| {'way':<46} | {'seconds':>9} |\n|{'-' * 48}|{'-' * 11}|")
+        for name, seconds in twenty_each_way(switches, branch_only_helpers=helpers):
+            print(f"| {name:<46} | {seconds:9.2f} |")
+    if "4" in parts:
+        print("\n4. writing a commit's files outside the work tree, and removing them")
+        print(f"median of {args.runs}: {materialise_cost(args.runs) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

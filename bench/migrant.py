@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hook import ENV, PYTHON, run, set_hook, twenty_each_way_repo
+from hook import ENV, PYTHON, precompile_migrail, run, set_hook, twenty_each_way_repo
 
 MIGRANT = "django-migrant==0.0.9"
 SETTINGS = "DJANGO_SETTINGS_MODULE=project.settings"
@@ -253,6 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5, help="switches per way and repository")
     args = parser.parse_args()
+    precompile_migrail()  # as bench/hook.py: migrail's modules as an installed wheel has them
     with tempfile.TemporaryDirectory() as tmp:
         installed = install_migrant(Path(tmp) / "venv")
         migrant = installed if isinstance(installed, Path) else None

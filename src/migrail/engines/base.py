@@ -333,15 +333,21 @@ class Engine:
 def _any_row(
     connection: Any, cursor: Any, tables: Iterable[str], columns: Iterable[tuple[str, str]]
 ) -> bool:
+    """Each table probed once for a row; a table named for its columns only is described
+    (once, whatever the number of its columns asked about) only when it holds a row."""
     existing = set(connection.introspection.table_names(cursor))
-    wanted = {t for t in tables if t in existing}
+    whole = {t for t in tables if t in existing}
+    by_table: dict[str, set[str]] = {}
     for table, column in columns:
-        if table in existing:
-            names = {c.name for c in connection.introspection.get_table_description(cursor, table)}
-            if column in names or f"{column}_id" in names:
-                wanted.add(table)
-    for table in sorted(wanted):
+        if table in existing and table not in whole:
+            by_table.setdefault(table, set()).update((column, f"{column}_id"))
+    for table in sorted(whole | by_table.keys()):
         cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")
-        if cursor.fetchone() is not None:
+        if cursor.fetchone() is None:
+            continue
+        if table in whole:
+            return True
+        described = connection.introspection.get_table_description(cursor, table)
+        if by_table[table] & {c.name for c in described}:
             return True
     return False

@@ -41,6 +41,7 @@ class GitRepo:
     git_dir: Path
     common_dir: Path
     _blob_cache: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _commits: set[str] = field(default_factory=set, repr=False, compare=False)  # commits' ids
 
     @classmethod
     def discover(cls, start: Path | None = None) -> GitRepo:
@@ -83,14 +84,23 @@ class GitRepo:
         return path
 
     def resolve(self, rev: str) -> str:
-        """The commit `rev` names; any string a user gives passes here before git sees it."""
+        """The commit `rev` names; any string a user gives passes here before git sees it.
+        A commit's full id, once resolved (or `known_commit`), is answered without git."""
+        if rev in self._commits:
+            return rev
         out = self.run(
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
         )
         sha = out.decode().strip()
         if not sha:
             raise GitCommandError(f"unknown revision {rev!r}")
+        if sha == rev:
+            self._commits.add(sha)
         return sha
+
+    def known_commit(self, sha: str) -> None:
+        """`sha` is a commit's full id, resolved by another process of the same sync."""
+        self._commits.add(sha)
 
     def head(self) -> str | None:
         out = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False).decode().strip()

@@ -7,7 +7,9 @@ the next run removes what a killed run left behind.
 
 Writing a large tree costs what its files cost the file system, so sync starts it in
 a thread as soon as the diff says migrations went away (`prepare`), while Django starts;
-removal also runs in a thread, while the tree's pending migrations are applied.
+removal also runs in a thread, while the tree's pending migrations are applied. Work that
+needs the tree's name but not yet its files (the layer above starts the process that will
+run there, `start_with_each_tree`) starts with the writing, and is discarded with the files.
 """
 
 from __future__ import annotations
@@ -17,14 +19,32 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from migrail.errors import MigrailError
 from migrail.sources.checkout_decision import MIGRATION_PATHSPECS
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.processes import process_alive
+
+
+class Companion(Protocol):
+    """Work started with a commit's files, ended with them."""
+
+    def discard(self) -> None: ...
+
+
+Starter = Callable[[GitRepo, Path], Companion]
+_starters: list[Starter] = []
+
+
+def start_with_each_tree(starter: Starter) -> None:
+    """Call `starter(repo, directory)` as each commit's files start being written (in the
+    thread that asked for them): its result's `discard()` runs when the files are removed."""
+    if starter not in _starters:
+        _starters.append(starter)
 
 
 class CommitFiles:
@@ -40,6 +60,7 @@ class CommitFiles:
         self._error: str | None = None
         self._writer = threading.Thread(target=self._write, args=(repo.root,))
         self._writer.start()
+        self._companions = [start(repo, self.directory) for start in _starters]
 
     def _write(self, root: Path) -> None:
         env = {**os.environ, "GIT_INDEX_FILE": str(self._index)}
@@ -60,6 +81,8 @@ class CommitFiles:
 
     def discard(self) -> None:
         """Remove the files in the background (the process waits for it before exiting)."""
+        for companion in self._companions:
+            companion.discard()
 
         def remove() -> None:
             self._writer.join()

@@ -23,12 +23,13 @@ LOCAL_FILE_LIMIT = 1024 * 1024  # bytes: a local configuration file, not data
 LOCAL_DIRECTORY_FILES = 50  # files: `.envs/`, not a virtualenv or node_modules
 
 
-def bring_local_files(tree_dir: Path, repo: GitRepo) -> None:
-    """The settings package's untracked modules, then the project directory's local files."""
+def bring_local_files(tree_dir: Path, repo: GitRepo, old: Path | None = None) -> None:
+    """The settings package's untracked modules, then the project directory's local files
+    (`old`: the project directory in the tree, when the caller has it)."""
     from migrail.sync.settings import project_directory
 
     live = project_directory()
-    old = project_dir_in(tree_dir, repo)
+    old = old or project_dir_in(tree_dir, repo)
     if not real_directory_in(tree_dir, old):
         return  # the project directory is a link in the old tree: nothing goes through it
     _bring_local_settings(live, repo, tree_dir)

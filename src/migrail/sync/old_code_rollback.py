@@ -7,14 +7,14 @@ live project directory (untracked local settings still import); that commit's
 settings module and `INSTALLED_APPS`; the parent's evaluated `DATABASES`, so the
 live database is the one rolled back, even a SQLite file named relative to `BASE_DIR`.
 The parent holds the lock and took the backup; the child plans, refuses what it
-cannot undo before changing anything, prints the plan and unapplies.
+cannot undo before changing anything, prints the plan and unapplies. The child starts
+with the writing of the files and waits for its spec (`warm_child`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +25,15 @@ from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.old_tree import commit_tree, start_with_each_tree
 from migrail.sync.effects import Effect
 from migrail.sync.local_copies import bring_local_files, project_dir_in
 from migrail.sync.plan import Target
 from migrail.sync.sync_feature import SyncFeature
+from migrail.sync.warm_child import Warm, WarmChild, child_environment, die_with_parent
 
-PARENT_PID = "MIGRAIL_ROLLBACK_PARENT"
-PR_SET_PDEATHSIG = 1
-CHILD = (
-    "import sys; from migrail.sync.old_code_rollback import child_main; "
-    "sys.exit(child_main(sys.argv[1]))"
-)
+# Each commit's tree gets its child as its files start being written.
+start_with_each_tree(WarmChild.start)
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,8 @@ class RollbackSpec:
     config: Config
     result_path: str
     feature: SyncFeature  # pickled: the child never chooses (nor imports) a feature itself
+    cwd: str  # the project directory in the tree: where the child runs
+    env: dict[str, str]  # the child's environment
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,15 @@ def roll_back_with_commit(
 
     from django.conf import settings
 
-    from migrail.sources.old_tree import commit_tree
-    from migrail.sync.settings import caller_settings_module, project_directory
+    from migrail.sync.settings import project_directory
 
     commit = repo.resolve(rev)
     with commit_tree(repo, commit) as tree_dir:
-        bring_local_files(tree_dir, repo)
+        old_project_dir = project_dir_in(tree_dir, repo)
+        bring_local_files(tree_dir, repo, old_project_dir)
         spec_path = tree_dir.with_name(tree_dir.name + ".spec")
         result_path = tree_dir.with_name(tree_dir.name + ".result")
+        env = child_environment()
         spec = RollbackSpec(
             repo_root=str(repo.root),
             git_dir=str(repo.git_dir),
@@ -118,24 +119,15 @@ def roll_back_with_commit(
             config=config,
             result_path=str(result_path),
             feature=feature,
+            cwd=str(old_project_dir),
+            env=env,
         )
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(spec, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-            caller = caller_settings_module()
-            if caller:
-                env["DJANGO_SETTINGS_MODULE"] = caller
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-            env[PARENT_PID] = str(os.getpid())
             sys.stdout.flush()
-            child = subprocess.run(
-                [sys.executable, "-c", CHILD, str(spec_path)],
-                cwd=project_dir_in(tree_dir, repo),
-                env=env,
-                check=False,
-            )
+            returncode = WarmChild.run(tree_dir, spec_path, old_project_dir, env)
             try:
                 result = json.loads(result_path.read_text())
             except (OSError, ValueError):
@@ -145,7 +137,7 @@ def roll_back_with_commit(
                 error = kind(result["error"])
                 error.exit_status = result["exit_status"]
                 raise error
-            if child.returncode != 0 or "unapplied" not in result:
+            if returncode != 0 or "unapplied" not in result:
                 raise OldCodeRollbackFailed(
                     f"the rollback with the code of {commit[:12]} stopped (see above)"
                 )
@@ -177,20 +169,31 @@ def live_databases(databases: dict[str, Any]) -> dict[str, Any]:
     return live
 
 
-def child_main(spec_path: str) -> int:
+def warm_main(fd: str) -> int:
+    """The child started early: preloads, then waits for the spec's path on pipe `fd`."""
+    die_with_parent()
+    warm = Warm()
+    spec_path = warm.spec_path(fd)
+    return 0 if spec_path is None else child_main(spec_path, warm)
+
+
+def child_main(spec_path: str, warm: Warm | None = None) -> int:
+    """The child: `warm` when it started before the spec was written (`warm_child`)."""
     import pickle
 
-    _die_with_parent()
+    die_with_parent()
     from migrail.errors import MigrailError
 
     with open(spec_path, "rb") as handle:
         spec: RollbackSpec = pickle.load(handle)
+    if warm is not None:
+        warm.enter(spec_path, spec.cwd, spec.env)
     result = Path(spec.result_path)
     from migrail.sync.errors import database_errors
 
     try:
         with database_errors():
-            _child(spec)
+            _child(spec, warm, spec_path)
     except MigrailError as err:  # the parent says it, as it would had it failed itself
         result.write_text(
             json.dumps(
@@ -205,32 +208,18 @@ def child_main(spec_path: str) -> int:
     return 0
 
 
-def _die_with_parent() -> None:
-    """A rollback never outlives the sync that holds the database's lock for it.
-
-    Killed (kill -9), the parent's lock is released; a child going on alone could
-    interleave with the next sync. On Linux the kernel kills the child with it.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if str(os.getppid()) != os.environ.get(PARENT_PID, str(os.getppid())):
-        os._exit(EXIT_FINDINGS)  # the parent died before the line above took effect
-
-
-def _child(spec: RollbackSpec) -> None:
+def _child(spec: RollbackSpec, warm: Warm | None, spec_path: str) -> None:
     from migrail.sources.config import load_config
     from migrail.sources.settings_location import settings_module
     from migrail.sync.loader import LoadedMigrations
+    from migrail.sync.old_code_bytecode import compile_once
     from migrail.sync.old_code_paths import old_tree_path, point_editable_finders
     from migrail.sync.output import ProgressPrinter
     from migrail.sync.plan import plan_sync
     from migrail.sync.rollback import check_rollback, roll_back
 
     repo = GitRepo(Path(spec.repo_root), Path(spec.git_dir), Path(spec.common_dir))
+    repo.known_commit(spec.rev)  # the parent resolved it
     tree_dir = Path(spec.tree_dir)
     config = load_config(tree_dir, git_root=repo.root)
     module, project_dir = settings_module(tree_dir, config)
@@ -242,6 +231,9 @@ def _child(spec: RollbackSpec) -> None:
         [str(project_dir), spec.live_project_dir, *sys.path], live_root, tree_dir
     )
     point_editable_finders(live_root, tree_dir)
+    if warm is not None:
+        warm.check_imports(spec_path)
+    compile_once(tree_dir, repo.migrail_dir / "bytecode")
     try:
         _start_old_django(module, tree_dir, config, spec.databases)
     except Exception as err:  # settings that read a file the commit's tree lacks, say

@@ -24,6 +24,10 @@ from migrail.sync.errors import lock_in_chain
 from migrail.sync.half_applied import check_half_applied
 from migrail.sync.loader import LoadedMigrations
 from migrail.sync.migrate import MigrationFailed, forward_plan, run_plan
+
+# Imported here, not where it is called: it starts the old code's child with the tree's
+# files, which `old_tree.prepare` writes before this session runs.
+from migrail.sync.old_code_rollback import roll_back_with_commit
 from migrail.sync.orphan_sources import remember_applied_sources, squash_history
 from migrail.sync.output import ProgressPrinter, in_step_line
 from migrail.sync.plan import (
@@ -177,8 +181,6 @@ class SyncSession:
         if self.target is None and options.from_rev:
             old = _orphans_need_old_code(self.repo, self.config, loaded, options.from_rev)
             if old is not None:
-                from migrail.sync.old_code_rollback import roll_back_with_commit
-
                 result = roll_back_with_commit(
                     self.repo,
                     self.config,
