@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from migrail import __version__
 from migrail.cli.reported import reported
-from migrail.commands import check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Each command's `run`, imported only when it is the one asked for."""
     if args.command == "check":
+        from migrail.commands import check
+
         return check.run(
             rev=args.rev, staged=args.staged, fmt=args.format, fix=args.fix, base=args.base
         )

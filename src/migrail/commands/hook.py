@@ -15,7 +15,6 @@ import io
 import os
 import sys
 
-from migrail.commands import check
 from migrail.commands.after_checkout import AfterCheckout
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync, is_branch_checkout
@@ -40,6 +39,8 @@ def run(name: str, args: list[str]) -> int:
     if os.environ.get("MIGRAIL_SKIP") == "1":
         return EXIT_CLEAN
     if name in ("pre-commit", "pre-merge-commit"):
+        from migrail.commands import check
+
         return _blocking(name, check.run(staged=True))
     if name == "pre-push":
         return _pre_push(sys.stdin.read(), remote=args[0] if args else "")
@@ -70,6 +71,8 @@ def _pre_push(lines: str, *, remote: str) -> int:
         local_ref, local_sha, _, remote_sha = fields
         if _on_the_remote_already(local_sha, remote, remote_sha):
             continue
+        from migrail.commands import check
+
         result = check.run(rev=local_sha)
         if result != EXIT_CLEAN:
             print(
@@ -106,6 +109,8 @@ def _on_the_remote_already(local_sha: str, remote: str, remote_sha: str) -> bool
 
 def _pre_commit_framework_check() -> int:
     """The `migrail-check` pre-commit entry: the pushed tip at pre-push, else the index."""
+    from migrail.commands import check
+
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")
     if to_ref and "PRE_COMMIT_CHECKOUT_TYPE" not in os.environ:
         remote = os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
