@@ -9,6 +9,17 @@ from tests.databases import database_settings
 from tests.djangoproject import DjangoProject, real_project
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """migrail's modules compiled once, as a wheel install has them: with an editable install
+    and `PYTHONDONTWRITEBYTECODE` set (as this machine's shells set it), every Python the tests
+    start (each hook, each `migrail`, each old code's child) compiled them all again."""
+    import compileall
+
+    import migrail
+
+    compileall.compile_dir(str(Path(migrail.__file__).parent), quiet=1)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> DjangoProject:
     return DjangoProject(tmp_path / "repo")
