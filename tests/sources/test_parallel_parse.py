@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,8 @@ class Migration(migrations.Migration):
 """
 
 
-@pytest.mark.skipif(not parallel_parse.worth_it(parallel_parse.THRESHOLD), reason="one core")
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="one core")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_the_parallel_parse_equals_parsing_each_file_in_order(tmp_path: Path) -> None:
     paths = []
     for number in range(parallel_parse.THRESHOLD + 7):

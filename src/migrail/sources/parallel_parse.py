@@ -22,7 +22,16 @@ _worker_root: list[Path] = []  # set before forking; the children inherit it
 
 
 def worth_it(count: int) -> bool:
-    return sys.platform == "linux" and count >= THRESHOLD and (os.cpu_count() or 1) > 1
+    """Enough files, on Linux, with another core, and no other thread (a fork then copies
+    locks another thread may hold)."""
+    import threading
+
+    return (
+        sys.platform == "linux"
+        and count >= THRESHOLD
+        and (os.cpu_count() or 1) > 1
+        and threading.active_count() == 1
+    )
 
 
 def parse_files(root: Path, paths: list[str]) -> list[Parsed]:
