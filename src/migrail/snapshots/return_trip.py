@@ -60,9 +60,7 @@ def return_trip(
         return None
     databases, settings = recorded
     store = snapshot_store(repo)
-    if (repo.migrail_dir / JOURNAL_DIRECTORY).is_dir() and any(
-        (repo.migrail_dir / JOURNAL_DIRECTORY).glob("*.json")
-    ):
+    if any((repo.migrail_dir / JOURNAL_DIRECTORY).glob("*.json")):
         return None  # a sync stopped midway: the next one, with Django, recovers it first
     if not all(
         _current(store, db.identity, left=left, arriving=arriving, head=head, settings=settings)
