@@ -30,6 +30,8 @@ def main() -> int:
         return 0
     if sys.argv[1:2] == ["check"] and _plain_flags(sys.argv[2:]):
         return _check(staged="--staged" in sys.argv, fix="--fix" in sys.argv)
+    if sys.argv[1:2] == ["hook"] and len(sys.argv) > 2 and not sys.argv[2].startswith("-"):
+        return _hook(sys.argv[2], sys.argv[3:])  # `hook NAME ARGS…`, as the hook scripts call it
     from migrail.cli.main import main as cli_main
 
     return cli_main()
@@ -45,6 +47,15 @@ def _check(*, staged: bool, fix: bool) -> int:
     from migrail.commands import check
 
     return reported(lambda: check.run(staged=staged, fix=fix))
+
+
+def _hook(name: str, args: list[str]) -> int:
+    """`hook`, as `cli.main` runs it, without building the parser (argparse and the shutil
+    its help formatter imports are about a tenth of a return trip's imports)."""
+    from migrail.cli.reported import reported
+    from migrail.commands import hook
+
+    return reported(lambda: hook.run(name, args))
 
 
 def _post_checkout_has_nothing_to_do(env: os._Environ[str]) -> bool:

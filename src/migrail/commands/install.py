@@ -58,11 +58,15 @@ if git diff --quiet "$1" "$2" -- {CHECKOUT_PATHS}; then  # same migrations and s
         exit $status
     fi
 fi
-while IFS= read -r d; do
-    [ -d "$d" ] && exit $status  # mid-rebase: post-rewrite syncs
-done <<EOF
+if [ -z "${{GIT_DIR:-}}" ] && [ -d .git ]; then  # git's own directory: no git to ask
+    [ -d .git/rebase-merge ] || [ -d .git/rebase-apply ] && exit $status  # mid-rebase
+else
+    while IFS= read -r d; do
+        [ -d "$d" ] && exit $status  # mid-rebase: post-rewrite syncs
+    done <<EOF
 $(git rev-parse --git-path rebase-merge --git-path rebase-apply)
 EOF
+fi
 """,
     # revert, cherry-pick and the commit that concludes a merge move the work tree; a plain
     # commit or an amend (post-rewrite's) does not. Their reflog entry tells them apart.

@@ -10,7 +10,6 @@ server is; and the command line of the server's client programs.
 from __future__ import annotations
 
 import ipaddress
-import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -133,6 +132,8 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         pass
     if not host or not all(c.isalnum() or c == "." for c in host):
         return None
+    import socket  # here: a switch of SQLite databases never asks
+
     try:  # the classic forms getaddrinfo also takes: 127.1, 0x7f.0.0.1, 2130706433
         return ipaddress.IPv4Address(socket.inet_aton(host))
     except OSError:

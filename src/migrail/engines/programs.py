@@ -8,7 +8,6 @@ fails ends in a `MigrailError` carrying its first error line.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 from typing import IO
@@ -36,6 +35,8 @@ def run_program(
 ) -> bytes:
     """Run `command` with `env` added to the environment (an engine's `client_command`
     builds both); print `slow_notice` when it has not finished after a second."""
+    import shutil  # here: a switch of SQLite databases runs no program
+
     if shutil.which(command[0]) is None:
         raise ProgramMissing(f"{command[0]} is not installed (not found on PATH)")
     proc = subprocess.Popen(

@@ -34,7 +34,6 @@ SAVE_FIRST_HINT = (
     "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
     "NAME`, or bring them back from the backup with `migrail restore`"
 )
-CHECKOUT_MESSAGE = re.compile(r"^checkout: moving from (.+) to (.+)$")
 
 
 def snapshot_store(repo: GitRepo) -> SnapshotStore:
@@ -135,11 +134,10 @@ def live_data_elsewhere(repo: GitRepo) -> bool:
 
 def branch_left(repo: GitRepo, previous: str) -> str:
     """The branch a checkout left, from the reflog's "checkout: moving from A to B"."""
-    message = repo.run("reflog", "-n1", "--format=%gs", "HEAD", check=False).decode().strip()
-    match = CHECKOUT_MESSAGE.match(message)
-    if match is None:
+    moved = repo.checkout_moved()
+    if moved is None:
         return repo.run("rev-parse", previous).decode().strip()
-    left = match.group(1)
+    left = moved[0]
     if re.fullmatch(r"[0-9a-f]{7,40}", left) and not branch_exists(repo, left):
         return repo.run("rev-parse", previous).decode().strip()  # detached: the full commit
     return left

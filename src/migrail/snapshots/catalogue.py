@@ -78,15 +78,6 @@ def former_names(repo: GitRepo, branch: str) -> list[str]:
     return names
 
 
-def branch_created(repo: GitRepo, branch: str) -> float | None:
-    """When `branch` was made, by its reflog's oldest entry (None: no reflog to tell)."""
-    out = repo.run(
-        "reflog", "show", "--date=unix", "--format=%gd", f"refs/heads/{branch}", "--", check=False
-    ).split()
-    match = re.search(r"@\{(\d+)\}$", out[-1].decode()) if out else None
-    return float(match.group(1)) if match else None
-
-
 def prune_beyond_kept(
     repo: GitRepo,
     engine: Engine,

@@ -31,7 +31,6 @@ from migrail.snapshots.branches import (
     under_another_id,
 )
 from migrail.snapshots.catalogue import (
-    branch_created,
     dropped_beyond_kept,
     former_names,
     prune_beyond_kept,
@@ -414,7 +413,7 @@ def _usable(
     if not engine.exists(snapshot):
         store.forget([snapshot.id])  # its database was dropped by hand
         return None
-    made = branch_created(repo, snapshot.branch)
+    made = repo.branch_created(snapshot.branch)
     if made is not None and made > snapshot.created:
         print(
             f"migrail: the snapshot of {snapshot.branch!r} was saved before this branch was "

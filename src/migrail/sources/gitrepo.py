@@ -107,8 +107,58 @@ class GitRepo:
         return out or None
 
     def branch(self) -> str:
-        """The branch checked out (its short name); "" on a detached HEAD."""
+        """The branch checked out (its short name); "" on a detached HEAD. Read from the
+        HEAD file when it is git's plain format (`ref: refs/heads/NAME`, or a commit's id),
+        as a hook's every switch asks; git answers otherwise (a reftable repository)."""
+        head = _first_line(self.git_dir / "HEAD")
+        if head is not None:
+            if head.startswith(HEADS) and head != f"{HEADS}.invalid":
+                return head.removeprefix(HEADS)
+            if len(head) in (40, 64) and all(c in HEX for c in head):
+                return ""
         return self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).decode().strip()
+
+    def checkout_moved(self) -> tuple[str, str] | None:
+        """(from, to) of the last checkout, from HEAD's newest reflog entry ("checkout: moving
+        from A to B"); None when that entry is another kind of move, or there is none."""
+        subject = self._newest_reflog_subject()
+        if not subject.startswith(CHECKOUT_SUBJECT):
+            return None
+        moved, sep, to = subject.removeprefix(CHECKOUT_SUBJECT).rpartition(" to ")
+        return (moved, to) if sep else None
+
+    def _newest_reflog_subject(self) -> str:
+        """The subject of HEAD's newest reflog entry (`git reflog -n1 --format=%gs HEAD`),
+        read from the end of `logs/HEAD` when that file is there."""
+        newest = _last_line(self.git_dir / "logs" / "HEAD")
+        if newest is not None and b"\t" in newest:
+            return newest.partition(b"\t")[2].decode(errors="replace").strip()
+        out = self.run("reflog", "-n1", "--format=%gs", "HEAD", check=False)
+        return out.decode(errors="replace").strip()
+
+    def branch_created(self, branch: str) -> float | None:
+        """When `branch` was made: the time of its reflog's oldest entry (None: no reflog),
+        read from `logs/refs/heads/BRANCH` when that file is there."""
+        try:
+            with open(self.common_dir / "logs" / "refs" / "heads" / branch, "rb") as handle:
+                oldest = handle.readline()
+        except OSError:
+            oldest = b""
+        if b"\t" in oldest:  # "<old> <new> <name> <<email>> <seconds> <zone>\t<subject>"
+            fields = oldest.partition(b"\t")[0].split()
+            if len(fields) >= 2 and fields[-2].isdigit():
+                return float(fields[-2])
+        out = self.run(
+            "reflog",
+            "show",
+            "--date=unix",
+            "--format=%gd",
+            f"refs/heads/{branch}",
+            "--",
+            check=False,
+        ).split()
+        when = out[-1].decode().rpartition("@{")[2].rstrip("}") if out else ""
+        return float(when) if when.isdigit() else None
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         """Start a git command without waiting, so independent listings overlap."""
@@ -210,6 +260,33 @@ class GitRepo:
             stream = self.gitpython.odb.stream(bytes.fromhex(blob))
             self._blob_cache[blob] = stream.read()
         return self._blob_cache[blob]
+
+
+HEADS = "ref: refs/heads/"
+HEX = frozenset("0123456789abcdef")
+CHECKOUT_SUBJECT = "checkout: moving from "
+
+
+def _first_line(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.readline().decode(errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _last_line(path: Path, within: int = 8192) -> bytes | None:
+    """The last line of `path`, read from its end; None when the file cannot be read, is
+    empty, or its last line is longer than `within` bytes."""
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, end - within))
+            data = handle.read().rstrip(b"\n")
+    except OSError:
+        return None
+    _, newline, last = data.rpartition(b"\n")
+    return last if last and (newline or end <= within) else None
 
 
 def _failure(args: tuple[str, ...], stderr: bytes, status: int) -> GitCommandError:

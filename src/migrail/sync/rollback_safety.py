@@ -222,10 +222,8 @@ def _holds(repo: GitRepo, config: Config, commit: str, applied: Sequence[Key]) -
 
 
 def _checkout_left(repo: GitRepo) -> str | None:
-    message = repo.run("reflog", "-n1", "--format=%gs", "HEAD", check=False).decode().strip()
-    if not message.startswith("checkout: moving from "):
-        return None
-    return message.removeprefix("checkout: moving from ").split(" to ", 1)[0]
+    moved = repo.checkout_moved()
+    return moved[0] if moved else None
 
 
 def _branch_tip(repo: GitRepo, branch: str) -> str:
