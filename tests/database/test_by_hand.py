@@ -235,7 +235,24 @@ def test_a_forward_switch_that_drops_a_column_holding_rows_backs_it_up_first(
 ) -> None:
     """Snapshots off, no rollback: applying a `RemoveField` on a column with rows names what it
     drops and the backup that brings it back; the restore does."""
-    p, copy_name = shaped
+    remove = "migrations.RemoveField(model_name='item', name='price'),"
+    drops_price_with_a_backup(*shaped, remove, "Item")
+
+
+@pytest.mark.parametrize("shaped", ["sqlite"], indirect=True)
+def test_a_column_dropped_after_a_rename_in_the_same_switch_is_backed_up_too(
+    shaped: tuple[DjangoProject, str],
+) -> None:
+    """RenameModel, then RemoveField of the renamed model, applied by one switch: the rows
+    sit in the table under its name before the switch, which is where they are probed."""
+    rename_and_remove = (
+        "migrations.RenameModel(old_name='Item', new_name='Thing'),\n"
+        "        migrations.RemoveField(model_name='thing', name='price'),"
+    )
+    drops_price_with_a_backup(*shaped, rename_and_remove, "Thing")
+
+
+def drops_price_with_a_backup(p: DjangoProject, copy_name: str, remove: str, model: str) -> None:
     add_price = (
         "migrations.AddField(model_name='item', name='price', "
         "field=models.IntegerField(default=0)),"
@@ -244,8 +261,7 @@ def test_a_forward_switch_that_drops_a_column_holding_rows_backs_it_up_first(
     shop_branch(p, "price", "0002_price", "0001_initial", add_price, models=priced)
     assert p.manage("migrate").returncode == 0
     assert p.python(SET_PRICE).returncode == 0
-    remove = "migrations.RemoveField(model_name='item', name='price'),"
-    shop_branch(p, "slim", "0003_remove_price", "0002_price", remove, models=models_module("Item"))
+    shop_branch(p, "slim", "0003_remove_price", "0002_price", remove, models=models_module(model))
     git(p.root, "switch", "-q", "price", env={**p.env, "MIGRAIL_SKIP": "1"})
 
     copy_database(p, copy_name)
@@ -253,7 +269,10 @@ def test_a_forward_switch_that_drops_a_column_holding_rows_backs_it_up_first(
     migrate_by_hand(p, copy_name)
 
     assert_same_as_by_hand(p, copy_name)
-    said = "migrail: shop.0003_remove_price drops column price of shop.item, rows included; "
+    said = (
+        f"migrail: shop.0003_remove_price drops column price of shop.{model.lower()}, "
+        "rows included; "
+    )
     assert said in out, out
     backup = out.split(said + "`migrail restore ")[1].split("`")[0]
     restored = p.migrail("restore", backup)

@@ -87,27 +87,49 @@ def test_a_failing_migration_is_named_with_the_databases_word(executor: Any) -> 
     assert ("broken", "0001_initial") not in executor.loader.applied_migrations
 
 
+SHOP = [("shop", "0001_initial"), ("shop", "0002_rename"), ("shop", "0003_remove_price")]
+
+
 def test_effects_name_the_tables_and_columns_dropped(executor: Any) -> None:
-    nodes = executor.loader.graph.nodes
-    assert effects_backwards(nodes[("shop", "0001_initial")]) == [
-        Effect("drops table shop_item", "shop_item")
-    ]
-    assert effects_backwards(nodes[("shop", "0002_rename")]) == [
-        Effect("undoes: Rename model Item to Product")
-    ]
-    remove = effects_forwards(nodes[("shop", "0003_remove_price")])
-    assert remove == [Effect("drops column price of shop.product", "shop_product", "price")]
-    assert effects_forwards(nodes[("shop", "0002_rename")]) == []
-    assert drops({("shop", "0003"): remove}) == ([], [("shop_product", "price")])
+    loader = executor.loader
+    unapply = list(reversed(SHOP))
+    assert effects_backwards(loader, unapply, set(SHOP)) == {
+        ("shop", "0003_remove_price"): [Effect("undoes: Remove field price from product")],
+        ("shop", "0002_rename"): [Effect("undoes: Rename model Item to Product")],
+        # named by its migration, probed where it is now: renamed by 0002
+        ("shop", "0001_initial"): [Effect("drops table shop_item", "shop_product")],
+    }
+    remove = effects_forwards(loader, SHOP[2:], set(SHOP[:2]))
+    assert remove == {
+        ("shop", "0003_remove_price"): [
+            Effect("drops column price of shop.product", "shop_product", "price")
+        ]
+    }
+    assert effects_forwards(loader, SHOP[1:2], set(SHOP[:1])) == {}
+    assert drops(remove) == ([], [("shop_product", "price")])
+
+
+def test_a_drop_after_a_rename_in_the_same_plan_is_probed_under_todays_name(
+    executor: Any,
+) -> None:
+    """RenameModel then RemoveField in one `migrate`: the rows the column holds sit in the
+    table as named before the plan (`shop_item`), which is where the probe looks."""
+    migrate_to(executor, SHOP[0])
+    effects = effects_forwards(executor.loader, SHOP[1:], set(SHOP[:1]))
+    assert effects == {
+        ("shop", "0003_remove_price"): [
+            Effect("drops column price of shop.product", "shop_item", "price")
+        ]
+    }
+    assert drops_hold_rows(connection, effects) is False
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO shop_item (price) VALUES (5)")
+    assert drops_hold_rows(connection, effects) is True
 
 
 def test_drops_hold_rows_only_when_a_dropped_column_has_one(executor: Any) -> None:
     migrate_to(executor, ("shop", "0002_rename"))
-    remove = {
-        ("shop", "0003_remove_price"): effects_forwards(
-            executor.loader.graph.nodes[("shop", "0003_remove_price")]
-        )
-    }
+    remove = effects_forwards(executor.loader, SHOP[2:], set(SHOP[:2]))
     assert drops_hold_rows(connection, remove) is False
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO shop_product (price) VALUES (5)")

@@ -390,11 +390,10 @@ def unapply_in_order(loader: Any, orphans: list[Key]) -> Rollback:
         for key in loader.graph.backwards_plan(orphan):
             if key in loader.applied_migrations and key not in unapply:
                 unapply.append(key)
-    effects = {}
+    effects = effects_backwards(loader, unapply, loader.applied_migrations.keys())
     irreversible = []
     for key in unapply:
         migration = loader.graph.nodes[key]
-        effects[key] = effects_backwards(migration)
         irreversible += [
             f"{key[0]}.{key[1]}: {op.describe()} (operation {number}) is not reversible"
             for number, op in enumerate(migration.operations, 1)
@@ -430,11 +429,7 @@ def tree_state(
         last_applied[app] = name  # by name: the order migrations are numbered in
     remaining = (applied | set(tree.applied_migrations) | set(record)) - set(unapply)
     apply = _forward_plan(tree, remaining)
-    effects = {}
-    for key in apply:
-        if forwards := effects_forwards(tree.graph.nodes[key]):
-            effects[key] = forwards
-    return TreeState(leaves, last_applied, apply, effects)
+    return TreeState(leaves, last_applied, apply, effects_forwards(tree, apply, remaining))
 
 
 def _forward_plan(tree: Any, applied: Set[Key]) -> list[Key]:
