@@ -271,6 +271,23 @@ def test_status_lists_orphans_that_cannot_import(real: DjangoProject) -> None:
     assert user_rows(real) == USER_ROWS_ADDED
 
 
+def test_the_commit_named_is_where_head_was_not_where_the_file_last_changed(
+    real: DjangoProject,
+) -> None:
+    """A later commit of the branch changed only what its migrations import: the database
+    came from that tip, whose helper the by-hand rollback there runs."""
+    prepare(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "helper")
+    real.write("shop/helpers.py", HELPERS.replace("stock=5)", "stock=5)  # v2", 1))
+    tip = real.commit("helpers v2")[:12]
+    sync(real)
+    real.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    proc = real.migrail("status")
+    assert f"run `migrail sync --from {tip}`\n" in proc.stdout, proc.stdout
+    proc = real.migrail("sync")
+    assert f"run `migrail sync --from {tip}`\n" in proc.stderr, proc.stderr
+
+
 def test_dry_run_with_the_old_code_changes_nothing(real: DjangoProject) -> None:
     helper_applied_on_main(real)
     before = real.schema()
@@ -628,3 +645,60 @@ def test_untracked_settings_never_go_through_a_link_out_of_the_old_tree(
     assert sorted(p.name for p in outside.iterdir()) == sorted(
         p.name for p in (real.root / "project").iterdir() if p.name != "local_settings.py"
     )
+
+
+INTERRUPTING = """\
+import os
+import signal
+import time
+
+
+def forwards(apps, schema_editor):
+    pass
+
+
+def backwards(apps, schema_editor):
+    if os.environ.get("PRESS_CTRL_C"):  # as the terminal sends it: to the process group
+        os.killpg(0, signal.SIGINT)
+        time.sleep(5)
+"""
+
+
+def test_ctrl_c_during_a_rollback_says_what_finishes_it(real: DjangoProject) -> None:
+    """Ctrl-C while the old code unapplies: no traceback from either process, the hook says
+    the database was not synced and the command that finishes it, which does."""
+    main_branch(real)
+    assert real.migrail("install").returncode == 0
+    sync(real)
+    real.git("switch", "-q", "-c", "slow", "main")
+    real.write("shop/interrupting.py", INTERRUPTING)
+    real.migration(
+        "shop",
+        "0002_slow",
+        migration_source(
+            [("shop", "0001_initial")],
+            "migrations.RunPython(forwards, backwards),",
+            header="from shop.interrupting import forwards, backwards\n",
+        ),
+    )
+    real.write("shop/migrations/max_migration.txt", "0002_slow\n")
+    real.commit("slow")
+    sync(real)
+    proc = subprocess.run(
+        ["git", "switch", "main"],
+        cwd=real.root,
+        env=run_env({**real.env, "PRESS_CTRL_C": "1"}),
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out, out
+    slow = real.git("rev-parse", "slow").strip()[:12]
+    assert "migrail: interrupted: the database was not synced\n" in out, out
+    assert f"migrail: to finish, run `migrail sync --from {slow}`" in out, out
+    shop_rows = "SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY id"
+    assert real.query(shop_rows) == [["0001_initial"], ["0002_slow"]]  # its transaction undone
+    done = real.migrail("sync", "--from", slow)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert real.query(shop_rows) == [["0001_initial"]]

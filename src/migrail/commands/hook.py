@@ -212,6 +212,10 @@ def _sync(
     after = AfterCheckout(repo, config, from_rev, switch=switch, changed=changed, head=head)
     try:
         return after.run()
+    except KeyboardInterrupt:
+        print("migrail: interrupted: the database was not synced", file=sys.stderr)
+        print(f"migrail: to finish, run {_retry(repo, after.from_rev)}", file=sys.stderr)
+        return 130
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
         if getattr(err, "retry_said", False):

@@ -23,14 +23,17 @@ from migrail.errors import EXIT_FINDINGS
 
 PARENT_PID = "MIGRAIL_ROLLBACK_PARENT"
 PR_SET_PDEATHSIG = 1
-COLD = (
-    "import sys; from migrail.sync.old_code_rollback import child_main; "
-    "sys.exit(child_main(sys.argv[1]))"
-)
-WARM = (
-    "import sys; from migrail.sync.old_code_rollback import warm_main; "
-    "sys.exit(warm_main(sys.argv[1]))"
-)
+# An interrupt (Ctrl-C reaches the whole process group) ends the child quietly: the
+# parent, interrupted too, says what was left and what finishes it.
+CHILD = """import sys
+try:
+    from migrail.sync.old_code_rollback import {0}
+    sys.exit({0}(sys.argv[1]))
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+COLD = CHILD.format("child_main")
+WARM = CHILD.format("warm_main")
 # Read by Python as it starts (or, for relative PYTHONPATH entries, against the
 # directory it starts in): a child that started with other values cannot stand in.
 STARTUP_VARIABLES = ("PYTHON", "LANG", "LC_", "HOME")
