@@ -59,9 +59,25 @@ def find_sources(
 
 
 def commit_with(repo: GitRepo, tree: Any, key: Key, *, code_root: Path | None = None) -> str | None:
-    """The last commit, on any ref or in the reflog, that added or changed `key`'s file."""
+    """The commit whose code most likely applied `key`: the newest that has its file among
+    where HEAD has been (newest first), then the branches' and tags' tips (newest first),
+    then the last commit anywhere that added or changed it. Not merely the commit that
+    last changed the file: a branch's later commits may change what its migrations import."""
     path = _migration_path(code_root or repo.root, tree, key)
-    return _last_commit_with(repo, path) if path else None
+    if path is None:
+        return None
+    visited = repo.run("log", "--walk-reflogs", "--format=%H", "-n", "100", "HEAD", check=False)
+    tips = repo.run(
+        "for-each-ref", "--sort=-committerdate", "--format=%(objectname)", "refs/", check=False
+    )
+    candidates = list(dict.fromkeys(visited.decode().split() + tips.decode().split()))
+    if candidates:
+        asked = "".join(f"{commit}:{path}\n" for commit in candidates).encode()
+        answers = repo.run("cat-file", "--batch-check", stdin=asked, check=False).decode()
+        for commit, answer in zip(candidates, answers.splitlines(), strict=False):
+            if not answer.endswith(" missing") and " blob " in answer:
+                return commit
+    return _last_commit_with(repo, path)
 
 
 def _last_commit_with(repo: GitRepo, path: str) -> str | None:
