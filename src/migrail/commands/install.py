@@ -43,21 +43,17 @@ FAST_PATH = {
     "post-checkout": f"""\
 [ "$3" = 1 ] || exit $status  # a file checkout, not a branch switch
 case "$1" in {ZERO_SHA}) [ -f .git ] || exit $status ;; esac  # a clone (not a new worktree)
-[ "$1" = {ZERO_SHA} ] ||  # a new worktree: migrail decides, worktree databases on or off
-if git diff --quiet "$1" "$2" -- {CHECKOUT_PATHS}; then  # same migrations and settings
-    if snapshots=$(git config --get migrail.snapshots); then
-        case $snapshots in [Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|[Oo][Ff][Ff]|0|'') exit $status ;; esac
-    elif [ -f pyproject.toml ]; then
-        seen=''
-        while IFS= read -r line || [ -n "$line" ]; do
-            case $line in *migrail*) seen=1 ;; esac
-            case $seen$line in 1*snapshots*true*) seen=on; break ;; esac
-        done <pyproject.toml
-        [ "$seen" = on ] || exit $status
-    else
-        exit $status
-    fi
+seen=''  # "on": snapshots are, so every switch of branch has work (no diff to ask)
+if snapshots=$(git config --get migrail.snapshots); then
+    case $snapshots in [Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|[Oo][Ff][Ff]|0|'') ;; *) seen=on ;; esac
+elif [ -f pyproject.toml ]; then
+    while IFS= read -r line || [ -n "$line" ]; do
+        case $line in *migrail*) seen=1 ;; esac
+        case $seen$line in 1*snapshots*true*) seen=on; break ;; esac
+    done <pyproject.toml
 fi
+[ "$1" = {ZERO_SHA} ] || [ "$seen" = on ] ||  # a new worktree: migrail decides
+    ! git diff --quiet "$1" "$2" -- {CHECKOUT_PATHS} || exit $status  # same migrations, settings
 if [ -z "${{GIT_DIR:-}}" ] && [ -d .git ]; then  # git's own directory: no git to ask
     [ -d .git/rebase-merge ] || [ -d .git/rebase-apply ] && exit $status  # mid-rebase
 else
