@@ -78,6 +78,7 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
         from django.conf import settings
         from django.db import connections
 
+        from migrail.sync.applied_rows import django_applied_rows
         from migrail.sync.safety import is_local
         from migrail.sync.settings import configure_settings, database_aliases
 
@@ -87,13 +88,10 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
             if not is_local(settings.DATABASES[alias]):
                 continue
             connection = connections[alias]
-            with warnings.catch_warnings(), connection.cursor() as cursor:
+            with warnings.catch_warnings():
                 # Deliberately before the apps load: they may not import mid-merge.
                 warnings.simplefilter("ignore", RuntimeWarning)
-                if "django_migrations" not in connection.introspection.table_names(cursor):
-                    continue
-                cursor.execute("SELECT app, name FROM django_migrations")
-                applied |= {(app, name) for app, name in cursor.fetchall()}
+                applied |= set(django_applied_rows(connection))
     except Exception as err:  # whatever the settings or the driver raise: one line, no traceback
         names = ", ".join(f"{a}.{n}" for a, n in keys)
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -27,10 +27,10 @@ from migrail.sync.backup import (
 from migrail.sync.backup_check import BadBackup, verify_backup
 from migrail.sync.backup_load import load_backup
 from migrail.sync.identity import DatabaseIdentity, identity_of
-from migrail.sync.journal import protected_backups
+from migrail.sync.journal import journal_dir, protected_backups
 from migrail.sync.lock import file_lock
 from migrail.sync.next_step import next_step
-from migrail.sync.rollback_safety import applied_migrations, backups_dir, journal_dir, origin_of
+from migrail.sync.rollback_safety import applied_migrations, backups_dir, origin_of
 from migrail.sync.safety import UnsafeDatabase, refusal
 
 

@@ -156,11 +156,9 @@ def branch_switch(repo: GitRepo, previous: str) -> tuple[str, str] | None:
 
 def applied_leaves(connection: Any) -> dict[str, str]:
     """The last applied migration of each app, by the order they were applied."""
-    with connection.cursor() as cursor:
-        if "django_migrations" not in connection.introspection.table_names(cursor):
-            return {}
-        cursor.execute("SELECT app, name FROM django_migrations ORDER BY id")
-        return {app: name for app, name in cursor.fetchall()}
+    from migrail.sync.applied_rows import django_applied_rows, leaves_of
+
+    return leaves_of(django_applied_rows(connection))
 
 
 def forget_whose_data(repo: GitRepo, config: Config, database: str | None) -> None:
@@ -243,8 +241,8 @@ def note_sync_result(
         return  # Django never started: the database was not touched
     from django.db import connections
 
-    from migrail.sync.journal import unfinished
-    from migrail.sync.rollback_safety import database_of, journal_dir
+    from migrail.sync.journal import journal_dir, unfinished
+    from migrail.sync.rollback_safety import database_of
     from migrail.sync.settings import database_aliases
 
     commit = ""

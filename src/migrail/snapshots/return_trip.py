@@ -32,8 +32,9 @@ from migrail.snapshots.switching import Arrival, Opened, Switch
 from migrail.sources.checkout_decision import migrations_as_committed
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.applied_rows import leaves_of, sqlite_applied_rows
 from migrail.sync.identity import DatabaseIdentity
-from migrail.sync.journal import JOURNAL_DIRECTORY
+from migrail.sync.journal import any_sync_stopped
 from migrail.sync.lock import file_lock
 from migrail.sync.output import in_step_line
 from migrail.sync.settings_inputs import SettingsInputs
@@ -60,7 +61,7 @@ def return_trip(
         return None
     databases, settings = recorded
     store = snapshot_store(repo)
-    if any((repo.migrail_dir / JOURNAL_DIRECTORY).glob("*.json")):
+    if any_sync_stopped(repo):
         return None  # a sync stopped midway: the next one, with Django, recovers it first
     if not all(
         _current(store, db.identity, left=left, arriving=arriving, head=head, settings=settings)
@@ -135,13 +136,7 @@ def _applied_leaves(path: str) -> dict[str, str]:
     except sqlite3.Error as err:
         raise SnapshotUnavailable(f"cannot open {path}: {err}") from err
     try:
-        tables = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'django_migrations'"
-        ).fetchall()
-        if not tables:
-            return {}
-        rows = connection.execute("SELECT app, name FROM django_migrations ORDER BY id")
-        return {str(app): str(name) for app, name in rows}
+        return leaves_of(sqlite_applied_rows(connection))
     except sqlite3.Error as err:
         raise SnapshotUnavailable(f"cannot read django_migrations in {path}: {err}") from err
     finally:

@@ -35,7 +35,8 @@ class HalfApplied(Refusal):
 
 
 def note_path(repo: GitRepo, connection: Any) -> Path:
-    from migrail.sync.rollback_safety import database_of, journal_dir
+    from migrail.sync.journal import journal_dir
+    from migrail.sync.rollback_safety import database_of
 
     # Beside the rollback journals, not among them: they are read as one per database.
     return journal_path(journal_dir(repo).with_name("applying"), database_of(connection))

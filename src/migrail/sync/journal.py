@@ -22,8 +22,18 @@ from migrail.sync.private_files import private_directory, sync_directory, write_
 
 if TYPE_CHECKING:
     from migrail.graph.parser import Key
+    from migrail.sources.gitrepo import GitRepo
 
 JOURNAL_DIRECTORY = "journal"  # under git's migrail directory
+
+
+def journal_dir(repo: GitRepo) -> Path:
+    return repo.migrail_dir / JOURNAL_DIRECTORY
+
+
+def any_sync_stopped(repo: GitRepo) -> bool:
+    """Whether a sync of any database stopped midway (its journal is still there)."""
+    return any(journal_dir(repo).glob("*.json"))
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,13 @@ from migrail.sync.backup import (
 from migrail.sync.backup_check import BadBackup, verify_backup
 from migrail.sync.backup_load import load_backup
 from migrail.sync.identity import DatabaseIdentity, identity_of
-from migrail.sync.journal import JOURNAL_DIRECTORY, begin, finish, protected_backups, unfinished
+from migrail.sync.journal import begin, finish, journal_dir, protected_backups, unfinished
 
 ROLLBACK_DIRECTORY_PREFIX = "migrail-rollback-"
 
 
 def backups_dir(repo: GitRepo) -> Path:
     return repo.migrail_dir / "backups"
-
-
-def journal_dir(repo: GitRepo) -> Path:
-    return repo.migrail_dir / JOURNAL_DIRECTORY
 
 
 def database_of(connection: Any) -> DatabaseIdentity:
@@ -241,11 +237,9 @@ def _branch_left(repo: GitRepo, names: list[str]) -> str | None:
 
 
 def applied_migrations(connection: Any) -> list[Key]:
-    with connection.cursor() as cursor:
-        if "django_migrations" not in connection.introspection.table_names(cursor):
-            return []
-        cursor.execute("SELECT app, name FROM django_migrations")
-        return [(str(app), str(name)) for app, name in cursor.fetchall()]
+    from migrail.sync.applied_rows import django_applied_rows
+
+    return django_applied_rows(connection)
 
 
 def remove_stale_rollback_directories() -> None:
