@@ -141,7 +141,7 @@ def plan_sync(
         orphans=orphans.orphans,
         unapply=rolled.unapply,
         apply=state.apply,
-        sources=restored.sources,
+        sources=restored.sources if rolled.sources is None else rolled.sources,
         missing_sources=restored.missing,
         irreversible=rolled.irreversible,
         effects=rolled.effects,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -335,6 +335,9 @@ class Rollback:
     effects: dict[Key, list[Effect]]
     irreversible: list[str]  # the operations that cannot be undone, described
     unloadable: str | None = None  # why the orphans cannot be loaded (status only)
+    # The restored sources the orphans load from (None: all of `Restored.sources`); fewer
+    # when a copy as applied cannot import here and this code's file stands in for it.
+    sources: dict[Key, bytes] | None = None
 
 
 def rollback(
@@ -355,26 +358,28 @@ def rollback(
     """
     if not orphans.orphans or restored.missing:
         return Rollback([], {}, [])
+    sources = dict(restored.sources)
     while True:
         try:
             loader = (
-                loaded.with_orphans(restored.sources, orphans.hidden)
-                if restored.sources or orphans.hidden
+                loaded.with_orphans(sources, orphans.hidden)
+                if sources or orphans.hidden
                 else loaded.tree
             )
             break
         except OrphanUnloadable as err:
-            if err.orphan in restored.sources and err.orphan in loaded.tree.disk_migrations:
+            if err.orphan in sources and err.orphan in loaded.tree.disk_migrations:
                 # The copy as applied imports what this code no longer has (a helper
                 # inlined since): unapplied with this code's file, as `migrate` would.
-                del restored.sources[err.orphan]
+                del sources[err.orphan]
                 continue
             commit = commit_with(repo, loaded.tree, err.orphan, code_root=root)
             error = err.in_commit(commit) if commit else err
             if strict:
                 raise error from err.__cause__
             return Rollback([], {}, [], unloadable=f"{error.reason}; {error.way_out}")
-    return unapply_in_order(loader, orphans.orphans)
+    in_order = unapply_in_order(loader, orphans.orphans)
+    return replace(in_order, sources=sources)
 
 
 def unapply_in_order(loader: Any, orphans: list[Key]) -> Rollback:
