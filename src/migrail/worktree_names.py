@@ -249,7 +249,11 @@ def server_database_name(name: str, worktree_name: str, engine: str, prefix: str
 
 
 def is_sqlite(settings_dict: Mapping[str, Any]) -> bool:
-    return "sqlite" in str(settings_dict.get("ENGINE", ""))
+    """A file database, by its ENGINE's path (Django's `sqlite3`, GeoDjango's `spatialite`,
+    wrappers that keep the name). Not `engines.stores_in_file`: that may import a backend's
+    module, which a settings module must not do while it is being imported."""
+    engine = str(settings_dict.get("ENGINE", ""))
+    return "sqlite" in engine or engine.endswith(".spatialite")
 
 
 def _sqlite_file(name: object) -> bool:

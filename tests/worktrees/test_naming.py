@@ -15,6 +15,7 @@ from migrail.worktree_names import (
     MYSQL_LIMIT_CHARS,
     PG_LIMIT_BYTES,
     find_linked_worktree,
+    is_sqlite,
     server_database_name,
 )
 from tests.djangoproject import run_env
@@ -146,3 +147,11 @@ def test_the_configuration_keys(tmp_path: Path) -> None:
     config = load_config(main)
     assert config.worktree_databases is True
     assert config.snapshot_prefix == "al_ice_"  # as per_worktree reads it: a name's start
+
+
+def test_file_databases_by_their_engine() -> None:
+    """SpatiaLite is SQLite (GeoDjango's backend): its file is named per worktree too."""
+    for engine in ("django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite"):
+        assert is_sqlite({"ENGINE": engine}), engine
+    for engine in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+        assert not is_sqlite({"ENGINE": engine}), engine
