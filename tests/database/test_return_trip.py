@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.by_hand import database_dump
 from tests.djangoproject import (
     DjangoProject,
     git,
@@ -55,12 +56,14 @@ def test_a_return_trip_to_current_snapshots_starts_no_django(project: DjangoProj
     ]
     project.query("INSERT INTO shop_item (name) VALUES ('main row')")
 
+    left_main = database_dump(project)  # every table, every row, as main leaves it
     out, django = switch(project, "feature")
     assert not django, out
     assert names(project) == ["feature row"]
     out, django = switch(project, "main")
     assert not django, out
     assert names(project) == ["main row"]
+    assert database_dump(project) == left_main  # the same database, table by table
     assert project.migrail("status").returncode == 0
 
 
