@@ -363,6 +363,20 @@ def test_amend_syncs_once(project: DjangoProject) -> None:
     assert user_rows(project) == USER_ROWS_ADDED
 
 
+def test_renaming_and_deleting_branches_say_nothing(project: DjangoProject) -> None:
+    """`git branch -m` of the checked-out branch runs reference-transaction while HEAD names
+    no ref yet: the hook asks git nothing it would complain about."""
+    main_branch(project)
+    install(project)
+    project.git("switch", "-q", "-c", "feature")
+    for args in (["branch", "-m", "feature", "renamed"], ["branch", "-m", "main", "trunk"]):
+        status, out = git(project, *args)
+        assert (status, out) == (0, ""), args
+    status, out = git(project, "branch", "-D", "trunk")
+    assert status == 0, out
+    assert "fatal" not in out, out
+
+
 def test_an_earlier_post_rewrite_hook_gets_the_rewritten_commits_and_sync_still_runs(
     project: DjangoProject,
 ) -> None:

@@ -67,7 +67,7 @@ fi
     # revert, cherry-pick and the commit that concludes a merge move the work tree; a plain
     # commit or an amend (post-rewrite's) does not. Their reflog entry tells them apart.
     "post-commit": f"""\
-case $(git reflog -1 --format=%gs HEAD) in
+case $(git reflog -1 --format=%gs HEAD 2>/dev/null) in
     'revert: '*|'cherry-pick: '*|'commit (merge): '*|'commit (cherry-pick): '*) ;;
     *) exit $status ;;
 esac
@@ -83,7 +83,10 @@ if [ -f .git/ORIG_HEAD ]; then  # a reset first records where HEAD was; a commit
     read -r orig <.git/ORIG_HEAD
     [ "$orig" = "${{moved% *}}" ] || exit $status
 fi
-case $(git reflog -1 --format=%gs HEAD) in 'reset: moving to '*) ;; *) exit $status ;; esac
+case $(git reflog -1 --format=%gs HEAD 2>/dev/null) in  # HEAD mid-rename: no reflog, no reset
+    'reset: moving to '*) ;;
+    *) exit $status ;;
+esac
 git diff --quiet ${{moved% *}} ${{moved#* }} -- {CHECKOUT_PATHS} && exit $status
 git diff --quiet ${{moved#* }} -- {CHECKOUT_PATHS} || exit $status  # --soft, --mixed
 """,
