@@ -36,8 +36,6 @@ def run(
 
 
 def _run(*, rev: str | None, staged: bool, fmt: str, fix: bool, base: str | None) -> int:
-    from migrail.checks.lint import lint, write_fixes
-    from migrail.sources.config import load_config
     from migrail.sources.gitrepo import GitRepo
     from migrail.sources.trees import Commit, Index, WorkingTree
 
@@ -47,10 +45,17 @@ def _run(*, rev: str | None, staged: bool, fmt: str, fix: bool, base: str | None
         )
     if fix and base is not None:
         raise MigrailError("--fix cannot be used with --base: it checks a merge, not the files")
+    from migrail.sources.config import load_config
+
     repo = GitRepo.discover()
     config = load_config(repo.root)
+    if rev is None and not staged:
+        working_tree = WorkingTree(repo)
+        working_tree.start_listing()  # git lists while the checks are imported
+    from migrail.checks.lint import lint, write_fixes
+
     source: Source = (
-        Commit(repo, rev) if rev is not None else Index(repo) if staged else WorkingTree(repo)
+        Commit(repo, rev) if rev is not None else Index(repo) if staged else working_tree
     )
     result = lint(repo, source, config)
     if base is not None:

@@ -197,9 +197,20 @@ class GitRepo:
 
         Ignored files are left out. The two listings run side by side.
         """
+        return self.finish_index_and_worktree(self.start_index_and_worktree(pathspecs))
+
+    def start_index_and_worktree(
+        self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
+    ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+        """Start `index_and_worktree`'s two listings, to finish later."""
         status_args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
         status_proc = self.start(*status_args, "--", *pathspecs)
-        listing = self.start("ls-files", "--stage", "-z", "--", *pathspecs)
+        return status_proc, self.start("ls-files", "--stage", "-z", "--", *pathspecs)
+
+    def finish_index_and_worktree(
+        self, started: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]
+    ) -> tuple[dict[str, TreeEntry], set[str], set[str], set[str]]:
+        status_proc, listing = started
         entries = self.parse_index_entries(self.finish(listing, "ls-files"))
         out = self.finish(status_proc, "status")
         modified: set[str] = set()

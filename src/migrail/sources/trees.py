@@ -13,10 +13,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from migrail.graph.excerpt import excerpt
 from migrail.sources.gitrepo import MIGRATION_PATHSPECS, GitRepo, TreeEntry
+
+if TYPE_CHECKING:
+    import subprocess
 
 LEAVES_WORK_TREE = "is a symbolic link that leads outside the work tree; migrail does not follow it"
 # What a link stored in git (the index, a commit) can fail on besides leaving the tree.
@@ -202,6 +205,13 @@ class WorkingTree:
     def __post_init__(self) -> None:
         self._changed: dict[str, bytes | Exception] = {}
         self._entries: dict[str, str] | None = None
+        self._started: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]] | None = None
+
+    def start_listing(self) -> None:
+        """Start git's listing now, so it runs while the caller imports and reads what it
+        needs; `entries` finishes it."""
+        if self._entries is None and self._started is None:
+            self._started = self.repo.start_index_and_worktree(MIGRATION_PATHSPECS)
 
     def entries(self) -> dict[str, str]:
         if self._entries is None:
@@ -209,7 +219,10 @@ class WorkingTree:
         return self._entries
 
     def _list(self) -> dict[str, str]:
-        index, modified, deleted, untracked = self.repo.index_and_worktree(MIGRATION_PATHSPECS)
+        started, self._started = self._started, None
+        if started is None:
+            started = self.repo.start_index_and_worktree(MIGRATION_PATHSPECS)
+        index, modified, deleted, untracked = self.repo.finish_index_and_worktree(started)
         result = {path: entry.blob for path, entry in index.items() if path not in deleted}
         for path in sorted({*result, *untracked}):
             if path.rpartition("/")[2] == "migrations" and (self.repo.root / path).is_symlink():
