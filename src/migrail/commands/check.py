@@ -39,10 +39,8 @@ def _run(*, rev: str | None, staged: bool, fmt: str, fix: bool, base: str | None
     from migrail.sources.gitrepo import GitRepo
     from migrail.sources.trees import Commit, Index, WorkingTree
 
-    if fix and (rev is not None or staged):
-        raise MigrailError(
-            "--fix writes files in the working tree; it cannot be used with --rev or --staged"
-        )
+    if fix and rev is not None:
+        raise MigrailError("--fix writes files in the working tree; it cannot be used with --rev")
     if fix and base is not None:
         raise MigrailError("--fix cannot be used with --base: it checks a merge, not the files")
     from migrail.sources.config import load_config
@@ -63,14 +61,32 @@ def _run(*, rev: str | None, staged: bool, fmt: str, fix: bool, base: str | None
     if staged:
         result.findings[:] = [_unstaged_migration_hint(repo, f) for f in result.findings]
     written = write_fixes(repo, result.fixes) if fix else []
-    if written:
+    if written and staged:
+        result = _fixed(result, written)  # the index holds what it held until `git add`
+    elif written:
         result = lint(repo, WorkingTree(repo), config)  # listed anew: the fixes changed files
-    _report(result, fmt, written, source.description, base)
+    _report(result, fmt, written, source.description, base, staged=staged)
     return EXIT_FINDINGS if result.errors or written else EXIT_CLEAN
 
 
+def _fixed(result: CheckResult, written: list[str]) -> CheckResult:
+    """The index's findings without the missing or stale max_migration.txt just written."""
+    from migrail.checks.findings import MISSING_MAX_MIGRATION, STALE_MAX_MIGRATION
+    from migrail.checks.findings import CheckResult as Result
+
+    fixed = (MISSING_MAX_MIGRATION, STALE_MAX_MIGRATION)
+    kept = [f for f in result.findings if not (f.code in fixed and f.path in written)]
+    return Result(result.apps, kept, [])
+
+
 def _report(
-    result: CheckResult, fmt: str, written: list[str], checked: str, base: str | None
+    result: CheckResult,
+    fmt: str,
+    written: list[str],
+    checked: str,
+    base: str | None,
+    *,
+    staged: bool = False,
 ) -> None:
     from migrail.checks.report import render_report
 
@@ -83,7 +99,8 @@ def _report(
     # What --fix wrote belongs to the text report; the other formats keep stdout parseable.
     written_to = sys.stdout if fmt == "text" else sys.stderr
     for path in written:
-        print(f"migrail: wrote {path}", file=written_to)
+        staging = f"; stage it: `git add {path}`" if staged else ""
+        print(f"migrail: wrote {path}{staging}", file=written_to)
     if not result.apps and fmt == "text":
         print(f"migrail: no Django migration packages found in {checked}", file=sys.stderr)
 

@@ -17,7 +17,12 @@ import sys
 
 from migrail.commands.after_checkout import AfterCheckout
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
-from migrail.sources.checkout_decision import ZERO_SHA, checkout_needs_sync, is_branch_checkout
+from migrail.sources.checkout_decision import (
+    COMMITS_THAT_MOVE_THE_TREE,
+    ZERO_SHA,
+    checkout_needs_sync,
+    is_branch_checkout,
+)
 from migrail.sources.config import Config, load_config
 from migrail.sources.gitrepo import GitRepo
 
@@ -136,6 +141,8 @@ def run_sync_hook(name: str, args: list[str]) -> int:
         from_rev = "ORIG_HEAD" if args[:1] == ["rebase"] else "HEAD@{1}"
         return _sync_if_changed(repo, config, from_rev)
     if name == "post-commit":  # a revert, a cherry-pick, a merge's concluding commit
+        if not repo.newest_reflog_subject().startswith(COMMITS_THAT_MOVE_THE_TREE):
+            return EXIT_CLEAN  # a commit of what the work tree holds: nothing moved
         return _sync_if_changed(repo, config, "HEAD@{1}")
     if name == "reference-transaction":  # a reset: git's input names where HEAD was
         return _after_reset(repo, config, sys.stdin.read())
@@ -246,4 +253,6 @@ def _from_pre_commit_environment() -> tuple[str, list[str]]:
         ]
     if "PRE_COMMIT_REWRITE_COMMAND" in env:
         return "post-rewrite", [env["PRE_COMMIT_REWRITE_COMMAND"]]
-    return "post-merge", []
+    if "PRE_COMMIT_IS_SQUASH_MERGE" in env:
+        return "post-merge", []
+    return "post-commit", []  # the one stage pre-commit tells nothing of

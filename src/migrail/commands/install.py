@@ -14,7 +14,11 @@ import sys
 from pathlib import Path
 
 from migrail.errors import EXIT_CLEAN, MigrailError
-from migrail.sources.checkout_decision import CHECKOUT_PATHSPECS, ZERO_SHA
+from migrail.sources.checkout_decision import (
+    CHECKOUT_PATHSPECS,
+    COMMITS_THAT_MOVE_THE_TREE,
+    ZERO_SHA,
+)
 from migrail.sources.gitrepo import GitRepo
 
 HOOKS = (
@@ -33,6 +37,7 @@ CHAINED_SUFFIX = ".pre-migrail"
 READS_STDIN = ("pre-push", "post-rewrite", "reference-transaction")
 MISSING_ADVICE = "reinstall it, or skip with MIGRAIL_SKIP=1"
 CHECKOUT_PATHS = " ".join(f"'{pathspec}'" for pathspec in CHECKOUT_PATHSPECS)
+MOVING_COMMITS = "|".join(f"'{subject}'*" for subject in COMMITS_THAT_MOVE_THE_TREE)
 
 # post-checkout decides in the shell whether anything can have changed, so the
 # common branch switch never starts Python, let alone Django. With the same migrations
@@ -68,7 +73,7 @@ fi
     # commit or an amend (post-rewrite's) does not. Their reflog entry tells them apart.
     "post-commit": f"""\
 case $(git reflog -1 --format=%gs HEAD 2>/dev/null) in
-    'revert: '*|'cherry-pick: '*|'commit (merge): '*|'commit (cherry-pick): '*) ;;
+    {MOVING_COMMITS}) ;;
     *) exit $status ;;
 esac
 git diff --quiet HEAD@{{1}} HEAD -- {CHECKOUT_PATHS} && exit $status  # same migrations

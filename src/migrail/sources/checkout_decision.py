@@ -12,6 +12,14 @@ import os
 import subprocess
 
 ZERO_SHA = "0" * 40
+# The reflog subjects of the commits that move the work tree (a plain commit or an amend
+# does not): the post-commit script and the pre-commit framework's post-commit stage.
+COMMITS_THAT_MOVE_THE_TREE = (
+    "revert: ",
+    "cherry-pick: ",
+    "commit (merge): ",
+    "commit (cherry-pick): ",
+)
 # `**/migrations` itself: a package that is a link to a directory (git stores the link).
 MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/migrations", ":(glob)**/apps.py")
 # What a checkout that may change the migrations to apply touches: the migrations, and the

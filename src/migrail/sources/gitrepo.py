@@ -121,13 +121,13 @@ class GitRepo:
     def checkout_moved(self) -> tuple[str, str] | None:
         """(from, to) of the last checkout, from HEAD's newest reflog entry ("checkout: moving
         from A to B"); None when that entry is another kind of move, or there is none."""
-        subject = self._newest_reflog_subject()
+        subject = self.newest_reflog_subject()
         if not subject.startswith(CHECKOUT_SUBJECT):
             return None
         moved, sep, to = subject.removeprefix(CHECKOUT_SUBJECT).rpartition(" to ")
         return (moved, to) if sep else None
 
-    def _newest_reflog_subject(self) -> str:
+    def newest_reflog_subject(self) -> str:
         """The subject of HEAD's newest reflog entry (`git reflog -n1 --format=%gs HEAD`),
         read from the end of `logs/HEAD` when that file is there."""
         newest = _last_line(self.git_dir / "logs" / "HEAD")
