@@ -200,6 +200,17 @@ def test_pre_commit_framework_hooks(project: DjangoProject, pre_commit_home: Pat
         ["git", "commit", "-m", "price"], cwd=project.root, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # A migration being written, not staged, is not what the commit holds: it is not checked,
+    # and max_migration.txt is not pointed at it.
+    add(project, "0003_wip", "0002_price", max_migration=False)
+    project.write("shop/apps.py", "from django.apps import AppConfig\n")
+    project.git("add", "shop/apps.py")
+    proc = subprocess.run(
+        ["git", "commit", "-m", "apps"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.read("shop/migrations/max_migration.txt") == "0002_price\n"
+    (project.root / "shop/migrations/0003_wip.py").unlink()
     add(project, "0002_stock", "0001_initial", max_migration=False)
     project.git("add", "-A")
     proc = subprocess.run(

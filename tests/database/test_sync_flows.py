@@ -293,6 +293,35 @@ def test_pre_commit_framework_post_checkout(project: DjangoProject, tmp_path: Pa
     assert project.schema() == fresh_schema(project, str(tmp_path / "fresh.sqlite3"))
 
 
+def test_pre_commit_framework_post_commit(project: DjangoProject, tmp_path: Path) -> None:
+    """migrail-sync at pre-commit's post-commit stage: a cherry-pick applies what it brings,
+    as the installed post-commit script does; a plain commit of a new migration applies
+    nothing (committing is not migrating)."""
+    project.use_this_repository_in_pre_commit("migrail-sync")
+    main_branch(project)
+    feature_branch(project)
+    picked = project.git("rev-parse", "HEAD").strip()
+    project.git("switch", "-q", "main")
+    sync(project)
+    env = project.install_pre_commit(tmp_path / "pre-commit-home", "post-commit")
+    proc = subprocess.run(
+        ["git", "cherry-pick", picked], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    applied = "SELECT app, name FROM django_migrations WHERE name LIKE '0002%' ORDER BY app"
+    assert project.query(applied) == [["billing", "0002_seen"], ["shop", "0002_stock"]]
+    project.migration(
+        "shop", "0003_size", migration_source([("shop", "0002_stock")], add_field("item", "size"))
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_size\n")
+    project.git("add", "-A")
+    proc = subprocess.run(
+        ["git", "commit", "-m", "size"], cwd=project.root, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ["shop", "0003_size"] not in project.query("SELECT app, name FROM django_migrations")
+
+
 def test_no_migration_change_never_imports_the_settings(
     project: DjangoProject, tmp_path: Path
 ) -> None:
