@@ -109,3 +109,14 @@ def test_what_is_not_a_local_branch_is_named_with_the_command_meant(repo: GitRep
     assert refused(repo, "nowhere", detach=True) == (
         f"'nowhere' is not a commit git knows{unchanged}"
     )
+
+
+def test_a_dash_is_the_branch_checked_out_before(repo: GitRepo) -> None:
+    with pytest.raises(MigrailError, match="`-` names the branch checked out before"):
+        destination_of(repo, "-")  # no checkout yet: nothing before
+    git(repo.root, "switch", "-q", "-c", "topic")
+    assert destination_of(repo, "-").git_args == ("--end-of-options", "main")
+    git(repo.root, "switch", "-q", "--detach", "main")
+    git(repo.root, "switch", "-q", "topic")
+    with pytest.raises(MigrailError, match="a detached HEAD"):
+        destination_of(repo, "-")  # git switch - would want --detach

@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         metavar="BRANCH",
         help="a local branch (or the one remote branch of that name, tracked as git "
-        "guesses); with -c, the commit to start at; with --detach, the commit",
+        "guesses; `-`: the branch checked out before); with -c, the commit to start at; "
+        "with --detach, the commit",
     )
     how = switch.add_mutually_exclusive_group()
     how.add_argument(

@@ -65,7 +65,20 @@ def destination_of(
         return Destination(("--detach", "--end-of-options", rev), _commit(repo, rev), rev)
     if name is None:
         raise MigrailError("name a branch (or -c NEW to make one, --detach REV for a commit)")
+    if name == "-":
+        name = _previous_branch(repo)
     return _local_branch(repo, name)
+
+
+def _previous_branch(repo: GitRepo) -> str:
+    """`-`, as `git switch -` reads it: the branch checked out before this one."""
+    ref = repo.run("rev-parse", "--symbolic-full-name", "@{-1}", check=False).decode().strip()
+    if not ref.startswith("refs/heads/"):
+        raise MigrailError(
+            "`-` names the branch checked out before this one, and there is none (the last "
+            "checkout came from a detached HEAD, or there was none); nothing was changed"
+        )
+    return ref.removeprefix("refs/heads/")
 
 
 def run_switch(
