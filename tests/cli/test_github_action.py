@@ -221,7 +221,9 @@ def test_working_directory(runner_temp: Path, tmp_path: Path) -> None:
 
 def test_version_installs_that_ref_of_the_actions_repository(tmp_path: Path) -> None:
     """`version: <ref>` installs `git+<server>/<action repository>@<ref>`: here a server on the
-    file system, this repository, its HEAD commit."""
+    file system, this repository, its HEAD commit. The repository is read off the action's
+    path (`…/_actions/OWNER/REPO/REF`), as a composite step sees GITHUB_ACTION_REPOSITORY
+    empty."""
     head = git(MIGRAIL_ROOT, "rev-parse", "HEAD").strip()
     runner = Runner(tmp_path, tmp_path)
     proc = runner.run_step(
@@ -231,8 +233,8 @@ def test_version_installs_that_ref_of_the_actions_repository(tmp_path: Path) -> 
         {},
         env={
             "GITHUB_SERVER_URL": "file://",
-            "GITHUB_ACTION_REPOSITORY": str(MIGRAIL_ROOT).lstrip("/"),
-            "GITHUB_ACTION_PATH": str(tmp_path / "not-this-one"),
+            "GITHUB_ACTION_REPOSITORY": "",
+            "GITHUB_ACTION_PATH": f"{tmp_path}/_actions{MIGRAIL_ROOT}/v1",
         },
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -242,3 +244,13 @@ def test_version_installs_that_ref_of_the_actions_repository(tmp_path: Path) -> 
     direct = json.loads(record.read_text())
     assert direct["url"] == MIGRAIL_ROOT.as_uri()
     assert direct["vcs_info"]["commit_id"] == head
+
+
+def test_a_version_from_an_unknown_repository_is_refused(tmp_path: Path) -> None:
+    """No repository to install `version` from: one line, exit 2, never another repository's."""
+    runner = Runner(tmp_path, tmp_path)
+    env = {"GITHUB_ACTION_REPOSITORY": "", "GITHUB_ACTION_PATH": str(tmp_path / "elsewhere")}
+    proc = runner.run_step(0, {"version": "v1"}, "pull_request", {}, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "migrail: cannot tell this action's repository" in proc.stderr
+    assert not (runner.temp / "migrail-venv").exists()
