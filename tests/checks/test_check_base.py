@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.djangoproject import DjangoProject, add_field, migration_source
+from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
 from tests.scenarios import add_migration, base, rebase
 
 
@@ -263,3 +263,45 @@ def test_an_edit_the_base_has_too_is_not_the_branchs(project: DjangoProject) -> 
     assert found(project, "--base", "main") == (0, [])
     project.write(price, project.read(price).replace("name='cost'", "name='amount'"))
     assert codes(project, "--base", "main") == [("E013", price)]
+
+
+def test_a_squash_finished_the_django_way_on_a_branch(project: DjangoProject) -> None:
+    """The base has the squash and the migrations it replaces; the branch deletes them,
+    points their dependants at the squash and drops `replaces` (Django's squashing docs):
+    no edit, no deletion, though the squash no longer says what it replaces."""
+    project.linear_app("catalog", "0002_price", "0003_stock", "0004_backfill_sku")
+    squash = "0001_squashed_0004_backfill_sku"
+    replaces = (
+        "    replaces = [('catalog', '0001_initial'), ('catalog', '0002_price'), "
+        "('catalog', '0003_stock'), ('catalog', '0004_backfill_sku')]\n"
+    )
+    operations = create_model("Item", "price", "stock", "backfill_sku")
+    project.migration("catalog", squash, migration_source([], operations, extra=replaces))
+    project.write("catalog/migrations/max_migration.txt", f"{squash}\n")
+    for app, parent in (("orders", "0004_backfill_sku"), ("reviews", "0002_price")):
+        project.add_app(app)
+        project.migration(app, "0001_initial", migration_source([("catalog", parent)], ""))
+        project.write(f"{app}/migrations/max_migration.txt", "0001_initial\n")
+    project.commit("squash catalog")
+    project.git("update-ref", "refs/remotes/origin/main", "main")
+    assert found(project) == (0, [])
+
+    project.git("switch", "-q", "-c", "finish-squash")
+    originals = ["0001_initial", "0002_price", "0003_stock", "0004_backfill_sku"]
+    project.git("rm", "-q", *(f"catalog/migrations/{name}.py" for name in originals))
+    project.migration("catalog", squash, migration_source([], operations))
+    for app, parent in (("orders", "0004_backfill_sku"), ("reviews", "0002_price")):
+        path = f"{app}/migrations/0001_initial.py"
+        project.write(path, project.read(path).replace(parent, squash))
+    project.commit("finish the squash")
+    assert found(project) == (0, [])
+    assert found(project, "--base", "origin/main") == (0, [])
+
+    # Pointing a published migration at some other migration stays an edit.
+    project.write(
+        "reviews/migrations/0001_initial.py",
+        migration_source([("catalog", squash), ("orders", "0001_initial")], ""),
+    )
+    assert codes(project, "--base", "origin/main") == [
+        ("E013", "reviews/migrations/0001_initial.py")
+    ]
