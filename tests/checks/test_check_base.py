@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
 from tests.scenarios import add_migration, base, rebase
 
@@ -305,3 +307,39 @@ def test_a_squash_finished_the_django_way_on_a_branch(project: DjangoProject) ->
     assert codes(project, "--base", "origin/main") == [
         ("E013", "reviews/migrations/0001_initial.py")
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="same_forwards (src/migrail/graph/same_code.py, outside checks/) compares "
+    "`elidable=` as code",
+)
+def test_elidable_marked_on_a_published_migration(project: DjangoProject) -> None:
+    """`elidable` only tells squashmigrations it may drop the operation: no database sees it."""
+    base(project)
+    backfill = "shop/migrations/0003_backfill.py"
+    operations = (
+        "migrations.RunPython(forwards, migrations.RunPython.noop),\n"
+        "migrations.RunSQL('UPDATE shop_item SET price = 1', reverse_sql=''),"
+    )
+    header = "\n\ndef forwards(apps, schema_editor):\n    pass\n"
+    project.migration(
+        "shop",
+        "0003_backfill",
+        migration_source([("shop", "0002_price")], operations, header=header),
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_backfill\n")
+    project.commit("backfill")
+    project.git("switch", "-q", "-c", "feature")
+    original = project.read(backfill)
+    project.write(
+        backfill,
+        original.replace("noop)", "noop, elidable=True)").replace(
+            "reverse_sql='')", "reverse_sql='', elidable=True)"
+        ),
+    )
+    assert "elidable=True" in project.read(backfill)
+    assert found(project, "--base", "main") == (0, [])
+    # Alongside a change of what it does, still an edit.
+    project.write(backfill, project.read(backfill).replace("price = 1", "price = 2"))
+    assert codes(project, "--base", "main") == [("E013", backfill)]
