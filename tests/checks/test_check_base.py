@@ -102,6 +102,11 @@ def test_edits_renames_and_deletions_of_published_migrations(project: DjangoProj
     assert renamed[0]["message"] == (
         "shop.0002_price is on main already, and this branch renames it to 0002_cost"
     )
+    # Annotated on the file the branch has (docs/ci.md), not on the name it no longer has.
+    annotation = project.migrail("check", "--format", "github", "--base", "main").stdout
+    assert annotation.startswith(
+        "::error file=shop/migrations/0002_cost.py,line=1,title=migrail E014::"
+    )
 
     project.git("rm", "-qf", "shop/migrations/0002_cost.py")
     project.write("shop/migrations/max_migration.txt", "0001_initial\n")
