@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.djangoproject import DjangoProject, add_field, migration_source
+import pytest
+
+from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
 from tests.scenarios import add_migration, base, rebase
 
 
@@ -99,6 +101,11 @@ def test_edits_renames_and_deletions_of_published_migrations(project: DjangoProj
     )
     assert renamed[0]["message"] == (
         "shop.0002_price is on main already, and this branch renames it to 0002_cost"
+    )
+    # Annotated on the file the branch has (docs/ci.md), not on the name it no longer has.
+    annotation = project.migrail("check", "--format", "github", "--base", "main").stdout
+    assert annotation.startswith(
+        "::error file=shop/migrations/0002_cost.py,line=1,title=migrail E014::"
     )
 
     project.git("rm", "-qf", "shop/migrations/0002_cost.py")
@@ -263,3 +270,81 @@ def test_an_edit_the_base_has_too_is_not_the_branchs(project: DjangoProject) -> 
     assert found(project, "--base", "main") == (0, [])
     project.write(price, project.read(price).replace("name='cost'", "name='amount'"))
     assert codes(project, "--base", "main") == [("E013", price)]
+
+
+def test_a_squash_finished_the_django_way_on_a_branch(project: DjangoProject) -> None:
+    """The base has the squash and the migrations it replaces; the branch deletes them,
+    points their dependants at the squash and drops `replaces` (Django's squashing docs):
+    no edit, no deletion, though the squash no longer says what it replaces."""
+    project.linear_app("catalog", "0002_price", "0003_stock", "0004_backfill_sku")
+    squash = "0001_squashed_0004_backfill_sku"
+    replaces = (
+        "    replaces = [('catalog', '0001_initial'), ('catalog', '0002_price'), "
+        "('catalog', '0003_stock'), ('catalog', '0004_backfill_sku')]\n"
+    )
+    operations = create_model("Item", "price", "stock", "backfill_sku")
+    project.migration("catalog", squash, migration_source([], operations, extra=replaces))
+    project.write("catalog/migrations/max_migration.txt", f"{squash}\n")
+    for app, parent in (("orders", "0004_backfill_sku"), ("reviews", "0002_price")):
+        project.add_app(app)
+        project.migration(app, "0001_initial", migration_source([("catalog", parent)], ""))
+        project.write(f"{app}/migrations/max_migration.txt", "0001_initial\n")
+    project.commit("squash catalog")
+    project.git("update-ref", "refs/remotes/origin/main", "main")
+    assert found(project) == (0, [])
+
+    project.git("switch", "-q", "-c", "finish-squash")
+    originals = ["0001_initial", "0002_price", "0003_stock", "0004_backfill_sku"]
+    project.git("rm", "-q", *(f"catalog/migrations/{name}.py" for name in originals))
+    project.migration("catalog", squash, migration_source([], operations))
+    for app, parent in (("orders", "0004_backfill_sku"), ("reviews", "0002_price")):
+        path = f"{app}/migrations/0001_initial.py"
+        project.write(path, project.read(path).replace(parent, squash))
+    project.commit("finish the squash")
+    assert found(project) == (0, [])
+    assert found(project, "--base", "origin/main") == (0, [])
+
+    # Pointing a published migration at some other migration stays an edit.
+    project.write(
+        "reviews/migrations/0001_initial.py",
+        migration_source([("catalog", squash), ("orders", "0001_initial")], ""),
+    )
+    assert codes(project, "--base", "origin/main") == [
+        ("E013", "reviews/migrations/0001_initial.py")
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="same_forwards (src/migrail/graph/same_code.py, outside checks/) compares "
+    "`elidable=` as code",
+)
+def test_elidable_marked_on_a_published_migration(project: DjangoProject) -> None:
+    """`elidable` only tells squashmigrations it may drop the operation: no database sees it."""
+    base(project)
+    backfill = "shop/migrations/0003_backfill.py"
+    operations = (
+        "migrations.RunPython(forwards, migrations.RunPython.noop),\n"
+        "migrations.RunSQL('UPDATE shop_item SET price = 1', reverse_sql=''),"
+    )
+    header = "\n\ndef forwards(apps, schema_editor):\n    pass\n"
+    project.migration(
+        "shop",
+        "0003_backfill",
+        migration_source([("shop", "0002_price")], operations, header=header),
+    )
+    project.write("shop/migrations/max_migration.txt", "0003_backfill\n")
+    project.commit("backfill")
+    project.git("switch", "-q", "-c", "feature")
+    original = project.read(backfill)
+    project.write(
+        backfill,
+        original.replace("noop)", "noop, elidable=True)").replace(
+            "reverse_sql='')", "reverse_sql='', elidable=True)"
+        ),
+    )
+    assert "elidable=True" in project.read(backfill)
+    assert found(project, "--base", "main") == (0, [])
+    # Alongside a change of what it does, still an edit.
+    project.write(backfill, project.read(backfill).replace("price = 1", "price = 2"))
+    assert codes(project, "--base", "main") == [("E013", backfill)]

@@ -36,9 +36,8 @@ def published_findings(
 ) -> list[Finding]:
     """What this branch did since the merge base to migrations the base's tip has."""
     replaced = _replaced(base) | _replaced(merged)
-    squashes = {
-        key for key, f in _migrations(merged) if f.migration is not None and f.migration.replaces
-    }
+    # The base's squashes too: finishing a squash drops its `replaces` on the branch.
+    squashes = _squashes(base) | _squashes(merged)
     merged_files = {f.path: f for _, f in _migrations(merged)}
     merged_packages = {package.path for package in merged}
     found: list[Finding] = []
@@ -75,6 +74,12 @@ def _replaced(packages: list[MigrationPackage]) -> set[Key]:
         for _, f in _migrations(packages)
         if f.migration is not None
         for r in f.migration.replaces
+    }
+
+
+def _squashes(packages: list[MigrationPackage]) -> set[Key]:
+    return {
+        key for key, f in _migrations(packages) if f.migration is not None and f.migration.replaces
     }
 
 
