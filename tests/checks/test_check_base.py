@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.djangoproject import DjangoProject, add_field, create_model, migration_source
 from tests.scenarios import add_migration, base, rebase
 
@@ -314,11 +312,6 @@ def test_a_squash_finished_the_django_way_on_a_branch(project: DjangoProject) ->
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="same_forwards (src/migrail/graph/same_code.py, outside checks/) compares "
-    "`elidable=` as code",
-)
 def test_elidable_marked_on_a_published_migration(project: DjangoProject) -> None:
     """`elidable` only tells squashmigrations it may drop the operation: no database sees it."""
     base(project)

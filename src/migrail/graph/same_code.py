@@ -3,9 +3,10 @@
 Formatting and comments are not code. Nor is where a migration sits in the graph
 (`dependencies`, `replaces`, `run_before`, `initial`: Django's squashing docs ask for
 dependencies to be pointed at the squash once the replaced migrations go), nor a reverse
-given since (what the refusal of an irreversible rollback advises): `migrate` would not
-run the migration again for either. Sync (an applied migration edited since) and
-`check --base` (a migration the base branch has, edited on this branch) both ask this.
+given since (what the refusal of an irreversible rollback advises), nor `elidable` (a hint to
+`squashmigrations`): `migrate` would not run the migration again for any of them. Sync (an
+applied migration edited since) and `check --base` (a migration the base branch has, edited on
+this branch) both ask this.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import ast
 PLACEMENT = frozenset({"dependencies", "replaces", "run_before", "initial"})
 # The argument of each operation that only says how to undo it.
 REVERSES = {"RunPython": (1, "reverse_code"), "RunSQL": (1, "reverse_sql")}
+# Their fifth argument, `elidable`: a hint to squashmigrations that no database sees.
+ELIDABLE_POSITION = 4
 
 
 def same_forwards(one: bytes, other: bytes) -> bool:
@@ -41,13 +44,21 @@ def what_it_does(source: bytes) -> str:
 
 
 def _drop_reverse(call: ast.Call) -> None:
+    """The reverse and `elidable` left out, wherever given; every other argument kept in its
+    place (a positional `state_operations` or `atomic` after the reverse is code)."""
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
     if name not in REVERSES:
         return
     position, keyword = REVERSES[name]
-    call.args = call.args[:position]
-    call.keywords = [kw for kw in call.keywords if kw.arg != keyword]
+    args = list(call.args)
+    for index in (position, ELIDABLE_POSITION):
+        if index < len(args) and not any(isinstance(a, ast.Starred) for a in args[:index]):
+            args[index] = ast.Constant(None)
+    while args and isinstance(args[-1], ast.Constant) and args[-1].value is None:
+        args.pop()  # a None given last is the default left out
+    call.args = args
+    call.keywords = [kw for kw in call.keywords if kw.arg not in (keyword, "elidable")]
 
 
 def _placement(statement: ast.stmt) -> bool:
