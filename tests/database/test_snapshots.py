@@ -1069,10 +1069,19 @@ def test_a_new_branch_with_a_deleted_branchs_name_goes_on_from_the_database_left
     out = project.git("switch", "-c", "feature")
     assert (
         "migrail: the snapshot of 'feature' was saved before this branch was made (an earlier "
-        "branch of that name was deleted); dropped, not restored\n"
+        "branch of that name was deleted): not restored, kept as 'feature~deleted' (`migrail "
+        "snapshot restore feature~deleted` brings it back, `migrail snapshot drop "
+        "feature~deleted` drops it)\n"
     ) in out
     # main's data (it began as a copy of feature's), not the deleted feature's [2, 9] alone
     assert project.query("SELECT name FROM shop_item ORDER BY id") == [[2], [1]]
+
+    project.git("switch", "main")  # the new feature's snapshot: beside the kept one, not over it
+    listed = project.migrail("snapshot", "list")
+    assert "feature~deleted  named (kept)" in listed.stdout, listed.stdout
+    restored = project.migrail("snapshot", "restore", "feature~deleted")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert project.query("SELECT name, stock FROM shop_item ORDER BY id") == [[2, 9]]
 
 
 def test_snapshot_refusals_exit_1_and_list_is_read_only(project: DjangoProject) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.snapshots.branches import (
     applied_leaves,
-    beside_unreadable,
+    beside_others,
     branch_exists,
     current_branch,
     database_engine,
@@ -124,7 +124,7 @@ def save(held: Held, name: str | None) -> None:
     branch = name or current_branch(repo)
     held.refuse_copy("no snapshot of")
     commit, synced = holding(store, identity, repo.resolve("HEAD"), held.leaves)
-    snapshot = beside_unreadable(
+    snapshot = beside_others(
         store,
         identity,
         new_snapshot(
@@ -299,7 +299,7 @@ def save_owners_data(
     """Save the live database as the snapshot of `owner`, the branch whose data it holds."""
     tip = repo.run("rev-parse", "--verify", "--quiet", f"refs/heads/{owner}", check=False)
     commit, synced = holding(store, identity, tip.decode().strip() or repo.resolve("HEAD"), leaves)
-    snapshot = beside_unreadable(
+    snapshot = beside_others(
         store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced, prefix=prefix)
     )
     run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)

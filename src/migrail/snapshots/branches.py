@@ -214,15 +214,16 @@ def under_another_id(identity: DatabaseIdentity, snapshot: Snapshot) -> Snapshot
     return replace(snapshot, id=snapshot_id(identity, f"{snapshot.branch}\0{snapshot.created}"))
 
 
-def beside_unreadable(
-    store: SnapshotStore, identity: DatabaseIdentity, snapshot: Snapshot
-) -> Snapshot:
-    """`snapshot`, under another id when its own names a record migrail cannot read: the copy
-    that record described is left as it is (`snapshot list` names it), never overwritten."""
-
-    if not any(path.stem == snapshot.id for path in store.unreadable()):
-        return snapshot
-    return under_another_id(identity, snapshot)
+def beside_others(store: SnapshotStore, identity: DatabaseIdentity, snapshot: Snapshot) -> Snapshot:
+    """`snapshot`, under another id when its own names a record migrail cannot read, or the
+    snapshot of another name (a branch's relabelled after `git branch -m`, or one kept when its
+    branch was deleted and made again): that copy is left as it is, never overwritten."""
+    if any(path.stem == snapshot.id for path in store.unreadable()):
+        return under_another_id(identity, snapshot)
+    held = next((s for s in store.all(identity) if s.id == snapshot.id), None)
+    if held is not None and held.branch != snapshot.branch:
+        return under_another_id(identity, snapshot)
+    return snapshot
 
 
 def note_sync_result(

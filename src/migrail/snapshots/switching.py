@@ -20,11 +20,10 @@ from typing import Protocol
 from migrail.snapshots import SwitchRecord
 from migrail.snapshots.branches import (
     applied_leaves,
-    beside_unreadable,
+    beside_others,
     branch_exists,
     current_branch,
     database_engine,
-    drop_snapshot,
     holding,
     label,
     snapshot_store,
@@ -215,7 +214,7 @@ class Switch:
             return
         if applied_by != self.left_commit:
             self.gone_on_from = commit
-        save_as = beside_unreadable(
+        save_as = beside_others(
             store,
             identity,
             new_snapshot(
@@ -415,13 +414,32 @@ def _usable(
         return None
     made = repo.branch_created(snapshot.branch)
     if made is not None and made > snapshot.created:
+        kept = _kept_as_named(store, identity, snapshot)
         print(
             f"migrail: the snapshot of {snapshot.branch!r} was saved before this branch was "
-            "made (an earlier branch of that name was deleted); dropped, not restored"
+            f"made (an earlier branch of that name was deleted): not restored, kept as "
+            f"{kept.branch!r} (`migrail snapshot restore {kept.branch}` brings it back, "
+            f"`migrail snapshot drop {kept.branch}` drops it)"
         )
-        drop_snapshot(engine, store, identity, snapshot)
         return None
     return snapshot
+
+
+def _kept_as_named(
+    store: SnapshotStore, identity: DatabaseIdentity, snapshot: Snapshot
+) -> Snapshot:
+    """A deleted branch's snapshot, relabelled as a named one (`BRANCH~deleted`: no branch
+    can be called that), which neither a switch nor `prune` drops."""
+    from dataclasses import replace
+
+    taken = {s.branch for s in store.all(identity)}
+    name = f"{snapshot.branch}~deleted"
+    number = 2
+    while name in taken:
+        name, number = f"{snapshot.branch}~deleted{number}", number + 1
+    kept = replace(snapshot, branch=name, named=True)
+    store.record(kept)
+    return kept
 
 
 def _renamed(
