@@ -246,3 +246,27 @@ def test_sqlite_locked_mid_rollback_of_a_data_migration_names_the_lock(
     assert "another process holds it locked (database is locked)" in proc.stderr
     applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop'")
     assert ["0002_stock"] in applied
+
+
+def test_a_missing_database_in_a_linked_worktree_names_worktree_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worktree made before its branch's settings had `per_worktree`: its database does
+    not exist until `migrail worktree init`, which the error names (only there)."""
+    from migrail.sync.errors import _cause
+
+    error = sqlite3.OperationalError('database "shop_wt_b_f671f3" does not exist')
+    main, linked = tmp_path / "main", tmp_path / "wt-b"
+    subprocess.run(["git", "init", "-q", str(main)], check=True)
+    admin = main / ".git/worktrees/wt-b"
+    admin.mkdir(parents=True)
+    (admin / "commondir").write_text("../..\n")
+    linked.mkdir()
+    (linked / ".git").write_text(f"gitdir: {admin}\n")
+    monkeypatch.chdir(main)
+    assert _cause(error) == 'database "shop_wt_b_f671f3" does not exist'
+    monkeypatch.chdir(linked)
+    assert _cause(error) == (
+        'database "shop_wt_b_f671f3" does not exist; in this linked worktree, '
+        "`migrail worktree init` makes its database"
+    )

@@ -75,7 +75,15 @@ def _cause(err: BaseException) -> str:
         return "another process holds it locked (database is locked)"
     if "connection refused" in lowered or "can't connect" in lowered:
         return f"the server is not reachable ({text})"
+    if ("does not exist" in lowered or "unknown database" in lowered) and _in_linked_worktree():
+        return f"{text}; in this linked worktree, `migrail worktree init` makes its database"
     return text
+
+
+def _in_linked_worktree() -> bool:
+    from migrail.worktree_names import find_linked_worktree
+
+    return find_linked_worktree(str(Path.cwd())) is not None
 
 
 def _which_database() -> str:
