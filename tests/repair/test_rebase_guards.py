@@ -109,7 +109,10 @@ def test_applied_migrations_are_not_moved_blind(project: DjangoProject, broken: 
         project.write("project/settings.py", "import no_such_module\n")
         reason = "cannot import the settings 'project.settings': No module named 'no_such_module'"
     else:
-        project.database = {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent/db"}
+        # Something is there (a missing file would have nothing applied), but no database.
+        (project.root / "db-directory").mkdir()
+        name = str(project.root / "db-directory")
+        project.database = {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
         project.write_settings()
         reason = "unable to open database file"
     before = repository_state(project)
