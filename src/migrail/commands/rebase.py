@@ -43,6 +43,7 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
             file=sys.stderr,
         )
         return EXIT_FINDINGS
+    unapplied: list[Key] = []  # rolled back below, to apply again under their new names
     if plan.moved and db_check:
         applied = _applied_locally(repo, config, plan.moved)
         if applied and not unapply:
@@ -59,8 +60,9 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
             return EXIT_FINDINGS
         if applied:
             _unapply(repo, config, packages, applied)
+            unapplied = applied
     status = run_rebase(repo, plan)
-    if plan.moved:
+    if unapplied:  # else no database had the moved migrations: nothing to apply again
         print("migrail: run `migrail sync` to apply the renamed migrations to your database")
     return status
 
