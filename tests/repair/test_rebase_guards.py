@@ -267,12 +267,13 @@ def test_a_fork_the_default_branch_has_neither_side_of_is_refused(project: Djang
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == (
         "migrail: error: shop's migrations that main lacks are forked themselves "
-        "(0003_subtitle, 0003_views): name the side to keep with --onto REV "
-        "(the branch whose migrations keep their names); nothing was changed\n"
+        "(0003_subtitle, 0003_views): `migrail rebase shop --onto HEAD~1` keeps the names of "
+        "those HEAD~1 has and moves the others after them; nothing was changed\n"
     )
     assert repository_state(project) == before
-    proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "fa")
+    proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "HEAD~1")  # fa's tip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "renamed shop/migrations/0003_views.py -> shop/migrations/0004_views.py" in proc.stdout
     assert project.migrail("check").returncode == 0
 
 

@@ -41,6 +41,9 @@ class RebaseRefused(MigrailError):
     pass
 
 
+ONTO_CANDIDATES = 50  # commits of this branch tried as the side to keep, newest first
+
+
 @dataclass(frozen=True)
 class Rename:
     app: str
@@ -87,7 +90,7 @@ def plan_rebase(
         if (not apps or p.label in apps) and len(leaves.get(p.label, [])) > 1
     ]
     operation = keeping_published(repo, current_operation(repo, onto), forked)
-    planner = _Planner(repo, operation, packages, graph)
+    planner = _Planner(repo, operation, packages, graph, apps)
     for package in packages:
         if apps and package.label not in apps:
             continue
@@ -127,9 +130,11 @@ class _Planner:
         operation: Operation,
         packages: list[MigrationPackage],
         graph: MigrationGraph,
+        apps: list[str],
     ) -> None:
         """An empty plan, with the renames remembered from earlier steps of this rebase."""
         self.repo = repo
+        self.apps = apps
         self.operation = operation
         self.leaves = graph.leaves_by_app()
         self.base_paths = set(repo.tree_entries(operation.base))
@@ -175,10 +180,78 @@ class _Planner:
             base = self.operation.base_name or self.operation.base[:12]
             raise RebaseRefused(
                 f"{package.label}'s migrations that {base} "
-                f"lacks are forked themselves ({sides}): name the side to keep with --onto REV "
-                "(the branch whose migrations keep their names); nothing was changed"
+                f"lacks are forked themselves ({sides}): {self.advice(package)}; "
+                "nothing was changed"
             )
         return chain, roots
+
+    def advice(self, package: MigrationPackage) -> str:
+        """What repairs a fork both sides of which are this branch's.
+
+        With nothing in progress, both sides are often on this branch (two
+        migrations numbered alike, one maybe not committed yet): the side to keep
+        is then the newest commit of this branch that has one side and not the
+        other, checked as `--onto` would plan it.
+        """
+        if self.operation.kind != "none":
+            return (
+                "name the side to keep with --onto REV "
+                "(the branch whose migrations keep their names)"
+            )
+        out = self.repo.run(
+            "rev-list",
+            "--first-parent",
+            f"--max-count={ONTO_CANDIDATES}",
+            "HEAD",
+            "--not",
+            self.operation.base,
+            check=False,
+        )
+        commits = out.decode().split()
+        for back, commit in enumerate(commits):
+            if self.keeps_one_side(package, commit):
+                rev = f"HEAD~{back}" if back else "HEAD"
+                command = " ".join(["migrail rebase", *(self.apps or [package.label])])
+                return (
+                    f"`{command} --onto {rev}` keeps the names of those {rev} has and "
+                    "moves the others after them"
+                )
+        which = (
+            "no commit of this branch"
+            if len(commits) < ONTO_CANDIDATES
+            else f"none of this branch's last {ONTO_CANDIDATES} commits"
+        )
+        return (
+            f"{which} has one side without the other: join them with "
+            f"`python manage.py makemigrations --merge {package.label}`"
+        )
+
+    def keeps_one_side(self, package: MigrationPackage, commit: str) -> bool:
+        """Whether `--onto commit` moves a single chain after a single leaf of this app."""
+        listed = self.repo.run(
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            "--full-tree",
+            "--end-of-options",
+            commit,
+            "--",
+            package.path,
+        )
+        paths = {os.fsdecode(path) for path in listed.split(b"\0") if path}
+        moving = {n for n, f in package.migrations.items() if f.path not in paths}
+        if not moving:
+            return False
+        try:
+            _refuse_squash(package, moving)
+            _, roots = _chain(self.graph, package.label, moving)
+            ends = _leaves(self.graph, package.label, moving)
+            staying = set(package.migrations) - moving
+            leaf = _single_leaf(self.graph, package.label, staying)
+        except RebaseRefused:
+            return False
+        return len(roots) == 1 and len(ends) == 1 and leaf is not None
 
     def rename(self, package: MigrationPackage, renamed: dict[str, str]) -> None:
         """Record each new name, in the map references follow and as a file rename."""
