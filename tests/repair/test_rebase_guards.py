@@ -109,7 +109,10 @@ def test_applied_migrations_are_not_moved_blind(project: DjangoProject, broken: 
         project.write("project/settings.py", "import no_such_module\n")
         reason = "cannot import the settings 'project.settings': No module named 'no_such_module'"
     else:
-        project.database = {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent/db"}
+        # Something is there (a missing file would have nothing applied), but no database.
+        (project.root / "db-directory").mkdir()
+        name = str(project.root / "db-directory")
+        project.database = {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
         project.write_settings()
         reason = "unable to open database file"
     before = repository_state(project)
@@ -264,12 +267,13 @@ def test_a_fork_the_default_branch_has_neither_side_of_is_refused(project: Djang
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == (
         "migrail: error: shop's migrations that main lacks are forked themselves "
-        "(0003_subtitle, 0003_views): name the side to keep with --onto REV "
-        "(the branch whose migrations keep their names); nothing was changed\n"
+        "(0003_subtitle, 0003_views): `migrail rebase shop --onto HEAD~1` keeps the names of "
+        "those HEAD~1 has and moves the others after them; nothing was changed\n"
     )
     assert repository_state(project) == before
-    proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "fa")
+    proc = project.migrail("rebase", "shop", "--no-db-check", "--onto", "HEAD~1")  # fa's tip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "renamed shop/migrations/0003_views.py -> shop/migrations/0004_views.py" in proc.stdout
     assert project.migrail("check").returncode == 0
 
 

@@ -10,8 +10,11 @@ it must not guess that nothing is applied.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 from migrail.checks.lint import load_packages
 from migrail.errors import EXIT_FINDINGS, MigrailError
@@ -40,6 +43,7 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
             file=sys.stderr,
         )
         return EXIT_FINDINGS
+    unapplied: list[Key] = []  # rolled back below, to apply again under their new names
     if plan.moved and db_check:
         applied = _applied_locally(repo, config, plan.moved)
         if applied and not unapply:
@@ -56,8 +60,9 @@ def run(apps: list[str], *, onto: str | None, unapply: bool, db_check: bool = Tr
             return EXIT_FINDINGS
         if applied:
             _unapply(repo, config, packages, applied)
+            unapplied = applied
     status = run_rebase(repo, plan)
-    if plan.moved:
+    if unapplied:  # else no database had the moved migrations: nothing to apply again
         print("migrail: run `migrail sync` to apply the renamed migrations to your database")
     return status
 
@@ -85,7 +90,7 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
         configure_settings(repo.root, config)
         applied: set[Key] = set()
         for alias in database_aliases(config):
-            if not is_local(settings.DATABASES[alias]):
+            if not is_local(settings.DATABASES[alias]) or _no_file(settings.DATABASES[alias]):
                 continue
             connection = connections[alias]
             with warnings.catch_warnings():
@@ -102,6 +107,20 @@ def _applied_locally(repo: GitRepo, config: Config, keys: list[Key]) -> list[Key
             f"database has {'them' if len(keys) > 1 else 'it'} applied."
         ) from err
     return [key for key in keys if key in applied]
+
+
+def _no_file(settings_dict: Mapping[str, Any]) -> bool:
+    """A SQLite database whose file does not exist: nothing applied, and opening it would
+    create it (an empty file in a checkout that had none)."""
+    from migrail.engines import stores_in_file
+
+    name = str(settings_dict.get("NAME") or "")
+    return (
+        stores_in_file(settings_dict)
+        and name not in ("", ":memory:")
+        and not name.startswith("file:")
+        and not os.path.lexists(name)
+    )
 
 
 def _unapply(

@@ -8,9 +8,12 @@ names the new last migration, and the result is staged. Static and git only:
 no Django settings are needed.
 
 Only apps with several leaves move: a fork already joined by a merge migration
-is left as it is. Every rename and rewrite is planned and every destination
-checked before the first file changes; if writing or staging fails, the files
-are put back, so the work tree and the index end as they were or as planned.
+is left as it is. Leaves are counted on the graph `check` builds, as Django's
+loader does: a squash with `replaces` stands for its originals, so an original
+still on disk beside its squash is no leaf of its own. Every rename and rewrite
+is planned and every destination checked before the first file changes; if
+writing or staging fails, the files are put back, so the work tree and the
+index end as they were or as planned.
 Migrations that are symbolic links are never edited or renamed.
 """
 
@@ -19,14 +22,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from posixpath import dirname
 
 from migrail.checks.rules import project_graph
 from migrail.errors import EXIT_CLEAN, MigrailError
+from migrail.graph.graph import MigrationGraph, build_graph
 from migrail.graph.max_migration import render
-from migrail.graph.parser import Key, ParsedMigration, ParseProblem
+from migrail.graph.parser import Dependency, Key, ParsedMigration, ParseProblem
 from migrail.repair.merge_state import Operation, current_operation, keeping_published
 from migrail.repair.renumber import new_names, rewrite_dependencies
 from migrail.sources.gitrepo import GitRepo
@@ -35,6 +39,9 @@ from migrail.sources.packages import MigrationFile, MigrationPackage
 
 class RebaseRefused(MigrailError):
     pass
+
+
+ONTO_CANDIDATES = 50  # commits of this branch tried as the side to keep, newest first
 
 
 @dataclass(frozen=True)
@@ -75,14 +82,15 @@ def plan_rebase(
     repo: GitRepo, packages: list[MigrationPackage], apps: list[str], onto: str | None = None
 ) -> RebasePlan:
     _refuse_unknown_apps(packages, apps)
-    leaves = project_graph(packages).leaves_by_app()
+    graph = project_graph(packages)
+    leaves = graph.leaves_by_app()
     forked = [
         p.path
         for p in packages
         if (not apps or p.label in apps) and len(leaves.get(p.label, [])) > 1
     ]
     operation = keeping_published(repo, current_operation(repo, onto), forked)
-    planner = _Planner(repo, operation, leaves)
+    planner = _Planner(repo, operation, packages, graph, apps)
     for package in packages:
         if apps and package.label not in apps:
             continue
@@ -109,16 +117,30 @@ class _Planner:
     `global_map` is every rename, remembered from earlier steps of this rebase
     or planned now; `root_maps` holds, by path, the extra rewrite that points
     a chain's root from the fork point at the other side's leaf.
+
+    `leaves` (which apps are forked) are the project graph's as the files are;
+    `graph`, which orders each side and finds its leaf, is the same graph read
+    with the renames of earlier steps, so a replayed commit's dependency on a
+    migration an earlier step renamed still links it to its chain.
     """
 
-    def __init__(self, repo: GitRepo, operation: Operation, leaves: dict[str, list[Key]]) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        operation: Operation,
+        packages: list[MigrationPackage],
+        graph: MigrationGraph,
+        apps: list[str],
+    ) -> None:
         """An empty plan, with the renames remembered from earlier steps of this rebase."""
         self.repo = repo
+        self.apps = apps
         self.operation = operation
-        self.leaves = leaves
+        self.leaves = graph.leaves_by_app()
         self.base_paths = set(repo.tree_entries(operation.base))
         self.plan = RebasePlan(operation)
         self.remembered = _load_memory(repo, operation)
+        self.graph = _graph_after(packages, self.remembered) if self.remembered else graph
         self.global_map: dict[Key, Key] = dict(self.remembered)
         self.root_maps: dict[str, dict[Key, Key]] = {}
 
@@ -133,9 +155,10 @@ class _Planner:
             return
         for name in sorted(moving):
             _refuse_link(self.repo, package.migrations[name].path)
+        _refuse_squash(package, moving)
         staying = set(package.migrations) - moving
         chain, roots = self.single_chain(package, moving)
-        base_leaf = _single_leaf(package, staying, self.remembered)
+        base_leaf = _single_leaf(self.graph, package.label, staying)
         if base_leaf is None:
             return  # the whole app is this branch's: nothing to move after
         renamed = new_names(chain, base_leaf)
@@ -149,18 +172,86 @@ class _Planner:
         self, package: MigrationPackage, moving: set[str]
     ) -> tuple[list[str], list[str]]:
         """The moving migrations in order and their roots; refused unless one root, one leaf."""
-        chain, roots = _chain(package, moving, self.remembered)
-        ends = _leaves(package, moving, self.remembered)
+        chain, roots = _chain(self.graph, package.label, moving)
+        ends = _leaves(self.graph, package.label, moving)
         if len(roots) > 1 or len(ends) > 1:
             # Both sides of the fork are "this branch's": renumbering would fork again.
             sides = ", ".join(sorted(ends | set(roots)))
             base = self.operation.base_name or self.operation.base[:12]
             raise RebaseRefused(
                 f"{package.label}'s migrations that {base} "
-                f"lacks are forked themselves ({sides}): name the side to keep with --onto REV "
-                "(the branch whose migrations keep their names); nothing was changed"
+                f"lacks are forked themselves ({sides}): {self.advice(package)}; "
+                "nothing was changed"
             )
         return chain, roots
+
+    def advice(self, package: MigrationPackage) -> str:
+        """What repairs a fork both sides of which are this branch's.
+
+        With nothing in progress, both sides are often on this branch (two
+        migrations numbered alike, one maybe not committed yet): the side to keep
+        is then the newest commit of this branch that has one side and not the
+        other, checked as `--onto` would plan it.
+        """
+        if self.operation.kind != "none":
+            return (
+                "name the side to keep with --onto REV "
+                "(the branch whose migrations keep their names)"
+            )
+        out = self.repo.run(
+            "rev-list",
+            "--first-parent",
+            f"--max-count={ONTO_CANDIDATES}",
+            "HEAD",
+            "--not",
+            self.operation.base,
+            check=False,
+        )
+        commits = out.decode().split()
+        for back, commit in enumerate(commits):
+            if self.keeps_one_side(package, commit):
+                rev = f"HEAD~{back}" if back else "HEAD"
+                command = " ".join(["migrail rebase", *(self.apps or [package.label])])
+                return (
+                    f"`{command} --onto {rev}` keeps the names of those {rev} has and "
+                    "moves the others after them"
+                )
+        which = (
+            "no commit of this branch"
+            if len(commits) < ONTO_CANDIDATES
+            else f"none of this branch's last {ONTO_CANDIDATES} commits"
+        )
+        return (
+            f"{which} has one side without the other: join them with "
+            f"`python manage.py makemigrations --merge {package.label}`"
+        )
+
+    def keeps_one_side(self, package: MigrationPackage, commit: str) -> bool:
+        """Whether `--onto commit` moves a single chain after a single leaf of this app."""
+        listed = self.repo.run(
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            "--full-tree",
+            "--end-of-options",
+            commit,
+            "--",
+            package.path,
+        )
+        paths = {os.fsdecode(path) for path in listed.split(b"\0") if path}
+        moving = {n for n, f in package.migrations.items() if f.path not in paths}
+        if not moving:
+            return False
+        try:
+            _refuse_squash(package, moving)
+            _, roots = _chain(self.graph, package.label, moving)
+            ends = _leaves(self.graph, package.label, moving)
+            staying = set(package.migrations) - moving
+            leaf = _single_leaf(self.graph, package.label, staying)
+        except RebaseRefused:
+            return False
+        return len(roots) == 1 and len(ends) == 1 and leaf is not None
 
     def rename(self, package: MigrationPackage, renamed: dict[str, str]) -> None:
         """Record each new name, in the map references follow and as a file rename."""
@@ -361,6 +452,20 @@ def _refuse_broken(package: MigrationPackage) -> None:
             )
 
 
+def _refuse_squash(package: MigrationPackage, moving: set[str]) -> None:
+    """A squash among this branch's migrations would need its name and `replaces` renumbered
+    with its originals: not done."""
+    for name in sorted(moving):
+        parsed = package.migrations[name].migration
+        if parsed is not None and parsed.replaces:
+            raise RebaseRefused(
+                f"{package.migrations[name].path} is a squash (it has `replaces`) among the "
+                "migrations to move; migrail rebase does not renumber squashes: join the fork "
+                f"with `python manage.py makemigrations --merge {package.label}` instead; "
+                "nothing was changed"
+            )
+
+
 @dataclass(frozen=True)
 class _Dep:
     name: str  # after renames remembered from earlier steps of this rebase
@@ -378,48 +483,67 @@ def _same_app_deps(package: MigrationPackage, name: str, remembered: dict[Key, K
     return deps
 
 
-def _chain(
-    package: MigrationPackage, moving: set[str], remembered: dict[Key, Key]
-) -> tuple[list[str], list[str]]:
-    """This branch's migrations of the app in dependency order, and the chain's roots."""
-    parents = {
-        name: {d.name for d in _same_app_deps(package, name, remembered)} & moving
-        for name in moving
+def _graph_after(packages: list[MigrationPackage], remembered: dict[Key, Key]) -> MigrationGraph:
+    """The project graph as `project_graph` builds it, each name an earlier step of this
+    rebase renamed read as its new name."""
+    migrations = {}
+    for package in packages:
+        for migration_file in package.migrations.values():
+            if (parsed := migration_file.migration) is not None:
+                migrations[(package.label, migration_file.name)] = replace(
+                    parsed,
+                    dependencies=_renamed(parsed.dependencies, remembered),
+                    run_before=_renamed(parsed.run_before, remembered),
+                    replaces=_renamed(parsed.replaces, remembered),
+                )
+    return build_graph(migrations, known_apps=[p.label for p in packages]).graph
+
+
+def _renamed(deps: tuple[Dependency, ...], remembered: dict[Key, Key]) -> tuple[Dependency, ...]:
+    return tuple(
+        replace(d, name=remembered[(d.app, d.name)][1]) if (d.app, d.name) in remembered else d
+        for d in deps
+    )
+
+
+def _within(graph: MigrationGraph, app: str, names: set[str]) -> dict[str, set[str]]:
+    """Each of `names` that is a node of `graph` (a replaced migration is not: its squash
+    stands for it), with its parents among them."""
+    return {
+        name: {parent for a, parent in graph.parents[(app, name)] if a == app and parent in names}
+        for name in names
+        if (app, name) in graph.parents
     }
+
+
+def _chain(graph: MigrationGraph, app: str, moving: set[str]) -> tuple[list[str], list[str]]:
+    """This branch's migrations of the app in dependency order, and the chain's roots."""
+    parents = _within(graph, app, moving)
     order: list[str] = []
-    ready = sorted(n for n in moving if not parents[n])
+    ready = sorted(n for n, p in parents.items() if not p)
     roots = list(ready)
     done: set[str] = set()
     while ready:
         name = ready.pop(0)
         order.append(name)
         done.add(name)
-        ready += sorted(n for n in moving - done - set(ready) if parents[n] <= done)
-    if len(order) != len(moving):
-        raise RebaseRefused(
-            f"{package.label}'s migrations on this branch depend on each other in a cycle"
-        )
+        ready += sorted(n for n in parents.keys() - done - set(ready) if parents[n] <= done)
+    if len(order) != len(parents):
+        raise RebaseRefused(f"{app}'s migrations on this branch depend on each other in a cycle")
     return order, roots
 
 
-def _leaves(package: MigrationPackage, names: set[str], remembered: dict[Key, Key]) -> set[str]:
-    """The names no other of `names` depends on."""
-    parents = {d.name for n in names for d in _same_app_deps(package, n, remembered)}
-    return names - parents
+def _leaves(graph: MigrationGraph, app: str, names: set[str]) -> set[str]:
+    """Those of `names` that no other of them depends on, as the graph has them."""
+    parents = _within(graph, app, names)
+    return parents.keys() - {p for ps in parents.values() for p in ps}
 
 
-def _single_leaf(
-    package: MigrationPackage, staying: set[str], remembered: dict[Key, Key]
-) -> str | None:
-    children: dict[str, set[str]] = {name: set() for name in staying}
-    for name in staying:
-        for dep in _same_app_deps(package, name, remembered):
-            if dep.name in children:
-                children[dep.name].add(name)
-    leaves = sorted(name for name, kids in children.items() if not kids)
+def _single_leaf(graph: MigrationGraph, app: str, staying: set[str]) -> str | None:
+    leaves = sorted(_leaves(graph, app, staying))
     if len(leaves) > 1:
         raise RebaseRefused(
-            f"the other side's {package.label} migrations are forked themselves "
+            f"the other side's {app} migrations are forked themselves "
             f"({', '.join(leaves)}); repair that side first"
         )
     return leaves[0] if leaves else None

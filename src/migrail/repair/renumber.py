@@ -7,18 +7,28 @@ and `replaces` change; every other byte of the file stays as it was.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 
 from migrail.graph.graph import NUMBER
 from migrail.graph.parser import Key
 
+SQUASHED = re.compile(r".*_squashed_(\d+)")
+"""A squash's name (`0001_squashed_0004_x`, `0003_sku_squashed_0004_x`): its last number."""
+
 
 def new_names(chain: list[str], after: str) -> dict[str, str]:
-    """Names for `chain` (in dependency order) numbered on from `after`; unnumbered names stay."""
+    """Names for `chain` (in dependency order) numbered on from `after`; unnumbered names stay.
+
+    After a squash, numbering goes on from the last number it replaces, as
+    `makemigrations` numbers (Django's `MigrationAutodetector.parse_number`).
+    """
     base = NUMBER.match(after)
     if base is None:
         return {}
-    width, number = len(base.group(1)), int(base.group(1))
+    squashed = SQUASHED.match(after)
+    digits = squashed.group(1) if squashed else base.group(1)
+    width, number = len(digits), int(digits)
     renamed = {}
     for name in chain:
         match = NUMBER.match(name)
