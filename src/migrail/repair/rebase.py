@@ -22,24 +22,27 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from posixpath import dirname
 
 from migrail.checks.rules import project_graph
 from migrail.errors import EXIT_CLEAN, MigrailError
-from migrail.graph.graph import MigrationGraph, build_graph
+from migrail.graph.graph import MigrationGraph
 from migrail.graph.max_migration import render
-from migrail.graph.parser import Dependency, Key, ParsedMigration, ParseProblem
+from migrail.graph.parser import Key, ParsedMigration, ParseProblem
+from migrail.repair.chains import (
+    RebaseRefused,
+    chain_in_order,
+    graph_after,
+    leaves_among,
+    same_app_deps,
+    single_leaf,
+)
 from migrail.repair.merge_state import Operation, current_operation, keeping_published
 from migrail.repair.renumber import new_names, rewrite_dependencies
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.packages import MigrationFile, MigrationPackage
-
-
-class RebaseRefused(MigrailError):
-    pass
-
 
 ONTO_CANDIDATES = 50  # commits of this branch tried as the side to keep, newest first
 
@@ -140,7 +143,7 @@ class _Planner:
         self.base_paths = set(repo.tree_entries(operation.base))
         self.plan = RebasePlan(operation)
         self.remembered = _load_memory(repo, operation)
-        self.graph = _graph_after(packages, self.remembered) if self.remembered else graph
+        self.graph = graph_after(packages, self.remembered) if self.remembered else graph
         self.global_map: dict[Key, Key] = dict(self.remembered)
         self.root_maps: dict[str, dict[Key, Key]] = {}
 
@@ -158,7 +161,7 @@ class _Planner:
         _refuse_squash(package, moving)
         staying = set(package.migrations) - moving
         chain, roots = self.single_chain(package, moving)
-        base_leaf = _single_leaf(self.graph, package.label, staying)
+        base_leaf = single_leaf(self.graph, package.label, staying)
         if base_leaf is None:
             return  # the whole app is this branch's: nothing to move after
         renamed = new_names(chain, base_leaf)
@@ -172,8 +175,8 @@ class _Planner:
         self, package: MigrationPackage, moving: set[str]
     ) -> tuple[list[str], list[str]]:
         """The moving migrations in order and their roots; refused unless one root, one leaf."""
-        chain, roots = _chain(self.graph, package.label, moving)
-        ends = _leaves(self.graph, package.label, moving)
+        chain, roots = chain_in_order(self.graph, package.label, moving)
+        ends = leaves_among(self.graph, package.label, moving)
         if len(roots) > 1 or len(ends) > 1:
             # Both sides of the fork are "this branch's": renumbering would fork again.
             sides = ", ".join(sorted(ends | set(roots)))
@@ -245,10 +248,10 @@ class _Planner:
             return False
         try:
             _refuse_squash(package, moving)
-            _, roots = _chain(self.graph, package.label, moving)
-            ends = _leaves(self.graph, package.label, moving)
+            _, roots = chain_in_order(self.graph, package.label, moving)
+            ends = leaves_among(self.graph, package.label, moving)
             staying = set(package.migrations) - moving
-            leaf = _single_leaf(self.graph, package.label, staying)
+            leaf = single_leaf(self.graph, package.label, staying)
         except RebaseRefused:
             return False
         return len(roots) == 1 and len(ends) == 1 and leaf is not None
@@ -269,7 +272,7 @@ class _Planner:
         for root in roots:
             fork = {
                 (package.label, d.written): (package.label, base_leaf)
-                for d in _same_app_deps(package, root, self.remembered)
+                for d in same_app_deps(package, root, self.remembered)
                 if d.name in staying and d.name != base_leaf
             }
             if fork:
@@ -464,89 +467,6 @@ def _refuse_squash(package: MigrationPackage, moving: set[str]) -> None:
                 f"with `python manage.py makemigrations --merge {package.label}` instead; "
                 "nothing was changed"
             )
-
-
-@dataclass(frozen=True)
-class _Dep:
-    name: str  # after renames remembered from earlier steps of this rebase
-    written: str  # as the file has it
-
-
-def _same_app_deps(package: MigrationPackage, name: str, remembered: dict[Key, Key]) -> list[_Dep]:
-    parsed = package.migrations[name].parsed
-    assert isinstance(parsed, ParsedMigration)
-    deps = []
-    for dep in parsed.dependencies:
-        key = remembered.get((dep.app, dep.name), (dep.app, dep.name))
-        if key[0] == package.label and dep.swappable_setting is None:
-            deps.append(_Dep(key[1], dep.name))
-    return deps
-
-
-def _graph_after(packages: list[MigrationPackage], remembered: dict[Key, Key]) -> MigrationGraph:
-    """The project graph as `project_graph` builds it, each name an earlier step of this
-    rebase renamed read as its new name."""
-    migrations = {}
-    for package in packages:
-        for migration_file in package.migrations.values():
-            if (parsed := migration_file.migration) is not None:
-                migrations[(package.label, migration_file.name)] = replace(
-                    parsed,
-                    dependencies=_renamed(parsed.dependencies, remembered),
-                    run_before=_renamed(parsed.run_before, remembered),
-                    replaces=_renamed(parsed.replaces, remembered),
-                )
-    return build_graph(migrations, known_apps=[p.label for p in packages]).graph
-
-
-def _renamed(deps: tuple[Dependency, ...], remembered: dict[Key, Key]) -> tuple[Dependency, ...]:
-    return tuple(
-        replace(d, name=remembered[(d.app, d.name)][1]) if (d.app, d.name) in remembered else d
-        for d in deps
-    )
-
-
-def _within(graph: MigrationGraph, app: str, names: set[str]) -> dict[str, set[str]]:
-    """Each of `names` that is a node of `graph` (a replaced migration is not: its squash
-    stands for it), with its parents among them."""
-    return {
-        name: {parent for a, parent in graph.parents[(app, name)] if a == app and parent in names}
-        for name in names
-        if (app, name) in graph.parents
-    }
-
-
-def _chain(graph: MigrationGraph, app: str, moving: set[str]) -> tuple[list[str], list[str]]:
-    """This branch's migrations of the app in dependency order, and the chain's roots."""
-    parents = _within(graph, app, moving)
-    order: list[str] = []
-    ready = sorted(n for n, p in parents.items() if not p)
-    roots = list(ready)
-    done: set[str] = set()
-    while ready:
-        name = ready.pop(0)
-        order.append(name)
-        done.add(name)
-        ready += sorted(n for n in parents.keys() - done - set(ready) if parents[n] <= done)
-    if len(order) != len(parents):
-        raise RebaseRefused(f"{app}'s migrations on this branch depend on each other in a cycle")
-    return order, roots
-
-
-def _leaves(graph: MigrationGraph, app: str, names: set[str]) -> set[str]:
-    """Those of `names` that no other of them depends on, as the graph has them."""
-    parents = _within(graph, app, names)
-    return parents.keys() - {p for ps in parents.values() for p in ps}
-
-
-def _single_leaf(graph: MigrationGraph, app: str, staying: set[str]) -> str | None:
-    leaves = sorted(_leaves(graph, app, staying))
-    if len(leaves) > 1:
-        raise RebaseRefused(
-            f"the other side's {app} migrations are forked themselves "
-            f"({', '.join(leaves)}); repair that side first"
-        )
-    return leaves[0] if leaves else None
 
 
 def _memory_path(repo: GitRepo) -> Path:
