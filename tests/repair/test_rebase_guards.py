@@ -40,6 +40,17 @@ def test_fork_resolved_by_a_merge_migration_is_left_alone(project: DjangoProject
     assert repository_state(project) == before
 
 
+def test_a_linear_graph_on_the_default_branch_itself_is_left_alone(
+    project: DjangoProject,
+) -> None:
+    """On main, nothing in progress, no fork: there is no other side to name, and no need."""
+    base(project)
+    before = repository_state(project)
+    proc = project.migrail("rebase", "shop")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, NOTHING, "")
+    assert repository_state(project) == before
+
+
 def test_linear_graph_during_a_merge_is_left_alone(project: DjangoProject) -> None:
     merge_migration_committed(project)
     project.write("notes.txt", "feature\n")

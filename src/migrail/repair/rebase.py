@@ -92,7 +92,14 @@ def plan_rebase(
         for p in packages
         if (not apps or p.label in apps) and len(leaves.get(p.label, [])) > 1
     ]
-    operation = keeping_published(repo, current_operation(repo, onto), forked)
+    try:
+        operation = keeping_published(repo, current_operation(repo, onto), forked)
+    except MigrailError:
+        if forked:
+            raise
+        # Nothing forked and no other side to name (on the default branch itself): nothing to
+        # rebase, whatever the side would have been.
+        return RebasePlan(Operation("none", repo.resolve("HEAD"), base_name="HEAD"))
     planner = _Planner(repo, operation, packages, graph, apps)
     for package in packages:
         if apps and package.label not in apps:
