@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -702,3 +703,18 @@ def test_ctrl_c_during_a_rollback_says_what_finishes_it(real: DjangoProject) -> 
     done = real.migrail("sync", "--from", slow)
     assert done.returncode == 0, done.stdout + done.stderr
     assert real.query(shop_rows) == [["0001_initial"]]
+
+    real.git("switch", "-q", "slow")  # the hooks apply 0002 again; then `migrail switch` away
+    proc = subprocess.run(
+        [sys.executable, "-m", "migrail", "switch", "main"],
+        cwd=real.root,
+        env=run_env({**real.env, "PRESS_CTRL_C": "1"}),
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out, out
+    assert "migrail: interrupted: the database was not synced\n" in out, out
+    assert f"migrail: to finish, run `migrail sync --from {slow}`" in out, out

@@ -1061,11 +1061,12 @@ def test_a_new_branch_with_a_deleted_branchs_name_goes_on_from_the_database_left
 ) -> None:
     start(project, snapshots=True)
     project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    time.sleep(1.1)  # reflog times are whole seconds: the old feature was made a second before
     project.git("switch", "main")  # feature's snapshot is saved
     project.query("INSERT INTO shop_item (name) VALUES (1)")
     project.git("branch", "-q", "-D", "feature")
-    time.sleep(1.1)  # reflog times are in seconds
-
+    # Made again at once, often in the second its snapshot was saved: the old branch's
+    # creation time, saved with the snapshot, tells the two apart.
     out = project.git("switch", "-c", "feature")
     assert (
         "migrail: the snapshot of 'feature' was saved before this branch was made (an earlier "

@@ -92,3 +92,25 @@ class AfterCheckout:
 
         assert self.from_rev is not None
         return return_trip(self.repo, self.config, self.from_rev, self.switch, self.head)
+
+
+def retry_command(repo: GitRepo, from_rev: str | None) -> str:
+    """The command that finishes this sync later: with the commit, since ORIG_HEAD moves on."""
+    from migrail.errors import MigrailError
+
+    try:
+        return (
+            f"`migrail sync --from {repo.resolve(from_rev)[:12]}`" if from_rev else "`migrail sync`"
+        )
+    except MigrailError:
+        return "`migrail sync`"
+
+
+def said_interrupted(repo: GitRepo, from_rev: str | None) -> int:
+    """Ctrl-C during the sync after a checkout (git's work, or `git switch`'s, is done): what
+    was left and the command that finishes it; exit 130, as a shell's for an interrupt."""
+    import sys
+
+    print("migrail: interrupted: the database was not synced", file=sys.stderr)
+    print(f"migrail: to finish, run {retry_command(repo, from_rev)}", file=sys.stderr)
+    return 130

@@ -15,7 +15,7 @@ import io
 import os
 import sys
 
-from migrail.commands.after_checkout import AfterCheckout
+from migrail.commands.after_checkout import AfterCheckout, retry_command, said_interrupted
 from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS, MigrailError
 from migrail.sources.checkout_decision import (
     COMMITS_THAT_MOVE_THE_TREE,
@@ -220,27 +220,15 @@ def _sync(
     try:
         return after.run()
     except KeyboardInterrupt:
-        print("migrail: interrupted: the database was not synced", file=sys.stderr)
-        print(f"migrail: to finish, run {_retry(repo, after.from_rev)}", file=sys.stderr)
-        return 130
+        return said_interrupted(repo, after.from_rev)
     except MigrailError as err:
         print(f"migrail: the database was not synced: {err}", file=sys.stderr)
         if getattr(err, "retry_said", False):
             return EXIT_FINDINGS  # its message names the one command that finishes it
         without_from = getattr(err, "without_from", False)
-        retry = "`migrail sync`" if without_from else _retry(repo, after.from_rev)
+        retry = "`migrail sync`" if without_from else retry_command(repo, after.from_rev)
         print(f"migrail: when that is fixed, run {retry}", file=sys.stderr)
         return EXIT_FINDINGS
-
-
-def _retry(repo: GitRepo, from_rev: str | None) -> str:
-    """The command that finishes this sync later: with the commit, since ORIG_HEAD moves on."""
-    try:
-        return (
-            f"`migrail sync --from {repo.resolve(from_rev)[:12]}`" if from_rev else "`migrail sync`"
-        )
-    except MigrailError:
-        return "`migrail sync`"
 
 
 def _from_pre_commit_environment() -> tuple[str, list[str]]:

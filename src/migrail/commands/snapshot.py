@@ -128,7 +128,13 @@ def save(held: Held, name: str | None) -> None:
         store,
         identity,
         new_snapshot(
-            identity, branch, commit, held.leaves, synced=synced, prefix=held.config.snapshot_prefix
+            identity,
+            branch,
+            commit,
+            held.leaves,
+            synced=synced,
+            prefix=held.config.snapshot_prefix,
+            branch_made=repo.branch_created(branch),
         ),
     )
     if name is not None and not branch_exists(repo, name):
@@ -300,7 +306,17 @@ def save_owners_data(
     tip = repo.run("rev-parse", "--verify", "--quiet", f"refs/heads/{owner}", check=False)
     commit, synced = holding(store, identity, tip.decode().strip() or repo.resolve("HEAD"), leaves)
     snapshot = beside_others(
-        store, identity, new_snapshot(identity, owner, commit, leaves, synced=synced, prefix=prefix)
+        store,
+        identity,
+        new_snapshot(
+            identity,
+            owner,
+            commit,
+            leaves,
+            synced=synced,
+            prefix=prefix,
+            branch_made=repo.branch_created(owner),
+        ),
     )
     run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)
     print(

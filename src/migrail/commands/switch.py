@@ -84,7 +84,7 @@ def _previous_branch(repo: GitRepo) -> str:
 def run_switch(
     repo: GitRepo, config: Config, destination: Destination, *, database: str | None, backup: bool
 ) -> int:
-    from migrail.commands.after_checkout import AfterCheckout
+    from migrail.commands.after_checkout import AfterCheckout, said_interrupted
     from migrail.snapshots.branches import branch_switch, finish_interrupted
 
     left = repo.resolve("HEAD")
@@ -100,7 +100,10 @@ def run_switch(
     finish_interrupted(repo, config)  # with the new checkout's settings, as its sync uses
     moved = branch_switch(repo, left) if config.snapshots else None  # as the hook finds it
     after = AfterCheckout(repo, config, left, switch=moved, database=database, backup=backup)
-    return after.run()
+    try:
+        return after.run()
+    except KeyboardInterrupt:
+        return said_interrupted(repo, after.from_rev)
 
 
 def _django_started() -> bool:

@@ -49,6 +49,9 @@ class Snapshot:
     # applied since): restored at `commit` with those settings, it needs no sync (see
     # `return_trip.settings_key`). "" when not known.
     exact: str = ""
+    # When its branch was made (the reflog's oldest entry, whole seconds) as the save found it;
+    # None when not known (a detached HEAD, a named snapshot, a record from before).
+    branch_made: float | None = None
 
     @property
     def detached(self) -> bool:
@@ -75,10 +78,20 @@ def new_snapshot(
     synced: bool = True,
     prefix: str = "",
     exact: str = "",
+    branch_made: float | None = None,
 ) -> Snapshot:
     sid = snapshot_id(identity, branch)
     return Snapshot(
-        sid, branch, commit, identity, leaves, time.time(), synced, prefix=prefix, exact=exact
+        sid,
+        branch,
+        commit,
+        identity,
+        leaves,
+        time.time(),
+        synced,
+        prefix=prefix,
+        exact=exact,
+        branch_made=branch_made,
     )
 
 
@@ -118,9 +131,14 @@ def snapshot_from_json(given: object) -> Snapshot:
             _typed(data.get("named", False), bool, "named"),  # absent from older files
             _typed(data.get("prefix", ""), str, "prefix"),
             _exact_key(data.get("exact", "")),
+            _branch_made(data.get("branch_made")),
         )
     except KeyError as err:
         raise NotARecord(f"no {err}") from None
+
+
+def _branch_made(value: object) -> float | None:
+    return None if value is None else float(_typed(value, (int, float), "branch_made"))
 
 
 def _exact_key(value: object) -> str:

@@ -225,6 +225,7 @@ class Switch:
                 synced=synced,
                 prefix=self.config.snapshot_prefix,
                 exact=exact,
+                branch_made=repo.branch_created(owner),
             ),
         )
         if recorded is None and branch_exists(repo, owner):
@@ -413,7 +414,7 @@ def _usable(
         store.forget([snapshot.id])  # its database was dropped by hand
         return None
     made = repo.branch_created(snapshot.branch)
-    if made is not None and made > snapshot.created:
+    if made is not None and _older_than_its_branch(made, snapshot):
         kept = _kept_as_named(store, identity, snapshot)
         print(
             f"migrail: the snapshot of {snapshot.branch!r} was saved before this branch was "
@@ -423,6 +424,17 @@ def _usable(
         )
         return None
     return snapshot
+
+
+def _older_than_its_branch(made: float, snapshot: Snapshot) -> bool:
+    """Whether `snapshot` was saved before its branch was made (`made`: the reflog's oldest
+    entry), so of an earlier branch of that name. The reflog counts whole seconds: within the
+    second the snapshot was saved, the branch's creation time saved with it tells them apart
+    (a script that deletes a branch and makes it again at once)."""
+    if made > snapshot.created:
+        return True
+    recorded = snapshot.branch_made
+    return recorded is not None and made != recorded and int(made) >= int(snapshot.created)
 
 
 def _kept_as_named(
