@@ -95,8 +95,8 @@ def plan_rebase(
     try:
         operation = keeping_published(repo, current_operation(repo, onto), forked)
     except MigrailError:
-        if forked:
-            raise
+        if forked or onto is not None:
+            raise  # a fork needs its other side; a revision given must be one
         # Nothing forked and no other side to name (on the default branch itself): nothing to
         # rebase, whatever the side would have been.
         return RebasePlan(Operation("none", repo.resolve("HEAD"), base_name="HEAD"))
