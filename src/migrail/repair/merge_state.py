@@ -11,10 +11,13 @@ Read from git's own state files, never guessed from the graph:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from migrail.errors import MigrailError, Refusal
+from migrail.graph.parser import Key
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.packages import is_migration_module
 
@@ -151,3 +154,30 @@ def branch_being_rebased(repo: GitRepo) -> tuple[str, str] | None:
         branch = name.removeprefix("refs/heads/") if name.startswith("refs/heads/") else ""
         return branch, orig
     return None
+
+
+def _renames_path(repo: GitRepo) -> Path:
+    return repo.migrail_dir / "rebase-renames.json"
+
+
+def remembered_renames(repo: GitRepo, operation: Operation) -> dict[Key, Key]:
+    """Renames made by earlier steps of the same rebase, so later commits follow them."""
+    if operation.kind != "rebase":
+        return {}
+    try:
+        data = json.loads(_renames_path(repo).read_text())
+    except (OSError, ValueError):
+        return {}
+    if data.get("session") != operation.session:
+        return {}
+    return {(a, o): (a, n) for a, o, n in data.get("renames", [])}
+
+
+def remember_renames(
+    repo: GitRepo, operation: Operation, renames: list[tuple[str, str, str]]
+) -> None:
+    """Add this step's renames (app, old, new) to those of the rebase's earlier steps."""
+    previous = remembered_renames(repo, operation)
+    kept = [[a, o, n] for (a, o), (_, n) in previous.items()]
+    kept += [list(rename) for rename in renames]
+    _renames_path(repo).write_text(json.dumps({"session": operation.session, "renames": kept}))

@@ -19,7 +19,6 @@ Migrations that are symbolic links are never edited or renamed.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from dataclasses import dataclass, field
@@ -39,7 +38,13 @@ from migrail.repair.chains import (
     same_app_deps,
     single_leaf,
 )
-from migrail.repair.merge_state import Operation, current_operation, keeping_published
+from migrail.repair.merge_state import (
+    Operation,
+    current_operation,
+    keeping_published,
+    remember_renames,
+    remembered_renames,
+)
 from migrail.repair.renumber import new_names, rewrite_dependencies
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.packages import MigrationFile, MigrationPackage
@@ -149,7 +154,7 @@ class _Planner:
         self.leaves = graph.leaves_by_app()
         self.base_paths = set(repo.tree_entries(operation.base))
         self.plan = RebasePlan(operation)
-        self.remembered = _load_memory(repo, operation)
+        self.remembered = remembered_renames(repo, operation)
         self.graph = graph_after(packages, self.remembered) if self.remembered else graph
         self.global_map: dict[Key, Key] = dict(self.remembered)
         self.root_maps: dict[str, dict[Key, Key]] = {}
@@ -346,7 +351,7 @@ def apply_plan(repo: GitRepo, plan: RebasePlan) -> list[str]:
     lines += [f"wrote {p}: {c.decode().strip()}" for p, c in plan.max_migrations.items()]
     lines += plan.notes
     if plan.operation.kind == "rebase":
-        _save_memory(repo, plan)
+        remember_renames(repo, plan.operation, [(r.app, r.old, r.new) for r in plan.renames])
     return lines
 
 
@@ -474,29 +479,3 @@ def _refuse_squash(package: MigrationPackage, moving: set[str]) -> None:
                 f"with `python manage.py makemigrations --merge {package.label}` instead; "
                 "nothing was changed"
             )
-
-
-def _memory_path(repo: GitRepo) -> Path:
-    return repo.migrail_dir / "rebase-renames.json"
-
-
-def _load_memory(repo: GitRepo, operation: Operation) -> dict[Key, Key]:
-    """Renames made by earlier steps of the same rebase, so later commits follow them."""
-    if operation.kind != "rebase":
-        return {}
-    try:
-        data = json.loads(_memory_path(repo).read_text())
-    except (OSError, ValueError):
-        return {}
-    if data.get("session") != operation.session:
-        return {}
-    return {(a, o): (a, n) for a, o, n in data.get("renames", [])}
-
-
-def _save_memory(repo: GitRepo, plan: RebasePlan) -> None:
-    previous = _load_memory(repo, plan.operation)
-    renames = [[a, o, n] for (a, o), (_, n) in previous.items()]
-    renames += [[r.app, r.old, r.new] for r in plan.renames]
-    _memory_path(repo).write_text(
-        json.dumps({"session": plan.operation.session, "renames": renames})
-    )
