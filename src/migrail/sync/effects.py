@@ -173,11 +173,22 @@ class _Names:
 
 def applied_state(loader: Any, applied: Set[Key]) -> Any:
     """Django's project state of the database holding `applied` (as `migrate` builds it
-    before it runs a plan): the models, tables and columns that exist before the plan."""
+    before it runs a plan): the models, tables and columns that exist before the plan. Each
+    applied migration's state once, in graph order (Django's `make_state` checks membership
+    in a list: quadratic in a project's migrations)."""
+    from django.db.migrations.state import ProjectState
+
     graph = loader.graph
     held = {key for key in applied if key in graph.nodes}
     leaves = [key for key in held if not any(c.key in held for c in graph.node_map[key].children)]
-    return graph.make_state(nodes=sorted(leaves), at_end=True, real_apps=loader.unmigrated_apps)
+    seen: set[Key] = set()
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    for leaf in sorted(leaves):
+        for key in graph.forwards_plan(leaf):
+            if key not in seen:
+                seen.add(key)
+                state = graph.nodes[key].mutate_state(state, preserve=False)
+    return state
 
 
 def drops(effects: dict[Any, list[Effect]]) -> tuple[list[str], list[tuple[str, str]]]:
