@@ -17,6 +17,7 @@ from migrail.engines import find_engine
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.applied_rows import django_applied_rows
 from migrail.sync.backup import (
     Backup,
     list_backups,
@@ -30,7 +31,7 @@ from migrail.sync.identity import DatabaseIdentity, identity_of
 from migrail.sync.journal import journal_dir, protected_backups
 from migrail.sync.lock import file_lock
 from migrail.sync.next_step import next_step
-from migrail.sync.rollback_safety import applied_migrations, backups_dir, origin_of
+from migrail.sync.rollback_safety import backups_dir, origin_of
 from migrail.sync.safety import UnsafeDatabase, refusal
 
 
@@ -163,7 +164,7 @@ def _back_up_current_state(
         backups_dir(repo),
         database,
         connection.settings_dict,
-        origin=origin_of(repo, config, None, applied := applied_migrations(connection)),
+        origin=origin_of(repo, config, None, applied := django_applied_rows(connection)),
         applied=applied,
         kept=config.backups_kept,
         protected={keep, *protected_backups(journal_dir(repo))},

@@ -11,13 +11,13 @@ from typing import Any
 from migrail.errors import EXIT_CLEAN, MigrailError
 from migrail.snapshots.branches import (
     applied_leaves,
-    beside_others,
     branch_exists,
     current_branch,
     database_engine,
     drop_snapshot,
     holding,
     label,
+    snapshot_to_save,
 )
 from migrail.snapshots.catalogue import dropped_beyond_kept, former_names, prune_beyond_kept
 from migrail.snapshots.steps import Engine, run_journalled
@@ -26,7 +26,6 @@ from migrail.snapshots.store import (
     SnapshotStore,
     describe_age,
     describe_size,
-    new_snapshot,
 )
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
@@ -124,18 +123,15 @@ def save(held: Held, name: str | None) -> None:
     branch = name or current_branch(repo)
     held.refuse_copy("no snapshot of")
     commit, synced = holding(store, identity, repo.resolve("HEAD"), held.leaves)
-    snapshot = beside_others(
+    snapshot = snapshot_to_save(
+        repo,
         store,
         identity,
-        new_snapshot(
-            identity,
-            branch,
-            commit,
-            held.leaves,
-            synced=synced,
-            prefix=held.config.snapshot_prefix,
-            branch_made=repo.branch_created(branch),
-        ),
+        branch,
+        commit=commit,
+        leaves=held.leaves,
+        synced=synced,
+        prefix=held.config.snapshot_prefix,
     )
     if name is not None and not branch_exists(repo, name):
         snapshot = replace(snapshot, named=True)  # kept until dropped by name
@@ -305,18 +301,8 @@ def save_owners_data(
     """Save the live database as the snapshot of `owner`, the branch whose data it holds."""
     tip = repo.run("rev-parse", "--verify", "--quiet", f"refs/heads/{owner}", check=False)
     commit, synced = holding(store, identity, tip.decode().strip() or repo.resolve("HEAD"), leaves)
-    snapshot = beside_others(
-        store,
-        identity,
-        new_snapshot(
-            identity,
-            owner,
-            commit,
-            leaves,
-            synced=synced,
-            prefix=prefix,
-            branch_made=repo.branch_created(owner),
-        ),
+    snapshot = snapshot_to_save(
+        repo, store, identity, owner, commit=commit, leaves=leaves, synced=synced, prefix=prefix
     )
     run_journalled(engine, store, identity, engine.save_steps(snapshot), record=snapshot)
     print(

@@ -24,7 +24,7 @@ from migrail.snapshots.steps import (
     pending_note,
     run_journalled,
 )
-from migrail.snapshots.store import Snapshot, SnapshotStore, snapshot_id
+from migrail.snapshots.store import Snapshot, SnapshotStore, new_snapshot, snapshot_id
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.identity import DatabaseIdentity, identity_of
@@ -212,6 +212,34 @@ def under_another_id(identity: DatabaseIdentity, snapshot: Snapshot) -> Snapshot
     from dataclasses import replace
 
     return replace(snapshot, id=snapshot_id(identity, f"{snapshot.branch}\0{snapshot.created}"))
+
+
+def snapshot_to_save(
+    repo: GitRepo,
+    store: SnapshotStore,
+    identity: DatabaseIdentity,
+    branch: str,
+    *,
+    commit: str,
+    leaves: dict[str, str],
+    synced: bool,
+    prefix: str,
+    exact: str = "",
+) -> Snapshot:
+    """The record of a snapshot of `branch` about to be saved: when the branch was made noted
+    with it, under an id no other name's snapshot holds (`beside_others`)."""
+    made = repo.branch_created(branch)
+    snapshot = new_snapshot(
+        identity,
+        branch,
+        commit,
+        leaves,
+        synced=synced,
+        prefix=prefix,
+        exact=exact,
+        branch_made=made,
+    )
+    return beside_others(store, identity, snapshot)
 
 
 def beside_others(store: SnapshotStore, identity: DatabaseIdentity, snapshot: Snapshot) -> Snapshot:

@@ -20,13 +20,13 @@ from typing import Protocol
 from migrail.snapshots import SwitchRecord
 from migrail.snapshots.branches import (
     applied_leaves,
-    beside_others,
     branch_exists,
     current_branch,
     database_engine,
     holding,
     label,
     snapshot_store,
+    snapshot_to_save,
     under_another_id,
 )
 from migrail.snapshots.catalogue import (
@@ -35,7 +35,7 @@ from migrail.snapshots.catalogue import (
     prune_beyond_kept,
 )
 from migrail.snapshots.steps import Engine, SnapshotUnavailable, run_journalled
-from migrail.snapshots.store import Snapshot, SnapshotStore, new_snapshot
+from migrail.snapshots.store import Snapshot, SnapshotStore
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.identity import DatabaseIdentity, identity_of
@@ -214,19 +214,16 @@ class Switch:
             return
         if applied_by != self.left_commit:
             self.gone_on_from = commit
-        save_as = beside_others(
+        save_as = snapshot_to_save(
+            repo,
             store,
             identity,
-            new_snapshot(
-                identity,
-                owner,
-                commit,
-                leaves,
-                synced=synced,
-                prefix=self.config.snapshot_prefix,
-                exact=exact,
-                branch_made=repo.branch_created(owner),
-            ),
+            owner,
+            commit=commit,
+            leaves=leaves,
+            synced=synced,
+            prefix=self.config.snapshot_prefix,
+            exact=exact,
         )
         if recorded is None and branch_exists(repo, owner):
             save_as = _keep_older_snapshot(store, identity, save_as)

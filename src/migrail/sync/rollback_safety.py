@@ -20,6 +20,7 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sources.old_tree import remove_dead_trees
 from migrail.sources.processes import process_alive
+from migrail.sync.applied_rows import django_applied_rows
 from migrail.sync.backup import (
     Backup,
     Origin,
@@ -126,7 +127,7 @@ def back_up(repo: GitRepo, config: Config, connection: Any, from_rev: str | None
         backups_dir(repo),
         database_of(connection),
         connection.settings_dict,
-        origin=origin_of(repo, config, from_rev, applied := applied_migrations(connection)),
+        origin=origin_of(repo, config, from_rev, applied := django_applied_rows(connection)),
         applied=applied,
         kept=config.backups_kept,
         protected=protected_backups(journal_dir(repo)),
@@ -234,12 +235,6 @@ def _branch_left(repo: GitRepo, names: list[str]) -> str | None:
         return None
     left = _checkout_left(repo)
     return left if left in names else None
-
-
-def applied_migrations(connection: Any) -> list[Key]:
-    from migrail.sync.applied_rows import django_applied_rows
-
-    return django_applied_rows(connection)
 
 
 def remove_stale_rollback_directories() -> None:
