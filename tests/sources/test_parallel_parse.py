@@ -10,6 +10,7 @@ import pytest
 
 from migrail.graph.parser import ParseProblem, parse_migration
 from migrail.sources import parallel_parse
+from migrail.sources.parse_cache import ParseCache
 
 MIGRATION = """\
 from django.db import migrations
@@ -42,3 +43,44 @@ def test_the_parallel_parse_equals_parsing_each_file_in_order(tmp_path: Path) ->
             assert result.kind == "unreadable"
         else:
             assert result == parse_migration((tmp_path / path).read_bytes()), path
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="one core")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_parsing_ahead_caches_a_file_only_under_the_blob_the_work_tree_still_holds(
+    tmp_path: Path,
+) -> None:
+    files = {}
+    for number in range(1, 6):
+        path = f"shop/migrations/{number:04d}_step.py"
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(MIGRATION.format(parent=f"{number - 1:04d}_step"))
+        files[path] = f"blob{number}"
+    (tmp_path / "shop/migrations/0005_step.py").unlink()
+    ahead = parallel_parse.ParsingAhead(tmp_path, files)
+    cache = ParseCache(None)
+    modified = {**files, "shop/migrations/0002_step.py": "blob of the file on disk"}
+
+    ahead.fill(cache, modified)
+
+    for number in (1, 3, 4):
+        path = f"shop/migrations/{number:04d}_step.py"
+        assert cache.get(f"blob{number}") == parse_migration((tmp_path / path).read_bytes())
+    assert cache.get("blob2") is None  # modified: parsed again from what was read of it
+    assert cache.get("blob5") is None  # unreadable: told as such by the usual path
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="one core")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_parsing_ahead_discarded_leaves_no_child(tmp_path: Path) -> None:
+    path = "shop/migrations/0001_initial.py"
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_text(MIGRATION.format(parent="none"))
+    ahead = parallel_parse.ParsingAhead(tmp_path, {path: "blob"})
+    pids = [pid for pid, _, _ in ahead._children]
+
+    ahead.discard()
+
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped: no longer this process's child

@@ -20,34 +20,40 @@ from migrail import __version__
 from migrail.errors import MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sources.parse_cache import FILE_NAME as PARSE_CACHE_FILE
+from migrail.sources.parse_cache import ParseCache
 from migrail.sources.pickle_file import load_pickle, store_pickle
-from migrail.sources.trees import Source, leaves_work_tree
+from migrail.sources.trees import Source, WorkingTree, leaves_work_tree
 
 if TYPE_CHECKING:
     from migrail.checks.findings import CheckResult, Finding, MaxMigrationFix
     from migrail.sources.packages import MigrationPackage
-    from migrail.sources.parse_cache import ParseCache
+    from migrail.sources.parallel_parse import ParsingAhead
 
 
 def load_packages(
-    repo: GitRepo, source: Source, config: Config, cache: ParseCache | None = None
+    repo: GitRepo,
+    source: Source,
+    config: Config,
+    cache: ParseCache | None = None,
+    ahead: ParsingAhead | None = None,
 ) -> list[MigrationPackage]:
     """The source's packages, parsed through `cache` (saved by its owner) or the repository's
-    parse cache, loaded and saved here."""
+    parse cache, loaded and saved here (with what was parsed `ahead` of the listing)."""
     from migrail.sources.packages import discover_packages
 
     if cache is not None:
         return discover_packages(source, config, cache)
     cache = parse_cache(repo)
+    if ahead is not None:
+        ahead.fill(cache, source.entries())
     packages = discover_packages(source, config, cache)
     cache.save()
     return packages
 
 
 def parse_cache(repo: GitRepo) -> ParseCache:
-    from migrail.sources.parse_cache import ParseCache
-
-    return ParseCache(repo.migrail_dir / "parse-cache.pickle")
+    return ParseCache.of_repository(repo.migrail_dir)
 
 
 def lint(repo: GitRepo, source: Source, config: Config) -> CheckResult:
@@ -92,6 +98,35 @@ def linear_migrations_alongside(root: Path, config: Config) -> Finding | None:
 
 
 def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResult:
+    ahead = _parse_ahead(repo, source)
+    try:
+        return _lint_through_caches(repo, source, config, ahead)
+    finally:
+        if ahead is not None:
+            ahead.discard()
+
+
+def _parse_ahead(repo: GitRepo, source: Source) -> ParsingAhead | None:
+    """A cold check of the work tree (no parse cache yet) has the files git's index lists
+    parsed on every core while git looks at the work tree and the packages are sorted out."""
+    if not isinstance(source, WorkingTree) or (repo.migrail_dir / PARSE_CACHE_FILE).exists():
+        return None
+    from migrail.sources import parallel_parse
+    from migrail.sources.packages import module_in_package
+
+    files = {
+        path: entry.blob
+        for path, entry in source.tracked().items()
+        if entry.is_file and module_in_package(path)
+    }
+    if not parallel_parse.worth_it(len(files)):
+        return None
+    return parallel_parse.ParsingAhead(repo.root, files)
+
+
+def _lint_through_caches(
+    repo: GitRepo, source: Source, config: Config, ahead: ParsingAhead | None
+) -> CheckResult:
     # The checking machinery is imported only when the cached result cannot answer.
     fingerprint = _fingerprint(source.entries(), config)
     path = repo.migrail_dir / "check-result.pickle"
@@ -102,7 +137,8 @@ def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResu
     from migrail.checks.rules import check_packages
 
     with _collector_paused():
-        result = check_packages(load_packages(repo, source, config), swappable=config.swappable)
+        packages = load_packages(repo, source, config, ahead=ahead)
+        result = check_packages(packages, swappable=config.swappable)
     if not any(blob.startswith("unreadable:") for blob in source.entries().values()):
         store_pickle(path, (fingerprint, result))
     return result

@@ -38,7 +38,7 @@ def project_root() -> tuple[Path, ParseCache]:
         repo = GitRepo.discover(start)
     except MigrailError:
         return Path.cwd().resolve(), ParseCache(None)
-    return repo.root.resolve(), ParseCache(repo.migrail_dir / "parse-cache.pickle")
+    return repo.root.resolve(), ParseCache.of_repository(repo.migrail_dir)
 
 
 def first_party_migrations(root: Path) -> list[AppMigrations]:

@@ -16,6 +16,7 @@ import itertools
 import re
 import sys
 import tokenize
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -121,6 +122,16 @@ class ParseProblem:
     kind: ProblemKind
     line: int
     message: str
+
+
+@contextlib.contextmanager
+def source_warnings_ignored() -> Iterator[None]:
+    """Python's warnings about the files (`"\\d"` in a RunSQL string…) are not migrail's to
+    print: parse within this."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:

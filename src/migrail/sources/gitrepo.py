@@ -34,6 +34,11 @@ class TreeEntry:
     def is_symlink(self) -> bool:
         return self.mode == "120000"
 
+    @property
+    def is_file(self) -> bool:
+        """A plain file (executable or not): not a link, a submodule or a directory."""
+        return self.mode in ("100644", "100755")
+
 
 @dataclass
 class GitRepo:
@@ -211,7 +216,17 @@ class GitRepo:
         self, started: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]
     ) -> tuple[dict[str, TreeEntry], set[str], set[str], set[str]]:
         status_proc, listing = started
-        entries = self.parse_index_entries(self.finish(listing, "ls-files"))
+        entries = self.finish_index(listing)
+        return (entries, *self.finish_worktree(status_proc))
+
+    def finish_index(self, listing: subprocess.Popen[bytes]) -> dict[str, TreeEntry]:
+        """The index entries of a started listing, without waiting for its status."""
+        return self.parse_index_entries(self.finish(listing, "ls-files"))
+
+    def finish_worktree(
+        self, status_proc: subprocess.Popen[bytes]
+    ) -> tuple[set[str], set[str], set[str]]:
+        """(modified, deleted, untracked), from a started listing's status."""
         out = self.finish(status_proc, "status")
         modified: set[str] = set()
         deleted: set[str] = set()
@@ -227,7 +242,7 @@ class GitRepo:
                 deleted.add(path)
             elif tree_side != " " or "U" in status or status == "AA":
                 modified.add(path)  # the file on disk differs from the index, or is conflicted
-        return entries, modified, deleted, untracked
+        return modified, deleted, untracked
 
     def tree_entries(self, rev: str) -> dict[str, TreeEntry]:
         # ls-tree does not take glob pathspecs, so the listing is filtered by the caller.

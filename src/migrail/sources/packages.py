@@ -10,11 +10,15 @@ override in `[tool.migrail]`.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from posixpath import basename, dirname
 
-from migrail.graph.parser import ParsedMigration, ParseProblem, parse_migration
+from migrail.graph.parser import (
+    ParsedMigration,
+    ParseProblem,
+    parse_migration,
+    source_warnings_ignored,
+)
 from migrail.sources.config import Config
 from migrail.sources.parse_cache import ParseCache, Parsed
 from migrail.sources.trees import Source, Unreadable
@@ -52,11 +56,7 @@ class MigrationPackage:
 
 
 def discover_packages(source: Source, config: Config, cache: ParseCache) -> list[MigrationPackage]:
-    # Python's SyntaxWarnings about the files (`"\d"` in a RunSQL string…) are not
-    # migrail's to print; forked parsing workers inherit the filter.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with source_warnings_ignored():  # forked parsing workers inherit the filter
         return _discover_packages(source, config, cache)
 
 
@@ -138,6 +138,13 @@ def is_migration_module(name: str) -> bool:
     those starting with `_` or `~` itself."""
     module = name[:-3]
     return name.endswith(".py") and module != "" and module[0] not in "_~" and "." not in module
+
+
+def module_in_package(path: str) -> bool:
+    """Is `path` a module Django would load as a migration, should its directory be a
+    package: directly inside a directory named `migrations`, below the top."""
+    parent, _, name = path.rpartition("/")
+    return parent.endswith("/migrations") and is_migration_module(name)
 
 
 def _parse_uncached_in_parallel(

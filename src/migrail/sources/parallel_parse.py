@@ -8,13 +8,16 @@ elsewhere, parsing stays in this process.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import pickle
+import signal
 import sys
 from pathlib import Path
 
-from migrail.graph.parser import ParseProblem, parse_migration
-from migrail.sources.parse_cache import Parsed
+from migrail.graph.parser import ParseProblem, parse_migration, source_warnings_ignored
+from migrail.sources.parse_cache import ParseCache, Parsed
 from migrail.sources.trees import Unreadable, read_inside
 
 THRESHOLD = 400
@@ -49,6 +52,44 @@ def parse_files(root: Path, paths: list[str]) -> list[Parsed]:
     return ordered
 
 
+class ParsingAhead:
+    """Files parsed by forked children while this process goes on: a cold check parses what
+    git's index lists while git looks at the work tree and the packages are sorted out.
+
+    A result fills the cache only for a file the work tree still holds as the index does (a
+    file modified on disk is parsed again, from what was read of it); a child that fails has
+    its share parsed in the usual way. `discard` ends children whose results are not wanted.
+    """
+
+    def __init__(self, root: Path, files: dict[str, str]) -> None:
+        self._files = files  # path -> the index's blob id
+        _worker_root[:] = [root]
+        workers = min(os.cpu_count() or 1, 8)  # this process waits: every core parses
+        paths = list(files)
+        shares = [paths[n::workers] for n in range(workers)]
+        self._children = [(*_fork_parsing(share), share) for share in shares]
+
+    def fill(self, cache: ParseCache, entries: dict[str, str]) -> None:
+        children, self._children = self._children, []
+        for pid, reading, share in children:
+            for path, parsed in zip(share, _collect(pid, reading) or [], strict=False):
+                blob = self._files[path]
+                if entries.get(path) == blob and not _unreadable(parsed):
+                    cache.put(blob, parsed)
+
+    def discard(self) -> None:
+        children, self._children = self._children, []
+        for pid, reading, _ in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.close(reading)
+            os.waitpid(pid, 0)
+
+
+def _unreadable(parsed: Parsed) -> bool:
+    return isinstance(parsed, ParseProblem) and parsed.kind == "unreadable"
+
+
 def _fork_parsing(share: list[str]) -> tuple[int, int]:
     """A child that parses `share` and writes the results to a pipe: (its pid, the pipe)."""
     reading, writing = os.pipe()
@@ -56,8 +97,11 @@ def _fork_parsing(share: list[str]) -> tuple[int, int]:
     if pid == 0:  # the child: never returns
         status = 1
         try:
+            gc.disable()  # every object it makes lives until it exits
             os.close(reading)
-            data = pickle.dumps([_parse_one(path) for path in share], pickle.HIGHEST_PROTOCOL)
+            with source_warnings_ignored():
+                results = [_parse_one(path) for path in share]
+            data = pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writing, "wb") as out:
                 out.write(data)
             status = 0

@@ -7,16 +7,20 @@ missing, stale or corrupt file is ignored and rebuilt.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-from migrail.graph.parser import ParsedMigration, ParseProblem
 from migrail.sources.pickle_file import load_pickle, store_pickle
+
+if TYPE_CHECKING:  # a warm check asks only where the cache is, and imports no parser
+    from migrail.graph.parser import ParsedMigration, ParseProblem
 
 FORMAT = 3  # 2: operation_count and irreversible_operations instead of every operation
 # 3: E010 for code that binds names from strings, a base's decorator or __init_subclass__,
 # a swappable_dependency that may not be Django's (verdicts cached before were wrong)
 MAX_ENTRIES = 100_000
+FILE_NAME = "parse-cache.pickle"  # in migrail's directory under git's common directory
 
-Parsed = ParsedMigration | ParseProblem
+Parsed: TypeAlias = "ParsedMigration | ParseProblem"
 
 
 class ParseCache:
@@ -28,6 +32,11 @@ class ParseCache:
         stored = load_pickle(path) if path is not None else None
         if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == FORMAT:
             self._entries = stored[1]
+
+    @classmethod
+    def of_repository(cls, migrail_dir: Path) -> ParseCache:
+        """The repository's cache, shared by every worktree."""
+        return cls(migrail_dir / FILE_NAME)
 
     def get(self, blob: str) -> Parsed | None:
         found = self._entries.get(blob)

@@ -102,7 +102,7 @@ def follow_link(
     """
     found, todo = _resolve(path, tree, read_blob, root=root)
     entry = tree.entries.get(found)
-    if not todo and entry is not None and entry.mode in ("100644", "100755"):
+    if not todo and entry is not None and entry.is_file:
         return entry.blob
     if not todo and (entry is not None or tree.is_directory(found)):
         raise Unreadable(f"{LINK_TO_DIRECTORY} ({excerpt(found)}), not a file")
@@ -206,6 +206,7 @@ class WorkingTree:
         self._changed: dict[str, bytes | Exception] = {}
         self._entries: dict[str, str] | None = None
         self._started: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]] | None = None
+        self._index: dict[str, TreeEntry] | None = None
 
     def start_listing(self) -> None:
         """Start git's listing now, so it runs while the caller imports and reads what it
@@ -213,16 +214,25 @@ class WorkingTree:
         if self._entries is None and self._started is None:
             self._started = self.repo.start_index_and_worktree(MIGRATION_PATHSPECS)
 
+    def tracked(self) -> dict[str, TreeEntry]:
+        """The index's entries, as soon as git lists them: before its status of the work tree,
+        which `entries` waits for."""
+        if self._index is None:
+            if self._started is None:
+                self._started = self.repo.start_index_and_worktree(MIGRATION_PATHSPECS)
+            self._index = self.repo.finish_index(self._started[1])
+        return self._index
+
     def entries(self) -> dict[str, str]:
         if self._entries is None:
             self._entries = self._list()
         return self._entries
 
     def _list(self) -> dict[str, str]:
+        index = self.tracked()
         started, self._started = self._started, None
-        if started is None:
-            started = self.repo.start_index_and_worktree(MIGRATION_PATHSPECS)
-        index, modified, deleted, untracked = self.repo.finish_index_and_worktree(started)
+        assert started is not None  # `tracked` started both listings
+        modified, deleted, untracked = self.repo.finish_worktree(started[0])
         result = {path: entry.blob for path, entry in index.items() if path not in deleted}
         for path in sorted({*result, *untracked}):
             if path.rpartition("/")[2] == "migrations" and (self.repo.root / path).is_symlink():

@@ -23,7 +23,7 @@ from migrail.sources.trees import Commit, WorkingTree
 
 def next_step(repo: GitRepo, config: Config, applied: Collection[Key], commit: str) -> str | None:
     """One line naming the sync to run, or None when the database already matches the tree."""
-    cache = ParseCache(repo.migrail_dir / "parse-cache.pickle")
+    cache = ParseCache.of_repository(repo.migrail_dir)
     tree = discover_packages(WorkingTree(repo), config, cache)
     labels = {package.label for package in tree}
     if commit:
