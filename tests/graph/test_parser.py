@@ -41,28 +41,6 @@ def test_reads_dependencies_tuples_lists_and_swappable() -> None:
     assert parsed.atomic is False
 
 
-def test_irreversible_operations() -> None:
-    parsed = parse(
-        "def f(apps, schema_editor): pass\n"
-        "class Migration(migrations.Migration):\n"
-        "    operations = [\n"
-        "        migrations.RunPython(f),\n"
-        "        migrations.RunPython(f, migrations.RunPython.noop),\n"
-        "        migrations.RunPython(f, reverse_code=None),\n"
-        "        migrations.RunSQL('select 1'),\n"
-        "        migrations.RunSQL('select 1', reverse_sql='select 2'),\n"
-        "        migrations.SeparateDatabaseAndState([migrations.RunSQL('x')]),\n"
-        "        migrations.DeleteModel('Item'),\n"
-        "    ]\n"
-    )
-    assert [(op.name, op.line) for op in parsed.irreversible_operations] == [
-        ("RunPython", 7),
-        ("RunPython", 9),
-        ("RunSQL", 10),
-        ("SeparateDatabaseAndState", 12),
-    ]
-
-
 def test_subclass_of_project_base_class_is_a_migration() -> None:
     parsed = parse(
         "from myproject.db import BaseMigration\n"

@@ -12,7 +12,6 @@ import ast
 import codecs
 import contextlib
 import io
-import itertools
 import re
 import sys
 import tokenize
@@ -38,13 +37,11 @@ __all__ = [
     "CONFLICT_MARKER",
     "CONSTRUCTORS",
     "GRAPH_ATTRIBUTES",
-    "IRREVERSIBLE_KEPT",
     "MAX_SOURCE_BYTES",
     "SOUTH_BASES",
     "SYNTAX_MESSAGE_LIMIT",
     "Dependency",
     "Key",
-    "Operation",
     "ParseProblem",
     "ParsedMigration",
     "ProblemKind",
@@ -59,7 +56,6 @@ SOUTH_BASES = frozenset({"SchemaMigration", "DataMigration"})
 # and real migrations, squashes included, stay far below this.
 MAX_SOURCE_BYTES = 4 * 2**20
 SYNTAX_MESSAGE_LIMIT = 100  # Python's own words, which quote a token at most
-IRREVERSIBLE_KEPT = 20  # named in messages; beyond that, the count says enough
 _DYNAMIC_BYTES = tuple((name, name.encode()) for name in sorted(DYNAMIC))
 _FUNCTION_BYTES = FUNCTION.encode()
 
@@ -79,13 +75,6 @@ class Dependency:
 
 
 @dataclass(frozen=True)
-class Operation:
-    name: str
-    line: int
-    reversible: bool
-
-
-@dataclass(frozen=True)
 class ParsedMigration:
     class_line: int
     dependencies: tuple[Dependency, ...]
@@ -93,10 +82,7 @@ class ParsedMigration:
     run_before: tuple[Dependency, ...]
     initial: bool | None
     atomic: bool
-    operation_count: int
-    # The first IRREVERSIBLE_KEPT irreversible operations: a record per
-    # operation would make a huge migration cost memory and cache space.
-    irreversible_operations: tuple[Operation, ...]
+    # No operations: the check reads none, and a sync has Django load them.
 
 
 ProblemKind = Literal[
@@ -289,7 +275,6 @@ def _read_class(
     """The attributes Django's loader reads, looked up as Python would: class, then bases.
     `spellings`: how a call to Django's own `swappable_dependency` is written here."""
     values = attribute_values(cls, before, dynamic=dynamic)
-    operations = values.get("operations")
     return ParsedMigration(
         class_line=cls.lineno,
         dependencies=_read_keys(values.get("dependencies"), "dependencies", swappable=spellings),
@@ -297,12 +282,6 @@ def _read_class(
         run_before=_read_keys(values.get("run_before"), "run_before"),
         initial=_read_bool(values.get("initial"), "initial", default=None),
         atomic=bool(_read_bool(values.get("atomic"), "atomic", default=True)),
-        operation_count=len(operations.elts)
-        if isinstance(operations, (ast.List, ast.Tuple))
-        else 0,
-        irreversible_operations=tuple(
-            itertools.islice(_irreversible(operations), IRREVERSIBLE_KEPT)
-        ),
     )
 
 
@@ -379,39 +358,3 @@ def _read_bool(node: ast.expr | None, attr: str, *, default: bool | None) -> boo
     if isinstance(node, ast.Constant) and node.value is None and default is None:
         return None
     raise NotStatic(f"an `{attr}` value", node.lineno)
-
-
-def _irreversible(node: ast.expr | None) -> Iterator[Operation]:
-    # Operations never change the graph, so a computed list is not an error:
-    # it only means reversibility is left to Django at sync time.
-    if not isinstance(node, (ast.List, ast.Tuple)):
-        return
-    for item in node.elts:
-        if isinstance(item, ast.Call) and not _is_reversible(item):
-            yield Operation(dotted_tail(item.func), item.lineno, reversible=False)
-
-
-def _is_reversible(call: ast.Call) -> bool:
-    name = dotted_tail(call.func)
-    if name == "RunPython":
-        return _has_argument(call, 1, "reverse_code")
-    if name == "RunSQL":
-        return _has_argument(call, 1, "reverse_sql")
-    if name == "SeparateDatabaseAndState":
-        inner = _argument(call, 0, "database_operations")
-        return next(_irreversible(inner), None) is None
-    return True
-
-
-def _argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
-    for kw in call.keywords:
-        if kw.arg == keyword:
-            return kw.value
-    if len(call.args) > position:
-        return call.args[position]
-    return None
-
-
-def _has_argument(call: ast.Call, position: int, keyword: str) -> bool:
-    value = _argument(call, position, keyword)
-    return value is not None and not (isinstance(value, ast.Constant) and value.value is None)

@@ -185,14 +185,14 @@ class GitRepo:
     @staticmethod
     def parse_index_entries(out: bytes) -> dict[str, TreeEntry]:
         entries: dict[str, TreeEntry] = {}
-        for record in out.split(b"\0"):
+        for record in os.fsdecode(out).split("\0"):  # decoded once: a large index has 10,000s
             if not record:
                 continue
-            meta, path = record.split(b"\t", 1)
-            mode, blob, stage = meta.decode().split(" ")
+            meta, _, path = record.partition("\t")
+            mode, blob, stage = meta.split(" ")
             # A conflicted path has stages 1-3; the working tree holds the markers.
-            if stage == "0" or path.decode() not in entries:
-                entries[os.fsdecode(path)] = TreeEntry(mode, blob)
+            if stage == "0" or path not in entries:
+                entries[path] = TreeEntry(mode, blob)
         return entries
 
     def index_and_worktree(

@@ -62,19 +62,15 @@ def discover_packages(source: Source, config: Config, cache: ParseCache) -> list
 
 def _discover_packages(source: Source, config: Config, cache: ParseCache) -> list[MigrationPackage]:
     entries = source.entries()
-    package_dirs = sorted(
-        dirname(path)
-        for path in entries
-        if basename(path) == "__init__.py"
-        and basename(dirname(path)) == "migrations"
-        and "/" in dirname(path)
-    )
-    by_dir: dict[str, list[str]] = {d: [] for d in package_dirs}
+    in_dir: dict[str, list[str]] = {}  # each path split once: a large tree has 10,000s
     for path in entries:
-        parent = dirname(path)
-        if parent in by_dir:
-            by_dir[parent].append(path)
-
+        in_dir.setdefault(path.rpartition("/")[0], []).append(path)
+    package_dirs = sorted(
+        directory
+        for directory in in_dir
+        if directory.endswith("/migrations") and f"{directory}/__init__.py" in entries
+    )
+    by_dir = {directory: in_dir[directory] for directory in package_dirs}
     _parse_uncached_in_parallel(source, entries, by_dir, cache)
     packages = []
     for package_dir in package_dirs:
@@ -95,9 +91,8 @@ def _unfollowed_package_links(
     """A `migrations` package that is a link migrail does not follow (out of the work tree, a
     loop): one unreadable entry, E011, in place of the migrations Django may see there."""
     found = []
-    for path, blob in sorted(entries.items()):
-        if basename(path) != "migrations" or not blob.startswith("unreadable:") or "/" not in path:
-            continue
+    links = (p for p, blob in entries.items() if blob.startswith("unreadable:"))
+    for path in sorted(p for p in links if p.endswith("/migrations")):
         label = _label(source, entries, dirname(path), config)
         if not config.wants_app(label):
             continue
@@ -118,7 +113,7 @@ def read_package(
     """One app's package from its files (path to content id) directly inside `package_dir`."""
     package = MigrationPackage(label, package_dir)
     for path in sorted(files):
-        name = basename(path)
+        name = path.rpartition("/")[2]
         if name == MAX_MIGRATION:
             try:
                 package.max_migration = source.read(path)
@@ -158,9 +153,9 @@ def _parse_uncached_in_parallel(
         path
         for paths in by_dir.values()
         for path in paths
-        if is_migration_module(basename(path))
+        if is_migration_module(path.rpartition("/")[2])
         and not entries[path].startswith("unreadable:")
-        and cache.get(entries[path]) is None
+        and entries[path] not in cache
     ]
     if not parallel_parse.worth_it(len(todo)):
         return

@@ -14,9 +14,10 @@ from migrail.sources.pickle_file import load_pickle, store_pickle
 if TYPE_CHECKING:  # a warm check asks only where the cache is, and imports no parser
     from migrail.graph.parser import ParsedMigration, ParseProblem
 
-FORMAT = 3  # 2: operation_count and irreversible_operations instead of every operation
+FORMAT = 4  # 2: operation_count and irreversible_operations instead of every operation
 # 3: E010 for code that binds names from strings, a base's decorator or __init_subclass__,
 # a swappable_dependency that may not be Django's (verdicts cached before were wrong)
+# 4: no operations at all (nothing read them)
 MAX_ENTRIES = 100_000
 FILE_NAME = "parse-cache.pickle"  # in migrail's directory under git's common directory
 
@@ -37,6 +38,9 @@ class ParseCache:
     def of_repository(cls, migrail_dir: Path) -> ParseCache:
         """The repository's cache, shared by every worktree."""
         return cls(migrail_dir / FILE_NAME)
+
+    def __contains__(self, blob: str) -> bool:
+        return blob in self._entries
 
     def get(self, blob: str) -> Parsed | None:
         found = self._entries.get(blob)
