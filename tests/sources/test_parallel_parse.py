@@ -77,10 +77,31 @@ def test_parsing_ahead_discarded_leaves_no_child(tmp_path: Path) -> None:
     (tmp_path / path).parent.mkdir(parents=True)
     (tmp_path / path).write_text(MIGRATION.format(parent="none"))
     ahead = parallel_parse.ParsingAhead(tmp_path, {path: "blob"})
-    pids = [pid for pid, _, _ in ahead._children]
+    pids = [pid for pid, _ in ahead._children]
 
     ahead.discard()
 
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped: no longer this process's child
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="one core")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_parsing_ahead_with_nothing_changed_saves_what_the_children_pickled(
+    tmp_path: Path,
+) -> None:
+    files = {}
+    for number in range(1, 5):
+        path = f"shop/migrations/{number:04d}_step.py"
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(MIGRATION.format(parent=f"{number - 1:04d}_step"))
+        files[path] = f"blob{number}"
+    cache = ParseCache(tmp_path / "cache.pickle")
+
+    parallel_parse.ParsingAhead(tmp_path, files).fill(cache, dict(files))
+    cache.save()
+
+    again = ParseCache(tmp_path / "cache.pickle")
+    for path, blob in files.items():
+        assert again.get(blob) == parse_migration((tmp_path / path).read_bytes())

@@ -207,10 +207,11 @@ class GitRepo:
     def start_index_and_worktree(
         self, pathspecs: tuple[str, ...] = MIGRATION_PATHSPECS
     ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
-        """Start `index_and_worktree`'s two listings, to finish later."""
+        """Start `index_and_worktree`'s two listings, to finish later: the index's first, which
+        a cold check waits for before it parses."""
+        listing = self.start("ls-files", "--stage", "-z", "--", *pathspecs)
         status_args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
-        status_proc = self.start(*status_args, "--", *pathspecs)
-        return status_proc, self.start("ls-files", "--stage", "-z", "--", *pathspecs)
+        return self.start(*status_args, "--", *pathspecs), listing
 
     def finish_index_and_worktree(
         self, started: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]

@@ -14,10 +14,13 @@ import os
 import pickle
 import signal
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from migrail.graph.parser import ParseProblem, parse_migration, source_warnings_ignored
 from migrail.sources.parse_cache import ParseCache, Parsed
+from migrail.sources.pickle_file import UNREADABLE
 from migrail.sources.trees import Unreadable, read_inside
 
 THRESHOLD = 400
@@ -42,10 +45,11 @@ def parse_files(root: Path, paths: list[str]) -> list[Parsed]:
     _worker_root[:] = [root]
     workers = min(os.cpu_count() or 1, 8)
     shares = [paths[number::workers] for number in range(workers)]  # similar sizes, mixed
-    children = [(_fork_parsing(share), share) for share in shares[1:]]
-    parsed: list[list[Parsed]] = [[_parse_one(path) for path in shares[0]]]
+    children = [(_fork(partial(_parse_share, share)), share) for share in shares[1:]]
+    parsed: list[list[Parsed]] = [_parse_share(shares[0])]
     for (pid, reading), share in children:
-        parsed.append(_collect(pid, reading) or [_parse_one(path) for path in share])
+        results = _loaded(_collect(pid, reading))
+        parsed.append(results if isinstance(results, list) else _parse_share(share))
     ordered: list[Parsed] = [ParseProblem("unreadable", 1, "")] * len(paths)
     for number, results in enumerate(parsed):
         ordered[number::workers] = results
@@ -56,9 +60,11 @@ class ParsingAhead:
     """Files parsed by forked children while this process goes on: a cold check parses what
     git's index lists while git looks at the work tree and the packages are sorted out.
 
-    A result fills the cache only for a file the work tree still holds as the index does (a
-    file modified on disk is parsed again, from what was read of it); a child that fails has
-    its share parsed in the usual way. `discard` ends children whose results are not wanted.
+    Each child sends its parses by blob id, pickled; they fill the cache as they came, and are
+    saved as they came (not pickled again), unless a file changed on disk since the index
+    was written: the blob of such a file is left out, to be parsed again from what was read
+    of it. A child that fails has its share parsed in the usual way; `discard` ends children
+    whose results are not wanted.
     """
 
     def __init__(self, root: Path, files: dict[str, str]) -> None:
@@ -67,31 +73,48 @@ class ParsingAhead:
         workers = min(os.cpu_count() or 1, 8)  # this process waits: every core parses
         paths = list(files)
         shares = [paths[n::workers] for n in range(workers)]
-        self._children = [(*_fork_parsing(share), share) for share in shares]
+        self._children = [_fork(partial(_parse_by_blob, share, files)) for share in shares]
 
     def fill(self, cache: ParseCache, entries: dict[str, str]) -> None:
         children, self._children = self._children, []
-        for pid, reading, share in children:
-            for path, parsed in zip(share, _collect(pid, reading) or [], strict=False):
-                blob = self._files[path]
-                if entries.get(path) == blob and not _unreadable(parsed):
-                    cache.put(blob, parsed)
+        changed = {blob for path, blob in self._files.items() if entries.get(path) != blob}
+        for pid, reading in children:
+            data = _collect(pid, reading)
+            parsed = _loaded(data)
+            if not isinstance(parsed, dict) or data is None:
+                continue
+            if changed.isdisjoint(parsed):
+                cache.add_pickled(data, parsed)
+            else:
+                for blob in parsed.keys() - changed:
+                    cache.put(blob, parsed[blob])
 
     def discard(self) -> None:
         children, self._children = self._children, []
-        for pid, reading, _ in children:
+        for pid, reading in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             os.close(reading)
             os.waitpid(pid, 0)
 
 
-def _unreadable(parsed: Parsed) -> bool:
-    return isinstance(parsed, ParseProblem) and parsed.kind == "unreadable"
+def _parse_share(share: list[str]) -> list[Parsed]:
+    with source_warnings_ignored():
+        return [_parse_one(path) for path in share]
 
 
-def _fork_parsing(share: list[str]) -> tuple[int, int]:
-    """A child that parses `share` and writes the results to a pipe: (its pid, the pipe)."""
+def _parse_by_blob(share: list[str], files: dict[str, str]) -> dict[str, Parsed]:
+    """The parses of `share` by blob id, but for the files that could not be read."""
+    return {
+        files[path]: parsed
+        for path, parsed in zip(share, _parse_share(share), strict=True)
+        if not (isinstance(parsed, ParseProblem) and parsed.kind == "unreadable")
+    }
+
+
+def _fork(work: Callable[[], object]) -> tuple[int, int]:
+    """A child that does `work` and writes its result, pickled, to a pipe: (its pid, the
+    pipe)."""
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -99,9 +122,7 @@ def _fork_parsing(share: list[str]) -> tuple[int, int]:
         try:
             gc.disable()  # every object it makes lives until it exits
             os.close(reading)
-            with source_warnings_ignored():
-                results = [_parse_one(path) for path in share]
-            data = pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writing, "wb") as out:
                 out.write(data)
             status = 0
@@ -111,18 +132,21 @@ def _fork_parsing(share: list[str]) -> tuple[int, int]:
     return pid, reading
 
 
-def _collect(pid: int, reading: int) -> list[Parsed] | None:
+def _collect(pid: int, reading: int) -> bytes | None:
     """What the child wrote, or None when it failed."""
     with os.fdopen(reading, "rb") as pipe:
         data = pipe.read()
     _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
+    return data if status == 0 and data else None
+
+
+def _loaded(data: bytes | None) -> object:
+    if data is None:
         return None
     try:
-        results: list[Parsed] = pickle.loads(data)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return pickle.loads(data)
+    except UNREADABLE:
         return None
-    return results
 
 
 def _parse_one(path: str) -> Parsed:
