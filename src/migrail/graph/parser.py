@@ -238,14 +238,7 @@ def _read_module(
     if base_names & SOUTH_BASES or _imports_south(module):
         return ParseProblem("not-django", migration_class.lineno, "is a South migration")
     try:
-        for later in module.body[index + 1 :]:
-            line = mentions(later, {"Migration"})
-            if line is not None:
-                raise NotStatic("`Migration` changed after its class", line)
-        for stmt in module.body if dynamic else ():
-            line = mentions(stmt, set(dynamic)) if stmt is not migration_class else None
-            if line is not None:  # `exec("Migration.dependencies = …")`, `globals()[…]`
-                raise NotStatic("code that binds names from strings (`exec`, `globals()`…)", line)
+        _refuse_later_changes(module.body, index, dynamic)
         spellings = (
             swappable_spellings([*module.body[:index], *migration_class.body])
             if may_swap
@@ -256,6 +249,19 @@ def _read_module(
         return ParseProblem(
             "not-static", err.line, f"has {err.what} migrail cannot read statically"
         )
+
+
+def _refuse_later_changes(body: list[ast.stmt], index: int, dynamic: frozenset[str]) -> None:
+    """NotStatic when a statement other than the class (`body[index]`) can change it: one
+    naming `Migration` after it, or one binding names from strings anywhere."""
+    for later in body[index + 1 :]:
+        line = mentions(later, {"Migration"})
+        if line is not None:
+            raise NotStatic("`Migration` changed after its class", line)
+    for position, stmt in enumerate(body if dynamic else ()):
+        line = mentions(stmt, set(dynamic)) if position != index else None
+        if line is not None:  # `exec("Migration.dependencies = …")`, `globals()[…]`
+            raise NotStatic("code that binds names from strings (`exec`, `globals()`…)", line)
 
 
 def _imports_south(module: ast.Module) -> bool:

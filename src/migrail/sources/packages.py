@@ -153,9 +153,9 @@ def _parse_uncached_in_parallel(
         path
         for paths in by_dir.values()
         for path in paths
-        if is_migration_module(path.rpartition("/")[2])
+        if entries[path] not in cache  # first: after a cold check's parse ahead, all are
+        and is_migration_module(path.rpartition("/")[2])
         and not entries[path].startswith("unreadable:")
-        and entries[path] not in cache
     ]
     if not parallel_parse.worth_it(len(todo)):
         return
