@@ -166,7 +166,7 @@ def restore(held: Held, name: str | None) -> None:
     chosen = held.chosen(name)
     held.refuse_copy("cannot restore")
     here = current_branch(repo)
-    owner = live_owner(repo, store, identity)
+    owner = live_owner(repo, store, identity, here)
     if owner is not None and owner != here:
         # A switch that did not swap left another branch's data live: it is kept
         # as that branch's snapshot, as the next switch would have kept it.

@@ -30,7 +30,7 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     if not snapshots:
         return "  snapshots: on; none saved yet (the next switch saves this branch's)"
     here = current_branch(repo)
-    owner = live_owner(repo, snapshot_store(repo), identity)
+    owner = live_owner(repo, snapshot_store(repo), identity, here)
     names = {here, *former_names(repo, here)}  # its snapshot may wait under a former name
     own = next((s for s in snapshots if s.branch in names and not s.named), None)
     if own is not None and owner is not None and owner != here:
@@ -91,11 +91,14 @@ def named_now(repo: GitRepo, branch: str) -> str:
     return branch
 
 
-def live_owner(repo: GitRepo, store: SnapshotStore, identity: DatabaseIdentity) -> str | None:
+def live_owner(
+    repo: GitRepo, store: SnapshotStore, identity: DatabaseIdentity, here: str = ""
+) -> str | None:
     """The branch whose data the live database holds (as the last swap recorded it), by the
-    name it has now; read-only (`status`), the record keeps the name it was given."""
+    name it has now; read-only (`status`), the record keeps the name it was given. `here`:
+    the branch checked out, if known (its own name needs no git)."""
     recorded = store.owner(identity)
-    return None if recorded is None else named_now(repo, recorded)
+    return recorded if recorded in (None, here) else named_now(repo, recorded)
 
 
 DETACHED = re.compile(r"[0-9a-f]{40}")  # a detached HEAD's owner: its commit

@@ -33,6 +33,7 @@ from migrail.snapshots.catalogue import (
     dropped_beyond_kept,
     former_names,
     live_owner,
+    named_now,
     prune_beyond_kept,
 )
 from migrail.snapshots.steps import Engine, SnapshotUnavailable, run_journalled
@@ -194,9 +195,12 @@ class Switch:
         refused = engine.refusal(terminate_others=self.config.snapshot_terminate_sessions)
         if refused:
             raise SnapshotUnavailable(refused)
-        recorded = live_owner(repo, store, identity)
-        if recorded is not None and store.find(identity, recorded) is None:
-            _renamed(repo, store, identity, recorded)  # its own snapshot, relabelled first
+        recorded = store.owner(identity)
+        if recorded is not None and recorded != self.left:
+            called = named_now(repo, recorded)  # renamed since, with `git branch -m`?
+            if called != recorded and store.find(identity, called) is None:
+                _renamed(repo, store, identity, called)  # its own snapshot, relabelled first
+            recorded = called
         owner = self.left if recorded is None else recorded
         applied_by = self.left_commit
         if owner != self.left and branch_exists(repo, owner):
@@ -327,7 +331,7 @@ def catch_up_with_live_data(
         if alias in record.tried:
             continue
         identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
-        owner = live_owner(repo, snapshot_store(repo), identity)
+        owner = live_owner(repo, snapshot_store(repo), identity, here)
         if owner is None or owner == here:
             continue
         print(
