@@ -197,3 +197,63 @@ def test_hand_over_from_django_linear_migrations(project: DjangoProject) -> None
     assert "(migrail.W002) django_linear_migrations is installed alongside migrail" in (
         project.manage("check").stderr
     )
+
+
+FILL_FUNCTION = """def fill(apps, schema_editor):
+    apps.get_model("shop", "Item").objects.update(price=1)
+"""
+FILL = f"""from django.db import migrations
+
+
+{FILL_FUNCTION}
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0002_item_price")]
+    operations = [migrations.RunPython(fill, migrations.RunPython.noop)]
+"""
+
+
+def test_a_squash_to_port_by_hand_says_max_migration_txt_waits(project: DjangoProject) -> None:
+    """Django writes a squash that cannot compile until its RunPython functions are copied in:
+    max_migration.txt cannot be written yet, and squashmigrations says so instead of leaving it
+    stale without a word; ported, `migrail check` names the stale file and its fix."""
+    django_project(project)
+    manage(project, "makemigrations")
+    models(project, "shop", "price")
+    manage(project, "makemigrations")
+    project.write("shop/migrations/0003_fill.py", FILL)
+    project.write("shop/migrations/max_migration.txt", "0003_fill\n")
+    proc = project.manage("squashmigrations", "shop", "0003", "--no-input")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Manual porting required" in proc.stdout
+    squash = "shop/migrations/0001_squashed_0003_fill.py"
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("migrail:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "migrail: max_migration.txt of shop was not updated (it names 0003_fill): "
+        "0001_squashed_0003_fill has a syntax error: "
+    )
+    assert lines[0].endswith(
+        f" ({squash}:{_code_line(project, squash)}); when that is fixed, run `migrail check --fix`"
+    )
+    assert max_migration(project) == "0003_fill\n"
+
+    ported = project.read(squash).replace("code=shop.migrations.0003_fill.fill", "code=fill")
+    ported = ported.replace("class Migration(", f"{FILL_FUNCTION}\n\nclass Migration(")
+    project.write(squash, ported)
+    proc = project.migrail("check")
+    assert proc.returncode == 1
+    assert (
+        "shop/migrations/max_migration.txt:1: E003 max_migration.txt of shop names 0003_fill, "
+        "but the latest migration is 0001_squashed_0003_fill\n"
+        "    hint: run `migrail check --fix` to update it\n"
+    ) in proc.stdout
+    assert project.migrail("check", "--fix").returncode == 1
+    assert project.migrail("check").returncode == 0
+    assert max_migration(project) == "0001_squashed_0003_fill\n"
+
+
+def _code_line(project: DjangoProject, path: str) -> int:
+    """The line of the squash where Django names the function to copy."""
+    text = project.read(path).splitlines()
+    return next(n for n, line in enumerate(text, 1) if "shop.migrations.0003_fill.fill" in line)

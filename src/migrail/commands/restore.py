@@ -160,11 +160,15 @@ def _back_up_current_state(
     engine = find_engine(database.vendor)
     if engine is not None and engine.stores_in_file and not Path(database.name).is_file():
         return None  # nothing there to lose
+    from migrail.commands.features import sync_feature
+
+    data_of = sync_feature(repo, config).data_of(repo, connection)
+    origin = origin_of(repo, config, None, applied := django_applied_rows(connection), data_of)
     backup = take_backup(
         backups_dir(repo),
         database,
         connection.settings_dict,
-        origin=origin_of(repo, config, None, applied := django_applied_rows(connection)),
+        origin=origin,
         applied=applied,
         kept=config.backups_kept,
         protected={keep, *protected_backups(journal_dir(repo))},

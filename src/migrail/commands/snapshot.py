@@ -19,7 +19,12 @@ from migrail.snapshots.branches import (
     label,
     snapshot_to_save,
 )
-from migrail.snapshots.catalogue import dropped_beyond_kept, former_names, prune_beyond_kept
+from migrail.snapshots.catalogue import (
+    dropped_beyond_kept,
+    former_names,
+    live_owner,
+    prune_beyond_kept,
+)
 from migrail.snapshots.steps import Engine, run_journalled
 from migrail.snapshots.store import (
     Snapshot,
@@ -161,7 +166,7 @@ def restore(held: Held, name: str | None) -> None:
     chosen = held.chosen(name)
     held.refuse_copy("cannot restore")
     here = current_branch(repo)
-    owner = store.owner(identity)
+    owner = live_owner(repo, store, identity, here)
     if owner is not None and owner != here:
         # A switch that did not swap left another branch's data live: it is kept
         # as that branch's snapshot, as the next switch would have kept it.

@@ -10,7 +10,12 @@ no migration, so nothing changes and nothing is written.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from migrail.checks.findings import CheckResult
 
 from migrail.django_app.checks import repairing
 
@@ -38,6 +43,27 @@ class WritesMaxMigration:
             after = snapshot(apps)
             changed = [app for app in apps if after[app.label] != before.get(app.label)]
             if changed:
-                for fix in check_packages(read_app_packages(root, cache, changed)).fixes:
+                checked = check_packages(read_app_packages(root, cache, changed))
+                for fix in checked.fixes:
                     (root / fix.path).write_bytes(fix.content)
+                fixed = {fix.app for fix in checked.fixes}
+                unwritten = [app.label for app in changed if app.label not in fixed]
+                for line in _not_written(checked, unwritten):
+                    print(line, file=getattr(self, "stderr", sys.stderr))
             return result
+
+
+def _not_written(checked: CheckResult, apps: list[str]) -> Iterator[str]:
+    """One line per app whose `max_migration.txt` this command could not write, as an error
+    in its migrations hides their latest (a squash whose RunPython functions Django left to
+    copy by hand does not compile): never left stale without a word."""
+    for app in apps:
+        error = next((f for f in checked.errors if f.app == app), None)
+        if error is None:
+            continue  # already current
+        recorded = checked.apps[app].max_migration if app in checked.apps else None
+        names = f" (it names {recorded})" if recorded else ""
+        yield (
+            f"migrail: max_migration.txt of {app} was not updated{names}: {error.message} "
+            f"({error.path}:{error.line}); when that is fixed, run `migrail check --fix`"
+        )

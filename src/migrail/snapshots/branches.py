@@ -239,6 +239,12 @@ def snapshot_to_save(
         exact=exact,
         branch_made=made,
     )
+    held = store.find(identity, branch)
+    if held is not None and not held.named and held.id != snapshot.id:
+        from dataclasses import replace
+
+        # Relabelled after `git branch -m`: replaced where it is, not saved beside it.
+        snapshot = replace(snapshot, id=held.id, prefix=held.prefix)
     return beside_others(store, identity, snapshot)
 
 

@@ -30,8 +30,9 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     if not snapshots:
         return "  snapshots: on; none saved yet (the next switch saves this branch's)"
     here = current_branch(repo)
-    owner = snapshot_store(repo).owner(identity)
-    own = next((s for s in snapshots if s.branch == here and not s.named), None)
+    owner = live_owner(repo, snapshot_store(repo), identity, here)
+    names = {here, *former_names(repo, here)}  # its snapshot may wait under a former name
+    own = next((s for s in snapshots if s.branch in names and not s.named), None)
     if own is not None and owner is not None and owner != here:
         return (
             f"  snapshots: on; the database holds the data of {owner!r} (the switch here did "
@@ -47,7 +48,7 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     branches = [
         s.branch
         for s in snapshots
-        if not s.named and s.branch != here and branch_exists(repo, s.branch)
+        if not s.named and s.branch not in names and branch_exists(repo, s.branch)
     ]
     if not branches:
         return (
@@ -76,6 +77,31 @@ def former_names(repo: GitRepo, branch: str) -> list[str]:
             current = match.group(1)
             names.append(current)
     return names
+
+
+def named_now(repo: GitRepo, branch: str) -> str:
+    """`branch` as it is called now: the local branch renamed from it (`git branch -m`; its
+    reflog says so) when no branch has that name any more; else `branch` itself."""
+    if DETACHED.fullmatch(branch) or branch_exists(repo, branch):
+        return branch
+    out = repo.run("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/").decode()
+    for now in out.split():
+        if branch in former_names(repo, now):
+            return now
+    return branch
+
+
+def live_owner(
+    repo: GitRepo, store: SnapshotStore, identity: DatabaseIdentity, here: str = ""
+) -> str | None:
+    """The branch whose data the live database holds (as the last swap recorded it), by the
+    name it has now; read-only (`status`), the record keeps the name it was given. `here`:
+    the branch checked out, if known (its own name needs no git)."""
+    recorded = store.owner(identity)
+    return recorded if recorded in (None, here) else named_now(repo, recorded)
+
+
+DETACHED = re.compile(r"[0-9a-f]{40}")  # a detached HEAD's owner: its commit
 
 
 def prune_beyond_kept(

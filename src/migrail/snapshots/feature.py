@@ -59,6 +59,13 @@ class SnapshotFeature(_Journalled):
             return None
         return snapshots.SAVE_FIRST_HINT
 
+    def data_of(self, repo: GitRepo, connection: Any) -> str | None:
+        from migrail.snapshots.catalogue import DETACHED, live_owner
+
+        identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
+        owner = live_owner(repo, snapshots.snapshot_store(repo), identity)
+        return None if owner is None or DETACHED.fullmatch(owner) else owner
+
     def ways_out(self, repo: GitRepo, connection: Any) -> list[str]:
         identity = identity_of(connection.alias, connection.vendor, connection.settings_dict)
         try:

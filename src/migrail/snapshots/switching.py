@@ -32,6 +32,8 @@ from migrail.snapshots.branches import (
 from migrail.snapshots.catalogue import (
     dropped_beyond_kept,
     former_names,
+    live_owner,
+    named_now,
     prune_beyond_kept,
 )
 from migrail.snapshots.steps import Engine, SnapshotUnavailable, run_journalled
@@ -194,7 +196,12 @@ class Switch:
         if refused:
             raise SnapshotUnavailable(refused)
         recorded = store.owner(identity)
-        owner = _owner(recorded, alias, self.left)
+        if recorded is not None and recorded != self.left:
+            called = named_now(repo, recorded)  # renamed since, with `git branch -m`?
+            if called != recorded and store.find(identity, called) is None:
+                _renamed(repo, store, identity, called)  # its own snapshot, relabelled first
+            recorded = called
+        owner = self.left if recorded is None else recorded
         applied_by = self.left_commit
         if owner != self.left and branch_exists(repo, owner):
             # Another branch's migrations are live: the sync after this goes from its code.
@@ -233,6 +240,12 @@ class Switch:
         if in_use:  # checked before anything moves: a rename refused halfway leaves no database
             raise SnapshotUnavailable(f"the snapshot of {arriving!r} cannot be restored: {in_use}")
         owner_after = arriving or ""  # set with the journal: a killed run ends so
+        # Said in the line of the save, once done: a save that gives up saved nothing.
+        why = (
+            f" (it held the data of {owner!r}: the switch to {self.left!r} did not swap it)"
+            if owner != self.left
+            else ""
+        )
         with _owner_kept_unless_done(store, identity, recorded):
             if waiting is not None and waiting.id != save_as.id:
                 self._save_and_restore(
@@ -243,6 +256,7 @@ class Switch:
                     save_as=save_as,
                     waiting=waiting,
                     started=started,
+                    why=why,
                 )
             else:
                 steps = engine.save_steps(save_as)
@@ -250,7 +264,7 @@ class Switch:
                 self.record.saved.add(alias)
                 self.exact = False  # the database goes on as it is
                 print(
-                    f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}"
+                    f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}{why}"
                     + (
                         f"; {arriving!r} has no snapshot, so it goes on from this database"
                         if arriving
@@ -272,6 +286,7 @@ class Switch:
         save_as: Snapshot,
         waiting: Snapshot,
         started: float,
+        why: str,
     ) -> None:
         steps = engine.swap_steps(save_as, waiting)
         run_journalled(
@@ -292,7 +307,7 @@ class Switch:
         same_commit = self.restored_at in (None, waiting.commit)
         self.exact = self.exact and bool(waiting.exact) and same_commit
         print(
-            f"migrail: saved database {alias!r} as the snapshot of {label(save_as)} "
+            f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}{why} "
             f"and restored the snapshot of {self.arriving!r} (commit "
             f"{waiting.commit[:12]}, {time.monotonic() - started:.2f}s)"
         )
@@ -316,7 +331,7 @@ def catch_up_with_live_data(
         if alias in record.tried:
             continue
         identity = identity_of(alias, connections[alias].vendor, settings.DATABASES[alias])
-        owner = snapshot_store(repo).owner(identity)
+        owner = live_owner(repo, snapshot_store(repo), identity, here)
         if owner is None or owner == here:
             continue
         print(
@@ -339,18 +354,6 @@ def catch_up_with_live_data(
         )
         from_rev = arrival.from_rev if arrival.restored else commit
     return from_rev
-
-
-def _owner(owner: str | None, alias: str, left: str) -> str:
-    """The branch to save the live database as: whose data it holds (`owner`, as recorded),
-    which is not always the branch git left (a switch that fell back, was skipped or killed)."""
-    if owner is None or owner == left:
-        return left
-    print(
-        f"migrail: database {alias!r} holds the data of {owner!r} (the switch to {left!r} did not "
-        f"swap it), so it is saved as the snapshot of {owner!r}"
-    )
-    return owner
 
 
 def _keep_older_snapshot(

@@ -261,6 +261,7 @@ def _child(spec: RollbackSpec, warm: Warm | None, spec_path: str) -> None:
                 spec.rev,
                 backup=spec.backup,
                 progress=ProgressPrinter(),
+                data_of=spec.feature.data_of(repo, connection),
             )
     Path(spec.result_path).write_text(json.dumps({"unapplied": plan.unapply, "backup": backup}))
 

@@ -126,6 +126,7 @@ def roll_back(
     *,
     backup: bool,
     progress: ProgressCallback | None = None,
+    data_of: str | None = None,
 ) -> str | None:
     """Back up, write the journal, unapply, close the journal: all in this process (this
     one, or the old code's child), so the journal says what committed.
@@ -135,7 +136,7 @@ def roll_back(
     its backup.
     """
     connection = loaded.connection
-    taken = backup_before_rollback(repo, config, connection, from_rev) if backup else None
+    taken = backup_before_rollback(repo, config, connection, from_rev, data_of) if backup else None
     begin_rollback(connection, repo, plan.unapply, taken)
     try:
         with giving_up_on_locks(connection, "the rollback"):

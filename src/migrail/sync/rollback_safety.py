@@ -111,9 +111,9 @@ def recover_interrupted_sync(
 
 
 def backup_before_rollback(
-    repo: GitRepo, config: Config, connection: Any, from_rev: str | None
+    repo: GitRepo, config: Config, connection: Any, from_rev: str | None, data_of: str | None
 ) -> Backup:
-    backup = back_up(repo, config, connection, from_rev)
+    backup = back_up(repo, config, connection, from_rev, data_of)
     print(
         f"migrail: backed up database {connection.alias!r} to {backup.path}; "
         f"`migrail restore {backup.name}` brings it back"
@@ -121,13 +121,20 @@ def backup_before_rollback(
     return backup
 
 
-def back_up(repo: GitRepo, config: Config, connection: Any, from_rev: str | None) -> Backup:
+def back_up(
+    repo: GitRepo,
+    config: Config,
+    connection: Any,
+    from_rev: str | None,
+    data_of: str | None = None,
+) -> Backup:
     """A backup of the database as it stands, kept by the rules sync's backups follow."""
+    origin = origin_of(repo, config, from_rev, applied := django_applied_rows(connection), data_of)
     return take_backup(
         backups_dir(repo),
         database_of(connection),
         connection.settings_dict,
-        origin=origin_of(repo, config, from_rev, applied := django_applied_rows(connection)),
+        origin=origin,
         applied=applied,
         kept=config.backups_kept,
         protected=protected_backups(journal_dir(repo)),
@@ -168,15 +175,23 @@ def usable_backups(repo: GitRepo, alias: str, vendor: str, settings: Any) -> lis
 
 
 def origin_of(
-    repo: GitRepo, config: Config, from_rev: str | None, applied: Sequence[Key] = ()
+    repo: GitRepo,
+    config: Config,
+    from_rev: str | None,
+    applied: Sequence[Key] = (),
+    data_of: str | None = None,
 ) -> Origin:
     """The branch and commit whose migrations the database holds now (mid-rebase, the
     branch being rebased as it was: HEAD is only the new base).
 
     Without `from_rev`, HEAD's, if it has every applied migration of its apps; else the
     branch the last checkout left, if that has them (a switch with the hooks off); else
-    unknown, never a branch whose data it is not.
+    unknown, never a branch whose data it is not. `data_of`: the branch whose data it holds,
+    when a feature knows it (a switch that did not swap left another branch's data live): the
+    branch named, with the commit found as above.
     """
+    if data_of:
+        return Origin(data_of, origin_of(repo, config, from_rev, applied).commit)
     if from_rev is None and (rebasing := branch_being_rebased(repo)):
         return Origin(*rebasing)
     try:

@@ -132,6 +132,7 @@ class SyncSession:
                         self.options.from_rev,
                         backup=self._backup_wanted(),
                         progress=ProgressPrinter(),
+                        data_of=self.options.feature.data_of(self.repo, self.connection),
                     )
             if self.target is not None:
                 return EXIT_CLEAN
@@ -247,7 +248,8 @@ class SyncSession:
             return
         if self.backup is None and self.options.backup:
             # Of the commit the database followed (its migrations, less what was unapplied).
-            taken = back_up(self.repo, self.config, self.connection, self.options.from_rev)
+            data_of = self.options.feature.data_of(self.repo, self.connection)
+            taken = back_up(self.repo, self.config, self.connection, self.options.from_rev, data_of)
             self.backup = taken.name
         if self.backup is None:
             print(f"migrail: {what}, rows included, with no backup (--no-backup)")

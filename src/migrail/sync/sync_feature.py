@@ -37,6 +37,11 @@ class SyncFeature:
         """A line to print before a rollback that drops rows, or None."""
         return SNAPSHOT_HINT if drops_hold_rows(connection, effects) else None
 
+    def data_of(self, repo: GitRepo, connection: Any) -> str | None:
+        """The branch whose data the database holds, when the feature knows it (a switch that
+        did not swap leaves another branch's data live): what its backups are labelled with."""
+        return None
+
     def ways_out(self, repo: GitRepo, connection: Any) -> list[str]:
         """More ways out of an irreversible rollback than the core's, one line each."""
         return []
