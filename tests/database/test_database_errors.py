@@ -270,3 +270,31 @@ def test_a_missing_database_in_a_linked_worktree_names_worktree_init(
         'database "shop_wt_b_f671f3" does not exist; in this linked worktree, '
         "`migrail worktree init` makes its database"
     )
+
+
+def test_a_rollback_whose_commit_is_locked_says_the_lines_above_were_rolled_back(
+    project: DjangoProject,
+) -> None:
+    """A reader's open transaction lets the rollback run but not commit: each migration was
+    reported as unapplied, so the failure says that transaction is gone."""
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    db = project.root / "db.sqlite3"
+    before = project.query("SELECT app, name FROM django_migrations ORDER BY id")
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM django_migrations").fetchall()
+    try:
+        proc = project.migrail("sync", "--no-backup", env={"MIGRAIL_LOCK_WAIT": "1"})
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    assert proc.returncode == 2
+    assert "  - unapplying shop.0002_stock" in proc.stdout
+    assert (
+        "unapplying failed (nothing was changed: the unapplying above was rolled back with its "
+        "transaction): database 'default': another process holds it locked (database is locked)"
+    ) in proc.stderr
+    assert project.query("SELECT app, name FROM django_migrations ORDER BY id") == before

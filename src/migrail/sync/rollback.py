@@ -184,6 +184,10 @@ def _unapply_failed(err: Exception, alias: str, *, atomic: bool) -> MigrailError
         "migration; `migrail status` says what the next sync does first"
     )
     kind = NothingUnapplied if atomic else MigrailError
+    if atomic and not isinstance(err, MigrationFailed):
+        # Failed outside any one migration (at the commit): the lines that said each was
+        # unapplied spoke of a transaction that is gone.
+        where = "nothing was changed: the unapplying above was rolled back with its transaction"
     if locked := lock_in_chain(err):
         return kind(
             f"unapplying failed ({where}): database {alias!r}: {locked} (a "
