@@ -346,3 +346,22 @@ def test_empty_repository(project: DjangoProject, tmp_path: Path) -> None:
         text=True,
     )
     assert (proc.returncode, proc.stderr) == (2, "migrail: error: unknown revision 'HEAD'\n")
+
+
+def test_a_squash_to_port_by_hand_is_its_syntax_error_alone(project: DjangoProject) -> None:
+    """Django writes a squash whose RunPython functions are to be copied in by hand as dotted
+    names that do not compile: E008; not also W001 for the number it shares with
+    0001_initial, which it keeps as every squash does."""
+    shop(project)
+    project.migration(
+        "shop",
+        "0001_squashed_0002_price",
+        migration_source().replace(
+            "    operations = [", "    operations = [\n        shop.migrations.0002_price.fill,"
+        ),
+    )
+    code, found = findings(project)
+    assert code == 1
+    assert [(f["code"], f["path"]) for f in found] == [
+        ("E008", "shop/migrations/0001_squashed_0002_price.py")
+    ]

@@ -245,8 +245,10 @@ def _shared_numbers(package: MigrationPackage, graph: MigrationGraph) -> list[Fi
     by_number: dict[str, list[str]] = {}
     for name, migration_file in package.migrations.items():
         parsed = migration_file.parsed
-        if isinstance(parsed, ParsedMigration) and parsed.replaces:
-            continue  # a squash keeps the number of the first migration it replaces
+        if not isinstance(parsed, ParsedMigration) or parsed.replaces:
+            # A squash keeps the number of the first migration it replaces; a file that
+            # cannot be read (an error of its own) may be one (Django's, to port by hand).
+            continue
         match = NUMBER.match(name)
         if match:
             by_number.setdefault(match.group(1), []).append(name)
