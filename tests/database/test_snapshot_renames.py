@@ -85,3 +85,22 @@ def test_a_renamed_branchs_live_data_is_saved_under_its_new_name(tmp_path: Path)
     out = project.git("switch", "wip")
     assert "the snapshot of 'feature'" not in out
     assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]
+
+
+def test_a_renamed_other_branchs_snapshot_is_offered_and_restored_by_its_new_name(
+    project: DjangoProject,
+) -> None:
+    """feature's snapshot is saved, then feature is renamed wip from main: status names wip as
+    a branch whose snapshot a switch restores, and `snapshot restore wip` finds it."""
+    start(project, snapshots=True)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (2, 9)")
+    project.git("switch", "main")  # feature's snapshot saved
+    project.git("branch", "-m", "feature", "wip")
+    before = records(project)
+
+    out = project.migrail("status").stdout
+    assert "  snapshots: on; a switch to 'wip' restores its snapshot" in out
+    assert records(project) == before  # read-only
+    proc = project.migrail("snapshot", "restore", "wip")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]

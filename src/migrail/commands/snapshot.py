@@ -74,6 +74,9 @@ class Held:
         chosen = [s for s in self.snapshots() if s.branch == name]
         if not chosen and name and len(name) >= 7:  # a detached HEAD's, by its short commit
             chosen = [s for s in self.snapshots() if s.detached and s.branch.startswith(name)]
+        if not chosen and name:  # saved before `git branch -m`, not relabelled yet
+            former = set(former_names(self.repo, name))
+            chosen = [s for s in self.snapshots() if not s.named and s.branch in former]
         if not chosen:
             raise MigrailError(
                 f"no snapshot of {name!r} for database {self.alias!r}; "

@@ -45,11 +45,10 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
             "snapshots off): a switch saves it as this branch's and keeps this branch's "
             "earlier snapshot under a name of its own"
         )
-    branches = [
-        s.branch
-        for s in snapshots
-        if not s.named and s.branch not in names and branch_exists(repo, s.branch)
-    ]
+    # By the name each branch has now: one renamed since its snapshot was saved is relabelled
+    # by the next switch there.
+    now = (named_now(repo, s.branch) for s in snapshots if not s.named)
+    branches = [b for b in now if b not in names and branch_exists(repo, b)]
     if not branches:
         return (
             "  snapshots: on; no other branch has one (`migrail snapshot list` shows them); "
