@@ -1469,3 +1469,35 @@ def test_a_session_in_the_snapshot_to_restore_is_refused_before_anything_moves(
         assert "syncing without snapshots instead" in out
         assert project.migrail("status").returncode == 0
         assert "stock" not in str(project.schema())
+
+
+def test_a_switch_that_could_not_save_its_snapshot_points_at_the_backup(
+    project: DjangoProject,
+) -> None:
+    """A reader's open transaction keeps the snapshot copy from being made: the rollback's
+    drops are then kept by the backup alone, and the hint does not ask for a snapshot first
+    (the switch is under way)."""
+    start(project, snapshots=True)
+    project.git("switch", "main")
+    project.git("switch", "feature")  # main has a snapshot: the next switch swaps
+    project.query("INSERT INTO shop_item (name, stock) VALUES (1, 5)")
+    reader = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM shop_item").fetchall()
+    try:
+        out = git(
+            project.root,
+            "switch",
+            "main",
+            check=False,
+            env={**project.env, "MIGRAIL_LOCK_WAIT": "1"},
+        )
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    assert (
+        "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps "
+        "them (this switch could not save one); bring them back from the backup with "
+        "`migrail restore`\n"
+    ) in out
+    assert "snapshot save" not in out

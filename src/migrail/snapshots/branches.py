@@ -34,6 +34,10 @@ SAVE_FIRST_HINT = (
     "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
     "NAME`, or bring them back from the backup with `migrail restore`"
 )
+NOT_SAVED_HINT = (
+    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
+    "(this switch could not save one); bring them back from the backup with `migrail restore`"
+)
 
 
 def snapshot_store(repo: GitRepo) -> SnapshotStore:

@@ -57,6 +57,8 @@ class SnapshotFeature(_Journalled):
             return None  # this switch saved the database as it stands: its snapshot has them
         if not drops_hold_rows(connection, effects):
             return None
+        if connection.alias in self.switched.tried:  # mid-switch: too late to save one first
+            return snapshots.NOT_SAVED_HINT
         return snapshots.SAVE_FIRST_HINT
 
     def data_of(self, repo: GitRepo, connection: Any) -> str | None:
