@@ -45,17 +45,23 @@ def test_the_parallel_parse_equals_parsing_each_file_in_order(tmp_path: Path) ->
             assert result == parse_migration((tmp_path / path).read_bytes()), path
 
 
+def steps(root: Path, count: int) -> dict[str, str]:
+    """shop's migrations 0001_step… on disk, each with a made-up blob id: path -> blob."""
+    files = {}
+    for number in range(1, count + 1):
+        path = f"shop/migrations/{number:04d}_step.py"
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(MIGRATION.format(parent=f"{number - 1:04d}_step"))
+        files[path] = f"blob{number}"
+    return files
+
+
 @pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="one core")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_parsing_ahead_caches_a_file_only_under_the_blob_the_work_tree_still_holds(
     tmp_path: Path,
 ) -> None:
-    files = {}
-    for number in range(1, 6):
-        path = f"shop/migrations/{number:04d}_step.py"
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(MIGRATION.format(parent=f"{number - 1:04d}_step"))
-        files[path] = f"blob{number}"
+    files = steps(tmp_path, 5)
     (tmp_path / "shop/migrations/0005_step.py").unlink()
     ahead = parallel_parse.ParsingAhead(tmp_path, files)
     cache = ParseCache(None)
@@ -91,12 +97,7 @@ def test_parsing_ahead_discarded_leaves_no_child(tmp_path: Path) -> None:
 def test_parsing_ahead_with_nothing_changed_saves_what_the_children_pickled(
     tmp_path: Path,
 ) -> None:
-    files = {}
-    for number in range(1, 5):
-        path = f"shop/migrations/{number:04d}_step.py"
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(MIGRATION.format(parent=f"{number - 1:04d}_step"))
-        files[path] = f"blob{number}"
+    files = steps(tmp_path, 4)
     cache = ParseCache(tmp_path / "cache.pickle")
 
     parallel_parse.ParsingAhead(tmp_path, files).fill(cache, dict(files))
