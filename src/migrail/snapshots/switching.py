@@ -195,12 +195,7 @@ class Switch:
         refused = engine.refusal(terminate_others=self.config.snapshot_terminate_sessions)
         if refused:
             raise SnapshotUnavailable(refused)
-        recorded = store.owner(identity)
-        if recorded is not None and recorded != self.left:
-            called = named_now(repo, recorded)  # renamed since, with `git branch -m`?
-            if called != recorded and store.find(identity, called) is None:
-                _renamed(repo, store, identity, called)  # its own snapshot, relabelled first
-            recorded = called
+        recorded = self._recorded_owner(store, identity)
         owner = self.left if recorded is None else recorded
         applied_by = self.left_commit
         if owner != self.left and branch_exists(repo, owner):
@@ -239,7 +234,6 @@ class Switch:
         in_use = engine.snapshot_in_use(waiting) if waiting is not None else None
         if in_use:  # checked before anything moves: a rename refused halfway leaves no database
             raise SnapshotUnavailable(f"the snapshot of {arriving!r} cannot be restored: {in_use}")
-        owner_after = arriving or ""  # set with the journal: a killed run ends so
         # Said in the line of the save, once done: a save that gives up saved nothing.
         why = (
             f" (it held the data of {owner!r}: the switch to {self.left!r} did not swap it)"
@@ -259,22 +253,49 @@ class Switch:
                     why=why,
                 )
             else:
-                steps = engine.save_steps(save_as)
-                run_journalled(engine, store, identity, steps, record=save_as, owner=owner_after)
-                self.record.saved.add(alias)
-                self.exact = False  # the database goes on as it is
-                print(
-                    f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}{why}"
-                    + (
-                        f"; {arriving!r} has no snapshot, so it goes on from this database"
-                        if arriving
-                        else ""
-                    )
-                    + f" ({time.monotonic() - started:.2f}s)"
+                self._save(
+                    alias, engine, identity, store, save_as=save_as, started=started, why=why
                 )
         kept = self.config.snapshots_kept
         for gone in prune_beyond_kept(repo, engine, store, identity, kept, keep=save_as.id):
             print(dropped_beyond_kept(gone, alias, kept))
+
+    def _recorded_owner(self, store: SnapshotStore, identity: DatabaseIdentity) -> str | None:
+        """Whose data the live database holds, as recorded, by the name that branch has now:
+        one renamed since (`git branch -m`) has its own snapshot relabelled first."""
+        recorded = store.owner(identity)
+        if recorded is None or recorded == self.left:
+            return recorded
+        called = named_now(self.repo, recorded)
+        if called != recorded and store.find(identity, called) is None:
+            _renamed(self.repo, store, identity, called)
+        return called
+
+    def _save(
+        self,
+        alias: str,
+        engine: Engine,
+        identity: DatabaseIdentity,
+        store: SnapshotStore,
+        *,
+        save_as: Snapshot,
+        started: float,
+        why: str,
+    ) -> None:
+        """Save the live database, which goes on as it is (`arriving` has no snapshot)."""
+        arriving = self.arriving
+        steps = engine.save_steps(save_as)
+        # The owner is set with the journal: a killed run ends so.
+        run_journalled(engine, store, identity, steps, record=save_as, owner=arriving or "")
+        self.record.saved.add(alias)
+        self.exact = False
+        goes_on = (
+            f"; {arriving!r} has no snapshot, so it goes on from this database" if arriving else ""
+        )
+        print(
+            f"migrail: saved database {alias!r} as the snapshot of {label(save_as)}{why}"
+            f"{goes_on} ({time.monotonic() - started:.2f}s)"
+        )
 
     def _save_and_restore(
         self,
