@@ -1,9 +1,10 @@
 """Parse many migration files from disk on every core: a cold check of a large tree.
 
-This process and one forked child per other core (Linux only: forking is cheap there and
-safe before any GitPython process exists) each read and parse a share of the files; a
-child sends its results back pickled through a pipe. Below a few hundred files, or
-elsewhere, parsing stays in this process.
+`parse_files`: this process and one forked child per other core (Linux only: forking is
+cheap there and safe before any GitPython process exists) each read and parse a share of
+the files; a child sends its results back pickled through a pipe. `ParsingAhead`: a child
+per core parses what git's index lists while this process goes on. Below a few hundred
+files, or elsewhere, parsing stays in this process.
 """
 
 from __future__ import annotations
