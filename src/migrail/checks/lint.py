@@ -20,7 +20,6 @@ from migrail import __version__
 from migrail.errors import MigrailError
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
-from migrail.sources.parse_cache import FILE_NAME as PARSE_CACHE_FILE
 from migrail.sources.parse_cache import ParseCache
 from migrail.sources.pickle_file import load_pickle, store_pickle
 from migrail.sources.trees import Source, WorkingTree, leaves_work_tree
@@ -109,7 +108,7 @@ def _lint_migrations(repo: GitRepo, source: Source, config: Config) -> CheckResu
 def _parse_ahead(repo: GitRepo, source: Source) -> ParsingAhead | None:
     """A cold check of the work tree (no parse cache yet) has the files git's index lists
     parsed on every core while git looks at the work tree and the packages are sorted out."""
-    if not isinstance(source, WorkingTree) or (repo.migrail_dir / PARSE_CACHE_FILE).exists():
+    if not isinstance(source, WorkingTree) or ParseCache.repository_has_one(repo.migrail_dir):
         return None
     from migrail.sources import parallel_parse
     from migrail.sources.packages import module_in_package

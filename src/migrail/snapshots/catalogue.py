@@ -61,6 +61,7 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
     )
 
 
+DETACHED = re.compile(r"[0-9a-f]{40}")  # a detached HEAD's owner: its commit
 RENAMED = re.compile(r"^Branch: renamed refs/heads/(.+) to refs/heads/(.+)$")
 
 
@@ -98,9 +99,6 @@ def live_owner(
     the branch checked out, if known (its own name needs no git)."""
     recorded = store.owner(identity)
     return recorded if recorded in (None, here) else named_now(repo, recorded)
-
-
-DETACHED = re.compile(r"[0-9a-f]{40}")  # a detached HEAD's owner: its commit
 
 
 def prune_beyond_kept(

@@ -63,6 +63,11 @@ class ParseCache:
         """The repository's cache, shared by every worktree."""
         return cls(migrail_dir / FILE_NAME)
 
+    @staticmethod
+    def repository_has_one(migrail_dir: Path) -> bool:
+        """Is there a cache to load (else a check is cold), without loading it?"""
+        return (migrail_dir / FILE_NAME).exists()
+
     def __contains__(self, blob: str) -> bool:
         return blob in self._entries
 
