@@ -356,7 +356,9 @@ def test_a_squash_to_port_by_hand_is_its_syntax_error_alone(project: DjangoProje
     project.migration(
         "shop",
         "0001_squashed_0002_price",
-        migration_source().replace(
+        migration_source(
+            extra="    replaces = [('shop', '0001_initial'), ('shop', '0002_price')]\n"
+        ).replace(
             "    operations = [", "    operations = [\n        shop.migrations.0002_price.fill,"
         ),
     )
