@@ -28,5 +28,5 @@ def store_pickle(path: Path, value: object) -> None:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except (OSError, pickle.PicklingError):
-        Path(tmp).unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError, AttributeError, TypeError, RecursionError):
+        tmp.unlink(missing_ok=True)  # a value that cannot be pickled, as a full disk: no write
