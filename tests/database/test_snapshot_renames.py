@@ -104,3 +104,27 @@ def test_a_renamed_other_branchs_snapshot_is_offered_and_restored_by_its_new_nam
     proc = project.migrail("snapshot", "restore", "wip")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]
+
+
+def test_snapshot_list_names_a_renamed_branch_as_it_is_called_now(
+    project: DjangoProject,
+) -> None:
+    """feature's snapshot is saved, then feature is renamed wip: `snapshot list` shows it as
+    wip's, as status offers it, and rewrites no record (prune or a switch relabels it); once
+    wip has a snapshot of its own, the old one keeps its old name, as a switch leaves it."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature's snapshot saved
+    project.git("branch", "-m", "feature", "wip")
+    before = records(project)
+
+    proc = project.migrail("snapshot", "list")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
+    assert names == ["wip"], proc.stdout
+    assert records(project) == before  # read-only
+    assert sorted(str(s["branch"]) for s in stored(project)) == ["feature"]
+
+    assert project.migrail("snapshot", "save", "wip").returncode == 0
+    proc = project.migrail("snapshot", "list")
+    names = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
+    assert sorted(names) == ["feature", "wip"], proc.stdout

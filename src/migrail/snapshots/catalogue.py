@@ -91,6 +91,20 @@ def named_now(repo: GitRepo, branch: str) -> str:
     return branch
 
 
+def listed_names(repo: GitRepo, snapshots: list[Snapshot]) -> list[str]:
+    """What `snapshot list` calls each snapshot: a branch's by the name it has now (renamed
+    since the save, and not relabelled yet: read-only), as status offers it, unless another
+    snapshot has that name already (a switch would not relabel it either); a detached HEAD's
+    by its short commit; a named one by its own name."""
+    taken = {s.branch for s in snapshots}
+    names = []
+    for snapshot in snapshots:
+        now = snapshot.branch if snapshot.named else named_now(repo, snapshot.branch)
+        names.append(snapshot.shown_name if now in taken else now)
+        taken.add(now)
+    return names
+
+
 def live_owner(
     repo: GitRepo, store: SnapshotStore, identity: DatabaseIdentity, here: str = ""
 ) -> str | None:
