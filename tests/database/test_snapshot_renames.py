@@ -128,3 +128,24 @@ def test_snapshot_list_names_a_renamed_branch_as_it_is_called_now(
     proc = project.migrail("snapshot", "list")
     names = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
     assert sorted(names) == ["feature", "wip"], proc.stdout
+
+
+def test_status_asks_git_once_whether_a_snapshots_branch_exists(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """feature's snapshot waits, as does that of a renamed branch: status offers both by the
+    names they have now, asking git whether each branch exists once (a rev-parse each)."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature's snapshot saved
+    project.git("switch", "-c", "old")
+    project.git("switch", "main")  # old's snapshot saved
+    project.git("branch", "-m", "old", "new")
+    trace = tmp_path / "git-trace"
+    out = project.migrail("status", env={"GIT_TRACE": str(trace)}).stdout
+    assert "  snapshots: on; a switch to 'feature', 'new' restores its snapshot" in out
+    asked = [
+        line.split("rev-parse", 1)[1].split()[-1]
+        for line in trace.read_text().splitlines()
+        if "rev-parse --verify --quiet refs/heads/" in line
+    ]
+    assert sorted(asked) == ["refs/heads/feature", "refs/heads/old"], asked
