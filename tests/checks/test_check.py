@@ -63,7 +63,7 @@ def test_fork_names_app_and_every_leaf(project: DjangoProject) -> None:
     assert proc.stdout.splitlines()[0] == (
         "shop/migrations/0002_stock.py:1: W001 shop migrations share the number 0002: 0002_price, 0002_stock"
     )
-    assert proc.stdout.splitlines()[-1] == "migrail: 1 error, 1 warning in 1 app"
+    assert proc.stdout.splitlines()[-1] == "migrail: 1 error, 1 warning (1 app checked)"
 
 
 def test_missing_stale_and_malformed_max_migration(project: DjangoProject) -> None:

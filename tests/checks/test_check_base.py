@@ -42,7 +42,7 @@ def test_second_pull_request_from_one_leaf_fails_once_the_first_is_merged(
         "    hint: bring main in (`git merge main` or `git rebase main`), then run "
         "`migrail rebase --onto main shop` to move this branch's migrations after 0003_size",
     ]
-    assert proc.stdout.splitlines()[-1] == "migrail: 1 error, 0 warnings in 1 app"
+    assert proc.stdout.splitlines()[-1] == "migrail: 1 error, 0 warnings (1 app checked)"
 
     # The hint, followed, is the fix.
     project.git("merge", "main", check=False)

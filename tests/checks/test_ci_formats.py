@@ -160,9 +160,9 @@ def test_github_step_summary(project: DjangoProject, tmp_path: Path, clean: bool
     text = summary.read_text()
     assert text.startswith("earlier step\n## migrail check: the working tree\n")  # appended
     if clean:
-        assert text.endswith("No findings in 1 app.\n")
+        assert text.endswith("No findings (1 app checked).\n")
         return
-    assert "**2 errors, 1 warning** in 3 apps." in text
+    assert "**2 errors, 1 warning** (3 apps checked)." in text
     rows = [line for line in text.splitlines() if line.startswith("| E") or line.startswith("| W")]
     assert [row.split(" | ")[0:2] for row in rows] == [
         ["| E008", "`my apps/billing/migrations/0001_initial.py:1`"],

@@ -47,7 +47,7 @@ def test_conflict_markers_on_a_linear_app_suggest_check_fix(project: DjangoProje
         "shop/migrations/max_migration.txt:1: E004 max_migration.txt of shop has git conflict "
         "markers: ours 0003_stock, theirs 0003_color\n"
         "    hint: run `migrail check --fix` to write the latest migration, 0004_joined, in it\n"
-        "migrail: 1 error, 0 warnings in 1 app\n"
+        "migrail: 1 error, 0 warnings (1 app checked)\n"
     )
     proc = project.migrail("check", "--fix")
     assert (proc.returncode, proc.stdout) == (

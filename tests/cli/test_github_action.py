@@ -198,7 +198,7 @@ def test_push_checks_the_tree_alone_and_an_explicit_base(runner_temp: Path, tmp_
     proc = runner.run_step(1, {}, "push", push)
     assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
     assert runner.files["summary.md"].read_text() == (
-        "## migrail check: the working tree\n\nNo findings in 1 app.\n"
+        "## migrail check: the working tree\n\nNo findings (1 app checked).\n"
     )
     proc = runner.run_step(1, {"base": "origin/main", "format": "text"}, "push", push)
     assert proc.returncode == 1, proc.stderr

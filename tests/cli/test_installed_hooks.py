@@ -321,7 +321,7 @@ def test_a_migration_linked_out_of_the_tree_is_stopped_at_commit_and_at_push(
         "that leads outside the work tree; migrail does not follow it"
     )
     hint = "    hint: replace the link with the file itself, or with a link inside the repository"
-    report = f"{finding}\n{hint}\nmigrail: 1 error, 0 warnings in 2 apps\n"
+    report = f"{finding}\n{hint}\nmigrail: 1 error, 0 warnings (2 apps checked)\n"
     status, out = git(project, "commit", "-m", "price")
     assert (status, out) == (
         1,

@@ -104,3 +104,48 @@ def test_a_renamed_other_branchs_snapshot_is_offered_and_restored_by_its_new_nam
     proc = project.migrail("snapshot", "restore", "wip")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert project.query("SELECT name, stock FROM shop_item") == [[2, 9]]
+
+
+def test_snapshot_list_names_a_renamed_branch_as_it_is_called_now(
+    project: DjangoProject,
+) -> None:
+    """feature's snapshot is saved, then feature is renamed wip: `snapshot list` shows it as
+    wip's, as status offers it, and rewrites no record (prune or a switch relabels it); once
+    wip has a snapshot of its own, the old one keeps its old name, as a switch leaves it."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature's snapshot saved
+    project.git("branch", "-m", "feature", "wip")
+    before = records(project)
+
+    proc = project.migrail("snapshot", "list")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
+    assert names == ["wip"], proc.stdout
+    assert records(project) == before  # read-only
+    assert sorted(str(s["branch"]) for s in stored(project)) == ["feature"]
+
+    assert project.migrail("snapshot", "save", "wip").returncode == 0
+    proc = project.migrail("snapshot", "list")
+    names = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
+    assert sorted(names) == ["feature", "wip"], proc.stdout
+
+
+def test_status_asks_git_once_whether_a_snapshots_branch_exists(
+    project: DjangoProject, tmp_path: Path
+) -> None:
+    """feature's snapshot waits, as does that of a renamed branch: status offers both by the
+    names they have now, asking git whether each branch exists once (a rev-parse each)."""
+    start(project, snapshots=True)
+    project.git("switch", "main")  # feature's snapshot saved
+    project.git("switch", "-c", "old")
+    project.git("switch", "main")  # old's snapshot saved
+    project.git("branch", "-m", "old", "new")
+    trace = tmp_path / "git-trace"
+    out = project.migrail("status", env={"GIT_TRACE": str(trace)}).stdout
+    assert "  snapshots: on; a switch to 'feature', 'new' restores its snapshot" in out
+    asked = [
+        line.split("rev-parse", 1)[1].split()[-1]
+        for line in trace.read_text().splitlines()
+        if "rev-parse --verify --quiet refs/heads/" in line
+    ]
+    assert sorted(asked) == ["refs/heads/feature", "refs/heads/old"], asked

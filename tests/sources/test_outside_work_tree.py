@@ -309,7 +309,7 @@ def test_a_link_to_a_file_that_is_not_staged_is_e011_in_the_index(
             "symbolic link: the index has no shared/stock.py",
             "    hint: `git add` the file the link points to, or replace the link with the file "
             "itself",
-            "migrail: 1 error, 0 warnings in 1 app",
+            "migrail: 1 error, 0 warnings (1 app checked)",
         ],
     )
     project.git("add", "shared")
@@ -377,7 +377,7 @@ def test_a_link_that_cannot_be_followed_is_e011_in_every_source(
         (
             1,
             f"shop/migrations/0003_stock.py:1: E011 0003_stock cannot be read: {message}\n"
-            f"    hint: {hint}\nmigrail: 1 error, 0 warnings in 1 app\n",
+            f"    hint: {hint}\nmigrail: 1 error, 0 warnings (1 app checked)\n",
         )
         for message, hint in zip(messages, HINTS[kind], strict=True)
     ]

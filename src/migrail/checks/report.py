@@ -58,13 +58,20 @@ def render_report(result: CheckResult, fmt: str) -> str:
     lines = [
         f"{f.path}:{f.line}: {f.code} {f.message}\n    hint: {f.hint}" for f in result.findings
     ]
-    errors, warnings = len(result.errors), len(result.findings) - len(result.errors)
     if result.findings:
-        lines.append(
-            f"migrail: {_count(errors, 'error')}, {_count(warnings, 'warning')} "
-            f"in {_count(len(result.apps), 'app')}"
-        )
+        lines.append(f"migrail: {tally(result)} {apps_checked(result)}")
     return "\n".join(lines)
+
+
+def tally(result: CheckResult) -> str:
+    """The findings counted by severity: `1 error, 0 warnings`."""
+    errors = len(result.errors)
+    return f"{_count(errors, 'error')}, {_count(len(result.findings) - errors, 'warning')}"
+
+
+def apps_checked(result: CheckResult) -> str:
+    """`(2 apps checked)`: every app the check read, not only those with findings."""
+    return f"({_count(len(result.apps), 'app')} checked)"
 
 
 def _github(finding: Finding) -> str:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from migrail.checks.report import apps_checked, tally
+
 if TYPE_CHECKING:
     from migrail.checks.findings import CheckResult
 
 
 def render_summary(result: CheckResult, checked: str) -> str:
-    errors = len(result.errors)
-    warnings = len(result.findings) - errors
-    apps = len(result.apps)
     head = f"## migrail check: {checked}\n\n"
     if not result.findings:
-        return f"{head}No findings in {apps} app{'s' if apps != 1 else ''}.\n"
+        return f"{head}No findings {apps_checked(result)}.\n"
     lines = [
-        f"{head}**{errors} error{'s' if errors != 1 else ''}, "
-        f"{warnings} warning{'s' if warnings != 1 else ''}** in {apps} "
-        f"app{'s' if apps != 1 else ''}.\n",
+        f"{head}**{tally(result)}** {apps_checked(result)}.\n",
         "| code | file | message | hint |",
         "|---|---|---|---|",
     ]

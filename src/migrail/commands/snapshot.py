@@ -22,6 +22,7 @@ from migrail.snapshots.branches import (
 from migrail.snapshots.catalogue import (
     dropped_beyond_kept,
     former_names,
+    listed_names,
     live_owner,
     prune_beyond_kept,
 )
@@ -121,7 +122,8 @@ def list_snapshots(held: Held, name: str | None) -> None:
     sizes = [describe_size(held.engine.size(s)) for s in snapshots]
     places = [held.engine.place(s) for s in snapshots]
     ours = first_party_apps(held.repo.root)
-    for line in listing_table(snapshots, sizes, ours, time.time(), places):
+    names = listed_names(held.repo, snapshots)
+    for line in listing_table(snapshots, sizes, ours, time.time(), names=names, places=places):
         print(f"  {line}")
 
 
@@ -239,9 +241,12 @@ def listing_table(
     sizes: list[str],
     first_party: frozenset[str],
     now: float,
+    *,
+    names: list[str],
     places: list[str],
 ) -> list[str]:
-    """A header line and one line per snapshot, columns aligned; the size right-aligned.
+    """A header line and one line per snapshot (called by `names`), columns aligned; the size
+    right-aligned.
 
     APPLIED names the last applied migration of the project's own apps only (contrib and
     installed apps are the same on every branch); DATABASE the database, schema or file
@@ -249,7 +254,7 @@ def listing_table(
     """
     rows = [LISTING_HEADERS] + [
         (
-            snapshot.shown_name,
+            name,
             "named (kept)" if snapshot.named else "detached" if snapshot.detached else "branch",
             snapshot.commit[:12] or "?",
             "yes" if snapshot.synced else "no",
@@ -259,7 +264,7 @@ def listing_table(
             or "-",
             place,
         )
-        for snapshot, size, place in zip(snapshots, sizes, places, strict=True)
+        for snapshot, name, size, place in zip(snapshots, names, sizes, places, strict=True)
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(LISTING_HEADERS))]
     lines = []

@@ -47,8 +47,8 @@ def status_line(repo: GitRepo, config: Config, alias: str) -> str | None:
         )
     # By the name each branch has now: one renamed since its snapshot was saved is relabelled
     # by the next switch there.
-    now = (named_now(repo, s.branch) for s in snapshots if not s.named)
-    branches = [b for b in now if b not in names and branch_exists(repo, b)]
+    now = (existing_name(repo, s.branch) for s in snapshots if not s.named)
+    branches = [b for b in now if b is not None and b not in names]
     if not branches:
         return (
             "  snapshots: on; no other branch has one (`migrail snapshot list` shows them); "
@@ -82,13 +82,38 @@ def former_names(repo: GitRepo, branch: str) -> list[str]:
 def named_now(repo: GitRepo, branch: str) -> str:
     """`branch` as it is called now: the local branch renamed from it (`git branch -m`; its
     reflog says so) when no branch has that name any more; else `branch` itself."""
-    if DETACHED.fullmatch(branch) or branch_exists(repo, branch):
+    if DETACHED.fullmatch(branch):
         return branch
+    return existing_name(repo, branch) or branch
+
+
+def existing_name(repo: GitRepo, branch: str) -> str | None:
+    """The local branch `branch` is now: itself, or the branch renamed from it when no branch
+    has that name any more; None when there is neither (deleted, or a detached HEAD's commit).
+    Whether each branch exists is asked of git once."""
+    if branch_exists(repo, branch):
+        return branch
+    if DETACHED.fullmatch(branch):
+        return None
     out = repo.run("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/").decode()
     for now in out.split():
         if branch in former_names(repo, now):
             return now
-    return branch
+    return None
+
+
+def listed_names(repo: GitRepo, snapshots: list[Snapshot]) -> list[str]:
+    """What `snapshot list` calls each snapshot: a branch's by the name it has now (renamed
+    since the save, and not relabelled yet: read-only), as status offers it, unless another
+    snapshot has that name already (a switch would not relabel it either); a detached HEAD's
+    by its short commit; a named one by its own name."""
+    taken = {s.branch for s in snapshots}
+    names = []
+    for snapshot in snapshots:
+        now = snapshot.branch if snapshot.named else named_now(repo, snapshot.branch)
+        names.append(snapshot.shown_name if now in taken else now)
+        taken.add(now)
+    return names
 
 
 def live_owner(
