@@ -1,14 +1,6 @@
 from __future__ import annotations
 
-import pytest
-
-from migrail.graph.parser import (
-    Dependency,
-    ParsedMigration,
-    ParseProblem,
-    parse_migration,
-    without_operations,
-)
+from migrail.graph.parser import Dependency, ParsedMigration, ParseProblem, parse_migration
 
 HEAD = b"from django.conf import settings\nfrom django.db import migrations\n\n"
 
@@ -139,81 +131,3 @@ def test_an_imported_base_hides_the_dependencies() -> None:
         5,
         "has `dependencies` inherited from `BaseMigration` migrail cannot read statically",
     )
-
-
-DJANGO_WRITTEN = (
-    "class Migration(migrations.Migration):\n"
-    "    dependencies = [\n"
-    "        ('shop', '0001_initial'),\n"
-    "    ]\n"
-    "\n"
-    "    operations = [\n"
-    "        migrations.AddField(\n"
-    "            model_name='item',\n"
-    "            name='price',\n"
-    "            field=models.IntegerField(default=0),\n"
-    "        ),\n"
-    "    ]\n"
-    "    atomic = False\n"
-)
-
-
-def test_the_operations_list_is_left_empty_line_for_line() -> None:
-    emptied = without_operations(DJANGO_WRITTEN)
-    assert emptied.splitlines() == [
-        *DJANGO_WRITTEN.splitlines()[:6],
-        *[""] * 5,
-        *DJANGO_WRITTEN.splitlines()[11:],
-    ]
-
-
-def test_the_graph_is_read_past_an_error_inside_the_operations() -> None:
-    """Django loads the operations when it migrates; the check reads the graph around them."""
-    broken = DJANGO_WRITTEN.replace("default=0", "default=0 0")
-    parsed = parse(broken)
-    assert parsed.dependencies == (Dependency("shop", "0001_initial", 6),)
-    assert parsed.atomic is False
-
-
-def test_an_error_outside_the_operations_is_the_files_own_at_its_line() -> None:
-    broken = DJANGO_WRITTEN.replace("atomic = False", "atomic = = False")
-    assert problem(HEAD + broken.encode()) == ParseProblem(
-        "syntax", 16, "has a syntax error: invalid syntax"
-    )
-
-
-@pytest.mark.parametrize(
-    "inside",
-    [
-        "migrations.RunSQL('''\n    ]\n'''),",  # the closing line inside a string
-        "migrations.RunSQL('a \\\n    ]'),",  # or inside a continued one
-        "<<<<<<< HEAD\n        migrations.RunSQL('a'),\n=======\n>>>>>>> other",
-        "migrations.RunPython(exec),",
-        "(x := migrations.RunSQL('a')),",
-        "migrations.RunPython(Migration.f),",
-    ],
-)
-def test_a_list_that_could_change_the_reading_is_read_whole(inside: str) -> None:
-    text = f"class Migration(migrations.Migration):\n    operations = [\n        {inside}\n    ]\n"
-    assert without_operations(text, ["exec"]) == text
-
-
-def test_a_squash_is_read_whole_so_code_left_to_port_is_a_syntax_error() -> None:
-    squash = DJANGO_WRITTEN.replace(
-        "    dependencies", "    replaces = [('shop', '0002_a')]\n    dependencies"
-    ).replace("        migrations.AddField(", "        shop.migrations.0002_a.fill,\n        (")
-    assert problem(HEAD + squash.encode()).kind == "syntax"
-
-
-def test_a_list_closed_early_at_its_indentation_is_read_whole() -> None:
-    """The first `    ]` closes an inner list: the emptied file does not parse, the whole one does."""
-    nested = (
-        "class Migration(migrations.Migration):\n"
-        "    operations = [\n"
-        "        [\n"
-        "    ]\n"
-        "        , ('x'),\n"
-        "    ]\n"
-        "    dependencies = [('shop', '0001_initial')]\n"
-    )
-    assert parse(nested).dependencies == (Dependency("shop", "0001_initial", 10),)

@@ -15,9 +15,8 @@ import io
 import re
 import sys
 import tokenize
-import unicodedata
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,9 +58,6 @@ MAX_SOURCE_BYTES = 4 * 2**20
 SYNTAX_MESSAGE_LIMIT = 100  # Python's own words, which quote a token at most
 _DYNAMIC_BYTES = tuple((name, name.encode()) for name in sorted(DYNAMIC))
 _FUNCTION_BYTES = FUNCTION.encode()
-_REPLACES = b"replaces"  # a squash is read whole: Django's leaves code to port (E008) there
-_OPERATIONS_LIST = re.compile(r"^( +)operations *= *\[\n", re.MULTILINE)
-_READ_WHOLE = ('"""', "'''", "\\\n", "Migration", ":=", "<<<<<<<", ">>>>>>>", "=======", "|||||||")
 
 
 @dataclass(frozen=True)
@@ -156,16 +152,8 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
     if not data.startswith(codecs.BOM_UTF8) and data.find(b"coding", 0, second_line_end) < 0:
         with contextlib.suppress(UnicodeDecodeError):
             text = data.decode("utf-8")
-    # Only the names of DYNAMIC the bytes contain are looked for in the tree (most: none);
-    # all of them in a file with other than ASCII (an identifier Python normalises to one).
-    ascii_only = data.isascii()
-    dynamic = frozenset(w for w, b in _DYNAMIC_BYTES if b in data) if ascii_only else DYNAMIC
-    may_swap = not ascii_only or _FUNCTION_BYTES in data  # else no call to resolve
-    blanked = None
-    if text is not None and _REPLACES not in data:
-        blanked = without_operations(text, (*dynamic, FUNCTION) if may_swap else dynamic)
     try:
-        module = _syntax_tree(data if text is None else text, blanked)
+        module = ast.parse(data if text is None else text)
     except SyntaxError as err:
         if text is None:
             return _undecodable(data, err)
@@ -174,46 +162,12 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
         return _syntax_error(str(err), 1)
     if sys.version_info < (3, 11):
         _compiles_as_deeply_as_the_import(module)
+    # Only the names of DYNAMIC the bytes contain are looked for in the tree (most: none);
+    # all of them in a file with other than ASCII (an identifier Python normalises to one).
+    ascii_only = data.isascii()
+    dynamic = frozenset(w for w, b in _DYNAMIC_BYTES if b in data) if ascii_only else DYNAMIC
+    may_swap = not ascii_only or _FUNCTION_BYTES in data  # else no call to resolve
     return _read_module(module, dynamic, may_swap=may_swap)
-
-
-def without_operations(text: str, names: Iterable[str] = ()) -> str:
-    """`text` with the lines inside its `operations = [` ... `]` list left empty (their line
-    breaks kept, so every other line keeps its number): the check reads the graph, and the
-    operations, most of a file and of the time `ast.parse` takes, are Django's to load when
-    it migrates. A syntax error inside them is therefore Python's and Django's to report.
-
-    `text` is returned whole unless the list is laid out as Django's writer and black lay it
-    out and holds nothing that could change what is read: no string of several lines or
-    line continuation (the closing line could be inside one), no conflict markers (a finding
-    of their own), no `Migration`, no `:=`, none of `names` (the callers of `exec`-like
-    builtins and `swappable_dependency` the file may hold, which the class body is searched
-    for). A list closed early by that rule leaves brackets open, so the parse fails and the
-    caller parses the file whole: see `_parse`.
-    """
-    opening = _OPERATIONS_LIST.search(text)
-    if opening is None:
-        return text
-    indent, start = opening.group(1), opening.end()
-    end = text.find(f"\n{indent}]", start - 1)
-    after = end + len(indent) + 2
-    if end < start or text[after : after + 1] not in ("\n", ""):
-        return text
-    inside = text[start:end]
-    if not inside.isascii():
-        inside = unicodedata.normalize("NFKC", inside)  # as Python reads identifiers
-    if any(word in inside for word in (*_READ_WHOLE, *names)):
-        return text
-    return f"{text[:start]}{chr(10) * inside.count(chr(10))}{text[end:]}"
-
-
-def _syntax_tree(source: str | bytes, blanked: str | None) -> ast.Module:
-    """The tree of `blanked` (the source without its operations) when it parses, else of the
-    whole source: its error, if any, is the file's own, at its own line."""
-    if blanked is not None and blanked is not source:
-        with contextlib.suppress(SyntaxError):
-            return ast.parse(blanked)
-    return ast.parse(source)
 
 
 def _compiles_as_deeply_as_the_import(module: ast.Module) -> None:
