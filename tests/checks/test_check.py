@@ -144,6 +144,21 @@ def test_dangling_dependency_and_cycle(project: DjangoProject) -> None:
     ]
 
 
+def test_a_misspelt_dependency_splits_the_chain_and_the_fork_says_so(
+    project: DjangoProject,
+) -> None:
+    """The leaf a typo leaves behind is no branch to rebase: the fork's hint points at the
+    dependency."""
+    shop(project)
+    project.migration("shop", "0003_x", migration_source([("shop", "0002_pricf")]))
+    project.write("shop/migrations/max_migration.txt", "0003_x\n")
+    found = findings(project)[1]
+    assert [(f["code"], f["hint"]) for f in found] == [
+        ("E006", "restore that migration, or point the dependency at one that exists"),
+        ("E001", "fix the dependency on shop.0002_pricf first (E006): the chain splits there"),
+    ]
+
+
 def test_dependency_on_third_party_app_is_not_reported(project: DjangoProject) -> None:
     shop(project)
     project.migration(
@@ -357,13 +372,22 @@ def test_a_squash_to_port_by_hand_is_its_syntax_error_alone(project: DjangoProje
         "shop",
         "0001_squashed_0002_price",
         migration_source(
-            extra="    replaces = [('shop', '0001_initial'), ('shop', '0002_price')]\n"
+            extra="    replaces = [('shop', '0001_initial'), ('shop', '0002_price')]\n",
+            header="\n\n# Functions from the following migrations need manual copying.\n"
+            "# Move them and any dependencies into this file, then update the\n"
+            "# RunPython operations to refer to the local versions:\n"
+            "# shop.migrations.0002_price",
         ).replace(
             "    operations = [", "    operations = [\n        shop.migrations.0002_price.fill,"
         ),
     )
     code, found = findings(project)
     assert code == 1
-    assert [(f["code"], f["path"]) for f in found] == [
-        ("E008", "shop/migrations/0001_squashed_0002_price.py")
+    assert [(f["code"], f["path"], f["hint"]) for f in found] == [
+        (
+            "E008",
+            "shop/migrations/0001_squashed_0002_price.py",
+            "copy in the functions its top comment names (squashmigrations left them to port), "
+            "then run `migrail check --fix`",
+        )
     ]

@@ -131,3 +131,44 @@ def test_an_imported_base_hides_the_dependencies() -> None:
         5,
         "has `dependencies` inherited from `BaseMigration` migrail cannot read statically",
     )
+
+
+def test_a_conflict_inside_a_string_is_conflict_markers_though_it_parses() -> None:
+    """Two branches edited one RunSQL: the file still compiles, and would run the markers."""
+    found = problem(
+        HEAD + b"class Migration(migrations.Migration):\n"
+        b"    operations = [\n"
+        b'        migrations.RunSQL("""\n'
+        b"CREATE INDEX i ON t\n"
+        b"<<<<<<< HEAD\n"
+        b"(created);\n"
+        b"=======\n"
+        b"(created DESC);\n"
+        b">>>>>>> other\n"
+        b'"""),\n'
+        b"    ]\n"
+    )
+    assert (found.kind, found.line) == ("conflict-markers", 8)
+
+
+def test_a_line_of_seven_equals_signs_in_a_string_is_not_a_conflict() -> None:
+    parsed = parse(
+        'class Migration(migrations.Migration):\n    """Prices\n=======\n"""\n    initial = True\n'
+    )
+    assert parsed.initial is True
+
+
+def test_a_comma_missing_between_dependencies_is_named() -> None:
+    found = problem(
+        HEAD + b"class Migration(migrations.Migration):\n"
+        b"    dependencies = [\n"
+        b"        ('shop', '0001_initial')\n"
+        b"        ('billing', '0001_initial'),\n"
+        b"    ]\n"
+    )
+    assert (found.kind, found.line, found.message) == (
+        "not-static",
+        6,
+        "calls one `dependencies` entry with the next: a comma is missing between them "
+        "(Django's import fails with a TypeError)",
+    )

@@ -25,6 +25,7 @@ PROBLEM_CODES = {
     "unreadable": codes.UNREADABLE,
     "conflict-markers": codes.CONFLICT_MARKERS,
     "syntax": codes.SYNTAX_ERROR,
+    "to-port": codes.SYNTAX_ERROR,
     "no-migration-class": codes.NO_MIGRATION_CLASS,
     "not-django": codes.NO_MIGRATION_CLASS,
     "not-static": codes.NOT_STATIC,
@@ -37,6 +38,12 @@ PROBLEM_HINTS = {
         "define `class Migration(migrations.Migration)`, or start the module's name with `_`"
     ),
     codes.NOT_STATIC: "write it as a literal list of (app_label, migration_name) tuples",
+}
+KIND_HINTS = {
+    "to-port": (
+        "copy in the functions its top comment names (squashmigrations left them to port), "
+        "then run `migrail check --fix`"
+    ),
 }
 
 
@@ -62,6 +69,7 @@ def check_packages(
     paths: dict[Key, str] = {}
     broken_apps: set[str] = set()
     broken: set[Key] = set()
+    split_at: dict[str, Key] = {}  # app -> a migration of its own it depends on, which is not
     for package in packages:
         for migration_file in package.migrations.values():
             key = (package.label, migration_file.name)
@@ -78,7 +86,7 @@ def check_packages(
                         migration_file.path,
                         parsed.line,
                         f"{migration_file.name} {parsed.message}",
-                        _hint(code, parsed.message),
+                        KIND_HINTS.get(parsed.kind) or _hint(code, parsed.message),
                     )
                 )
             else:
@@ -90,6 +98,8 @@ def check_packages(
         if dangling.parent in broken:
             continue
         app, name = dangling.child
+        if dangling.parent[0] == app:  # its chain splits there
+            split_at.setdefault(app, dangling.parent)
         found.append(
             Finding(
                 codes.DANGLING_DEPENDENCY,
@@ -119,7 +129,14 @@ def check_packages(
     leaves_by_app = graph.leaves_by_app()
     for package in packages:
         leaves = tuple(name for _, name in leaves_by_app.get(package.label, []))
-        recorded = _check_max_migration(package, leaves, package.label in broken_apps, found, fixes)
+        recorded = _check_max_migration(
+            package,
+            leaves,
+            package.label in broken_apps,
+            split_at.get(package.label),
+            found=found,
+            fixes=fixes,
+        )
         summaries[package.label] = AppSummary(package.label, package.path, leaves, recorded)
         found.extend(_shared_numbers(package, graph))
     found.sort(key=lambda f: (f.path, f.line, f.code))
@@ -130,9 +147,12 @@ def _check_max_migration(
     package: MigrationPackage,
     leaves: tuple[str, ...],
     broken: bool,
+    split_at: Key | None,
+    *,
     found: list[Finding],
     fixes: list[MaxMigrationFix],
 ) -> str | None:
+    """E001-E005 of one package; `split_at`: a missing migration of its own it depends on."""
     label, path = package.label, package.max_migration_path
     if package.max_migration_error is not None:
         found.append(
@@ -157,8 +177,11 @@ def _check_max_migration(
                 path,
                 1,
                 f"app {label!r} has {len(leaves)} leaf migrations: {', '.join(leaves)}",
-                f"run `migrail rebase {label}` to move this branch's migrations after the other "
-                f"side's, or `python manage.py makemigrations --merge {label}`",
+                f"fix the dependency on {excerpt('.'.join(split_at))} first (E006): the chain "
+                "splits there"
+                if split_at is not None
+                else f"run `migrail rebase {label}` to move this branch's migrations after the "
+                f"other side's, or `python manage.py makemigrations --merge {label}`",
             )
         )
     if isinstance(state, ConflictedMaxMigration):

@@ -51,6 +51,10 @@ __all__ = [
 Key = tuple[str, str]
 
 CONFLICT_MARKER = re.compile(rb"^(<{7}|\|{7}|={7}|>{7})(?: |$)", re.MULTILINE)
+# The comment Django's squashmigrations writes above code it could not copy into the squash.
+_LEFT_TO_PORT = b"# Functions from the following migrations need manual copying."
+# What git writes around a conflict: `<<<<<<< ours`, later `>>>>>>> theirs`, each a line.
+_CONFLICT_BLOCK = re.compile(rb"^<{7}(?: |$).*?^>{7}(?: |$)", re.MULTILINE | re.DOTALL)
 SOUTH_BASES = frozenset({"SchemaMigration", "DataMigration"})
 # Memory, not time, is the limit: `ast` needs about 100 bytes per source byte,
 # and real migrations, squashes included, stay far below this.
@@ -90,6 +94,7 @@ ProblemKind = Literal[
     "encoding",
     "conflict-markers",
     "syntax",
+    "to-port",  # a syntax error where squashmigrations left functions to copy in by hand
     "no-migration-class",
     "not-django",
     "not-static",
@@ -131,6 +136,10 @@ def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:
         )
     if b"\0" in data:
         return ParseProblem("binary", 1, "is a binary file, not Python source")
+    block = _CONFLICT_BLOCK.search(data) if b"<<<<<<<" in data and b">>>>>>>" in data else None
+    if block is not None:  # even inside a string (a RunSQL two branches edited), which parses
+        line = data.count(b"\n", 0, block.start()) + 1
+        return ParseProblem("conflict-markers", line, "has unresolved git conflict markers")
     try:
         found = _parse(data)
     except (RecursionError, MemoryError):
@@ -141,6 +150,8 @@ def parse_migration(data: bytes) -> ParsedMigration | ParseProblem:
         if marker is not None:
             line = data.count(b"\n", 0, marker.start()) + 1
             return ParseProblem("conflict-markers", line, "has unresolved git conflict markers")
+        if found.kind == "syntax" and _LEFT_TO_PORT in data:
+            return ParseProblem("to-port", found.line, found.message)
     return found
 
 
@@ -246,9 +257,7 @@ def _read_module(
         )
         return _read_class(migration_class, module.body[:index], spellings, dynamic)
     except NotStatic as err:
-        return ParseProblem(
-            "not-static", err.line, f"has {err.what} migrail cannot read statically"
-        )
+        return ParseProblem("not-static", err.line, err.message)
 
 
 def _refuse_later_changes(body: list[ast.stmt], index: int, dynamic: frozenset[str]) -> None:
@@ -323,6 +332,13 @@ def _read_keys(
             if model is not None:  # swappable_dependency("app.Model"): that app's first
                 keys.append(Dependency(model, "__first__", item.lineno))
                 continue
+        if isinstance(item, ast.Call) and isinstance(item.func, ast.Tuple):
+            raise NotStatic(
+                f"a `{attr}` entry",
+                item.lineno,
+                message=f"calls one `{attr}` entry with the next: a comma is missing between "
+                "them (Django's import fails with a TypeError)",
+            )
         raise NotStatic(f"a `{attr}` entry", item.lineno)
     return tuple(keys)
 

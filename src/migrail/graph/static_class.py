@@ -22,10 +22,11 @@ DYNAMIC = frozenset({"exec", "eval", "locals", "vars", "globals", "setattr", "de
 class NotStatic(Exception):
     """`what` at `line` could change an attribute at import time: it cannot be read statically."""
 
-    def __init__(self, what: str, line: int) -> None:
+    def __init__(self, what: str, line: int, *, message: str | None = None) -> None:
         super().__init__(what)
         self.what = what
         self.line = line
+        self.message = message or f"has {what} migrail cannot read statically"
 
 
 def attribute_values(

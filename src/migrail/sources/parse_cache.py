@@ -15,10 +15,11 @@ from migrail.sources.pickle_file import UNREADABLE, load_pickle, store_pickle
 if TYPE_CHECKING:  # a warm check asks only where the cache is, and imports no parser
     from migrail.graph.parser import ParsedMigration, ParseProblem
 
-FORMAT = 4  # 2: operation_count and irreversible_operations instead of every operation
+FORMAT = 5  # 2: operation_count and irreversible_operations instead of every operation
 # 3: E010 for code that binds names from strings, a base's decorator or __init_subclass__,
 # a swappable_dependency that may not be Django's (verdicts cached before were wrong)
 # 4: no operations at all (nothing read them), stored in chunks
+# 5: a whole git conflict block is E004 even where it parses (inside a string)
 MAX_ENTRIES = 100_000
 MAX_CHUNKS = 32  # a check with new files adds one
 FILE_NAME = "parse-cache.pickle"  # in migrail's directory under git's common directory
