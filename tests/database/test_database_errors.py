@@ -298,3 +298,39 @@ def test_a_rollback_whose_commit_is_locked_says_the_lines_above_were_rolled_back
         "transaction): database 'default': another process holds it locked (database is locked)"
     ) in proc.stderr
     assert project.query("SELECT app, name FROM django_migrations ORDER BY id") == before
+
+
+def test_a_rollback_that_changed_nothing_keeps_no_backup_and_prunes_none(
+    project: DjangoProject,
+) -> None:
+    """A retry after a rollback its transaction took back is a sync like the first: the backup
+    taken for the failed one is removed (the database holds what it held), older backups are
+    not pruned to make room for it, and no sync is midway."""
+    project.write("pyproject.toml", "[tool.migrail]\nbackups_kept = 1\n")
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")
+    sync(project)
+    backups = project.root / ".git/migrail/backups"
+    (kept,) = [p.name for p in backups.glob("*.sqlite3")]
+    project.git("switch", "-q", "feature")
+    sync(project)
+    project.git("switch", "-q", "main")
+    holder = sqlite3.connect(project.root / "db.sqlite3", isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # a writer elsewhere: the rollback cannot commit
+    try:
+        proc = project.migrail("sync")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "(nothing was changed" in proc.stderr
+    removed = [line for line in proc.stdout.splitlines() if line.startswith("migrail: removed")]
+    assert len(removed) == 1, proc.stdout
+    assert removed[0].endswith(": the rollback changed nothing")
+    assert [p.name for p in backups.glob("*.sqlite3")] == [kept]
+    retried = sync(project)
+    assert "stopped midway" not in retried
+    assert [p.name for p in backups.glob("*.sqlite3")] != [kept]
+    assert len(list(backups.glob("*.sqlite3"))) == 1

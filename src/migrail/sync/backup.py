@@ -79,11 +79,12 @@ def take_backup(
     *,
     origin: Origin,
     applied: Collection[Key],
-    kept: int,
+    kept: int | None,
     protected: Collection[str] = (),
     live_name: str | None = None,
 ) -> Backup:
-    """Dump the database to a new file; prune old ones (never those in `protected`).
+    """Dump the database to a new file; prune old ones to `kept` (never those in `protected`;
+    none with `kept` None).
 
     With `live_name` (the database the connection is on, as the server says), the dump is
     checked to be of it, holding the `applied` migrations, before it counts as taken: the
@@ -127,7 +128,8 @@ def take_backup(
             f"cannot write a backup of database {database.alias!r} in {directory}: "
             f"{cause}; nothing was changed"
         ) from err
-    prune(directory, kept, protected)
+    if kept is not None:
+        prune(directory, kept, protected)
     return backup
 
 
@@ -197,7 +199,8 @@ def _metadata_files(directory: Path) -> list[Path]:
 
 
 def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
-    """Keep the newest `kept` backups of each database, and every protected one."""
+    """Keep the newest `kept` backups of each database, and every protected one; say which
+    went (a rollback's line said `migrail restore NAME` brings its database back)."""
     seen: dict[DatabaseIdentity, int] = {}
     for backup in list_backups(directory):
         key = replace(backup.database, alias="")
@@ -205,6 +208,10 @@ def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
         if seen[key] > max(kept, 1) and backup.name not in protected:
             backup.path.unlink(missing_ok=True)
             backup.metadata_path.unlink(missing_ok=True)
+            print(
+                f"migrail: removed backup {backup.name} (branch {backup.branch!r}, "
+                f"{backup.created}): {max(kept, 1)} are kept per database (`backups_kept`)"
+            )
 
 
 def remove_leftovers(directory: Path, protected: Collection[str] = ()) -> list[Path]:

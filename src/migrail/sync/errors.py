@@ -26,6 +26,11 @@ class DatabaseUnavailable(MigrailError):
     pass
 
 
+class NothingChanged(MigrailError):
+    """A change that failed and was rolled back with its transaction: the database is as it
+    was, so no sync is midway and the backup taken for the change is not needed."""
+
+
 @contextmanager
 def database_errors() -> Iterator[None]:
     try:

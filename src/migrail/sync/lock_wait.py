@@ -21,6 +21,7 @@ from typing import Any
 from migrail.engines import Engine, is_lock_timeout, rules_for
 from migrail.engines.programs import lock_wait_seconds
 from migrail.errors import MigrailError
+from migrail.sync.errors import NothingChanged
 
 NOTICE_AFTER = 2.0  # seconds before the watcher first looks
 POLL_EVERY = 1.0
@@ -28,6 +29,10 @@ POLL_EVERY = 1.0
 
 class LockWaitExceeded(MigrailError):
     """Another session held a lock longer than MIGRAIL_LOCK_WAIT."""
+
+
+class LockWaitRolledBack(LockWaitExceeded, NothingChanged):
+    """… and what waited was rolled back with its transaction."""
 
 
 @contextmanager
@@ -48,11 +53,11 @@ def giving_up_on_locks(connection: Any, what: str) -> Iterator[None]:
     except Exception as err:
         if not is_lock_timeout(err):
             raise
-        atomic = "nothing was changed" in str(err)
+        atomic = isinstance(err, NothingChanged)
         outcome = (
             "nothing was changed" if atomic else "it stopped midway, where the next sync takes over"
         )
-        raise LockWaitExceeded(
+        raise (LockWaitRolledBack if atomic else LockWaitExceeded)(
             f"{what} of database {connection.alias!r} gave up: another session held a lock on "
             f"a table it changes for {wait}s (MIGRAIL_LOCK_WAIT); {outcome}. End that session "
             "(a shell or server in an open transaction?) and sync again"

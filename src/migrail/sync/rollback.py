@@ -15,7 +15,7 @@ from migrail.errors import MigrailError, Refusal
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
-from migrail.sync.errors import lock_in_chain
+from migrail.sync.errors import NothingChanged, lock_in_chain
 from migrail.sync.loader import LoadedMigrations
 from migrail.sync.lock_wait import giving_up_on_locks
 from migrail.sync.migrate import (
@@ -28,7 +28,9 @@ from migrail.sync.plan import SyncPlan
 from migrail.sync.rollback_safety import (
     backup_before_rollback,
     begin_rollback,
+    discard_backup,
     end_rollback,
+    prune_backups,
     usable_backups,
 )
 from migrail.sync.sync_feature import SyncFeature
@@ -42,7 +44,7 @@ Ways out:
   - or start this database afresh (drop it, then `python manage.py migrate`)."""
 
 
-class NothingUnapplied(MigrailError):
+class NothingUnapplied(NothingChanged):
     """The rollback's one transaction failed and was rolled back: the database is as it was."""
 
 
@@ -141,10 +143,16 @@ def roll_back(
     try:
         with giving_up_on_locks(connection, "the rollback"):
             unapply(plan, loaded, progress)
-    except NothingUnapplied:
+    except NothingChanged:
         end_rollback(connection, repo)  # its transaction rolled back: no sync is midway
+        if taken is not None:
+            discard_backup(taken)  # the database is what it holds: a retry takes its own
+        raise
+    except BaseException:
+        prune_backups(repo, config)
         raise
     end_rollback(connection, repo)
+    prune_backups(repo, config)
     return taken.name if taken else None
 
 

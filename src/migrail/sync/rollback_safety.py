@@ -25,6 +25,7 @@ from migrail.sync.backup import (
     Backup,
     Origin,
     list_backups,
+    prune,
     remove_leftovers,
     take_backup,
 )
@@ -113,12 +114,26 @@ def recover_interrupted_sync(
 def backup_before_rollback(
     repo: GitRepo, config: Config, connection: Any, from_rev: str | None, data_of: str | None
 ) -> Backup:
-    backup = back_up(repo, config, connection, from_rev, data_of)
+    """A backup before the rollback; older ones are pruned once it is known to be needed
+    (`prune_backups`), so a rollback that changes nothing costs none of them."""
+    backup = back_up(repo, config, connection, from_rev, data_of, prune=False)
     print(
         f"migrail: backed up database {connection.alias!r} to {backup.path}; "
         f"`migrail restore {backup.name}` brings it back"
     )
     return backup
+
+
+def discard_backup(backup: Backup) -> None:
+    """The backup of a rollback that changed nothing: the database holds what it holds."""
+    backup.path.unlink(missing_ok=True)
+    backup.metadata_path.unlink(missing_ok=True)
+    print(f"migrail: removed backup {backup.name}: the rollback changed nothing")
+
+
+def prune_backups(repo: GitRepo, config: Config) -> None:
+    """Keep the newest `backups_kept` of each database, and any an unfinished sync needs."""
+    prune(backups_dir(repo), config.backups_kept, protected_backups(journal_dir(repo)))
 
 
 def back_up(
@@ -127,8 +142,11 @@ def back_up(
     connection: Any,
     from_rev: str | None,
     data_of: str | None = None,
+    *,
+    prune: bool = True,
 ) -> Backup:
-    """A backup of the database as it stands, kept by the rules sync's backups follow."""
+    """A backup of the database as it stands, kept by the rules sync's backups follow (older
+    ones pruned now, unless `prune` is false: the caller prunes when it knows)."""
     origin = origin_of(repo, config, from_rev, applied := django_applied_rows(connection), data_of)
     return take_backup(
         backups_dir(repo),
@@ -136,7 +154,7 @@ def back_up(
         connection.settings_dict,
         origin=origin,
         applied=applied,
-        kept=config.backups_kept,
+        kept=config.backups_kept if prune else None,
         protected=protected_backups(journal_dir(repo)),
         live_name=rules_for(connection.vendor).connected_database(connection),
     )
