@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -395,12 +396,24 @@ def test_only_the_last_backups_are_kept(project: DjangoProject) -> None:
     project.write("pyproject.toml", "[tool.migrail]\nbackups_kept = 2\n")
     main_branch(project)
     feature_branch(project)
+    said = []
     for _ in range(3):
         project.git("switch", "-q", "feature")
         sync(project)
         project.git("switch", "-q", "main")
-        sync(project)
-    assert len(list((project.root / ".git/migrail/backups").glob("*.sqlite3"))) == 2
+        said.append(sync(project))
+    backups = project.root / ".git/migrail/backups"
+    assert len(list(backups.glob("*.sqlite3"))) == 2
+    first = re.search(r"`migrail restore (\S+)` brings it back", said[0])
+    assert first is not None
+    removed = [line for line in said[2].splitlines() if line.startswith("migrail: removed")]
+    assert len(removed) == 1, said[2]
+    assert re.fullmatch(
+        rf"migrail: removed backup {re.escape(first[1])} \(branch 'feature', "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): 2 are kept per database \(`backups_kept`\)",
+        removed[0],
+    )
+    assert "migrail: removed" not in said[0] + said[1]
 
 
 ROUTER = """\
