@@ -1501,3 +1501,15 @@ def test_a_switch_that_could_not_save_its_snapshot_points_at_the_backup(
         "`migrail restore`\n"
     ) in out
     assert "snapshot save" not in out
+
+
+def test_snapshots_turned_off_on_purpose_are_not_urged_on(project: DjangoProject) -> None:
+    project.git("config", "migrail.snapshots", "false")
+    main_branch(project)
+    feature_branch(project)
+    sync(project)
+    project.query("INSERT INTO shop_item (name, stock) VALUES (7, 5)")
+    project.git("switch", "-q", "main")
+    out = sync(project)
+    assert "migrail: this rollback drops tables or columns that hold rows\n" in out
+    assert "migrail.snapshots" not in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from migrail.snapshots import OWNERS, SNAPSHOTS_DIRECTORY, SwitchRecord  # no feature code
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
-from migrail.sync.sync_feature import NO_FEATURE, SyncFeature
+from migrail.sync.sync_feature import NO_FEATURE, SNAPSHOTS_DECLINED, SyncFeature
 
 
 def sync_feature(
@@ -20,4 +20,4 @@ def sync_feature(
         from migrail.snapshots.feature import ForgetsWhoseData
 
         return ForgetsWhoseData()
-    return NO_FEATURE
+    return SNAPSHOTS_DECLINED if "snapshots" in config.chosen else NO_FEATURE

@@ -13,9 +13,9 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import Effect, drops_hold_rows
 
+DROPS_ROWS = "migrail: this rollback drops tables or columns that hold rows"
 SNAPSHOT_HINT = (
-    "migrail: this rollback drops tables or columns that hold rows; to keep each branch's data "
-    "instead, run `git config migrail.snapshots true`"
+    f"{DROPS_ROWS}; to keep each branch's data instead, run `git config migrail.snapshots true`"
 )
 
 
@@ -59,4 +59,13 @@ class SyncFeature:
         return None
 
 
+class SnapshotsDeclined(SyncFeature):
+    """No feature, by the user's choice (`migrail.snapshots false`): a rollback that drops
+    rows says so without urging snapshots on."""
+
+    def drops_hint(self, connection: Any, effects: dict[Any, list[Effect]]) -> str | None:
+        return DROPS_ROWS if drops_hold_rows(connection, effects) else None
+
+
 NO_FEATURE = SyncFeature()
+SNAPSHOTS_DECLINED = SnapshotsDeclined()
