@@ -76,31 +76,49 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: Sync
             "nothing was changed: these migrations cannot be unapplied:\n"
             + "\n".join(f"  - {line}" for line in plan.irreversible)
             + "\n"
-            + _ways_out(repo, connection, feature, plan.unapply)
+            + _ways_out(repo, connection, feature, plan)
         )
 
 
-def _ways_out(repo: GitRepo, connection: Any, feature: SyncFeature, unapply: list[Key]) -> str:
+def _ways_out(repo: GitRepo, connection: Any, feature: SyncFeature, plan: SyncPlan) -> str:
     """Offer a restore only of a backup that fits (this database's, whole, and holding none
-    of the migrations that cannot be unapplied), with its branch and age; and what the
-    feature keeps (this branch's snapshot) before it."""
+    of the migrations that cannot be unapplied), with its branch and age, the one holding
+    nothing this checkout lacks first, or else what of that it holds; and what the feature
+    keeps (this branch's snapshot) before it."""
+    from migrail.sync.applied_rows import django_applied_rows
+
     usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
-    refused = set(unapply)
+    refused = set(plan.unapply)
     fitting = [backup for backup in usable if not refused & set(backup.applied)]
+    # What the database holds once the rollback is done and the checkout applied.
+    known = (set(django_applied_rows(connection)) - refused) | set(plan.apply)
+    fitting.sort(key=lambda backup: bool(set(backup.applied) - known))  # stable: newest first
     lines = WAYS_OUT.splitlines()
     restore = next(n for n, line in enumerate(lines) if "migrail restore" in line)
     if fitting:
         backup = fitting[0]
         branch = f"branch {backup.branch!r}, " if backup.branch else ""
+        foreign = sorted(set(backup.applied) - known)
+        also = (
+            f"; it holds {_keys(foreign)}, which this checkout lacks: the next sync unapplies "
+            f"{'them' if len(foreign) > 1 else 'it'}"
+            if foreign
+            else ""
+        )
         lines[restore] = (
             f"  - or restore a copy taken before they were applied: `migrail restore "
-            f"{backup.name}` ({branch}{age(backup.created)}; rows written since are lost);"
+            f"{backup.name}` ({branch}{age(backup.created)}{also}; rows written since are lost);"
         )
     else:
         del lines[restore]
     second = next(n for n, line in enumerate(lines) if line.startswith("  - or "))
     lines[second:second] = [f"  - or {way}" for way in feature.ways_out(repo, connection)]
     return "\n".join(lines)
+
+
+def _keys(keys: list[Key]) -> str:
+    shown = ", ".join(f"{app}.{name}" for app, name in keys[:3])
+    return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
 
 def age(created: str, now: datetime | None = None) -> str:
