@@ -36,7 +36,7 @@ def test_a_stopped_switch_names_its_own_retry_only(
     said = "a snapshot switch of database 'default' stopped at step 3 of 3 (…); run `migrail sync`"
     failing_with(monkeypatch, SwitchStopped(said))
     assert hook._sync(repo, Config(), None) == 1
-    assert capsys.readouterr().err == f"migrail: the database was not synced: {said}\n"
+    assert capsys.readouterr().err == f"migrail: the sync did not finish: {said}\n"
 
 
 def test_any_other_failure_gets_the_hooks_retry_line(
@@ -45,6 +45,6 @@ def test_any_other_failure_gets_the_hooks_retry_line(
     failing_with(monkeypatch, MigrailError("database 'default' is locked"))
     assert hook._sync(repo, Config(), None) == 1
     assert capsys.readouterr().err == (
-        "migrail: the database was not synced: database 'default' is locked\n"
+        "migrail: the sync did not finish: database 'default' is locked\n"
         "migrail: when that is fixed, run `migrail sync`\n"
     )

@@ -64,7 +64,7 @@ def test_database_down_through_the_hook_says_what_to_run(project: DjangoProject)
     lines = proc.stderr.splitlines()
     assert len(lines) == 2, proc.stderr
     assert lines[0].startswith(
-        "migrail: the database was not synced: database 'default' "
+        "migrail: the sync did not finish: database 'default' "
         "(postgresql 'app' on 127.0.0.1:5999): the server is not reachable (connection failed"
     )
     assert lines[1] == f"migrail: when that is fixed, run `migrail sync --from {old[:12]}`"

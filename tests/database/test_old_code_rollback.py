@@ -521,7 +521,7 @@ def test_old_code_that_cannot_start_django_says_so_and_names_the_way_out(
 
     out = real.git("switch", "main", check=False)
     assert (
-        f"migrail: the database was not synced: the code of commit {helper} (its files under "
+        f"migrail: the sync did not finish: the code of commit {helper} (its files under "
         ".git/migrail/trees/, to roll back with) cannot start Django: Django could not start "
         "with settings 'project.settings': 'ONLY_ON_HELPER'; `migrail sync` without --from "
         "rolls back with this checkout's code instead\n"
@@ -667,7 +667,7 @@ def backwards(apps, schema_editor):
 
 def test_ctrl_c_during_a_rollback_says_what_finishes_it(real: DjangoProject) -> None:
     """Ctrl-C while the old code unapplies: no traceback from either process, the hook says
-    the database was not synced and the command that finishes it, which does."""
+    the sync did not finish and the command that finishes it, which does."""
     main_branch(real)
     assert real.migrail("install").returncode == 0
     sync(real)
@@ -696,7 +696,7 @@ def test_ctrl_c_during_a_rollback_says_what_finishes_it(real: DjangoProject) -> 
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
     slow = real.git("rev-parse", "slow").strip()[:12]
-    assert "migrail: interrupted: the database was not synced\n" in out, out
+    assert "migrail: interrupted: the sync did not finish\n" in out, out
     assert f"migrail: to finish, run `migrail sync --from {slow}`" in out, out
     shop_rows = "SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY id"
     assert real.query(shop_rows) == [["0001_initial"], ["0002_slow"]]  # its transaction undone
@@ -716,5 +716,5 @@ def test_ctrl_c_during_a_rollback_says_what_finishes_it(real: DjangoProject) -> 
     out = proc.stdout + proc.stderr
     assert proc.returncode == 130, out
     assert "Traceback" not in out, out
-    assert "migrail: interrupted: the database was not synced\n" in out, out
+    assert "migrail: interrupted: the sync did not finish\n" in out, out
     assert f"migrail: to finish, run `migrail sync --from {slow}`" in out, out

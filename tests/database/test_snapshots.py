@@ -146,7 +146,7 @@ def test_a_branch_with_an_irreversible_migration(
     out = project.git("switch", "main", check=False)
     if not snapshots:
         assert "shop.0002_stock: Raw SQL operation (operation 1) is not reversible" in out
-        assert "migrail: the database was not synced: nothing was changed" in out
+        assert "migrail: the sync did not finish: nothing was changed" in out
         assert HINT in out
         return
     assert "cannot be unapplied" not in out
@@ -750,7 +750,7 @@ def test_a_snapshot_saved_after_a_failed_sync_says_what_it_holds(
 
     block.write_text("")  # unapplying 0003_fragile fails until this file is gone
     out = project.git("switch", "main", check=False)
-    assert "migrail: the database was not synced: unapplying shop.0003_fragile failed" in out
+    assert "migrail: the sync did not finish: unapplying shop.0003_fragile failed" in out
     out = project.git("switch", "-c", "other")
     assert (
         "migrail: saved database 'default' as the snapshot of 'main' (not synced: it holds the "
@@ -782,7 +782,7 @@ def test_a_manual_sync_that_succeeds_clears_the_not_synced_note(
     feature = fragile_feature(project, block)
     block.write_text("")
     out = project.git("switch", "main", check=False)
-    assert "migrail: the database was not synced: unapplying shop.0003_fragile failed" in out
+    assert "migrail: the sync did not finish: unapplying shop.0003_fragile failed" in out
     (note,) = (project.root / ".git/migrail/snapshots/unsynced").glob("*.json")
     # As a note written while the server was down has it: no leaves to compare with later.
     note.write_text(json.dumps({"commit": feature, "leaves": None}))
@@ -1334,7 +1334,7 @@ def test_a_snapshot_holding_its_branchs_own_migrations_is_not_called_unsynced(
     fragile_feature(project, block)
     block.write_text("")
     out = project.git("switch", "main", check=False)
-    assert "migrail: the database was not synced" in out
+    assert "migrail: the sync did not finish" in out
     project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "feature")
 
     saved = project.migrail("snapshot", "save")

@@ -72,7 +72,7 @@ def test_irreversible_migration_is_refused_before_anything_changes(project: Djan
     out = project.git("switch", "main", check=False)  # the hook's status: out of step
     assert project.git("branch", "--show-current").strip() == "main"
     assert "shop.0002_stock: Raw SQL operation (operation 1) is not reversible" in out
-    assert "migrail: the database was not synced: nothing was changed" in out
+    assert "migrail: the sync did not finish: nothing was changed" in out
     assert "Ways out:" in out
     assert db.read_bytes() == before
     assert not list((project.root / ".git/migrail/backups").glob("*.sqlite3"))
@@ -138,3 +138,26 @@ def test_backup_is_taken_and_restored(db_project: tuple[DjangoProject, str]) -> 
     assert proc.returncode == 0, proc.stderr
     assert project.schema() == on_feature
     assert project.query("SELECT stock FROM shop_item") == [[9]]
+
+
+def test_a_reverse_that_fails_is_a_migration_to_mend_like_a_forward_one(
+    project: DjangoProject,
+) -> None:
+    """Exit 1 both ways (work left undone), the migration named; its backup is not kept, the
+    database being as it was."""
+    main_branch(project)
+    feature_branch(
+        project,
+        shop_operation="migrations.RunSQL('SELECT 1', reverse_sql='SELECT * FROM no_such_table'),",
+    )
+    sync(project)
+    project.git("switch", "-q", "main")
+    proc = project.migrail("sync")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr == (
+        "migrail: error: unapplying shop.0002_stock failed (nothing was changed): no such table: "
+        "no_such_table\n"
+    )
+    assert not list((project.root / ".git/migrail/backups").glob("*.sqlite3"))
+    applied = project.query("SELECT name FROM django_migrations WHERE app = 'shop' ORDER BY id")
+    assert applied == [["0001_initial"], ["0002_stock"]]

@@ -33,7 +33,7 @@ def test_directories_that_cannot_be_written_give_one_line_each(project: DjangoPr
     said = switch(project, "main")
     assert "Traceback" not in said, said
     lines = [line for line in said.splitlines() if line.startswith("migrail:")]
-    assert lines[0].startswith("migrail: the database was not synced: cannot write "), said
+    assert lines[0].startswith("migrail: the sync did not finish: cannot write "), said
     assert lines[1].startswith("migrail: when that is fixed, run `migrail sync --from "), said
     assert len(lines) == 2, said
 
@@ -65,7 +65,7 @@ def test_a_read_only_migrail_directory_is_one_line(project: DjangoProject, mount
         assert "Traceback" not in said, said
         lines = [line for line in said.splitlines() if line.startswith("migrail:")]
         assert re.fullmatch(
-            f"migrail: the database was not synced: cannot write {mounted}/locks/"
+            f"migrail: the sync did not finish: cannot write {mounted}/locks/"
             "[0-9a-f]{16}.lock: Read-only file system",
             lines[0],
         ), said

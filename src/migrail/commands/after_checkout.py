@@ -111,6 +111,6 @@ def said_interrupted(repo: GitRepo, from_rev: str | None) -> int:
     was left and the command that finishes it; exit 130, as a shell's for an interrupt."""
     import sys
 
-    print("migrail: interrupted: the database was not synced", file=sys.stderr)
+    print("migrail: interrupted: the sync did not finish", file=sys.stderr)
     print(f"migrail: to finish, run {retry_command(repo, from_rev)}", file=sys.stderr)
     return 130

@@ -222,7 +222,7 @@ def _sync(
     except KeyboardInterrupt:
         return said_interrupted(repo, after.from_rev)
     except MigrailError as err:
-        print(f"migrail: the database was not synced: {err}", file=sys.stderr)
+        print(f"migrail: the sync did not finish: {err}", file=sys.stderr)
         if getattr(err, "retry_said", False):
             return EXIT_FINDINGS  # its message names the one command that finishes it
         without_from = getattr(err, "without_from", False)

@@ -105,7 +105,8 @@ def check_half_applied(repo: GitRepo, connection: Any, *, refuse: bool = True) -
     said = (
         f"migration {name} stopped midway on database {connection.alias!r} "
         f"({connection.vendor} cannot roll DDL back) and left {what}; undo that by hand "
-        f"(`python manage.py sqlmigrate {key[0]} {key[1]}` shows what it runs) or restore "
+        f"(`python manage.py sqlmigrate {key[0]} {key[1]}`, on a branch that has it, shows what "
+        "it runs) or restore "
         "a backup (`migrail restore`), then sync again"
     )
     if refuse and left:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from migrail.engines import rules_for
-from migrail.errors import MigrailError, Refusal
+from migrail.errors import EXIT_FINDINGS, MigrailError, Refusal
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
@@ -221,7 +221,9 @@ def _unapply_failed(err: Exception, alias: str, *, atomic: bool) -> MigrailError
         )
     if isinstance(err, MigrationFailed):
         key = f"{err.key[0]}.{err.key[1]}"
-        return kind(f"unapplying {key} failed ({where}): {describe_cause(err.cause)}")
+        failed = kind(f"unapplying {key} failed ({where}): {describe_cause(err.cause)}")
+        failed.exit_status = EXIT_FINDINGS  # a migration to mend, as when one fails forward
+        return failed
     if isinstance(err, MigrailError):
         return err
     return kind(f"unapplying failed ({where}): {describe_cause(err)}")
