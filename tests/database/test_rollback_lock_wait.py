@@ -89,11 +89,19 @@ def test_a_rollback_blocked_by_another_session_says_so_and_gives_up(
             "session (a shell or server in an open transaction?) and sync again\n"
         )
         assert proc.returncode == 2
+        backups = [
+            p for p in (project.root / ".git/migrail/backups").iterdir() if p.suffix != ".json"
+        ]
         if vendor == "postgresql":
             assert project.schema() == before  # one transaction: nothing half-done
+            assert "migrail: removed backup " in proc.stdout  # the database is what it held
+            assert backups == []
+        else:
+            assert len(backups) == 1  # the next sync restores it first
         proc = sync_with_wait(project, 4)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "waiting for a lock" not in proc.stdout
+        assert ("stopped midway" in proc.stdout) is (vendor == "mariadb"), proc.stdout
         assert project.query("SELECT id, name FROM shop_item") == [[1, 1]]
         applied = project.query("SELECT name FROM django_migrations WHERE app = 'billing'")
         assert applied == [["0001_initial"]]
