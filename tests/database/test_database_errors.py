@@ -29,7 +29,7 @@ DOWN = {
     "mariadb": (
         "django.db.backends.mysql",
         "mysql 'app' on 127.0.0.1:5999",
-        "(2003, \"Can't connect to MySQL server on '127.0.0.1'",
+        "Can't connect to MySQL server on '127.0.0.1'",
     ),
 }
 
@@ -334,3 +334,21 @@ def test_a_rollback_that_changed_nothing_keeps_no_backup_and_prunes_none(
     assert "stopped midway" not in retried
     assert [p.name for p in backups.glob("*.sqlite3")] != [kept]
     assert len(list(backups.glob("*.sqlite3"))) == 1
+
+
+def test_a_mysql_drivers_code_and_message_read_as_words() -> None:
+    from django.db.utils import OperationalError
+
+    from migrail.sync.errors import _cause
+
+    denied = OperationalError(
+        1045, "Access denied for user 'root'@'localhost' (using password: YES)"
+    )
+    assert _cause(denied) == (
+        "Access denied for user 'root'@'localhost' (using password: YES) (error 1045)"
+    )
+    refused = OperationalError(2003, "Can't connect to MySQL server on '127.0.0.1' ([Errno 111])")
+    assert _cause(refused) == (
+        "the server is not reachable (Can't connect to MySQL server on '127.0.0.1' ([Errno 111]) "
+        "(error 2003))"
+    )

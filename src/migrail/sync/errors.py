@@ -72,8 +72,17 @@ def _is_database_error(err: BaseException) -> bool:
     return isinstance(err, (OperationalError, InterfaceError))
 
 
+def driver_words(err: BaseException) -> str:
+    """What a database driver said, as words: MySQL's drivers give (code, message), which
+    `str()` shows as a tuple (`(1045, "Access denied…")`)."""
+    args = err.args
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        return f"{args[1]} (error {args[0]})"
+    return str(err)
+
+
 def _cause(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip() for line in driver_words(err).splitlines() if line.strip()]
     text = lines[0] if lines else type(err).__name__
     lowered = " ".join(lines).lower()
     if "database is locked" in lowered:

@@ -20,6 +20,7 @@ from typing import Any
 
 from migrail.errors import EXIT_FINDINGS, MigrailError
 from migrail.graph.parser import Key
+from migrail.sync.errors import driver_words
 
 Plan = list[tuple[Any, bool]]  # Django's: (Migration, backwards)
 
@@ -60,7 +61,7 @@ def describe_cause(err: BaseException) -> str:
     too (`KeyError: ('shop', 'item')`), which alone says what went wrong."""
     from django.db import DatabaseError
 
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip() for line in driver_words(err).splitlines() if line.strip()]
     if not lines:
         return type(err).__name__
     return lines[0] if isinstance(err, DatabaseError) else f"{type(err).__name__}: {lines[0]}"
