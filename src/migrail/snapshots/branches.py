@@ -29,15 +29,19 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.identity import DatabaseIdentity, identity_of
 
+_NO_SNAPSHOT_KEEPS = (
+    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them"
+)
+_FROM_THE_BACKUP = "bring them back from the backup with `migrail restore`"
 SAVE_FIRST_HINT = (
-    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
-    "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
-    "NAME`, or bring them back from the backup with `migrail restore`"
+    f"{_NO_SNAPSHOT_KEEPS} (snapshots are saved on branch switches); keep a copy first with "
+    f"`migrail snapshot save NAME`, or {_FROM_THE_BACKUP}"
 )
-NOT_SAVED_HINT = (
-    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
-    "(this switch could not save one); bring them back from the backup with `migrail restore`"
-)
+# A switch whose snapshot step gave up (another connection held the database).
+NOT_SAVED_HINT = f"{_NO_SNAPSHOT_KEEPS} (this switch could not save one); {_FROM_THE_BACKUP}"
+# A switch that saved the branch left, then rolls back the data it goes on with (a restored
+# snapshot holding migrations this branch lacks): too late to save a copy first.
+MID_SWITCH_HINT = f"{_NO_SNAPSHOT_KEEPS}; {_FROM_THE_BACKUP}"
 
 
 def snapshot_store(repo: GitRepo) -> SnapshotStore:
