@@ -10,8 +10,63 @@ import pytest
 
 from tests.database.test_snapshots import drop_snapshot_databases  # noqa: F401
 from tests.databases import PG_DSN, database_settings
-from tests.djangoproject import DjangoProject
+from tests.djangoproject import DjangoProject, add_field, migration_source
 from tests.scenarios import add_migration, main_branch, sync
+
+
+def broken_branch(project: DjangoProject) -> str:
+    """broken, made from main with the hooks off: 0003_color, then 0004_broken, which raises
+    (SQL on a table that does not exist). Returns its commit; main is checked out again."""
+    project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "-c", "broken")
+    project.migration(
+        "shop",
+        "0003_color",
+        migration_source([("shop", "0001_initial")], add_field("item", "color")),
+    )
+    project.migration(
+        "shop",
+        "0004_broken",
+        migration_source(
+            [("shop", "0003_color")], "migrations.RunSQL('UPDATE no_such_table SET x = 1'),"
+        ),
+    )
+    project.write("shop/migrations/max_migration.txt", "0004_broken\n")
+    broken = project.commit("broken")
+    project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+    return broken
+
+
+@pytest.mark.parametrize("db_project", ["sqlite", "postgresql"], indirect=True)
+def test_a_forward_migrate_that_failed_partway_is_labelled_with_the_code_that_ran_it(
+    db_project: tuple[DjangoProject, str],
+) -> None:
+    project, _ = db_project
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    main = project.git("rev-parse", "HEAD").strip()
+    broken = broken_branch(project)
+
+    out = project.git("switch", "broken", check=False)
+    assert "+ shop.0003_color" in out
+    assert "migrail: the database was not synced" in out
+    out = project.git("switch", "main")
+    label = (
+        "migrail: saved database 'default' as the snapshot of 'broken' (not synced: it holds the "
+        f"migrations of commit {broken[:12]})"
+    )
+    assert label in out, out  # it said main's commit, whose code lacks 0003_color
+    assert f"migrations of commit {main[:12]}" not in out
+    assert f"  broken    branch  {broken[:12]}  no  " in project.migrail("snapshot", "list").stdout
+
+    # Back on broken, its snapshot syncs from its own code: 0004_broken fails again, and the
+    # snapshot saved next still says so (its commit is the branch's own, but not all applied).
+    out = project.git("switch", "broken", check=False)
+    assert "restored the snapshot of 'broken'" in out
+    assert "0003_color" not in out
+    assert "migrail: the database was not synced" in out
+    assert label in project.git("switch", "main")
 
 
 def test_a_switch_that_saved_never_says_it_could_not(tmp_path: Path) -> None:
