@@ -103,3 +103,34 @@ def test_a_switch_that_saved_never_says_it_could_not(tmp_path: Path) -> None:
             "them; bring them back from the backup with `migrail restore`\n"
         ) in out, out
         assert project.query("SELECT name FROM shop_item") == [[1]]
+
+
+def test_a_sync_failed_by_a_migration_that_cannot_load_keeps_its_note(
+    project: DjangoProject,
+) -> None:
+    """The failed sync's note asks the checkout's code what it has: a migration file that
+    cannot even be imported (what failed the sync) leaves the note as it was, its commit the
+    one the sync went from, and the hook's own message the last word."""
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    main = project.git("rev-parse", "HEAD").strip()
+    project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "-c", "unloadable")
+    project.migration(
+        "shop",
+        "0002_typo",
+        migration_source([("shop", "0001_initial")], header="import no_such_module_typo"),
+    )
+    project.write("shop/migrations/max_migration.txt", "0002_typo\n")
+    project.git("add", "-A")
+    project.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "unloadable")
+    project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "main")
+
+    out = project.git("switch", "unloadable", check=False)
+    assert "Traceback" not in out, out
+    out = project.git("switch", "main")
+    assert (
+        "as the snapshot of 'unloadable' (not synced: it holds the migrations of commit "
+        f"{main[:12]})"
+    ) in out, out

@@ -324,7 +324,10 @@ def applied_by_checkout(connection: Any) -> bool:
     the checkout's commit is the one whose code applied what it holds."""
     from django.db.migrations.loader import MigrationLoader
 
-    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    try:
+        loader = MigrationLoader(connection, ignore_no_migrations=True)
+    except Exception:  # a migration that cannot load (what failed the sync): not to be told
+        return False
     applied = set(loader.applied_migrations)
     return applied <= set(loader.disk_migrations) and bool(set(loader.graph.nodes) - applied)
 
