@@ -18,7 +18,9 @@ class SwitchRecord:
 
     `tried`: the step saw the database (swapped, or fell back to a plain sync), so the sync
     does not try again. `saved`: the database, as it stands, is the snapshot just saved of
-    the branch left, so a rollback of it needs no backup."""
+    the branch left, so a rollback of it needs no backup. `unsaved`: the step could not
+    save it (another connection held it) and fell back to a plain sync."""
 
     tried: set[str] = field(default_factory=set)
     saved: set[str] = field(default_factory=set)
+    unsaved: set[str] = field(default_factory=set)

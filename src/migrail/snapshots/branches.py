@@ -29,15 +29,19 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.identity import DatabaseIdentity, identity_of
 
+_NO_SNAPSHOT_KEEPS = (
+    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them"
+)
+_FROM_THE_BACKUP = "bring them back from the backup with `migrail restore`"
 SAVE_FIRST_HINT = (
-    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
-    "(snapshots are saved on branch switches); keep a copy first with `migrail snapshot save "
-    "NAME`, or bring them back from the backup with `migrail restore`"
+    f"{_NO_SNAPSHOT_KEEPS} (snapshots are saved on branch switches); keep a copy first with "
+    f"`migrail snapshot save NAME`, or {_FROM_THE_BACKUP}"
 )
-NOT_SAVED_HINT = (
-    "migrail: this rollback drops tables or columns that hold rows, and no snapshot keeps them "
-    "(this switch could not save one); bring them back from the backup with `migrail restore`"
-)
+# A switch whose snapshot step gave up (another connection held the database).
+NOT_SAVED_HINT = f"{_NO_SNAPSHOT_KEEPS} (this switch could not save one); {_FROM_THE_BACKUP}"
+# A switch that saved the branch left, then rolls back the data it goes on with (a restored
+# snapshot holding migrations this branch lacks): too late to save a copy first.
+MID_SWITCH_HINT = f"{_NO_SNAPSHOT_KEEPS}; {_FROM_THE_BACKUP}"
 
 
 def snapshot_store(repo: GitRepo) -> SnapshotStore:
@@ -194,13 +198,12 @@ def holding(
     noted = store.unsynced(identity)
     if noted is None:
         return commit, True
-    noted_commit, then = noted
-    if then is not None and then != leaves:
+    if noted.leaves is not None and noted.leaves != leaves:
         store.clear_unsynced(identity)  # synced or migrated since the failure
         return commit, True
-    if noted_commit == commit:
+    if noted.commit == commit and not noted.partway:
         return commit, True  # the failed sync went from this very commit: it holds its own
-    return noted_commit, False
+    return noted.commit, False
 
 
 def label(snapshot: Snapshot) -> str:
@@ -273,7 +276,8 @@ def note_sync_result(
     database: str | None = None,
 ) -> None:
     """After a switch's or hook's sync: note a failure, so the next snapshot saved of the
-    database says what it really holds (the migrations `from_rev`'s code applied)."""
+    database says what it really holds: the migrations `from_rev`'s code applied, or, once
+    the checkout's own migrate ran partway (`applied_by_checkout`), the checkout's."""
     from django.conf import settings
 
     if not config.snapshots or not settings.configured:
@@ -299,14 +303,33 @@ def note_sync_result(
                     leaves = None  # its backup comes back first: the note holds whatever they are
             except Exception:  # the server is down: the note holds without them
                 leaves = None
+            head = repo.head()
+            partway = bool(leaves and head and applied_by_checkout(connection))
         try:
             if synced:
                 store.clear_unsynced(identity)
             else:
-                store.mark_unsynced(identity, commit, leaves)
+                noted = head if partway and head else commit
+                store.mark_unsynced(identity, noted, leaves, partway=partway)
                 store.clear_exact(identity)
         except OSError:
             return  # best effort: the sync itself said why the disk refuses writes
+
+
+def applied_by_checkout(connection: Any) -> bool:
+    """After a failed sync, whether the checkout's code (Django's, in this process) has every
+    migration applied, and more: nothing is left to roll back, and its own migrate stopped
+    partway (or never started). The database then holds the checkout's migrations, some
+    perhaps that the commit the sync went from lacks (applied before the failing one), so
+    the checkout's commit is the one whose code applied what it holds."""
+    from django.db.migrations.loader import MigrationLoader
+
+    try:
+        loader = MigrationLoader(connection, ignore_no_migrations=True)
+    except Exception:  # a migration that cannot load (what failed the sync): not to be told
+        return False
+    applied = set(loader.applied_migrations)
+    return applied <= set(loader.disk_migrations) and bool(set(loader.graph.nodes) - applied)
 
 
 def drop_snapshot(

@@ -57,8 +57,10 @@ class SnapshotFeature(_Journalled):
             return None  # this switch saved the database as it stands: its snapshot has them
         if not drops_hold_rows(connection, effects):
             return None
-        if connection.alias in self.switched.tried:  # mid-switch: too late to save one first
+        if connection.alias in self.switched.unsaved:  # this switch's save gave up
             return snapshots.NOT_SAVED_HINT
+        if connection.alias in self.switched.tried:  # mid-switch: too late to save one first
+            return snapshots.MID_SWITCH_HINT
         return snapshots.SAVE_FIRST_HINT
 
     def data_of(self, repo: GitRepo, connection: Any) -> str | None:

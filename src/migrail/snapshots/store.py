@@ -30,6 +30,17 @@ def snapshot_id(identity: DatabaseIdentity, branch: str) -> str:
 
 
 @dataclass(frozen=True)
+class Unsynced:
+    """A failed sync's note (`SnapshotStore.mark_unsynced`): the database holds what
+    `commit`'s code applied; `leaves`, the last applied migration of each app then (None:
+    not known); `partway`, `commit`'s own migrate stopped partway (not all of its applied)."""
+
+    commit: str
+    leaves: dict[str, str] | None
+    partway: bool = False
+
+
+@dataclass(frozen=True)
 class Snapshot:
     id: str
     branch: str
@@ -260,14 +271,20 @@ class SnapshotStore:
         return self.directory / "unsynced" / f"{identity.key}.json"
 
     def mark_unsynced(
-        self, identity: DatabaseIdentity, commit: str, leaves: dict[str, str] | None
+        self,
+        identity: DatabaseIdentity,
+        commit: str,
+        leaves: dict[str, str] | None,
+        *,
+        partway: bool = False,
     ) -> None:
-        """The live database's last sync failed: it holds what `commit`'s code applied."""
+        """The live database's last sync failed: it holds what `commit`'s code applied
+        (`partway`: `commit`'s own migrate stopped partway, so not all of them)."""
         path = private_directory(self.ensure() / "unsynced") / f"{identity.key}.json"
-        write_private_json(path, {"commit": commit, "leaves": leaves})
+        write_private_json(path, {"commit": commit, "leaves": leaves, "partway": partway})
 
-    def unsynced(self, identity: DatabaseIdentity) -> tuple[str, dict[str, str] | None] | None:
-        """(commit, applied leaves then) of the failed sync `mark_unsynced` noted, if any."""
+    def unsynced(self, identity: DatabaseIdentity) -> Unsynced | None:
+        """The failed sync `mark_unsynced` noted, if any."""
         try:
             data = json.loads(self._unsynced_path(identity).read_text())
             leaves = data["leaves"]
@@ -275,7 +292,8 @@ class SnapshotStore:
                 isinstance(k, str) and isinstance(v, str) for k, v in leaves.items()
             ):
                 return None
-            return _typed(data["commit"], str, "commit"), leaves
+            partway = _typed(data.get("partway", False), bool, "partway")
+            return Unsynced(_typed(data["commit"], str, "commit"), leaves, partway)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 

@@ -170,6 +170,7 @@ class Switch:
                     self.swap(database.alias, engine, identity, store, leaves)
             except SnapshotUnavailable as err:
                 self.exact = False
+                record.unsaved.add(database.alias)
                 print(
                     f"migrail: no snapshot of database {database.alias!r}: {err}; "
                     "syncing without snapshots instead"
