@@ -50,7 +50,7 @@ def test_a_forward_migrate_that_failed_partway_is_labelled_with_the_code_that_ra
 
     out = project.git("switch", "broken", check=False)
     assert "+ shop.0003_color" in out
-    assert "migrail: the database was not synced" in out
+    assert "migrail: the sync did not finish" in out
     out = project.git("switch", "main")
     label = (
         "migrail: saved database 'default' as the snapshot of 'broken' (not synced: it holds the "
@@ -65,7 +65,7 @@ def test_a_forward_migrate_that_failed_partway_is_labelled_with_the_code_that_ra
     out = project.git("switch", "broken", check=False)
     assert "restored the snapshot of 'broken'" in out
     assert "0003_color" not in out
-    assert "migrail: the database was not synced" in out
+    assert "migrail: the sync did not finish" in out
     assert label in project.git("switch", "main")
 
 
