@@ -35,7 +35,9 @@ class Config:
     snapshot_terminate_sessions: bool = False
     snapshot_prefix: str = ""  # before every database name migrail makes (snapshots, worktrees)
     worktree_databases: bool = False
-    chosen: frozenset[str] = frozenset()  # the keys set in pyproject.toml or git config
+    # The keys set in pyproject.toml or git config, sorted: the repr is part of the check's
+    # cached-result fingerprint, which a set's order (by string hash) would change every run.
+    chosen: tuple[str, ...] = ()
 
     def wants_app(self, label: str) -> bool:
         if self.include_apps and label not in self.include_apps:
@@ -72,7 +74,7 @@ def load_config(root: Path, git_root: Path | None = None) -> Config:
         values["snapshot_prefix"] = safe_prefix(values["snapshot_prefix"])
     if "swappable" in values:
         values["swappable"] = {"AUTH_USER_MODEL": "auth.User", **values["swappable"]}
-    return Config(**values, chosen=frozenset(values))
+    return Config(**values, chosen=tuple(sorted(values)))
 
 
 def _pyproject_values(root: Path) -> dict[str, Any]:
