@@ -22,6 +22,7 @@ import pytest
 from tests.djangoproject import (
     USER_ROWS_ADDED,
     DjangoProject,
+    add_field,
     add_user_rows,
     migration_source,
     real_project,
@@ -521,3 +522,32 @@ def test_a_backup_before_a_revert_names_the_branch_it_was_on(project: DjangoProj
         "feature",
         feature,
     )
+
+
+def test_the_hooks_refusal_offers_first_a_backup_holding_only_what_the_checkout_has(
+    project: DjangoProject,
+) -> None:
+    """Through the hook the rollback runs with the old commit's code, which plans nothing to
+    apply: which backups the checkout can take is judged by the checkout's own migrations."""
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    project.git("switch", "-q", "main")  # leaves feature: a backup of feature's state
+    (known,) = sorted(p.name for p in backups(project).glob("*.sqlite3"))
+    for branch, operation in (("other", add_field("item", "other")), ("data", IRREVERSIBLE)):
+        project.git("switch", "-q", "-c", branch)
+        project.migration(
+            "shop", f"0002_{branch}", migration_source([("shop", "0001_initial")], operation)
+        )
+        project.write("shop/migrations/max_migration.txt", f"0002_{branch}\n")
+        project.commit(branch)
+        sync(project)
+        if branch == "other":
+            project.git("switch", "-q", "main")  # a newer backup, of other's state
+    assert len(list(backups(project).glob("*.sqlite3"))) == 2
+    out = project.git("switch", "feature", check=False)
+    assert "shop.0002_data: Raw Python operation" in out, out
+    assert f"`migrail restore {known}` (branch 'feature', " in out, out
+    assert "which this checkout lacks" not in out

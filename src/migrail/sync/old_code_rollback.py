@@ -250,7 +250,7 @@ def _child(spec: RollbackSpec, warm: Warm | None, spec_path: str) -> None:
     with LoadedMigrations(connection) as loaded:
         plan = plan_sync(repo, config, loaded, spec.rev, spec.target, code_root=tree_dir)
         print(describe_rollback(plan.alias, plan.vendor, spec.rev, plan.unapply, plan.effects))
-        check_rollback(plan, repo, connection, spec.feature)
+        check_rollback(plan, repo, connection, spec.feature, spec.target)
         backup = None
         if not spec.dry_run and (plan.unapply or plan.squash_records):
             backup = roll_back(

@@ -15,6 +15,7 @@ from migrail.errors import EXIT_FINDINGS, MigrailError, Refusal
 from migrail.graph.parser import Key
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
+from migrail.sync.backup import Backup
 from migrail.sync.errors import NothingChanged, lock_in_chain
 from migrail.sync.loader import LoadedMigrations
 from migrail.sync.lock_wait import giving_up_on_locks
@@ -34,6 +35,7 @@ from migrail.sync.rollback_safety import (
     usable_backups,
 )
 from migrail.sync.sync_feature import SyncFeature
+from migrail.sync.target import Target
 
 WAYS_OUT = """\
 Ways out:
@@ -52,8 +54,11 @@ class SyncRefused(Refusal):
     """Sync stopped before changing anything; the database is left as it was."""
 
 
-def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: SyncFeature) -> None:
-    """Refuse, before anything changes, a rollback that cannot be carried out.
+def check_rollback(
+    plan: SyncPlan, repo: GitRepo, connection: Any, feature: SyncFeature, checkout: Target
+) -> None:
+    """Refuse, before anything changes, a rollback that cannot be carried out (`checkout`:
+    the migrations the checkout has, for the ways out).
 
     A rollback that would drop rows no copy keeps first says how to keep them.
     """
@@ -76,29 +81,33 @@ def check_rollback(plan: SyncPlan, repo: GitRepo, connection: Any, feature: Sync
             "nothing was changed: these migrations cannot be unapplied:\n"
             + "\n".join(f"  - {line}" for line in plan.irreversible)
             + "\n"
-            + _ways_out(repo, connection, feature, plan)
+            + _ways_out(repo, connection, feature, plan, checkout)
         )
 
 
-def _ways_out(repo: GitRepo, connection: Any, feature: SyncFeature, plan: SyncPlan) -> str:
+def _ways_out(
+    repo: GitRepo, connection: Any, feature: SyncFeature, plan: SyncPlan, checkout: Target
+) -> str:
     """Offer a restore only of a backup that fits (this database's, whole, and holding none
     of the migrations that cannot be unapplied), with its branch and age, the one holding
-    nothing this checkout lacks first, or else what of that it holds; and what the feature
-    keeps (this branch's snapshot) before it."""
-    from migrail.sync.applied_rows import django_applied_rows
-
+    nothing of the checkout's apps that the checkout lacks first, or else what of that it
+    holds; and what the feature keeps (this branch's snapshot) before it."""
     usable = usable_backups(repo, connection.alias, connection.vendor, connection.settings_dict)
     refused = set(plan.unapply)
     fitting = [backup for backup in usable if not refused & set(backup.applied)]
-    # What the database holds once the rollback is done and the checkout applied.
-    known = (set(django_applied_rows(connection)) - refused) | set(plan.apply)
-    fitting.sort(key=lambda backup: bool(set(backup.applied) - known))  # stable: newest first
+
+    def lacked(backup: Backup) -> list[Key]:
+        return sorted(
+            k for k in backup.applied if k[0] in checkout.apps and k not in checkout.keys
+        )
+
+    fitting.sort(key=lambda backup: bool(lacked(backup)))  # stable: newest first
     lines = WAYS_OUT.splitlines()
     restore = next(n for n, line in enumerate(lines) if "migrail restore" in line)
     if fitting:
         backup = fitting[0]
         branch = f"branch {backup.branch!r}, " if backup.branch else ""
-        foreign = sorted(set(backup.applied) - known)
+        foreign = lacked(backup)
         also = (
             f"; it holds {_keys(foreign)}, which this checkout lacks: the next sync unapplies "
             f"{'them' if len(foreign) > 1 else 'it'}"

@@ -153,7 +153,8 @@ class SyncSession:
             print(describe_plan(plan, first=first, then=self.rolled_back_elsewhere))
         if self.target is None:
             _refuse_forked(plan)
-        check_rollback(plan, self.repo, self.connection, self.options.feature)
+        checkout = self.target or tree_target(loaded.tree)
+        check_rollback(plan, self.repo, self.connection, self.options.feature, checkout)
         return plan
 
     def _accept_edits(self, loaded: LoadedMigrations) -> None:
