@@ -1513,3 +1513,21 @@ def test_snapshots_turned_off_on_purpose_are_not_urged_on(project: DjangoProject
     out = sync(project)
     assert "migrail: this rollback drops tables or columns that hold rows\n" in out
     assert "migrail.snapshots" not in out
+
+
+def test_snapshots_turned_off_after_being_on_are_not_urged_on_again(
+    project: DjangoProject,
+) -> None:
+    project.git("config", "migrail.snapshots", "true")
+    main_branch(project)
+    sync(project)
+    feature_branch(project)
+    sync(project)
+    assert project.migrail("switch", "main").returncode == 0  # feature's snapshot saved
+    project.git("config", "migrail.snapshots", "false")
+    assert project.migrail("switch", "feature").returncode == 0
+    project.query("INSERT INTO shop_item (name, stock) VALUES (7, 5)")
+    proc = project.migrail("switch", "main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "migrail: this rollback drops tables or columns that hold rows\n" in proc.stdout
+    assert "migrail.snapshots" not in proc.stdout

@@ -19,5 +19,5 @@ def sync_feature(
     if (repo.migrail_dir / SNAPSHOTS_DIRECTORY / OWNERS).is_dir():
         from migrail.snapshots.feature import ForgetsWhoseData
 
-        return ForgetsWhoseData()
+        return ForgetsWhoseData(declined="snapshots" in config.chosen)
     return SNAPSHOTS_DECLINED if "snapshots" in config.chosen else NO_FEATURE

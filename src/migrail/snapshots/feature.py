@@ -18,7 +18,7 @@ from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.effects import Effect, drops_hold_rows
 from migrail.sync.identity import identity_of
-from migrail.sync.sync_feature import SyncFeature
+from migrail.sync.sync_feature import SNAPSHOTS_DECLINED, SyncFeature
 
 
 class _Journalled(SyncFeature):
@@ -94,10 +94,19 @@ class SnapshotFeature(_Journalled):
         return [line] if line else []
 
 
+@dataclass
 class ForgetsWhoseData(_Journalled):
     """Snapshots off, but on once: the database follows the branch by rollbacks now, so the
     record of whose data it held goes (turned on again, a switch saves it as the branch it
-    leaves, and keeps that branch's earlier snapshot under a name of its own)."""
+    leaves, and keeps that branch's earlier snapshot under a name of its own). `declined`:
+    turned off on purpose (`migrail.snapshots false`), so not urged on again."""
+
+    declined: bool = False
+
+    def drops_hint(self, connection: Any, effects: dict[Any, list[Effect]]) -> str | None:
+        if self.declined:
+            return SNAPSHOTS_DECLINED.drops_hint(connection, effects)
+        return super().drops_hint(connection, effects)
 
     def before_sync(
         self, repo: GitRepo, config: Config, from_rev: str | None, database: str | None

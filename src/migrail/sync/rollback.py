@@ -97,9 +97,7 @@ def _ways_out(
     fitting = [backup for backup in usable if not refused & set(backup.applied)]
 
     def lacked(backup: Backup) -> list[Key]:
-        return sorted(
-            k for k in backup.applied if k[0] in checkout.apps and k not in checkout.keys
-        )
+        return sorted(k for k in backup.applied if k[0] in checkout.apps and k not in checkout.keys)
 
     fitting.sort(key=lambda backup: bool(lacked(backup)))  # stable: newest first
     lines = WAYS_OUT.splitlines()
