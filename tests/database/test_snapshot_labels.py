@@ -134,3 +134,23 @@ def test_a_sync_failed_by_a_migration_that_cannot_load_keeps_its_note(
         "as the snapshot of 'unloadable' (not synced: it holds the migrations of commit "
         f"{main[:12]})"
     ) in out, out
+
+
+def test_a_plain_sync_that_failed_partway_leaves_the_snapshot_not_synced(
+    project: DjangoProject,
+) -> None:
+    """`migrail sync` on a new branch, 0003_color applied and 0004_broken failing: the
+    snapshot the next switch saves of it is not taken for the branch's whole migrations."""
+    project.write("pyproject.toml", "[tool.migrail]\nsnapshots = true\n")
+    main_branch(project)
+    assert project.migrail("install").returncode == 0
+    sync(project)
+    broken = broken_branch(project)
+    project.git("-c", "core.hooksPath=/dev/null", "switch", "-q", "broken")
+    assert project.migrail("sync").returncode == 1
+    out = project.git("switch", "main")
+    assert (
+        "migrail: saved database 'default' as the snapshot of 'broken' (not synced: it holds the "
+        f"migrations of commit {broken[:12]})"
+    ) in out, out
+    assert f"  broken    branch  {broken[:12]}  no  " in project.migrail("snapshot", "list").stdout

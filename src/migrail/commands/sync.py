@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from migrail.errors import EXIT_CLEAN
+from migrail.errors import EXIT_CLEAN, EXIT_FINDINGS
 from migrail.sources.config import Config
 from migrail.sources.gitrepo import GitRepo
 from migrail.sync.plan import Target
@@ -50,7 +50,23 @@ def run(
             accept_edited=accept_edited,
             feature=sync_feature(repo, config),
         )
-        return run_sync(repo, config, options)
+        status = EXIT_FINDINGS
+        try:
+            status = run_sync(repo, config, options)
+            return status
+        finally:
+            if config.snapshots and not dry_run:
+                from migrail.snapshots.branches import note_sync_result
+
+                # As after a switch: a failure noted, so the next snapshot saved of the
+                # database is not taken for the checkout's whole migrations.
+                note_sync_result(
+                    repo,
+                    config,
+                    options.from_rev,
+                    synced=status == EXIT_CLEAN,
+                    database=database,
+                )
 
 
 def run_sync(repo: GitRepo, config: Config, options: SyncOptions) -> int:

@@ -275,9 +275,10 @@ def note_sync_result(
     synced: bool,
     database: str | None = None,
 ) -> None:
-    """After a switch's or hook's sync: note a failure, so the next snapshot saved of the
-    database says what it really holds: the migrations `from_rev`'s code applied, or, once
-    the checkout's own migrate ran partway (`applied_by_checkout`), the checkout's."""
+    """After a sync: note a failure, so the next snapshot saved of the database says what it
+    really holds: the migrations `from_rev`'s code applied, or, once the checkout's own
+    migrate ran partway (`applied_by_checkout`), the checkout's. Without `from_rev` (a plain
+    `migrail sync`) only the latter is noted."""
     from django.conf import settings
 
     if not config.snapshots or not settings.configured:
@@ -305,6 +306,8 @@ def note_sync_result(
                 leaves = None
             head = repo.head()
             partway = bool(leaves and head and applied_by_checkout(connection))
+            if not (partway or commit):
+                continue  # a plain sync that changed nothing of its own: an earlier note holds
         try:
             if synced:
                 store.clear_unsynced(identity)
