@@ -208,9 +208,11 @@ def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
         if seen[key] > max(kept, 1) and backup.name not in protected:
             backup.path.unlink(missing_ok=True)
             backup.metadata_path.unlink(missing_ok=True)
+            branch = f"branch {backup.branch!r}, " if backup.branch else ""
+            kept_per = f"{max(kept, 1)} {'is' if max(kept, 1) == 1 else 'are'} kept"
             print(
-                f"migrail: removed backup {backup.name} (branch {backup.branch!r}, "
-                f"{backup.created}): {max(kept, 1)} are kept per database (`backups_kept`)"
+                f"migrail: removed backup {backup.name} ({branch}{backup.created}): "
+                f"{kept_per} per database (`backups_kept`)"
             )
 
 
