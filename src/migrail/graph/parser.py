@@ -184,7 +184,7 @@ def _parse(data: bytes) -> ParsedMigration | ParseProblem:
 def _compiles_as_deeply_as_the_import(module: ast.Module) -> None:
     """Python 3.10's parser accepts nesting its compiler cannot (`1+1+…` 100,000 times), so
     the import fails where the parse did not: compile, and let a RecursionError say so."""
-    with contextlib.suppress(SyntaxError, ValueError):
+    with contextlib.suppress(SyntaxError, ValueError), source_warnings_ignored():
         compile(module, "<migration>", "exec", dont_inherit=True)
 
 
