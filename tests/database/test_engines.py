@@ -207,7 +207,6 @@ def test_a_dump_verifies_and_loads_back(server: str, tmp_path: Path) -> None:
             settings,
             origin=Origin("main", "0" * 40),
             applied=[("shop", "0001_initial")],
-            kept=3,
         )
         assert backup.path.name.endswith("." + engine_for(vendor).backup_suffix)
         verify_backup(backup)

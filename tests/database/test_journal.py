@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from migrail.sync.backup import Origin, list_backups, take_backup
+from migrail.sync.backup import Origin, list_backups, prune, take_backup
 from migrail.sync.identity import identity_of
 from tests.databases import database_settings
 from tests.djangoproject import (
@@ -223,9 +223,8 @@ def test_backup_named_by_an_unfinished_journal_is_never_pruned(tmp_path: Path) -
             {"NAME": str(db)},
             origin=Origin("main", "0" * 40),
             applied=[],
-            kept=1,
-            protected=protected_backups(journals),
         )
+        prune(directory, 1, protected_backups(journals))
         return taken.name
 
     first = backup()

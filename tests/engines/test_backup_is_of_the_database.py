@@ -49,7 +49,6 @@ def back_up(
         settings,
         origin=Origin("main", "0" * 40),
         applied=applied,
-        kept=5,
         live_name=live,
     )
 

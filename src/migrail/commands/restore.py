@@ -22,6 +22,7 @@ from migrail.sync.backup import (
     Backup,
     list_backups,
     metadata_path,
+    prune,
     take_backup,
     unreadable_backups,
 )
@@ -170,10 +171,9 @@ def _back_up_current_state(
         connection.settings_dict,
         origin=origin,
         applied=applied,
-        kept=config.backups_kept,
-        protected={keep, *protected_backups(journal_dir(repo))},
         live_name=engine.connected_database(connection) if engine is not None else None,
     )
+    prune(backups_dir(repo), config.backups_kept, {keep, *protected_backups(journal_dir(repo))})
     print(f"migrail: backed up the current state of database {database.alias!r} to {backup.path}")
     return backup
 

@@ -294,6 +294,7 @@ def note_sync_result(
         with suppress(MigrailError):  # a commit gone: sync then finds sources elsewhere
             commit = repo.resolve(from_rev)
     store = snapshot_store(repo)
+    head = None if synced else repo.head()  # once, not per database
     for alias in database_aliases(config, database):
         connection = connections[alias]
         identity = identity_of(alias, connection.vendor, settings.DATABASES[alias])
@@ -304,7 +305,6 @@ def note_sync_result(
                     leaves = None  # its backup comes back first: the note holds whatever they are
             except Exception:  # the server is down: the note holds without them
                 leaves = None
-            head = repo.head()
             partway = bool(leaves and head and applied_by_checkout(connection))
             if not (partway or commit):
                 continue  # a plain sync that changed nothing of its own: an earlier note holds

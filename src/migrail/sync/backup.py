@@ -79,12 +79,10 @@ def take_backup(
     *,
     origin: Origin,
     applied: Collection[Key],
-    kept: int | None,
-    protected: Collection[str] = (),
     live_name: str | None = None,
 ) -> Backup:
-    """Dump the database to a new file; prune old ones to `kept` (never those in `protected`;
-    none with `kept` None).
+    """Dump the database to a new file (older ones are the caller's to `prune`, once it knows
+    the backup is needed).
 
     With `live_name` (the database the connection is on, as the server says), the dump is
     checked to be of it, holding the `applied` migrations, before it counts as taken: the
@@ -128,8 +126,6 @@ def take_backup(
             f"cannot write a backup of database {database.alias!r} in {directory}: "
             f"{cause}; nothing was changed"
         ) from err
-    if kept is not None:
-        prune(directory, kept, protected)
     return backup
 
 
@@ -206,14 +202,19 @@ def prune(directory: Path, kept: int, protected: Collection[str] = ()) -> None:
         key = replace(backup.database, alias="")
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > max(kept, 1) and backup.name not in protected:
-            backup.path.unlink(missing_ok=True)
-            backup.metadata_path.unlink(missing_ok=True)
+            delete_backup(backup)
             branch = f"branch {backup.branch!r}, " if backup.branch else ""
             kept_per = f"{max(kept, 1)} {'is' if max(kept, 1) == 1 else 'are'} kept"
             print(
                 f"migrail: removed backup {backup.name} ({branch}{backup.created}): "
                 f"{kept_per} per database (`backups_kept`)"
             )
+
+
+def delete_backup(backup: Backup) -> None:
+    """The dump and its metadata."""
+    backup.path.unlink(missing_ok=True)
+    backup.metadata_path.unlink(missing_ok=True)
 
 
 def remove_leftovers(directory: Path, protected: Collection[str] = ()) -> list[Path]:

@@ -99,11 +99,10 @@ def _ways_out(
     def lacked(backup: Backup) -> list[Key]:
         return sorted(k for k in backup.applied if k[0] in checkout.apps and k not in checkout.keys)
 
-    fitting.sort(key=lambda backup: bool(lacked(backup)))  # stable: newest first
     lines = WAYS_OUT.splitlines()
     restore = next(n for n, line in enumerate(lines) if "migrail restore" in line)
     if fitting:
-        backup = fitting[0]
+        backup = min(fitting, key=lambda b: bool(lacked(b)))  # the newest of the best
         branch = f"branch {backup.branch!r}, " if backup.branch else ""
         foreign = lacked(backup)
         also = (
@@ -165,19 +164,20 @@ def roll_back(
     connection = loaded.connection
     taken = backup_before_rollback(repo, config, connection, from_rev, data_of) if backup else None
     begin_rollback(connection, repo, plan.unapply, taken)
+    changed = True
     try:
         with giving_up_on_locks(connection, "the rollback"):
             unapply(plan, loaded, progress)
     except NothingChanged:
+        changed = False
         end_rollback(connection, repo)  # its transaction rolled back: no sync is midway
         if taken is not None:
             discard_backup(taken)  # the database is what it holds: a retry takes its own
         raise
-    except BaseException:
-        prune_backups(repo, config)
-        raise
+    finally:
+        if changed:  # done, or stopped midway: the backup is needed, older ones may go
+            prune_backups(repo, config)
     end_rollback(connection, repo)
-    prune_backups(repo, config)
     return taken.name if taken else None
 
 

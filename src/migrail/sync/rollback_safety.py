@@ -24,6 +24,7 @@ from migrail.sync.applied_rows import django_applied_rows
 from migrail.sync.backup import (
     Backup,
     Origin,
+    delete_backup,
     list_backups,
     prune,
     remove_leftovers,
@@ -126,8 +127,7 @@ def backup_before_rollback(
 
 def discard_backup(backup: Backup) -> None:
     """The backup of a rollback that changed nothing: the database holds what it holds."""
-    backup.path.unlink(missing_ok=True)
-    backup.metadata_path.unlink(missing_ok=True)
+    delete_backup(backup)
     print(f"migrail: removed backup {backup.name}: the rollback changed nothing")
 
 
@@ -148,16 +148,17 @@ def back_up(
     """A backup of the database as it stands, kept by the rules sync's backups follow (older
     ones pruned now, unless `prune` is false: the caller prunes when it knows)."""
     origin = origin_of(repo, config, from_rev, applied := django_applied_rows(connection), data_of)
-    return take_backup(
+    backup = take_backup(
         backups_dir(repo),
         database_of(connection),
         connection.settings_dict,
         origin=origin,
         applied=applied,
-        kept=config.backups_kept if prune else None,
-        protected=protected_backups(journal_dir(repo)),
         live_name=rules_for(connection.vendor).connected_database(connection),
     )
+    if prune:
+        prune_backups(repo, config)
+    return backup
 
 
 def begin_rollback(
